@@ -1,0 +1,1 @@
+"""Boot harness for seL4-style elfloader images."""

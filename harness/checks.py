@@ -1,0 +1,171 @@
+"""Correctness checks over one boot's record.
+
+Each check compares what the target reported against what pyelftools says the
+images must be, and names image, segment and address when it fails. A check
+whose evidence the loader does not print (a user's seL4 image has no `@h`
+lines) is skipped with a reason naming what is missing, never passed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .boot import BootResult
+from .protocol import Record
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str     # "pass" | "fail" | "skip"
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+
+def _pass(name: str, msg: str) -> Check:
+    return Check(name, "pass", msg)
+
+
+def _fail(name: str, problems: list[str]) -> Check:
+    return Check(name, "fail", "; ".join(problems))
+
+
+def _skip(name: str, why: str) -> Check:
+    return Check(name, "skip", why)
+
+
+def check_segments(r: BootResult) -> Check:
+    """Every PT_LOAD landed with the CRC pyelftools computes (loader report + probe self-check)."""
+    name = "segments"
+    seg_records = r.timeline.of("seg")
+    probe_segs = [p for p in r.timeline.of("probe") if p.words[:1] == ("seg",)]
+    if not seg_records and not probe_segs:
+        return _skip(name, "the loader printed no '@h seg' lines and no probe ran (not the "
+                           "reference elfloader): use out-of-band verification for this image")
+    problems = []
+    checked = 0
+    if seg_records:
+        by_key = {(s.get("image"), s.int("idx")): s for s in seg_records}
+        for img in r.payload.images:
+            for seg in img.segments:
+                got = by_key.get((img.name, seg.index))
+                if got is None:
+                    problems.append(f"{seg.describe()}: the loader reported no CRC")
+                    continue
+                checked += 1
+                if got.int("paddr") != seg.paddr or got.int("filesz") != seg.filesz:
+                    problems.append(f"{seg.describe()}: loaded at {got.get('paddr')} with "
+                                    f"{got.get('filesz')} bytes, ELF says {seg.paddr:#x} with {seg.filesz}")
+                elif got.int("crc32") != seg.crc32:
+                    problems.append(f"{seg.describe()}: landed bytes have CRC-32 "
+                                    f"{got.int('crc32'):#010x}, the ELF's are {seg.crc32:#010x}")
+    for p in probe_segs:
+        if "BAD" in p.words:
+            paddr = p.int("paddr")
+            problems.append(f"{r.payload.locate(paddr)}: the kernel's self-check at entry found "
+                            f"CRC-32 {p.get('crc32')} at {paddr:#x}, expected {p.get('expected')}")
+    if problems:
+        return _fail(name, problems)
+    return _pass(name, f"{checked} segment CRCs match the ELF; probe self-check: "
+                       f"{sum('ok' in p.words for p in probe_segs)} ok")
+
+
+def check_bss(r: BootResult) -> Check:
+    """Memory the ELF leaves uninitialised (memsz > filesz) is zero at kernel entry."""
+    name = "bss"
+    bss = [p for p in r.timeline.of("probe") if p.words[:1] == ("bss",)]
+    if not bss:
+        return _skip(name, "no '@h probe bss' lines: the kernel is not the reference probe")
+    bad = [p for p in bss if "dirty" in p.fields]
+    if bad:
+        return _fail(name, [f"{r.payload.locate(p.int('paddr'))}: bss not zero at kernel entry, "
+                            f"first non-zero byte at {p.get('dirty')} "
+                            f"(range {p.get('paddr')}+{p.get('size')})" for p in bad])
+    return _pass(name, f"{len(bss)} bss ranges zero")
+
+
+def _entry(r: BootResult) -> Record | None:
+    return next((p for p in r.timeline.of("probe") if p.words[:1] == ("entry",)), None)
+
+
+def check_handoff(r: BootResult) -> Check:
+    """At kernel entry the MMU and caches are off (seL4's contract) and the EL is the expected one."""
+    name = "handoff"
+    entry = _entry(r)
+    if entry is None:
+        return _skip(name, "no '@h probe entry' line: the kernel is not the reference probe")
+    problems = []
+    if r.target.expect_handoff == "mmu-off":
+        on = [k for k in ("mmu", "dcache", "icache") if entry.get(k) != "off"]
+        if on:
+            problems.append(f"{', '.join(on)} still on at kernel entry "
+                            f"(SCTLR={entry.get('sctlr')}, entry {r.payload.images[0].entry_paddr:#x}"
+                            f" in {r.payload.images[0].segments[0].describe()})")
+    el = entry.get("el")
+    if r.target.expect_el is not None and el != str(r.target.expect_el):
+        problems.append(f"kernel entered at EL{el}, target expects EL{r.target.expect_el}")
+    mode = r.timeline.mode
+    if mode is not None and mode.get("el") and mode.get("el") != el:
+        problems.append(f"loader ran at EL{mode.get('el')} but the kernel entered at EL{el}")
+    if problems:
+        return _fail(name, problems)
+    return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')}: MMU, D-cache, I-cache off")
+
+
+def check_timeline(r: BootResult) -> Check:
+    """The unpack window is in the timeline; with target ticks when the loader marks it."""
+    name = "timeline"
+    w = r.timeline.unpack_window()
+    if w is None:
+        return _fail(name, ["no unpack window: neither '@h mark unpack.begin/end' nor "
+                            "'ELF-loading image' ... hand-off lines were seen"])
+    if w.ticks is None:
+        if r.payload.reference:
+            return _fail(name, ["the reference loader printed no unpack.begin/unpack.end marks"])
+        return _pass(name, f"unpack window {w.host_s * 1e3:.1f} ms (host stamps; the loader "
+                           "prints no target-timer marks)")
+    if w.ticks < 0 or not w.freq:
+        return _fail(name, [f"bad target ticks: {w.ticks} at {w.freq} Hz"])
+    marks = {m.image for m in r.timeline.marks if m.name == "unpack.begin"}
+    missing = [i.name for i in r.payload.images if i.name not in marks]
+    if missing:
+        return _fail(name, [f"no unpack.begin mark for image(s) {', '.join(missing)}"])
+    return _pass(name, f"unpack window {w.target_s:.6f} s target ({w.ticks} ticks at {w.freq} Hz), "
+                       f"{w.host_s:.6f} s host")
+
+
+def check_kernel(r: BootResult) -> Check:
+    """The kernel ran and its verdict agrees with the evidence it printed."""
+    name = "kernel"
+    verdict = r.timeline.verdict
+    if verdict is None:
+        if r.payload.reference:
+            return _fail(name, ["the probe kernel printed no verdict"])
+        return _skip(name, "no probe verdict: a user's kernel (see the kernel phase in the timeline)")
+    probe = r.timeline.of("probe")
+    seen = {"crc": sum("BAD" in p.words for p in probe if p.words[:1] == ("seg",)),
+            "bss": sum("dirty" in p.fields for p in probe if p.words[:1] == ("bss",))}
+    entry = _entry(r)
+    seen["handoff"] = int(entry is not None and any(entry.get(k) != "off"
+                                                    for k in ("mmu", "dcache", "icache")))
+    if "table" in verdict.fields:
+        return _fail(name, ["the probe found no expected-segment table (unpatched probe?)"])
+    said = {k: int(verdict.fields.get(k, "0")) for k in seen}
+    ok_word = "ok" in verdict.words
+    if said != seen or ok_word != (sum(seen.values()) == 0):
+        return _fail(name, [f"probe verdict '{' '.join(verdict.words)} {dict(verdict.fields)}' "
+                            f"disagrees with its own lines {seen}"])
+    return _pass(name, f"probe verdict: {'ok' if ok_word else 'fail'} (consistent with its lines)")
+
+
+CHECKS: dict[str, Callable[[BootResult], Check]] = {
+    "segments": check_segments, "bss": check_bss, "handoff": check_handoff,
+    "timeline": check_timeline, "kernel": check_kernel,
+}
+
+
+def run_checks(r: BootResult) -> list[Check]:
+    return [fn(r) for fn in CHECKS.values()]

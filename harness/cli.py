@@ -1,0 +1,99 @@
+"""The `harness` command: doctor, build, boot."""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import doctor
+from .errors import BootFailure, HarnessError
+from .images.build import BUGS, MODES, Variant, build
+from .payload import from_user
+from .report import summary
+from .targets import load
+
+
+def _variant(machine: str, args: argparse.Namespace) -> Variant:
+    mode = "early-mmu" if args.mode == "fallback" else args.mode
+    pt = 1 if args.mode == "fallback" else None
+    return Variant(machine=machine, mode=mode, bug=args.bug, pt_pages=pt,
+                   blob_bytes=int(args.blob_mib * (1 << 20)))
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    machines = ["virt", "imx8mp"] if args.machine == "all" else [args.machine]
+    variants = []
+    for m in machines:
+        if args.default:
+            variants += [Variant(m, "mmu-off"), Variant(m, "early-mmu"), Variant(m, "early-mmu", pt_pages=1)]
+        else:
+            variants.append(_variant(m, args))
+    for v in variants:
+        b = build(v, quiet=args.quiet)
+        if not args.quiet:
+            print(f"{v.machine:7} {v.name:32} {b.elfloader}")
+    return 0
+
+
+def cmd_boot(args: argparse.Namespace) -> int:
+    from .session import BootSession
+
+    target = load(args.target)
+    if args.image:
+        payload = from_user(Path(args.image))
+    else:
+        payload = None
+    results = Path(args.results) if args.results else Path(tempfile.mkdtemp(prefix="harness-boot-"))
+    session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"))
+    try:
+        if payload is None:
+            payload = session.payload(_variant(target.machine, args))
+        if args.dry_run:
+            print(session.command_line(payload))
+            return 0
+        outcome = session.boot(payload)
+    finally:
+        session.close()
+    print(summary(outcome.result, outcome.checks))
+    return 0 if outcome.result.ok and not outcome.failed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="harness", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("doctor", help="list what is missing and the command that fixes it")
+    b = sub.add_parser("build", help="build reference images")
+    b.add_argument("--machine", default="virt", choices=["virt", "imx8mp", "all"])
+    b.add_argument("--default", action="store_true", help="the good variants of every mode, all machines")
+    b.add_argument("--quiet", action="store_true")
+    for sp in (b, bt := sub.add_parser("boot", help="boot one image and print its phase summary")):
+        sp.add_argument("--mode", default="early-mmu", choices=[*MODES, "fallback"])
+        sp.add_argument("--bug", default="none", choices=BUGS, help="negative control to build in")
+        sp.add_argument("--blob-mib", type=float, default=1.0, help="size of the probe's random blob")
+    bt.add_argument("--target", default="qemu-virt", help="target name (targets/NAME.yaml) or path")
+    bt.add_argument("--image", help="boot this seL4 elfloader image instead of a reference build")
+    bt.add_argument("--dry-run", action="store_true", help="print the QEMU command line and stop")
+    bt.add_argument("--results", help="directory for logs and reports (default: a temp dir)")
+    args = p.parse_args(argv)
+    if args.cmd == "build" and args.default:
+        args.machine = "all"
+    try:
+        if args.cmd == "doctor":
+            return doctor.report()
+        if args.cmd == "build":
+            return cmd_build(args)
+        return cmd_boot(args)
+    except HarnessError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except BootFailure as exc:
+        print(f"harness: boot failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""`harness doctor`: what is missing on this machine, and the exact command that fixes it."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKPORTS = ("echo 'deb http://deb.debian.org/debian bookworm-backports main' > "
+             "/etc/apt/sources.list.d/harness-bookworm-backports.list && apt-get update && "
+             "apt-get install -y -t bookworm-backports --no-install-recommends qemu-system-arm")
+UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
+
+
+@dataclass(frozen=True)
+class Finding:
+    what: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _run(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def qemu_version(binary: str = "qemu-system-aarch64") -> tuple[int, int] | None:
+    m = re.search(r"version (\d+)\.(\d+)", _run([binary, "--version"]))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def findings() -> list[Finding]:
+    out = []
+    v = qemu_version()
+    out.append(Finding("qemu-system-aarch64 >= 9", v is not None and v >= (9, 0),
+                       f"found {v[0]}.{v[1]}" if v else "not found", BACKPORTS))
+    if v is not None:
+        machines = _run(["qemu-system-aarch64", "-machine", "help"])
+        out.append(Finding("QEMU machine imx8mp-evk", "imx8mp-evk" in machines,
+                           "present" if "imx8mp-evk" in machines else "missing (QEMU too old)",
+                           BACKPORTS))
+    for tool, pkg in (("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
+                      ("aarch64-linux-gnu-objcopy", "binutils-aarch64-linux-gnu"),
+                      ("mkimage", "u-boot-tools"), ("dtc", "device-tree-compiler"),
+                      ("make", "make"), ("pkg-config", "pkg-config")):
+        path = shutil.which(tool)
+        out.append(Finding(tool, path is not None, path or "not found", f"apt-get install -y {pkg}"))
+    out.append(Finding("U-Boot for QEMU", UBOOT_BIN.is_file(), str(UBOOT_BIN),
+                       "apt-get install -y u-boot-qemu"))
+    glib = subprocess.run(["pkg-config", "--exists", "glib-2.0"]).returncode == 0 \
+        if shutil.which("pkg-config") else False
+    out.append(Finding("glib-2.0 headers (TCG plugin build)", glib, "found" if glib else "missing",
+                       "apt-get install -y libglib2.0-dev"))
+    for mod, pip in (("labgrid", "labgrid"), ("elftools", "pyelftools"), ("pexpect", "pexpect"),
+                     ("yaml", "pyyaml"), ("qemu.qmp", "qemu.qmp")):
+        try:
+            found = importlib.util.find_spec(mod) is not None
+        except ModuleNotFoundError:
+            found = False
+        out.append(Finding(f"python module {mod}", found, "importable" if found else "missing",
+                           f".venv/bin/pip install -e . (or pip install {pip})"))
+    return out
+
+
+def report() -> int:
+    """Print every finding; exit status 0 only when nothing is missing."""
+    missing = 0
+    for f in findings():
+        mark = "ok  " if f.ok else "MISS"
+        print(f"[{mark}] {f.what}: {f.detail}")
+        if not f.ok:
+            missing += 1
+            print(f"       fix: {f.fix}")
+    print("all set" if not missing else f"{missing} missing: run the fixes above as root, "
+          "or 'make setup' which does all of them")
+    return 1 if missing else 0

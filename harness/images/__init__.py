@@ -1,0 +1,1 @@
+"""Images: ELF inspection, CPIO archives, guest builds and packaging."""

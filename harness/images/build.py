@@ -1,0 +1,146 @@
+"""Build guest images: probe kernel, CPIO archive, reference elfloader.
+
+The C build lives in `images/Makefile`; this module decides the variants and
+does the host-side steps between the two links (deterministic blob, probe table
+patch, newc archive). Every step is skipped when its output is newer than its
+inputs, so asking for an image that exists costs a `make` no-op.
+"""
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HarnessError
+from .cpio import write_newc
+from .probe import patch_probe
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "images"
+MACHINES = ("virt", "imx8mp")
+MODES = ("mmu-off", "early-mmu")
+BUGS = ("none", "corrupt-segment", "skip-bss", "handoff-mmu-on", "no-clean", "clean-short",
+        "no-icache-inv", "store-after-clean", "device-normal")
+EARLY_MMU_ONLY = {"handoff-mmu-on", "no-clean", "clean-short", "no-icache-inv",
+                  "store-after-clean", "device-normal"}
+CROSS = "aarch64-linux-gnu-"
+
+
+def build_root() -> Path:
+    return Path(os.environ.get("HARNESS_BUILD", ROOT / "build"))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One reference image: machine, unpack mode, injected defect, sizes."""
+
+    machine: str
+    mode: str = "early-mmu"
+    bug: str = "none"
+    pt_pages: int | None = None     # None: the Makefile default; 1 forces the fallback
+    blob_bytes: int = 1 << 20
+    blob_seed: int = 1
+
+    def __post_init__(self) -> None:
+        for field, value, allowed in (("machine", self.machine, MACHINES),
+                                      ("mode", self.mode, MODES), ("bug", self.bug, BUGS)):
+            if value not in allowed:
+                raise HarnessError(f"unknown {field} '{value}'", field=field,
+                                   fix=f"use one of: {', '.join(allowed)}")
+        if self.bug in EARLY_MMU_ONLY and self.mode != "early-mmu":
+            raise HarnessError(f"bug '{self.bug}' exists only in early-mmu mode", field="bug",
+                               fix="build it with mode early-mmu")
+
+    @property
+    def fallback(self) -> bool:
+        return self.pt_pages is not None and self.pt_pages < 2
+
+    @property
+    def label(self) -> str:
+        """What the console should say: mmu-off, early-mmu or fallback."""
+        return "fallback" if self.fallback and self.mode == "early-mmu" else self.mode
+
+    @property
+    def name(self) -> str:
+        pt = f"-pt{self.pt_pages}" if self.pt_pages is not None else ""
+        return f"{self.mode}{pt}-{self.bug}-{_size(self.blob_bytes)}"
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20}M" if n % (1 << 20) == 0 else f"{n}B"
+
+
+@dataclass(frozen=True)
+class Build:
+    """The files of one built variant."""
+
+    variant: Variant
+    elfloader: Path     # ELF: QEMU -kernel enters it at the EL the machine starts in
+    image: Path         # raw binary with an arm64 Image header
+    probe: Path
+    archive: Path
+
+
+def _newer(out: Path, *inputs: Path) -> bool:
+    return out.exists() and all(out.stat().st_mtime_ns >= i.stat().st_mtime_ns for i in inputs)
+
+
+def _make(target: str, quiet: bool, **vars: object) -> None:
+    if shutil.which(CROSS + "gcc") is None:
+        raise HarnessError(f"cross compiler {CROSS}gcc not found", field="toolchain",
+                           fix="apt-get install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu "
+                               "(or run 'make test', which installs it)")
+    cmd = ["make", "-s", "-C", str(IMAGES), target] + [f"{k.upper()}={v}" for k, v in vars.items()]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise HarnessError(f"guest build failed: {' '.join(cmd)}\n{tail}", field=target,
+                           fix="see the compiler output above")
+    if not quiet and proc.stdout.strip():
+        print(proc.stdout.strip())
+
+
+def make_blob(path: Path, size: int, seed: int) -> None:
+    """Deterministic pseudo-random bytes: the same seed and size give the same CRCs."""
+    if path.exists() and path.stat().st_size == size:
+        return
+    rng = random.Random(seed)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 16 << 20)
+            f.write(rng.randbytes(n))
+            left -= n
+    tmp.rename(path)
+
+
+def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True) -> Path:
+    out = build_root() / "images" / machine / f"probe-{_size(blob_bytes)}-s{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    blob = out / "blob.bin"
+    make_blob(blob, blob_bytes, seed)
+    _make("probe", quiet, out=out, machine=machine, blob=blob)
+    probe = out / "probe.elf"
+    stamp = out / "probe.patched"
+    if not _newer(stamp, probe):
+        patch_probe(probe)
+        stamp.touch()
+    return probe
+
+
+def build(variant: Variant, quiet: bool = True) -> Build:
+    """Build (or reuse) every file of a variant."""
+    probe = build_probe(variant.machine, variant.blob_bytes, variant.blob_seed, quiet)
+    out = build_root() / "images" / variant.machine / variant.name
+    out.mkdir(parents=True, exist_ok=True)
+    archive = out / "archive.cpio"
+    if not _newer(archive, probe):
+        write_newc([("kernel.elf", probe)], archive)
+    extra = {"pt_pages": variant.pt_pages} if variant.pt_pages is not None else {}
+    _make("elfloader", quiet, out=out, machine=variant.machine, mode=variant.mode,
+          bug=variant.bug, archive=archive, **extra)
+    return Build(variant, out / "elfloader.elf", out / "elfloader.Image", probe, archive)

@@ -1,0 +1,106 @@
+"""newc CPIO archives, as seL4's elfloader embeds them.
+
+Writing: the reference elfloader gets its archive from here. Reading: a user's
+seL4 elfloader image carries its kernel and user images in a newc archive
+between the symbols `_archive_start` and `_archive_start_end`; `find_archive`
+locates it (by symbol, or by scanning when the image is stripped).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HarnessError
+from .window import FileRange
+
+MAGIC = b"070701"
+HEADER = 110
+TRAILER = "TRAILER!!!"
+
+
+def _pad4(n: int) -> int:
+    return (4 - n % 4) % 4
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    data: FileRange
+
+
+def _header(name: str, size: int, ino: int, mode: int = 0o100644) -> bytes:
+    fields = [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(name) + 1, 0]
+    head = MAGIC + b"".join(b"%08X" % v for v in fields) + name.encode() + b"\0"
+    return head + b"\0" * _pad4(len(head))
+
+
+def write_newc(members: list[tuple[str, Path]], out: Path) -> None:
+    """Write a newc archive of the given files, streaming their contents."""
+    with open(out, "wb") as f:
+        for ino, (name, path) in enumerate(members, start=1):
+            size = path.stat().st_size
+            f.write(_header(name, size, ino))
+            with open(path, "rb") as src:
+                shutil.copyfileobj(src, f, 8 << 20)
+            f.write(b"\0" * _pad4(size))
+        f.write(_header(TRAILER, 0, 0, 0))
+
+
+def read_newc(archive: FileRange) -> list[Member]:
+    """List the members of a newc archive (data left in place)."""
+    members: list[Member] = []
+    pos = 0
+    with archive.open() as f:
+        while True:
+            f.seek(pos)
+            head = f.read(HEADER)
+            if len(head) < HEADER or head[:6] != MAGIC:
+                raise HarnessError(f"bad newc header at archive offset {pos:#x}",
+                                   file=archive.path, field="cpio archive",
+                                   fix="rebuild the archive with 'cpio -o -H newc'")
+            try:
+                size = int(head[54:62], 16)
+                namesize = int(head[94:102], 16)
+            except ValueError:
+                raise HarnessError(f"bad newc header at archive offset {pos:#x}",
+                                   file=archive.path, field="cpio archive",
+                                   fix="rebuild the archive") from None
+            name = f.read(namesize).split(b"\0", 1)[0].decode(errors="replace")
+            data_at = pos + HEADER + namesize
+            data_at += _pad4(data_at)
+            if name == TRAILER:
+                return members
+            if data_at + size > archive.size:
+                raise HarnessError(f"member '{name}' runs past the end of the archive",
+                                   file=archive.path, field="cpio archive",
+                                   fix="the image is truncated: rebuild it")
+            members.append(Member(name, archive.sub(data_at, size)))
+            pos = data_at + size + _pad4(size)
+
+
+def find_archive(image: Path) -> FileRange:
+    """Locate the CPIO archive embedded in an elfloader ELF."""
+    from .elf import read_elf
+
+    elf = read_elf(image)
+    if "_archive_start" in elf.symbols and "_archive_start_end" in elf.symbols:
+        start = elf.file_offset(elf.symbols["_archive_start"])
+        size = elf.symbols["_archive_start_end"] - elf.symbols["_archive_start"]
+        return FileRange(image, start, size)
+    # Stripped image: scan the load segments for a newc header named kernel.elf.
+    pattern = re.compile(rb"070701[0-9A-Fa-f]{104}kernel\.elf\x00")
+    keep = HEADER + 16
+    for seg in elf.segments:
+        tail, consumed = b"", 0
+        for chunk in seg.data.chunks():
+            buf = tail + chunk
+            hit = pattern.search(buf)
+            if hit:
+                off = seg.data.offset + consumed - len(tail) + hit.start()
+                return FileRange(image, off, seg.data.offset + seg.data.size - off)
+            consumed += len(chunk)
+            tail = buf[-keep:]
+    raise HarnessError("no CPIO archive with kernel.elf found", file=image,
+                       field="_archive_start", fix="pass an seL4 elfloader image (it embeds a newc archive)")

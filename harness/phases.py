@@ -1,0 +1,215 @@
+"""Boot-phase timeline from timestamped console lines.
+
+Host stamps time every target; target-timer marks (`@h mark`, CNTPCT ticks)
+time the unpack precisely where the loader provides them. For a plain seL4
+elfloader, whose copy of an image follows its `ELF-loading image` line and
+whose last copy ends right before the hand-off line, the window comes from
+host stamps of those lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .console import ConsoleLine
+from .protocol import Patterns, Record, parse_record
+
+
+@dataclass(frozen=True)
+class Event:
+    """A recognised console line."""
+
+    name: str
+    t_ns: int
+    fields: dict[str, str]
+    text: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A target-timer mark: CNTPCT ticks at a named point."""
+
+    name: str
+    ticks: int
+    freq: int
+    t_ns: int
+    image: str | None = None
+
+
+@dataclass
+class ImageLoad:
+    """An `ELF-loading image` block: where the loader said it puts an image."""
+
+    name: str
+    dest: int
+    t_ns: int
+    paddr: tuple[int, int] | None = None
+    vaddr: tuple[int, int] | None = None
+    virt_entry: int | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The unpack window: host stamps always, target ticks when marks exist."""
+
+    start_ns: int
+    end_ns: int
+    ticks: int | None = None
+    freq: int | None = None
+
+    @property
+    def host_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def target_s(self) -> float | None:
+        return self.ticks / self.freq if self.ticks is not None and self.freq else None
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start_ns: int
+    end_ns: int
+    target_s: float | None = None
+
+    @property
+    def host_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+
+@dataclass
+class Timeline:
+    """Everything learnt from the console, built one line at a time."""
+
+    t0_ns: int
+    patterns: Patterns = field(default_factory=Patterns.for_target)
+    events: list[Event] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    images: list[ImageLoad] = field(default_factory=list)
+    loader_range: tuple[int, int] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def feed(self, line: ConsoleLine) -> Event | Record | None:
+        rec = parse_record(line.text, line.t_ns)
+        if rec is not None:
+            self.records.append(rec)
+            if rec.kind == "mark" and {"name", "ticks", "freq"} <= rec.fields.keys():
+                self.marks.append(Mark(rec.fields["name"], rec.int("ticks"), rec.int("freq"),
+                                       line.t_ns, rec.fields.get("image")))
+            return rec
+        hit = self.patterns.match(line.text)
+        if hit is None:
+            return None
+        name, groups = hit
+        ev = Event(name, line.t_ns, groups, line.text)
+        self.events.append(ev)
+        self._place(ev)
+        return ev
+
+    def _place(self, ev: Event) -> None:
+        """Attach address lines to what they describe (they look alike)."""
+        if ev.name == "image":
+            self.images.append(ImageLoad(ev.fields["name"], int(ev.fields["addr"], 16), ev.t_ns))
+        elif ev.name in ("paddr", "vaddr"):
+            rng = (int(ev.fields["start"], 16), int(ev.fields["end"], 16))
+            last = self.events[-2].name if len(self.events) > 1 else ""
+            if self.images and last in ("image", "paddr"):
+                setattr(self.images[-1], ev.name, rng)
+            elif ev.name == "paddr" and last == "loader.banner":
+                self.loader_range = rng
+        elif ev.name == "virt_entry" and self.images:
+            self.images[-1].virt_entry = int(ev.fields["entry"], 16)
+        elif ev.name in ("loader.error", "uboot.error"):
+            self.errors.append(ev.fields.get("text", ev.text))
+
+    # -- queries -------------------------------------------------------------
+    def first(self, *names: str) -> Event | None:
+        return next((e for e in self.events if e.name in names), None)
+
+    def last(self, *names: str) -> Event | None:
+        return next((e for e in reversed(self.events) if e.name in names), None)
+
+    def mark(self, name: str, image: str | None = None, last: bool = False) -> Mark | None:
+        found = [m for m in self.marks if m.name == name and (image is None or m.image == image)]
+        return (found[-1] if last else found[0]) if found else None
+
+    def of(self, kind: str) -> list[Record]:
+        return [r for r in self.records if r.kind == kind]
+
+    def one(self, kind: str, **match: str) -> Record | None:
+        return next((r for r in self.records if r.kind == kind
+                     and all(r.fields.get(k) == v for k, v in match.items())), None)
+
+    @property
+    def mode(self) -> Record | None:
+        return self.one("mode")
+
+    @property
+    def handoff(self) -> Event | None:
+        return self.first("handoff")
+
+    def kernel_end(self) -> Event | Record | None:
+        """The kernel's last word in a boot: the probe's verdict or seL4's closing lines."""
+        verdict = self.verdict
+        return verdict or self.last("kernel.success", "kernel.failure", "kernel.userspace")
+
+    @property
+    def verdict(self) -> Record | None:
+        return next((r for r in self.records if r.kind == "probe" and r.words[:1] == ("verdict",)),
+                    None)
+
+    def unpack_window(self) -> Window | None:
+        begin, end = self.mark("unpack.begin"), self.mark("unpack.end", last=True)
+        if begin and end:
+            return Window(begin.t_ns, end.t_ns, end.ticks - begin.ticks, begin.freq)
+        first, handoff = self.first("image"), self.first("handoff.mmu", "handoff")
+        if first and handoff:
+            return Window(first.t_ns, handoff.t_ns)
+        return None
+
+    def phases(self, power_on_ns: int | None = None) -> list[Phase]:
+        """Consecutive phases from power-on to the kernel's last word.
+
+        Each phase runs from its start point to the next point that was seen,
+        so a boot that stopped early still gets the phases it went through.
+        """
+        window = self.unpack_window()
+        end = self.kernel_end()
+
+        def at(*names: str) -> int | None:
+            ev = self.first(*names)
+            return ev.t_ns if ev else None
+
+        starts: list[tuple[str, int | None]] = [
+            ("firmware", power_on_ns if power_on_ns is not None else self.t0_ns),
+            ("u-boot", at("uboot.banner")),
+            ("bootm", at("uboot.loaded")),
+            ("loader", at("loader.banner")),
+            ("unpack", window.start_ns if window else None),
+            # seL4's own loader hands off right after its last copy: no such phase.
+            ("verify+handoff", window.end_ns if window and window.ticks is not None else None),
+            ("kernel", at("handoff.mmu", "handoff")),
+            ("", end.t_ns if end else None),
+        ]
+        known = [(n, t) for n, t in starts if t is not None]
+        return [Phase(name, start, stop, window.target_s if name == "unpack" and window else None)
+                for (name, start), (_, stop) in zip(known, known[1:])]
+
+    def to_json(self) -> dict[str, Any]:
+        w = self.unpack_window()
+        return {
+            "mode": dict(self.mode.fields) if self.mode else None,
+            "events": [{"name": e.name, "t": (e.t_ns - self.t0_ns) / 1e9, "text": e.text}
+                       for e in self.events],
+            "marks": [{"name": m.name, "image": m.image, "ticks": m.ticks, "freq": m.freq,
+                       "t": (m.t_ns - self.t0_ns) / 1e9} for m in self.marks],
+            "images": [{"name": i.name, "dest": i.dest, "paddr": i.paddr, "vaddr": i.vaddr,
+                        "virt_entry": i.virt_entry} for i in self.images],
+            "unpack_window": None if w is None else
+            {"host_s": w.host_s, "target_s": w.target_s, "ticks": w.ticks, "freq": w.freq},
+            "phases": [{"name": p.name, "host_s": p.host_s, "target_s": p.target_s}
+                       for p in self.phases()],
+            "errors": self.errors,
+        }

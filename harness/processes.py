@@ -1,0 +1,55 @@
+"""Processes this harness started, so that it stops exactly those and can prove it.
+
+Every QEMU, coordinator or exporter we start is registered here by pid; tests
+assert at the end of a session that none of them is still alive. We never look
+processes up by name: only ids we started are ever signalled.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+_started: dict[int, str] = {}
+
+
+def register(pid: int, what: str) -> None:
+    _started[pid] = what
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def survivors() -> dict[int, str]:
+    """Registered processes that are still running."""
+    return {pid: what for pid, what in _started.items() if alive(pid)}
+
+
+def stop(proc: "subprocess.Popen[bytes] | subprocess.Popen[str]", grace: float = 5.0) -> None:
+    """Terminate a child we started, kill it if it ignores us, reap it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
+
+
+def stop_pid(pid: int, grace: float = 5.0) -> None:
+    """Stop a registered non-child process by id (e.g. a daemon we spawned)."""
+    if pid not in _started or not alive(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,105 @@
+"""What the console lines mean: seL4's human lines and our `@h` records.
+
+One parser for both loaders. Human lines are matched with seL4's exact texts
+(both hand-off forms); `@h KIND key=value ... word` lines are split into a
+record. Patterns can be overridden per target (`harness.phases` in the YAML)
+for forks that print slightly different text.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .errors import HarnessError
+
+PREFIX = "@h "
+
+# Event name -> regex. Named groups become the event's fields.
+DEFAULT_PATTERNS: dict[str, str] = {
+    "uboot.banner": r"^U-Boot (?P<version>\d{4}\.\d\d\S*)",
+    "uboot.autoboot": r"Hit any key to stop autoboot",
+    "uboot.loaded": r"^Bytes transferred = (?P<bytes>\d+)",
+    "uboot.booting": r"^## Booting kernel from (?:Legacy Image|FIT Image)",
+    "uboot.starting": r"^Starting kernel \.\.\.",
+    "uboot.error": r"^(?P<text>(?:Wrong Image Format|Bad (?:Data|Header) CRC|ERROR: can't get kernel image!|"
+                   r"TFTP error: .*|Retry count exceeded.*|Bad Linux ARM64 Image magic!|"
+                   r"Could not find configuration node.*))",
+    "loader.banner": r"^ELF-loader started on CPU: (?P<cpu>.*)$",
+    "loader.dtb": r"^(?:  dtb=(?P<dtb>[0-9a-f]+)|No DTB passed in from boot loader\.)$",
+    "image": r"^ELF-loading image '(?P<name>[^']+)' to (?P<addr>[0-9a-f]+)$",
+    # The loader's own range, the DTB's and each image's: the timeline tells them apart.
+    "paddr": r"^\s+paddr=\[(?P<start>[0-9a-f]+)\.\.(?P<end>[0-9a-f]+)\]$",
+    "vaddr": r"^\s+vaddr=\[(?P<start>[0-9a-f]+)\.\.(?P<end>[0-9a-f]+)\]$",
+    "virt_entry": r"^\s+virt_entry=(?P<entry>[0-9a-f]+)$",
+    # Current seL4 form (since Feb 2026) and the older two-line form.
+    "handoff": r"^(?:Enabling (?:hypervisor )?MMU and jumping to entry point\.\.\.|"
+               r"Jumping to kernel-image entry point\.\.\.)$",
+    "handoff.mmu": r"^Enabling (?:hypervisor )?MMU and paging$",
+    "loader.error": r"^(?P<text>ERROR: .*|ELF-LOADER: Synchronous exception received:.*|"
+                    r"We only map 1GiB, but .*)$",
+    "loader.abort": r"^abort\(\) called\.$",
+    "kernel.bootstrap": r"^Bootstrapping kernel",
+    "kernel.userspace": r"^Booting all finished, dropped to user space",
+    "kernel.success": r"^All is well in the universe",
+    "kernel.failure": r"^\*\*\* FAILURES DETECTED \*\*\*",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """A machine-readable `@h` line: `@h seg image=kernel idx=0 ... ok`."""
+
+    kind: str
+    fields: Mapping[str, str]
+    words: tuple[str, ...] = ()
+    t_ns: int = 0
+
+    def int(self, key: str) -> int:
+        return int(self.fields[key], 0)
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.fields.get(key, default)
+
+
+def parse_record(text: str, t_ns: int = 0) -> Record | None:
+    """Parse one `@h` line; None for any other line."""
+    if not text.startswith(PREFIX):
+        return None
+    parts = text[len(PREFIX):].split()
+    if not parts:
+        return None
+    fields: dict[str, str] = {}
+    words: list[str] = []
+    for part in parts[1:]:
+        key, sep, value = part.partition("=")
+        if sep:
+            fields[key] = value
+        else:
+            words.append(part)
+    return Record(parts[0], fields, tuple(words), t_ns)
+
+
+@dataclass
+class Patterns:
+    """The compiled event patterns for one target."""
+
+    compiled: dict[str, re.Pattern[str]] = field(default_factory=dict)
+
+    @classmethod
+    def for_target(cls, overrides: Mapping[str, str] | None = None) -> "Patterns":
+        merged = dict(DEFAULT_PATTERNS)
+        for name, rx in (overrides or {}).items():
+            if name not in DEFAULT_PATTERNS:
+                raise HarnessError(f"unknown phase pattern '{name}'", field=f"harness.phases.{name}",
+                                   fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}")
+            merged[name] = rx
+        return cls({k: re.compile(v) for k, v in merged.items()})
+
+    def match(self, text: str) -> tuple[str, dict[str, str]] | None:
+        """The first event this line is, with its named groups."""
+        for name, rx in self.compiled.items():
+            m = rx.search(text)
+            if m:
+                return name, {k: v for k, v in m.groupdict().items() if v is not None}
+        return None

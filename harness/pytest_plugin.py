@@ -1,0 +1,104 @@
+"""pytest integration: `--target`, `--image`, and the boot fixtures.
+
+`--target NAME` resolves targets/NAME.yaml, validates it, and hands it to
+labgrid as if `--lg-env` had been given, so labgrid's own fixtures (`env`,
+`target`, `strategy`) keep working and `--lg-env FILE` users are not broken.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from .errors import HarnessError
+from .images.build import ROOT
+from .payload import Payload, from_user
+from .report import properties
+from .session import BootSession, Outcome
+from .targets import Target, load
+
+TARGET_KEY = pytest.StashKey[Target]()
+PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("harness", "seL4 boot harness")
+    g.addoption("--target", default=os.environ.get("HARNESS_TARGET"),
+                help="target name (targets/NAME.yaml) or path; default qemu-virt")
+    g.addoption("--image", default=None, help="boot this seL4 elfloader image instead of ours")
+    g.addoption("--results", default=str(ROOT / "results"),
+                help="where console logs, timelines and reports go")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "boot: boots a guest (QEMU or a board)")
+    config.addinivalue_line("markers", "reference: needs the reference elfloader (skipped with --image)")
+    name = config.getoption("target")
+    lg_env = getattr(config.option, "lg_env", None) or os.environ.get("LG_ENV")
+    try:
+        if name and lg_env:
+            raise HarnessError("both --target and --lg-env given", field="--target",
+                               fix="pass only one of them")
+        target = load(lg_env or name or "qemu-virt")
+        image = config.getoption("image")
+        config.stash[PAYLOAD_KEY] = from_user(Path(image)) if image else None
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[TARGET_KEY] = target
+    if not lg_env:
+        config.option.lg_env = str(target.path)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    t = config.stash.get(TARGET_KEY, None)
+    p = config.stash.get(PAYLOAD_KEY, None)
+    return f"harness target: {t.name if t else '?'} ({t.path if t else ''})" + \
+        (f", image: {p.elf}" if p else "")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.stash.get(PAYLOAD_KEY, None) is None:
+        return
+    skip = pytest.mark.skip(reason="--image given: this test needs the reference elfloader")
+    for item in items:
+        if item.get_closest_marker("reference"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def harness_target(pytestconfig: pytest.Config) -> Target:
+    """The validated target of this run."""
+    return pytestconfig.stash[TARGET_KEY]
+
+
+@pytest.fixture(scope="session")
+def user_payload(pytestconfig: pytest.Config) -> Payload | None:
+    """The image given with --image, or None for the reference builds."""
+    return pytestconfig.stash[PAYLOAD_KEY]
+
+
+@pytest.fixture(scope="session")
+def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) -> Iterator[BootSession]:
+    """Boots on the selected target; the target is powered off when the session ends."""
+    results = Path(pytestconfig.getoption("results")) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
+    session = BootSession(harness_target, results, env=env)
+    try:
+        yield session
+    finally:
+        session.strategy.transition("off")
+
+
+@pytest.fixture
+def boot(boot_session: BootSession, record_property: Callable[[str, object], None],
+         request: pytest.FixtureRequest) -> Callable[..., Outcome]:
+    """Boot a payload (reused within the session) and record its figures in JUnit."""
+    def run(payload: Payload, **kw: Any) -> Outcome:
+        outcome = boot_session.boot(payload, name=kw.pop("name", payload.label), **kw)
+        for key, value in properties(outcome.result).items():
+            record_property(key, value)
+        return outcome
+    return run

@@ -1,0 +1,71 @@
+"""Reports: a one-screen summary (systemd-analyze style), JSON, JUnit properties."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .boot import BootResult
+from .checks import Check
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def summary(r: BootResult, checks: list[Check] | None = None) -> str:
+    """A short human summary: phase durations, the unpack window, check results."""
+    tl = r.timeline
+    phases = tl.phases(r.power_on_ns)
+    parts = [f"{p.host_s:.3f}s ({p.name})" for p in phases]
+    total = sum(p.host_s for p in phases)
+    mode = tl.mode
+    lines = [f"Boot of {r.payload.label} on {r.target.name}"
+             + (f": mode {mode.get('mode', mode.words[0] if mode.words else '?')}" if mode else "")]
+    if mode is not None:
+        lines[0] = (f"Boot of {r.payload.label} on {r.target.name}: "
+                    f"{' '.join(mode.words)} at EL{mode.get('el', '?')}")
+    lines.append(("Startup finished in " + " + ".join(parts) + f" = {total:.3f}s")
+                 if parts else "No phase was reached.")
+    w = tl.unpack_window()
+    if w is not None:
+        size = _mib(r.payload.unpacked_bytes)
+        if w.target_s is not None and w.freq:
+            lines.append(f"Unpack window: {size} in {w.target_s * 1e3:.3f} ms target "
+                         f"({w.ticks} ticks at {w.freq / 1e6:g} MHz), {w.host_s * 1e3:.1f} ms host")
+        else:
+            lines.append(f"Unpack window: {size} in {w.host_s * 1e3:.1f} ms (host stamps)")
+    for img in tl.images:
+        lines.append(f"  image '{img.name}' -> {img.dest:#x}"
+                     + (f" paddr=[{img.paddr[0]:#x}..{img.paddr[1]:#x}]" if img.paddr else ""))
+    if r.failure is not None:
+        lines.append(f"FAILED: {r.failure}")
+    for c in checks or []:
+        lines.append(f"  [{c.status:4}] {c.name}: {c.message}")
+    if r.log_path:
+        lines.append(f"Console log: {r.log_path}")
+    return "\n".join(lines)
+
+
+def properties(r: BootResult) -> dict[str, Any]:
+    """Figures for JUnit <property> elements (nightly CI keeps them)."""
+    out: dict[str, Any] = {"target": r.target.name, "image": r.payload.label}
+    w = r.timeline.unpack_window()
+    if w is not None:
+        out["unpack_host_s"] = round(w.host_s, 6)
+        if w.target_s is not None:
+            out["unpack_target_s"] = round(w.target_s, 6)
+            out["unpack_ticks"] = w.ticks
+    for p in r.timeline.phases(r.power_on_ns):
+        out[f"phase_{p.name}_s"] = round(p.host_s, 6)
+    return out
+
+
+def write(r: BootResult, checks: list[Check], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.txt").write_text(summary(r, checks) + "\n")
+    data = {"target": r.target.name, "image": r.payload.label, "ok": r.ok,
+            "failure": str(r.failure) if r.failure else None,
+            "checks": [c.__dict__ for c in checks], "timeline": r.timeline.to_json(),
+            "properties": properties(r), **r.extras}
+    (out_dir / "result.json").write_text(json.dumps(data, indent=2, default=str))

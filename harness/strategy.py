@@ -1,0 +1,100 @@
+"""labgrid strategies: how a target gets from off to a running image.
+
+Tests never talk to QEMU or a board directly; they ask a strategy for a state.
+`QEMUBootStrategy` boots an image with QEMU's `-kernel` (off -> running). The
+image and per-boot QEMU arguments (memory poison, plugins, gdbstub) change from
+boot to boot, so the strategy swaps them into the labgrid QEMUDriver while it is
+deactivated; everything else comes from the environment file.
+"""
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import attr
+from labgrid.factory import target_factory
+from labgrid.strategy.common import Strategy, StrategyError
+
+from . import processes
+
+
+class Status(enum.Enum):
+    unknown = 0
+    off = 1
+    running = 2
+
+
+def set_image(target: Any, key: str, path: Path) -> None:
+    """Point the environment's image `key` at `path` (labgrid resolves it on activate)."""
+    target.env.config.data.setdefault("images", {})[key] = str(path)
+
+
+@target_factory.reg_driver
+@attr.s(eq=False)
+class QEMUBootStrategy(Strategy):  # type: ignore[misc]
+    """off -> running: start QEMU with the image as -kernel and the console attached."""
+
+    bindings = {"qemu": "QEMUDriver"}
+    status = attr.ib(default=Status.unknown)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self._base_args: str | None = None
+        self.power_on_ns: int | None = None
+
+    def prepare(self, image: Path, extra_args: list[str]) -> None:
+        """Choose what the next power-on boots (only while off)."""
+        self.transition("off")
+        if self._base_args is None:
+            self._base_args = self.qemu.extra_args or ""
+        key = self.qemu.kernel or "kernel"
+        self.qemu.kernel = key
+        set_image(self.target, key, image)
+        self.qemu.extra_args = " ".join([self._base_args, *extra_args]).strip()
+
+    def command_line(self) -> list[str]:
+        """The QEMU command the next power-on runs (for --dry-run)."""
+        return [str(a) for a in self.qemu.get_qemu_base_args()]
+
+    def transition(self, status: str | Status) -> None:
+        if not isinstance(status, Status):
+            status = Status[status]
+        if status == Status.unknown:
+            raise StrategyError(f"can not transition to {status}")
+        if status == self.status:
+            return
+        if status == Status.off:
+            self._stop()
+        elif status == Status.running:
+            self._stop()
+            self.target.activate(self.qemu)
+            self.power_on_ns = time.monotonic_ns()
+            self.qemu.on()
+            if self.qemu._child is not None:
+                processes.register(self.qemu._child.pid, "qemu")
+        self.status = status
+
+    def is_alive(self) -> bool:
+        child = self.qemu._child
+        return child is not None and child.poll() is None
+
+    def _stop(self) -> None:
+        """Quit QEMU over QMP; kill our own child if it does not go in time."""
+        child = self.qemu._child
+        killer = threading.Timer(10.0, lambda: child.kill() if child and child.poll() is None else None)
+        killer.start()
+        try:
+            if self.qemu.status:
+                try:
+                    self.qemu.off()
+                except (OSError, Exception):  # noqa: BLE001 - a dead QEMU must still be reaped
+                    self.qemu.status = 0
+            if child is not None:
+                processes.stop(child)
+            self.qemu._child = None
+            self.target.deactivate(self.qemu)
+        finally:
+            killer.cancel()

@@ -1,0 +1,248 @@
+"""Targets: labgrid environment files plus the harness's own `harness:` section.
+
+A target file is a plain labgrid environment (so `--lg-env` and labgrid-client
+keep working) with one extra top-level mapping that labgrid ignores and we
+validate here: what to build for the machine, its memory map, the hand-off
+contract, and a timeout for every boot phase. Errors name the file, the field
+and the fix.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import yaml
+
+from .errors import HarnessError
+from .images.build import MACHINES, ROOT
+
+TARGETS_DIR = ROOT / "targets"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds each phase may take before the boot fails with the last console lines."""
+
+    power_on: float = 10.0      # QEMU/board start until the first byte
+    uboot: float = 30.0         # U-Boot banner until its prompt
+    load: float = 120.0         # image transfer (TFTP) until the prompt returns
+    loader: float = 10.0        # until the elfloader banner
+    unpack: float = 30.0        # banner until hand-off, plus unpack_per_mib for big images
+    unpack_per_mib: float = 0.05
+    kernel: float = 20.0        # hand-off until the kernel's verdict
+
+    def unpack_for(self, image_bytes: int) -> float:
+        return self.unpack + self.unpack_per_mib * image_bytes / (1 << 20)
+
+
+@dataclass(frozen=True)
+class UBoot:
+    """How the U-Boot flow delivers and starts the image (boot: uboot targets)."""
+
+    prompt: str = "=> "
+    autoboot: str = "Hit any key to stop autoboot"
+    interrupt: str = "\n"
+    load_addr: int = 0x40400000
+    transport: str = "tftp"           # tftp | loader (QEMU -device loader, no network)
+    package: str = "uimage"           # uimage | fit
+    fdt: str = "${fdtcontroladdr}"
+    setup: tuple[str, ...] = ()       # commands sent before the transfer (ipaddr, serverip, …)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything the harness needs to know about one place an image can boot."""
+
+    name: str
+    path: Path
+    machine: str
+    boot: str
+    image_format: str
+    dram: tuple[int, int]
+    expect_el: int | None
+    expect_handoff: str
+    poison: bool
+    remote: bool
+    timeouts: Timeouts
+    uboot: UBoot | None
+    phases: dict[str, str] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_qemu(self) -> bool:
+        return not self.remote
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in TARGETS_DIR.glob("*.yaml"))
+
+
+def resolve(name_or_path: str) -> Path:
+    """A target name (`qemu-virt`) or a path to a YAML file."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or "/" in name_or_path:
+        if not p.is_file():
+            raise HarnessError("no such target file", file=p, fix="check the path")
+        return p.resolve()
+    candidate = TARGETS_DIR / f"{name_or_path}.yaml"
+    if not candidate.is_file():
+        raise HarnessError(f"unknown target '{name_or_path}'", field="--target",
+                           fix=f"use one of: {', '.join(available())}, or a path to a YAML file")
+    return candidate
+
+
+class _Fields:
+    """Typed access to one mapping of the YAML with errors that point at the field."""
+
+    def __init__(self, path: Path, prefix: str, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise HarnessError("must be a mapping", file=path, field=prefix,
+                               fix=f"write '{prefix.rsplit('.', 1)[-1]}:' followed by indented keys")
+        self.path, self.prefix, self.data = path, prefix, data
+        self.used: set[str] = set()
+
+    def get(self, key: str, kind: Callable[[Any], T], default: T | None = None,
+            required: bool = False, hint: str = "") -> T:
+        self.used.add(key)
+        where = f"{self.prefix}.{key}"
+        if key not in self.data:
+            if required:
+                raise HarnessError("missing", file=self.path, field=where, fix=f"add '{key}: {hint}'")
+            return default  # type: ignore[return-value]
+        try:
+            return kind(self.data[key])
+        except (TypeError, ValueError) as exc:
+            raise HarnessError(f"bad value {self.data[key]!r}: {exc}", file=self.path,
+                               field=where, fix=f"use {hint or kind.__name__}") from None
+
+    def sub(self, key: str) -> "_Fields | None":
+        self.used.add(key)
+        return _Fields(self.path, f"{self.prefix}.{key}", self.data[key]) if key in self.data else None
+
+    def done(self) -> None:
+        extra = sorted(set(self.data) - self.used)
+        if extra:
+            raise HarnessError(f"unknown field '{extra[0]}'", file=self.path,
+                               field=f"{self.prefix}.{extra[0]}",
+                               fix=f"remove it or use one of: {', '.join(sorted(self.used))}")
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool):
+        raise ValueError("not a number")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str):
+        return int(v.replace("_", ""), 0)
+    raise ValueError("not a number")
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if str(v) not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return str(v)
+    check.__name__ = " | ".join(allowed)
+    return check
+
+
+def _seconds(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+        raise ValueError("must be a positive number of seconds")
+    return float(v)
+
+
+def _regex(v: Any) -> str:
+    re.compile(str(v))
+    return str(v)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError("must be true or false")
+    return v
+
+
+def _commands(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(c, str) for c in v):
+        raise ValueError("must be a list of strings")
+    return tuple(v)
+
+
+def _timeouts(f: _Fields | None) -> Timeouts:
+    if f is None:
+        return Timeouts()
+    base = Timeouts()
+    values = {k: f.get(k, _seconds, getattr(base, k), hint="seconds")
+              for k in Timeouts.__dataclass_fields__}
+    f.done()
+    return Timeouts(**values)
+
+
+def _uboot(f: _Fields | None) -> UBoot | None:
+    if f is None:
+        return None
+    d = UBoot()
+    u = UBoot(prompt=f.get("prompt", str, d.prompt), autoboot=f.get("autoboot", _regex, d.autoboot),
+              interrupt=f.get("interrupt", str, d.interrupt),
+              load_addr=f.get("load_addr", _int, d.load_addr, hint="0x40400000"),
+              transport=f.get("transport", _choice("tftp", "loader"), d.transport),
+              package=f.get("package", _choice("uimage", "fit"), d.package),
+              fdt=f.get("fdt", str, d.fdt), setup=f.get("setup", _commands, d.setup))
+    f.done()
+    return u
+
+
+def load(name_or_path: str) -> Target:
+    """Load and validate a target; raise HarnessError naming file, field and fix."""
+    path = resolve(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark else "(yaml)"
+        raise HarnessError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=path,
+                           field=line, fix="fix the YAML syntax") from None
+    if not isinstance(data, dict):
+        raise HarnessError("empty or not a mapping", file=path, fix="see targets/qemu-virt.yaml")
+    targets = data.get("targets")
+    if not isinstance(targets, dict) or "main" not in targets:
+        raise HarnessError("no labgrid target 'main'", file=path, field="targets.main",
+                           fix="add a labgrid 'targets: main:' section (see targets/qemu-virt.yaml)")
+    if "harness" not in data:
+        raise HarnessError("missing", file=path, field="harness",
+                           fix="add a 'harness:' section (see targets/qemu-virt.yaml)")
+    h = _Fields(path, "harness", data["harness"])
+    machine = h.get("machine", _choice(*MACHINES), required=True, hint=" | ".join(MACHINES))
+    boot = h.get("boot", _choice("qemu", "uboot"), "qemu")
+    fmt = h.get("image_format", _choice("elf", "Image"), "elf")
+    mm = h.sub("memory_map")
+    if mm is None:
+        raise HarnessError("missing", file=path, field="harness.memory_map",
+                           fix="add 'memory_map: {dram_base: 0x40000000, dram_size: 0x80000000}'")
+    dram = (mm.get("dram_base", _int, required=True, hint="0x40000000"),
+            mm.get("dram_size", _int, required=True, hint="0x80000000"))
+    mm.done()
+    ex = h.sub("expect")
+    el, handoff = None, "mmu-off"
+    if ex is not None:
+        el_text = ex.get("el", _choice("1", "2", "3"), None, hint="1 | 2 | 3")
+        el = int(el_text) if el_text is not None else None
+        handoff = ex.get("handoff", _choice("mmu-off", "any"), "mmu-off")
+        ex.done()
+    ph = h.sub("phases")
+    phases = {k: ph.get(k, _regex) for k in list(ph.data)} if ph else {}
+    target = Target(
+        name=path.stem, path=path, machine=machine, boot=boot, image_format=fmt, dram=dram,
+        expect_el=el, expect_handoff=handoff, poison=h.get("poison", _bool, False),
+        remote=h.get("remote", _bool, False),
+        timeouts=_timeouts(h.sub("timeouts")), uboot=_uboot(h.sub("uboot")),
+        phases=phases, env=data)
+    h.done()
+    if boot == "uboot" and target.uboot is None:
+        raise HarnessError("boot is 'uboot' but there is no uboot section", file=path,
+                           field="harness.uboot", fix="add 'uboot: {load_addr: 0x40400000}'")
+    return target

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Fetch qemu-plugin.h for the installed qemu-system-arm into DESTDIR.
+#
+# Why: no Debian binary package ships the TCG plugin header, and a plugin must
+# be built against the header of the QEMU that loads it (the API version is
+# checked at load time).  The header comes from the Debian source package of the
+# exact installed version.  Only the orig tarball is needed: the .dsc and
+# .debian.tar.xz of the backports build may answer 404, which makes a plain
+# `apt-get source` fail, so its failure is tolerated when the tarball arrived.
+#
+# Usage: scripts/fetch-qemu-plugin-header.sh DESTDIR
+# Idempotent: a no-op when DESTDIR/qemu-plugin.h exists and its stamp names the
+# installed version.  Never writes into the repository unless told to.
+set -euo pipefail
+
+say() { printf 'fetch-qemu-plugin-header: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+[ $# -eq 1 ] || die "usage: $0 DESTDIR"
+dest=$1
+
+version=$(dpkg-query -W -f='${Version}' qemu-system-arm 2>/dev/null) \
+  || die "qemu-system-arm is not installed (run scripts/setup.sh)"
+[ -n "$version" ] || die "qemu-system-arm is not installed (run scripts/setup.sh)"
+
+stamp="$dest/qemu-plugin.h.version"
+if [ -f "$dest/qemu-plugin.h" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ]; then
+  exit 0
+fi
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@";
+  elif command -v sudo >/dev/null; then sudo "$@";
+  else die "need root for: $*"; fi
+}
+
+# The source suite that carries this version.  The QEMU we use comes from
+# bookworm-backports (bookworm's own is 7.2 and lacks imx8mp-evk).
+src_list=/etc/apt/sources.list.d/harness-bookworm-backports-src.list
+src_line='deb-src http://deb.debian.org/debian bookworm-backports main'
+have_src() {
+  grep -rhsE '^[[:space:]]*deb-src[[:space:]].*bookworm-backports' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -q . && return 0
+  # deb822 .sources files: a Types line containing deb-src in a stanza with the suite.
+  local f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk 'BEGIN{RS="";FS="\n"} /Types:[^\n]*deb-src/ && /Suites:[^\n]*bookworm-backports/ {found=1} END{exit !found}' "$f" && return 0
+  done
+  return 1
+}
+
+upstream=${version#*:}          # drop the epoch: 1:10.0.2+ds-2+... -> 10.0.2+ds-2+...
+upstream=${upstream%-*}         # drop the Debian revision: -> 10.0.2+ds
+tarball="qemu_${upstream}.orig.tar.xz"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+fetch() {
+  ( cd "$work" && apt-get source --download-only "qemu=$version" ) >"$work/apt.log" 2>&1 || true
+  [ -f "$work/$tarball" ]
+}
+
+if ! fetch; then
+  if ! have_src; then
+    say "adding $src_line to $src_list"
+    echo "$src_line" | as_root tee "$src_list" >/dev/null
+  fi
+  say "apt-get update (for the qemu source package)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$work/update.log" 2>&1 \
+    || { cat "$work/update.log" >&2; die "apt-get update failed"; }
+  if ! fetch; then
+    cat "$work/apt.log" >&2
+    die "could not download $tarball (source package qemu=$version)"
+  fi
+fi
+
+member=$(tar -tJf "$work/$tarball" --wildcards '*/include/qemu/qemu-plugin.h' 2>/dev/null | head -n1) \
+  || true
+[ -n "$member" ] || die "$tarball has no */include/qemu/qemu-plugin.h"
+tar -xJf "$work/$tarball" -C "$work" "$member"
+mkdir -p "$dest"
+install -m 0644 "$work/$member" "$dest/qemu-plugin.h"
+printf '%s' "$version" >"$stamp"   # no newline: compared exactly above
+say "qemu-plugin.h for qemu $version -> $dest"

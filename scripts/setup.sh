@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh Debian 12 machine: system packages, the
+# Python virtual environment and the default guest images.  A second run is a
+# fast no-op: every step checks before it acts.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+# Packages from bookworm; QEMU comes from bookworm-backports because bookworm's
+# 7.2 has no imx8mp-evk machine.
+APT_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu u-boot-qemu u-boot-tools
+              device-tree-compiler python3-venv libglib2.0-dev pkg-config xz-utils make gcc)
+BACKPORTS_PACKAGES=(qemu-system-arm)
+BACKPORTS_LIST=/etc/apt/sources.list.d/harness-bookworm-backports.list
+
+say() { printf 'setup: %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@";
+  elif command -v sudo >/dev/null; then sudo "$@";
+  else say "need root for: $*  (run as root, or run '.venv/bin/harness doctor' for the list)"; exit 1; fi
+}
+
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || printf '%s\n' "$p"
+  done
+}
+
+qemu_recent() {
+  command -v qemu-system-aarch64 >/dev/null || return 1
+  local major
+  major=$(qemu-system-aarch64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n1)
+  [ "${major:-0}" -ge 9 ]
+}
+
+system_packages() {
+  local need; need=$(missing_packages "${APT_PACKAGES[@]}")
+  local need_qemu=0; qemu_recent || need_qemu=1
+  [ -z "$need" ] && [ $need_qemu = 0 ] && return 0
+  if [ $need_qemu = 1 ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    say "adding bookworm-backports to $BACKPORTS_LIST"
+    echo 'deb http://deb.debian.org/debian bookworm-backports main' | as_root tee "$BACKPORTS_LIST" >/dev/null
+  fi
+  say "installing system packages: ${need//$'\n'/ } $([ $need_qemu = 1 ] && echo qemu-system-arm/backports)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  if [ -n "$need" ]; then
+    # shellcheck disable=SC2086
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
+  fi
+  if [ $need_qemu = 1 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports \
+      --no-install-recommends "${BACKPORTS_PACKAGES[@]}"
+  fi
+  qemu_recent || { say "qemu-system-aarch64 >= 9 still missing after install"; exit 1; }
+}
+
+python_env() {
+  local stamp=.venv/.installed
+  if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then return 0; fi
+  say "creating the virtual environment in .venv"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+}
+
+system_packages
+python_env
+.venv/bin/harness build --default --quiet

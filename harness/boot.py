@@ -22,15 +22,28 @@ from .targets import Target
 
 
 class BootStrategy(Protocol):
-    """What boot.py needs from a labgrid strategy."""
+    """What boot.py needs from a labgrid strategy.
+
+    `transition("running")` powers the target on with its console attached;
+    `bootstrap` then does whatever must happen before the elfloader runs (for
+    U-Boot: interrupt autoboot, load the image, bootm), reading the console
+    through the same recorder so its lines join the timeline.
+    """
 
     power_on_ns: int | None
+    power_on_timeout: float
+
+    @property
+    def console(self) -> Any: ...
 
     def prepare(self, image: Path, extra_args: list[str]) -> None: ...
 
     def transition(self, status: str) -> None: ...
 
     def is_alive(self) -> bool: ...
+
+    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target,
+                  payload: Payload) -> None: ...
 
 
 @dataclass
@@ -80,19 +93,19 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload)
         return match
 
     phase = "loader"
-    rec.wait_for(until("loader.banner"), t.loader, "the elfloader banner ('ELF-loader started')")
+    rec.wait_for(until("loader.banner"), t.loader, phase, "the elfloader banner ('ELF-loader started')")
     phase = "unpack"
-    rec.wait_for(until("handoff"), t.unpack_for(payload.unpacked_bytes),
+    rec.wait_for(until("handoff"), t.unpack_for(payload.archive_bytes), phase,
                  "the hand-off line ('Jumping to kernel-image entry point...' or "
                  "'Enabling MMU and jumping to entry point...')")
     phase = "kernel"
     if payload.reference:
-        rec.wait_for(until(kinds=("probe",)), t.kernel, "the probe kernel's verdict")
+        rec.wait_for(until(kinds=("probe",)), t.kernel, phase, "the probe kernel's verdict")
     else:
         # A release seL4 kernel prints nothing: give it the kernel timeout to say
         # something final, and accept silence (the hand-off was reached).
         try:
-            rec.wait_for(until("kernel.success", "kernel.failure"), t.kernel, "the kernel")
+            rec.wait_for(until("kernel.success", "kernel.failure"), t.kernel, phase, "the kernel")
         except BootFailure:
             pass
         if tl.first("kernel.failure"):
@@ -101,20 +114,21 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload)
 
 
 def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: Path | None,
-             extra_args: list[str] | None = None, console: Any = None) -> BootResult:
+             extra_args: list[str] | None = None) -> BootResult:
     """Boot `payload` once and return its record; the target is off afterwards."""
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / "console.log" if out_dir else None
     strategy.prepare(payload.boot_file, list(extra_args or []))
+    strategy.power_on_timeout = target.timeouts.power_on
     tl = Timeline(time.monotonic_ns(), Patterns.for_target(target.phases))
     failure: BootFailure | None = None
     rec: ConsoleRecorder | None = None
     try:
         strategy.transition("running")
-        rec = ConsoleRecorder(console if console is not None else strategy.qemu,  # type: ignore[attr-defined]
-                              log, strategy.is_alive)
+        rec = ConsoleRecorder(strategy.console, log, strategy.is_alive)
         tl.t0_ns = rec.t0_ns = strategy.power_on_ns or rec.t0_ns
+        strategy.bootstrap(rec, tl, target, payload)
         follow(rec, tl, target, payload)
     except BootFailure as exc:
         failure = exc

@@ -117,13 +117,15 @@ class ConsoleRecorder:
         return fresh
 
     def wait_for(self, match: Callable[[ConsoleLine], T | None], timeout: float, phase: str,
-                 on_line: Callable[[ConsoleLine], None] | None = None,
+                 what: str = "", on_line: Callable[[ConsoleLine], None] | None = None,
                  partial: Callable[[str], T | None] | None = None) -> T:
         """Read until `match` returns something for a line (or `partial` for the
         unfinished line, e.g. a prompt without newline), else fail at `timeout`."""
         deadline = time.monotonic() + timeout
         while True:
-            for line in self.new_lines():
+            while self._seen < len(self.lines):
+                line = self.lines[self._seen]
+                self._seen += 1     # one at a time: lines after a hit stay for the next wait
                 if on_line:
                     on_line(line)
                 hit = match(line)
@@ -135,7 +137,7 @@ class ConsoleRecorder:
                     return hit
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BootFailure(f"timed out after {timeout:.0f} s waiting for {phase}",
+                raise BootFailure(f"timed out after {timeout:.0f} s waiting for {what or phase}",
                                   kind="product" if self.lines else "infrastructure",
                                   phase=phase, last_lines=self.tail())
             self.poll(min(left, 0.5))

@@ -56,6 +56,11 @@ class Payload:
                                field="cpio archive", fix="put kernel.elf first in the archive")
         return tuple(out)
 
+    @cached_property
+    def archive_bytes(self) -> int:
+        """Size of the embedded archive: what phase timeouts scale with."""
+        return find_archive(self.elf).size
+
     @property
     def unpacked_bytes(self) -> int:
         return sum(s.memsz for img in self.images for s in img.segments)

@@ -46,6 +46,22 @@ DEFAULT_PATTERNS: dict[str, str] = {
 }
 
 
+# The `@h` records the harness reads and the fields it relies on. Probe records
+# are keyed by their first word. tests/test_protocol_sync.py holds the C sources
+# to this, so loader, probe and parser cannot drift apart.
+SCHEMA: dict[str, frozenset[str]] = {
+    "mode": frozenset({"el"}),
+    "mark": frozenset({"name", "ticks", "freq"}),
+    "image": frozenset({"name", "idx", "entry", "segs"}),
+    "seg": frozenset({"image", "idx", "paddr", "filesz", "memsz", "crc32"}),
+    "clean": frozenset({"ranges", "bytes", "lines"}),
+    "probe entry": frozenset({"el", "sctlr", "mmu", "dcache", "icache", "x0"}),
+    "probe seg": frozenset({"idx", "paddr", "size", "crc32", "expected", "skipped"}),
+    "probe bss": frozenset({"idx", "paddr", "size", "dirty"}),
+    "probe verdict": frozenset({"crc", "bss", "handoff", "table"}),
+}
+
+
 @dataclass(frozen=True)
 class Record:
     """A machine-readable `@h` line: `@h seg image=kernel idx=0 ... ok`."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from .boot import BootResult
 from .checks import Check
+from .errors import HarnessError
 
 
 def _mib(n: int) -> str:
@@ -17,7 +18,9 @@ def summary(r: BootResult, checks: list[Check] | None = None) -> str:
     """A short human summary: phase durations, the unpack window, check results."""
     tl = r.timeline
     phases = tl.phases(r.power_on_ns)
-    parts = [f"{p.host_s:.3f}s ({p.name})" for p in phases]
+    parts = [f"{p.host_s:.3f}s ({p.name}"
+             + (f"; {p.target_s * 1e3:.3f} ms by the target timer)" if p.target_s is not None else ")")
+             for p in phases]
     total = sum(p.host_s for p in phases)
     mode = tl.mode
     lines = [f"Boot of {r.payload.label} on {r.target.name}"
@@ -29,7 +32,10 @@ def summary(r: BootResult, checks: list[Check] | None = None) -> str:
                  if parts else "No phase was reached.")
     w = tl.unpack_window()
     if w is not None:
-        size = _mib(r.payload.unpacked_bytes)
+        try:
+            size = _mib(r.payload.unpacked_bytes)
+        except HarnessError:
+            size = f"{_mib(r.payload.archive_bytes)} archive"
         if w.target_s is not None and w.freq:
             lines.append(f"Unpack window: {size} in {w.target_s * 1e3:.3f} ms target "
                          f"({w.ticks} ticks at {w.freq / 1e6:g} MHz), {w.host_s * 1e3:.1f} ms host")

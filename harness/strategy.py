@@ -19,6 +19,7 @@ from labgrid.factory import target_factory
 from labgrid.strategy.common import Strategy, StrategyError
 
 from . import processes
+from .errors import BootFailure
 
 
 class Status(enum.Enum):
@@ -38,12 +39,13 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
     """off -> running: start QEMU with the image as -kernel and the console attached."""
 
     bindings = {"qemu": "QEMUDriver"}
-    status = attr.ib(default=Status.unknown)
+    status: Status = attr.ib(default=Status.unknown)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self._base_args: str | None = None
         self.power_on_ns: int | None = None
+        self.power_on_timeout = 10.0
 
     def prepare(self, image: Path, extra_args: list[str]) -> None:
         """Choose what the next power-on boots (only while off)."""
@@ -54,6 +56,13 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         self.qemu.kernel = key
         set_image(self.target, key, image)
         self.qemu.extra_args = " ".join([self._base_args, *extra_args]).strip()
+
+    @property
+    def console(self) -> Any:
+        return self.qemu
+
+    def bootstrap(self, rec: Any, tl: Any, target: Any, payload: Any) -> None:
+        """Nothing runs before the elfloader: QEMU starts it directly."""
 
     def command_line(self) -> list[str]:
         """The QEMU command the next power-on runs (for --dry-run)."""
@@ -72,10 +81,33 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
             self._stop()
             self.target.activate(self.qemu)
             self.power_on_ns = time.monotonic_ns()
+            self._start_with_watchdog()
+        self.status = status
+
+    def _start_with_watchdog(self) -> None:
+        """qemu.on() waits for QMP answers; a guest flooding a console nobody reads
+        yet can stall QEMU's main loop. Kill our child if start-up takes too long."""
+        fired = threading.Event()
+
+        def kill() -> None:
+            child = self.qemu._child
+            if child is not None and child.poll() is None:
+                fired.set()
+                child.kill()
+
+        watchdog = threading.Timer(self.power_on_timeout, kill)
+        watchdog.start()
+        try:
             self.qemu.on()
+        except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
+            self._stop()
+            why = (f"QEMU did not answer QMP within {self.power_on_timeout:.0f} s and was killed"
+                   if fired.is_set() else f"QEMU failed to start: {exc}")
+            raise BootFailure(why, kind="infrastructure", phase="power-on") from None
+        finally:
+            watchdog.cancel()
             if self.qemu._child is not None:
                 processes.register(self.qemu._child.pid, "qemu")
-        self.status = status
 
     def is_alive(self) -> bool:
         child = self.qemu._child

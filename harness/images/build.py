@@ -132,14 +132,20 @@ def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True
     return probe
 
 
-def build(variant: Variant, quiet: bool = True) -> Build:
-    """Build (or reuse) every file of a variant."""
+def build(variant: Variant, quiet: bool = True,
+          members: list[tuple[str, Path]] | None = None, tag: str = "") -> Build:
+    """Build (or reuse) every file of a variant.
+
+    `members` replaces the archive's contents (default: the probe as kernel.elf);
+    `tag` keeps such a build apart from the standard one.
+    """
     probe = build_probe(variant.machine, variant.blob_bytes, variant.blob_seed, quiet)
-    out = build_root() / "images" / variant.machine / variant.name
+    members = members or [("kernel.elf", probe)]
+    out = build_root() / "images" / variant.machine / (variant.name + (f"-{tag}" if tag else ""))
     out.mkdir(parents=True, exist_ok=True)
     archive = out / "archive.cpio"
-    if not _newer(archive, probe):
-        write_newc([("kernel.elf", probe)], archive)
+    if not _newer(archive, *(path for _, path in members)):
+        write_newc(members, archive)
     extra = {"pt_pages": variant.pt_pages} if variant.pt_pages is not None else {}
     _make("elfloader", quiet, out=out, machine=variant.machine, mode=variant.mode,
           bug=variant.bug, archive=archive, **extra)

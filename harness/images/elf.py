@@ -118,14 +118,14 @@ def read_elf(source: FileRange | Path, name: str | None = None) -> ElfImage:
                                fix="pass an ELF image, e.g. build/.../elfloader.elf")
         stream.seek(0)
         try:
-            elf = ELFFile(stream)
+            elf = ELFFile(stream)  # type: ignore[arg-type]
             if elf.elfclass != 64 or not elf.little_endian:
                 raise HarnessError("not a 64-bit little-endian ELF", file=where, field="e_ident",
                                    fix="build for aarch64 (little endian)")
             if elf["e_machine"] != "EM_AARCH64":
                 raise HarnessError(f"machine is {elf['e_machine']}, not EM_AARCH64", file=where,
                                    field="e_machine", fix="build for aarch64")
-            segments = []
+            segments: list[Segment] = []
             for ph in elf.iter_segments():
                 if ph["p_type"] != "PT_LOAD":
                     continue

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command: host unit tests once, then the boot suite on every QEMU target.
+# JUnit XML (with timeline figures as properties) and logs go under results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+mkdir -p results
+status=0
+run() {
+  local name=$1; shift
+  echo "== pytest $name: $*"
+  "$py" -m pytest -q -p no:cacheprovider --junitxml="results/junit-$name.xml" "$@" || status=1
+}
+run host -m 'not boot' tests
+for target in ${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-el2}; do
+  run "$target" -m boot --target="$target" tests
+done
+exit $status

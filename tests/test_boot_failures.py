@@ -1,0 +1,79 @@
+"""Boots that must fail fast and say why: silence, a loader error, a dead QEMU."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness import processes
+from harness.images.build import build, build_probe
+from harness.payload import Payload, from_build
+from harness.session import BootSession
+from harness.targets import Target, load
+
+pytestmark = [pytest.mark.boot, pytest.mark.reference]
+
+
+def short_timeouts(target: Target, tmp: Path, **timeouts: float) -> Target:
+    """The same target with some phase timeouts shortened (a copy of its YAML)."""
+    data: dict[str, Any] = yaml.safe_load(target.path.read_text())
+    data["harness"].setdefault("timeouts", {}).update(timeouts)
+    path = tmp / f"{target.name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load(str(path))
+
+
+def session_for(target: Target, tmp: Path) -> BootSession:
+    return BootSession(target, tmp / "results")
+
+
+def test_silent_loader_times_out_with_last_lines(harness_target: Target, tmp_path: Path) -> None:
+    """Booting the probe alone: no loader banner ever comes -> 'loader' phase timeout."""
+    target = short_timeouts(harness_target, tmp_path, loader=3)
+    probe = build_probe(target.machine, 1 << 20)
+    session = session_for(target, tmp_path)
+    try:
+        payload = Payload(probe, probe, None)
+        start = time.monotonic()
+        outcome = session.boot(payload, name="silent")
+    finally:
+        session.close()
+    failure = outcome.result.failure
+    assert failure is not None and failure.phase == "loader"
+    assert "timed out after 3 s" in failure.message and "elfloader banner" in failure.message
+    assert any("@h probe" in line for line in failure.last_lines), failure.last_lines
+    assert time.monotonic() - start < 30
+
+
+def test_loader_error_fails_at_once_with_its_text(harness_target: Target, tmp_path: Path) -> None:
+    """An archive without kernel.elf: the loader's own ERROR line ends the boot, no timeout."""
+    blob = tmp_path / "not-a-kernel"
+    blob.write_bytes(b"just data")
+    target = short_timeouts(harness_target, tmp_path, unpack=60)
+    variant_build = build(session_variant(target), members=[("app", blob)], tag="no-kernel")
+    session = session_for(target, tmp_path)
+    try:
+        payload = from_build(variant_build, target.image_format)
+        payload = Payload(payload.elf, payload.boot_file, None)  # judged like a user's image
+        start = time.monotonic()
+        result = session.boot(payload, name="no-kernel").result
+        took = time.monotonic() - start
+    finally:
+        session.close()
+    assert result.failure is not None and result.failure.kind == "product"
+    assert "ERROR: No kernel image present in archive" in result.failure.message
+    assert took < 20
+
+
+def session_variant(target: Target):  # type: ignore[no-untyped-def]
+    from harness.images.build import Variant
+    return Variant(machine=target.machine, mode="mmu-off")
+
+
+def test_no_process_we_started_survives(boot_session: BootSession) -> None:
+    """Runs after the boots above in this module; the suite-wide check is in test_zz_*."""
+    boot_session.strategy.transition("off")
+    assert processes.survivors() == {}

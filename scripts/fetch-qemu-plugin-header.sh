@@ -76,10 +76,11 @@ if ! fetch; then
   fi
 fi
 
-member=$(tar -tJf "$work/$tarball" --wildcards '*/include/qemu/qemu-plugin.h' 2>/dev/null | head -n1) \
-  || true
+# One pass over the 39 MB tarball: extract only the header.
+tar -xJf "$work/$tarball" -C "$work" --wildcards --no-anchored 'include/qemu/qemu-plugin.h' \
+  2>"$work/tar.log" || { cat "$work/tar.log" >&2; die "cannot extract qemu-plugin.h from $tarball"; }
+member=$(cd "$work" && find . -path '*/include/qemu/qemu-plugin.h' -type f | head -n1)
 [ -n "$member" ] || die "$tarball has no */include/qemu/qemu-plugin.h"
-tar -xJf "$work/$tarball" -C "$work" "$member"
 mkdir -p "$dest"
 install -m 0644 "$work/$member" "$dest/qemu-plugin.h"
 printf '%s' "$version" >"$stamp"   # no newline: compared exactly above

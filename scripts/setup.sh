@@ -67,6 +67,13 @@ python_env() {
   touch "$stamp"
 }
 
+# The cache-model TCG plugin, built against the header of the installed QEMU
+# (fetched from Debian's source package; never committed).
+plugin() {
+  make -s -C harness/coherence/plugin OUT="$here/build/coherence" >/dev/null
+}
+
 system_packages
 python_env
+plugin
 .venv/bin/harness build --default --quiet

@@ -1,0 +1,2004 @@
+/*
+ * cachemodel.c - QEMU TCG plugin: a line-granular model of an aarch64 CPU's
+ * data and instruction caches, to catch cache-maintenance bugs in bare-metal
+ * boot loaders (QEMU has no caches, so a missing clean never shows there), and
+ * to count what the guest does for a board timing model.
+ *
+ * Scope and simplifications (read these before trusting a report):
+ *  - One vCPU.  Only vCPU 0 is modelled; events of other vCPUs are ignored and
+ *    the report says so.  Boot loaders run the critical path on one core.
+ *  - Cache state is kept per physical line of the RAM range (ram=BASE:SIZE):
+ *    invalid / valid-clean / dirty, plus "I-stale" (written through the
+ *    D-cache since the last I-cache invalidate), "stale" (memory written
+ *    non-cacheably while the cache held a valid copy), "cleaned in window N",
+ *    "store after clean" and "pending" (dirty when the D-cache was turned off).
+ *    No capacity, no replacement: a line stays cached until maintained.  That
+ *    is the conservative choice: real hardware may evict a dirty line and so
+ *    hide a missing clean by luck; the model never does.
+ *  - Device-normal: an access that QEMU performs as MMIO
+ *    (qemu_plugin_hwaddr_is_io) through a Normal mapping while M=1.  Non-RAM
+ *    memory that is not MMIO (ROM, flash in read-array mode) is neither
+ *    tracked nor a device.
+ *  - Cacheability.  Data: SCTLR.M=1 and SCTLR.C=1 and the access is to RAM
+ *    through a Normal write-back/write-through mapping (MAIR attribute found by
+ *    walking the current EL's stage-1 tables, 4 KiB granule).  Instruction
+ *    fetch: SCTLR.I=1 (architecturally, fetches are cacheable with I=1 even
+ *    when M=0: ARM ARM "stage 1 translation disabled").  Stage 2, VHE and
+ *    HCR_EL2.DC are not modelled.
+ *  - "Disable" means the data side stops being cacheable (M or C cleared at the
+ *    current EL, or an EL change to a regime with caches off).  Lines dirty at
+ *    that moment become "pending": the common and architecturally recommended
+ *    sequence "disable, then clean+invalidate by set/way" (U-Boot's
+ *    dcache_disable) cleans them afterwards.  Pending lines still dirty when
+ *    data caching is turned on again, at handoff, or at exit are reported as
+ *    dirty-at-disable (or partial-clean / store-after-clean), with the PC of
+ *    the msr that disabled.
+ *  - Set/way: a clean to PoC happens when every (set, way) of L1 and then of
+ *    L2 was visited by dc csw/cisw (the inner sweep finished before the outer
+ *    one began); it cleans the lines dirtied before the L1 sweep began.  An
+ *    incomplete sweep cleans nothing.  The set index is taken modulo the
+ *    configured number of sets (QEMU's cortex-a53 reports a 1 MiB L2, whose
+ *    1024 sets alias onto the 512 of l2=512K:16).  isw/cisw sweeps invalidate
+ *    the same way; dirty lines thrown away are discarded-dirty.
+ *  - I-cache: ic iallu/ialluis clear every line's I-stale state; ic ivau clears
+ *    one line only if it is clean, or was cleaned to PoU (dc cvau, or any clean
+ *    to PoC) after its last store.
+ *  - Exception level: read from cpsr at the first block, at the block after an
+ *    eret/svc/hvc/smc (an inline flag) and at blocks inside a known vector
+ *    table (VBAR_ELx).  An asynchronous exception taken to a higher EL before
+ *    VBAR was written is not seen.
+ *  - Page tables are read by virtual address (API 4 has no physical read and
+ *    no translate call), so table memory must be identity mapped.  A walk that
+ *    fails falls back to VA == PA and "Normal write-back".
+ *
+ * Speed.  QEMU 10.0 (plugin API 4) has no conditional memory callback and no
+ * way for a plugin to flush the translation cache other than a full plugin
+ * reset, so the memory callback is registered on every instruction and is
+ * written to be cheap: one hwaddr query when the MMU is on, a direct-mapped
+ * attribute lookup, and a one-line memo that skips the line table for
+ * repeated accesses to the same line.  Measured cost of the callback itself on
+ * a copy loop: about 1.3-1.5x.  Instruction counts use inline per-vCPU
+ * scoreboard adds (no callback).  Instruction-fetch cacheability depends only
+ * on SCTLR.I, which changes only at an msr or an exception level change, both
+ * of which the plugin sees: at each such point it reads the inline counter and
+ * credits the instructions since the previous point to the regime that was in
+ * force, so fetch counts per regime are exact without per-instruction work.
+ * Data access counts are made in the memory callback (which runs anyway)
+ * because cacheability of a data access is known only at run time.  The
+ * stale-instruction check is a translation-block callback made conditional on
+ * a scoreboard flag that is set only while I=1 and some line that holds
+ * translated code is I-stale, so it costs a compare per block otherwise.
+ *
+ * Arguments (-plugin file=libcachemodel.so,key=value,...):
+ *   out=PATH            JSON report (written at handoff and at exit)
+ *   line=64             line size in bytes (default: CTR_EL0.DminLine, else 64)
+ *   ram=BASE:SIZE       hex; the DRAM range (default 40000000:100000000);
+ *                       only lines in it are tracked
+ *   begin_pc=0xADDR     counting starts when this PC executes (default: reset)
+ *   handoff_pc=0xADDR   kernel entry: handoff checks, counting stops, report
+ *   expect_handoff=mmu-off|any   contract at handoff (default mmu-off)
+ *   l1=32K:4 l2=512K:16 set/way geometry (size:ways; l2=0 for none)
+ *   ranges_only=1       0 adds each hazard's individual line addresses
+ *
+ * Written from the public plugin API header only.
+ */
+#include <glib.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <qemu-plugin.h>
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_version = QEMU_PLUGIN_VERSION;
+
+/* ------------------------------------------------------------------ config */
+
+static struct {
+    char *out;
+    unsigned line_shift;
+    bool line_given;
+    uint64_t ram_base, ram_size;
+    bool have_begin, have_handoff;
+    uint64_t begin_pc, handoff_pc;
+    bool expect_mmu_off;
+    bool ranges_only;
+    uint64_t l1_size, l2_size;
+    unsigned l1_ways, l2_ways;
+} cfg = {
+    .line_shift = 6,
+    .ram_base = 0x40000000ULL,
+    .ram_size = 0x100000000ULL,
+    .expect_mmu_off = true,
+    .ranges_only = true,
+    .l1_size = 32 * 1024, .l1_ways = 4,
+    .l2_size = 512 * 1024, .l2_ways = 16,
+};
+
+static int n_vcpus = 1;
+
+/* -------------------------------------------------------------- line table */
+
+enum {
+    L_VALID = 1,   /* the D-cache holds the line */
+    L_DIRTY = 2,   /* ... and it is newer than memory (not at PoC) */
+    L_ISTALE = 4,  /* written through the D-cache since the last I-invalidate */
+    L_STALE = 8,   /* memory written non-cacheably while a copy was cached */
+    L_PEND = 16,   /* dirty when the D-cache was turned off, not yet cleaned */
+    L_SAC = 32,    /* stored to after a clean in the current window */
+    L_POU = 64,    /* cleaned to PoU since the last store */
+    L_CODE = 128,  /* translated code lives in this line */
+};
+
+struct line {
+    uint8_t f;
+    uint8_t pad;
+    uint16_t win;  /* window id of the last clean to PoC (0 = never) */
+    uint32_t ep;   /* set/way epoch when last made dirty */
+};
+
+#define CHUNK_SHIFT 12
+#define CHUNK_LINES (1u << CHUNK_SHIFT)
+
+struct chunk {
+    uint32_t n_valid, n_dirty, n_istale, n_pend;
+    struct line l[CHUNK_LINES];
+};
+
+static struct chunk **dir;
+static uint64_t dir_len;          /* number of chunk slots */
+static uint64_t n_lines_ram;      /* lines in the RAM range */
+static uint64_t g_valid, g_dirty, g_istale, g_pend, g_code_istale;
+
+static uint16_t cur_win = 1;      /* increments when data caching turns on */
+static uint32_t g_ep = 1;         /* increments when a set/way sweep starts */
+
+/* ------------------------------------------------------------- cpu state */
+
+struct vsb {                      /* per-vCPU scoreboard entry */
+    uint64_t insns;               /* inline: +1 per executed instruction */
+    uint64_t el_dirty;            /* inline store 1 at eret/svc/hvc/smc */
+    uint64_t icheck;              /* 1: check fetched lines for I-staleness */
+};
+static struct qemu_plugin_scoreboard *sb;
+#define SB_INSNS qemu_plugin_scoreboard_u64_in_struct(sb, struct vsb, insns)
+#define SB_ELDIRTY qemu_plugin_scoreboard_u64_in_struct(sb, struct vsb, el_dirty)
+#define SB_ICHECK qemu_plugin_scoreboard_u64_in_struct(sb, struct vsb, icheck)
+
+static struct {
+    int el;
+    bool started;                 /* first block seen, registers read */
+    uint64_t sctlr[4], ttbr0[4], ttbr1[4], tcr[4], mair[4], vbar[4];
+    bool vbar_known[4];
+    bool m_on, dc_on, ic_on;      /* effective at the current EL */
+} cpu;
+
+enum { RG_SCTLR, RG_TTBR0, RG_TTBR1, RG_TCR, RG_MAIR, RG_VBAR, RG_N };
+static const char *const rg_names[RG_N][4] = {
+    [RG_SCTLR] = { NULL, "SCTLR", "SCTLR_EL2", "SCTLR_EL3" },
+    [RG_TTBR0] = { NULL, "TTBR0_EL1", "TTBR0_EL2", "TTBR0_EL3" },
+    [RG_TTBR1] = { NULL, "TTBR1_EL1", NULL, NULL },
+    [RG_TCR] = { NULL, "TCR_EL1", "TCR_EL2", "TCR_EL3" },
+    [RG_MAIR] = { NULL, "MAIR_EL1", "MAIR_EL2", "MAIR_EL3" },
+    [RG_VBAR] = { NULL, "VBAR", "VBAR_EL2", "VBAR_EL3" },
+};
+static struct qemu_plugin_register *reg_x[31], *reg_cpsr, *reg_ctr;
+static struct qemu_plugin_register *reg_sys[RG_N][4];
+static GByteArray *regbuf, *membuf;
+
+/* ------------------------------------------------------------------ counts */
+
+enum {
+    C_DC_CVAC, C_DC_CIVAC, C_DC_IVAC, C_DC_CVAP, C_DC_CVADP, C_DC_CVAU,
+    C_DC_CSW, C_DC_CISW, C_DC_ISW, C_DC_ZVA,
+    C_IC_IALLU, C_IC_IALLUIS, C_IC_IVAU, C_TLBI, C_N
+};
+static const char *const cmo_names[C_N] = {
+    "dc_cvac", "dc_civac", "dc_ivac", "dc_cvap", "dc_cvadp", "dc_cvau",
+    "dc_csw", "dc_cisw", "dc_isw", "dc_zva",
+    "ic_iallu", "ic_ialluis", "ic_ivau", "tlbi",
+};
+
+static uint64_t cnt_ld[2][5], cnt_st[2][5];   /* [cacheable][log2 size] */
+static uint64_t cnt_cmo[C_N];
+static uint64_t fetch_acc[2];                 /* [cacheable] */
+static uint64_t ins_last;
+static bool win_active, begin_seen, handoff_seen;
+static uint64_t sctlr_at_handoff;
+static int el_at_handoff = -1;
+
+/* ----------------------------------------------------------------- hazards */
+
+enum {
+    HZ_DIRTY_DISABLE, HZ_PARTIAL, HZ_DIRTY_HANDOFF, HZ_STALE_ICACHE,
+    HZ_STALE_CLEAN, HZ_SAC, HZ_DEVICE_NORMAL, HZ_HANDOFF_STATE, HZ_DISCARDED,
+    HZ_N
+};
+static const char *const hz_names[HZ_N] = {
+    "dirty-at-disable", "partial-clean", "dirty-at-handoff", "stale-icache",
+    "stale-clean-line", "store-after-clean", "device-normal", "handoff-state",
+    "discarded-dirty",
+};
+
+struct range { uint64_t s, e; };
+
+struct hazard {
+    int kind;
+    uint64_t pc;
+    uint64_t count;
+    GArray *ranges;               /* struct range, physical, end exclusive */
+    guint compact_at;
+    uint64_t pass;                /* last classification pass that counted */
+    bool has_state;
+    uint64_t sctlr;
+    int el;
+};
+static GHashTable *hazards;
+static uint64_t pass_id;
+
+/* Lines made dirty-after-clean: line index -> PC of the first such store. */
+static GHashTable *sac_pc;
+
+/* Pending (dirty at disable) bookkeeping. */
+static bool pend_active;
+static uint64_t pend_pc;
+
+/* Memo of the last line touched per (store?, cacheable?), reset by anything
+ * that changes line state other than plain accesses. */
+static uint64_t memo[2][2];
+
+/* Set/way sweeps: [0]=clean (csw, cisw), [1]=invalidate (isw, cisw). */
+struct sweep {
+    uint64_t *bits;
+    unsigned sets, ways, way_shift, total, n;
+    bool active;
+    uint32_t start_ep;
+    uint64_t start_seq;
+};
+struct sweep_done { bool valid; uint32_t start_ep; uint64_t start_seq, end_seq; };
+static struct sweep sw[2][2];
+static struct sweep_done swd[2][2];
+static unsigned n_levels = 2;
+static uint64_t sw_seq;
+
+/* ---------------------------------------------------------- small helpers */
+
+static inline unsigned regime_el(void)
+{
+    return cpu.el <= 1 ? 1 : (unsigned)cpu.el;
+}
+
+static uint64_t read_reg(struct qemu_plugin_register *r, bool *ok)
+{
+    uint64_t v = 0;
+    int n;
+
+    if (!r) {
+        if (ok) {
+            *ok = false;
+        }
+        return 0;
+    }
+    g_byte_array_set_size(regbuf, 0);
+    n = qemu_plugin_read_register(r, regbuf);
+    if (n <= 0) {
+        if (ok) {
+            *ok = false;
+        }
+        return 0;
+    }
+    memcpy(&v, regbuf->data, n < 8 ? (size_t)n : 8);   /* little-endian host */
+    if (ok) {
+        *ok = true;
+    }
+    return v;
+}
+
+static inline uint64_t read_x(unsigned rt)
+{
+    return rt >= 31 ? 0 : read_reg(reg_x[rt], NULL);
+}
+
+static void memo_reset(void)
+{
+    memset(memo, 0xff, sizeof(memo));
+}
+
+static inline bool pa_in_ram(uint64_t pa)
+{
+    return pa - cfg.ram_base < cfg.ram_size;
+}
+
+static inline uint64_t line_of(uint64_t pa)
+{
+    return (pa - cfg.ram_base) >> cfg.line_shift;
+}
+
+static inline uint64_t line_pa(uint64_t idx)
+{
+    return cfg.ram_base + (idx << cfg.line_shift);
+}
+
+static void table_init(void)
+{
+    if (dir) {
+        return;
+    }
+    n_lines_ram = cfg.ram_size >> cfg.line_shift;
+    dir_len = (n_lines_ram + CHUNK_LINES - 1) >> CHUNK_SHIFT;
+    dir = g_new0(struct chunk *, dir_len);
+}
+
+static inline struct chunk *chunk_get(uint64_t idx)
+{
+    uint64_t c = idx >> CHUNK_SHIFT;
+    return c < dir_len ? dir[c] : NULL;
+}
+
+static inline struct chunk *chunk_alloc(uint64_t idx)
+{
+    uint64_t c = idx >> CHUNK_SHIFT;
+    if (c >= dir_len) {
+        return NULL;
+    }
+    if (!dir[c]) {
+        dir[c] = g_new0(struct chunk, 1);
+    }
+    return dir[c];
+}
+
+static void update_icheck(void)
+{
+    qemu_plugin_u64_set(SB_ICHECK, 0, (cpu.ic_on && g_code_istale) ? 1 : 0);
+}
+
+/* Change a line's flags, keeping every counter consistent. */
+static void lset(struct chunk *c, struct line *l, uint8_t nf)
+{
+    uint8_t of = l->f, d = of ^ nf;
+    bool ci_old, ci_new;
+
+    if (!d) {
+        return;
+    }
+#define TRACK(bit, local, global)                            \
+    if (d & (bit)) {                                         \
+        if (nf & (bit)) { c->local++; global++; }            \
+        else { c->local--; global--; }                       \
+    }
+    TRACK(L_VALID, n_valid, g_valid)
+    TRACK(L_DIRTY, n_dirty, g_dirty)
+    TRACK(L_ISTALE, n_istale, g_istale)
+    TRACK(L_PEND, n_pend, g_pend)
+#undef TRACK
+    ci_old = (of & (L_ISTALE | L_CODE)) == (L_ISTALE | L_CODE);
+    ci_new = (nf & (L_ISTALE | L_CODE)) == (L_ISTALE | L_CODE);
+    l->f = nf;
+    if (ci_old != ci_new) {
+        if (ci_new) {
+            if (g_code_istale++ == 0) {
+                update_icheck();
+            }
+        } else if (--g_code_istale == 0) {
+            update_icheck();
+        }
+    }
+}
+
+/* ---------------------------------------------------------- hazard store */
+
+static guint hz_hash(gconstpointer p)
+{
+    const struct hazard *h = p;
+    return g_int64_hash(&h->pc) ^ (guint)(h->kind * 0x9e3779b1u);
+}
+
+static gboolean hz_equal(gconstpointer a, gconstpointer b)
+{
+    const struct hazard *x = a, *y = b;
+    return x->kind == y->kind && x->pc == y->pc;
+}
+
+static struct hazard *hz_get(int kind, uint64_t pc)
+{
+    struct hazard key = { .kind = kind, .pc = pc };
+    struct hazard *h = g_hash_table_lookup(hazards, &key);
+
+    if (!h) {
+        h = g_new0(struct hazard, 1);
+        h->kind = kind;
+        h->pc = pc;
+        h->ranges = g_array_new(FALSE, FALSE, sizeof(struct range));
+        h->compact_at = 1024;
+        h->pass = UINT64_MAX;
+        g_hash_table_add(hazards, h);
+    }
+    return h;
+}
+
+static gint range_cmp(gconstpointer a, gconstpointer b)
+{
+    const struct range *x = a, *y = b;
+    return x->s < y->s ? -1 : x->s > y->s ? 1 : 0;
+}
+
+static void hz_compact(struct hazard *h)
+{
+    guint i, o = 0;
+    struct range *r;
+
+    if (h->ranges->len < 2) {
+        return;
+    }
+    g_array_sort(h->ranges, range_cmp);
+    r = (struct range *)h->ranges->data;
+    for (i = 1; i < h->ranges->len; i++) {
+        if (r[i].s <= r[o].e) {
+            if (r[i].e > r[o].e) {
+                r[o].e = r[i].e;
+            }
+        } else {
+            r[++o] = r[i];
+        }
+    }
+    g_array_set_size(h->ranges, o + 1);
+}
+
+static void hz_add_range(struct hazard *h, uint64_t s, uint64_t e)
+{
+    if (h->ranges->len) {
+        struct range *last = &g_array_index(h->ranges, struct range,
+                                            h->ranges->len - 1);
+        if (s <= last->e && e >= last->s) {
+            if (s < last->s) {
+                last->s = s;
+            }
+            if (e > last->e) {
+                last->e = e;
+            }
+            return;
+        }
+    }
+    g_array_append_val(h->ranges, ((struct range){ s, e }));
+    if (h->ranges->len >= h->compact_at) {
+        hz_compact(h);
+        h->compact_at = MAX(1024u, h->ranges->len * 2);
+    }
+}
+
+/* One occurrence of a hazard touching physical lines [first, last]. */
+static void hz_event(int kind, uint64_t pc, uint64_t first, uint64_t last)
+{
+    struct hazard *h;
+
+    if (handoff_seen) {
+        return;
+    }
+    h = hz_get(kind, pc);
+    h->count++;
+    hz_add_range(h, line_pa(first), line_pa(last + 1));
+}
+
+/* Within one classification pass, count each hazard entry once. */
+static void hz_pass_range(int kind, uint64_t pc, uint64_t first, uint64_t last)
+{
+    struct hazard *h = hz_get(kind, pc);
+
+    if (h->pass != pass_id) {
+        h->pass = pass_id;
+        h->count++;
+    }
+    hz_add_range(h, line_pa(first), line_pa(last + 1));
+}
+
+/* ---------------------------------------------- translation (stage 1 walk) */
+
+enum { X_DEV, X_NC, X_WT, X_WB, X_UNKNOWN };
+
+struct xent { uint64_t tag, pa; uint32_t gen; uint8_t cls; };
+#define XB_N 1024
+#define XP_N 4096
+static struct xent xblk[XB_N], xpg[XP_N];
+static uint32_t xgen = 1;
+static uint64_t xm_page = UINT64_MAX, xm_pa;
+static uint32_t xm_gen;
+static uint8_t xm_cls;
+
+static void xlat_flush(void)
+{
+    xgen++;
+    xm_page = UINT64_MAX;
+}
+
+static int cls_of_attr(uint8_t attr)
+{
+    unsigned hi = attr >> 4, lo = attr & 15;
+
+    if (hi == 0) {
+        return X_DEV;
+    }
+    if (lo == 4) {
+        return X_NC;
+    }
+    if (lo == 0) {
+        return attr == 0xf0 ? X_WB : X_NC;     /* 0xf0: tagged Normal WB */
+    }
+    switch (lo >> 2) {
+    case 0:
+    case 2:
+        return X_WT;
+    default:
+        return X_WB;
+    }
+}
+
+static bool read_desc(uint64_t pa, uint64_t *d)
+{
+    /* API 4 has no physical read: tables are assumed identity mapped. */
+    if (!qemu_plugin_read_memory_vaddr(pa, membuf, 8) || membuf->len < 8) {
+        return false;
+    }
+    memcpy(d, membuf->data, 8);
+    return true;
+}
+
+/* Walk the current EL's stage 1 tables (4 KiB granule).  Returns the class,
+ * the output address and the log2 size of the mapping; X_UNKNOWN when the
+ * walk cannot be done (other granule, unreadable table), with pa = va. */
+static int walk(uint64_t va, uint64_t *pa, unsigned *map_shift)
+{
+    unsigned rel = regime_el(), tsz, tg, ia, lvl, start;
+    uint64_t tcr = cpu.tcr[rel], table;
+    bool upper = false;
+
+    *pa = va;
+    *map_shift = 12;
+    if (rel == 1 && ((va >> 55) & 1)) {
+        upper = true;
+        tsz = (tcr >> 16) & 63;
+        tg = (tcr >> 30) & 3;
+        if ((tcr >> 23) & 1 || tg != 2) {
+            return X_UNKNOWN;
+        }
+        table = cpu.ttbr1[1];
+    } else {
+        tsz = tcr & 63;
+        tg = (tcr >> 14) & 3;
+        if ((rel == 1 && ((tcr >> 7) & 1)) || tg != 0) {
+            return X_UNKNOWN;
+        }
+        table = cpu.ttbr0[rel];
+    }
+    if (tsz < 16) {
+        tsz = 16;
+    }
+    if (tsz > 39) {
+        tsz = 39;
+    }
+    ia = 64 - tsz;
+    if (upper ? (~va >> ia) != 0 : (va >> ia) != 0) {
+        return X_UNKNOWN;                      /* translation fault */
+    }
+    start = ia > 39 ? 0 : ia > 30 ? 1 : ia > 21 ? 2 : 3;
+    table &= 0x0000fffffffffffeULL;
+    for (lvl = start; lvl <= 3; lvl++) {
+        unsigned shift = 12 + 9 * (3 - lvl);
+        unsigned bits = lvl == start ? ia - shift : 9;
+        uint64_t idx = (va >> shift) & ((1ULL << bits) - 1), d;
+        uint8_t attr;
+
+        if (!read_desc(table + idx * 8, &d) || !(d & 1)) {
+            return X_UNKNOWN;
+        }
+        if (lvl < 3 && (d & 2)) {
+            table = d & 0x0000fffffffff000ULL;
+            continue;
+        }
+        if ((lvl == 3 && !(d & 2)) || lvl == 0) {
+            return X_UNKNOWN;
+        }
+        *pa = (d & 0x0000ffffffffffffULL & ~((1ULL << shift) - 1)) |
+              (va & ((1ULL << shift) - 1));
+        *map_shift = shift;
+        attr = (cpu.mair[rel] >> (8 * ((d >> 2) & 7))) & 0xff;
+        return cls_of_attr(attr);
+    }
+    return X_UNKNOWN;
+}
+
+/* VA -> (PA, class) under the current regime, cached per 2 MiB block or per
+ * 4 KiB page; the caches are dropped at any msr to SCTLR/TTBR/TCR/MAIR, at an
+ * EL change and at tlbi. */
+static int xlat(uint64_t va, uint64_t *pa)
+{
+    uint64_t pg = va >> 12, pa0;
+    struct xent *b, *p;
+    unsigned shift;
+    int cls;
+
+    if (!cpu.m_on) {
+        *pa = va;
+        return X_UNKNOWN;
+    }
+    if (pg == xm_page && xm_gen == xgen) {
+        *pa = xm_pa | (va & 0xfff);
+        return xm_cls;
+    }
+    b = &xblk[(va >> 21) % XB_N];
+    p = &xpg[pg % XP_N];
+    if (b->gen == xgen && b->tag == va >> 21) {
+        pa0 = b->pa | (va & 0x1fffff);
+        cls = b->cls;
+    } else if (p->gen == xgen && p->tag == pg) {
+        pa0 = p->pa | (va & 0xfff);
+        cls = p->cls;
+    } else {
+        cls = walk(va, &pa0, &shift);
+        if (cls != X_UNKNOWN && shift >= 21) {
+            *b = (struct xent){ va >> 21, pa0 & ~0x1fffffULL, xgen, (uint8_t)cls };
+        } else {
+            *p = (struct xent){ pg, pa0 & ~0xfffULL, xgen, (uint8_t)cls };
+        }
+    }
+    xm_page = pg;
+    xm_pa = pa0 & ~0xfffULL;
+    xm_gen = xgen;
+    xm_cls = (uint8_t)cls;
+    *pa = pa0;
+    return cls;
+}
+
+/* ------------------------------------------------------ fetch attribution */
+
+static void attribute_fetches(void)
+{
+    uint64_t now = qemu_plugin_u64_get(SB_INSNS, 0);
+
+    if (win_active) {
+        fetch_acc[cpu.ic_on ? 1 : 0] += now - ins_last;
+    }
+    ins_last = now;
+}
+
+/* ------------------------------------------------------- classification */
+
+static inline bool cleaned_this_window(uint64_t idx)
+{
+    struct chunk *c;
+
+    if (idx >= n_lines_ram) {
+        return false;
+    }
+    c = chunk_get(idx);
+    return c && c->l[idx & (CHUNK_LINES - 1)].win == cur_win;
+}
+
+static uint64_t sac_of(uint64_t idx, uint64_t dflt)
+{
+    gpointer v;
+
+    if (sac_pc && g_hash_table_lookup_extended(sac_pc, GUINT_TO_POINTER(idx),
+                                                NULL, &v)) {
+        return (uint64_t)(uintptr_t)v;
+    }
+    return dflt;
+}
+
+/*
+ * Report dirty lines: those with flag `need` (L_PEND) or all dirty lines when
+ * need == 0.  Lines stored to after a clean are store-after-clean (at the
+ * store); runs of other dirty lines adjacent to a line cleaned in this window
+ * are partial-clean when `partial`; the rest are `plain_kind` at `pc`.
+ * Clears L_PEND on the lines visited.
+ */
+static void classify_dirty(uint8_t need, int plain_kind, uint64_t pc,
+                           bool partial)
+{
+    uint64_t ci, run_s = 0, run_e = 0;
+    bool in_run = false;
+
+    pass_id++;
+#define CLOSE_RUN()                                                         \
+    do {                                                                    \
+        if (in_run) {                                                       \
+            bool adj = partial && ((run_s > 0 &&                            \
+                                    cleaned_this_window(run_s - 1)) ||      \
+                                   cleaned_this_window(run_e + 1));         \
+            hz_pass_range(adj ? HZ_PARTIAL : plain_kind, pc, run_s, run_e); \
+            in_run = false;                                                 \
+        }                                                                   \
+    } while (0)
+
+    for (ci = 0; ci < dir_len; ci++) {
+        struct chunk *c = dir[ci];
+        unsigned i;
+
+        if (!c || !c->n_dirty || (need && !c->n_pend)) {
+            CLOSE_RUN();
+            continue;
+        }
+        for (i = 0; i < CHUNK_LINES; i++) {
+            struct line *l = &c->l[i];
+            uint64_t idx = (ci << CHUNK_SHIFT) | i;
+
+            if (!(l->f & L_DIRTY) || (need && !(l->f & need))) {
+                CLOSE_RUN();
+                continue;
+            }
+            if (l->f & L_SAC) {
+                CLOSE_RUN();
+                hz_pass_range(HZ_SAC, sac_of(idx, pc), idx, idx);
+            } else if (in_run && idx == run_e + 1) {
+                run_e = idx;
+            } else {
+                CLOSE_RUN();
+                in_run = true;
+                run_s = run_e = idx;
+            }
+            if (need) {
+                lset(c, l, l->f & ~need);
+            }
+        }
+    }
+    CLOSE_RUN();
+#undef CLOSE_RUN
+}
+
+static void flush_pending(void)
+{
+    if (!pend_active) {
+        return;
+    }
+    pend_active = false;
+    if (g_pend && !handoff_seen) {
+        classify_dirty(L_PEND, HZ_DIRTY_DISABLE, pend_pc, true);
+    }
+}
+
+static void mark_pending(uint64_t pc)
+{
+    uint64_t ci;
+
+    flush_pending();
+    pend_active = true;
+    pend_pc = pc;
+    if (!g_dirty) {
+        return;
+    }
+    for (ci = 0; ci < dir_len; ci++) {
+        struct chunk *c = dir[ci];
+        unsigned i;
+
+        if (!c || !c->n_dirty) {
+            continue;
+        }
+        for (i = 0; i < CHUNK_LINES; i++) {
+            if (c->l[i].f & L_DIRTY) {
+                lset(c, &c->l[i], c->l[i].f | L_PEND);
+            }
+        }
+    }
+}
+
+/* Called whenever SCTLR of the current EL or the EL itself may have changed. */
+static void regime_update(uint64_t pc)
+{
+    uint64_t s = cpu.sctlr[regime_el()];
+    bool m = s & 1, c = (s >> 2) & 1, i = (s >> 12) & 1;
+    bool dc = m && c;
+
+    attribute_fetches();
+    xlat_flush();
+    if (dc && !cpu.dc_on) {
+        flush_pending();
+        if (++cur_win == 0) {
+            cur_win = 1;
+        }
+    } else if (!dc && cpu.dc_on) {
+        mark_pending(pc);
+    }
+    cpu.m_on = m;
+    cpu.dc_on = dc;
+    cpu.ic_on = i;
+    update_icheck();
+    memo_reset();
+}
+
+/* ---------------------------------------------------- register bootstrap */
+
+static void started(void)
+{
+    unsigned k, el;
+    bool ok;
+
+    cpu.started = true;
+    for (k = 0; k < RG_N; k++) {
+        for (el = 1; el <= 3; el++) {
+            uint64_t v = read_reg(reg_sys[k][el], &ok);
+            if (!ok) {
+                continue;
+            }
+            switch (k) {
+            case RG_SCTLR: cpu.sctlr[el] = v; break;
+            case RG_TTBR0: cpu.ttbr0[el] = v; break;
+            case RG_TTBR1: cpu.ttbr1[el] = v; break;
+            case RG_TCR: cpu.tcr[el] = v; break;
+            case RG_MAIR: cpu.mair[el] = v; break;
+            case RG_VBAR: cpu.vbar[el] = v; cpu.vbar_known[el] = true; break;
+            }
+        }
+    }
+    if (!cfg.line_given) {
+        uint64_t ctr = read_reg(reg_ctr, &ok);
+        if (ok && ctr) {
+            cfg.line_shift = 2 + ((ctr >> 16) & 15);   /* DminLine: log2 words */
+        }
+    }
+    table_init();
+}
+
+static void set_geometry(void)
+{
+    struct { uint64_t size; unsigned ways; } g[2] = {
+        { cfg.l1_size, cfg.l1_ways }, { cfg.l2_size, cfg.l2_ways },
+    };
+    unsigned lv, k;
+
+    n_levels = cfg.l2_size ? 2 : 1;
+    for (lv = 0; lv < n_levels; lv++) {
+        unsigned ways = g[lv].ways ? g[lv].ways : 1;
+        unsigned sets = (unsigned)(g[lv].size / ((uint64_t)ways << cfg.line_shift));
+        unsigned ab = 0;
+
+        if (!sets) {
+            sets = 1;
+        }
+        while ((1u << ab) < ways) {
+            ab++;
+        }
+        for (k = 0; k < 2; k++) {
+            struct sweep *s = &sw[k][lv];
+            g_free(s->bits);
+            s->sets = sets;
+            s->ways = ways;
+            s->way_shift = 32 - ab;
+            s->total = sets * ways;
+            s->bits = g_new0(uint64_t, (s->total + 63) / 64);
+            s->n = 0;
+            s->active = false;
+        }
+    }
+}
+
+/* ------------------------------------------------------- line operations */
+
+static void line_clean(uint64_t idx)
+{
+    struct chunk *c = chunk_get(idx);
+    struct line *l;
+
+    if (!c) {
+        return;
+    }
+    l = &c->l[idx & (CHUNK_LINES - 1)];
+    l->win = cur_win;
+    lset(c, l, (l->f & ~(L_DIRTY | L_PEND | L_SAC)) | L_POU);
+}
+
+static void line_invalidate(uint64_t idx, uint64_t pc, bool report_dirty)
+{
+    struct chunk *c = chunk_get(idx);
+    struct line *l;
+
+    if (!c) {
+        return;
+    }
+    l = &c->l[idx & (CHUNK_LINES - 1)];
+    if (report_dirty && (l->f & L_DIRTY)) {
+        hz_event(HZ_DISCARDED, pc, idx, idx);
+    }
+    lset(c, l, l->f & ~(L_VALID | L_DIRTY | L_STALE | L_PEND | L_SAC | L_POU));
+}
+
+static void store_cacheable(uint64_t idx, uint64_t pc, bool wt)
+{
+    struct chunk *c = chunk_alloc(idx);
+    struct line *l;
+    uint8_t nf;
+
+    if (!c) {
+        return;
+    }
+    l = &c->l[idx & (CHUNK_LINES - 1)];
+    nf = (l->f | L_VALID | L_ISTALE) & ~L_POU;
+    if (!wt) {
+        nf |= L_DIRTY;
+        l->ep = g_ep;
+        if (l->win == cur_win && !(l->f & L_SAC)) {
+            nf |= L_SAC;
+            if (!sac_pc) {
+                sac_pc = g_hash_table_new(g_direct_hash, g_direct_equal);
+            }
+            g_hash_table_insert(sac_pc, GUINT_TO_POINTER(idx),
+                                (gpointer)(uintptr_t)pc);
+        }
+    }
+    lset(c, l, nf);
+}
+
+static void load_cacheable(uint64_t idx, uint64_t pc)
+{
+    struct chunk *c = chunk_alloc(idx);
+    struct line *l;
+
+    if (!c) {
+        return;
+    }
+    l = &c->l[idx & (CHUNK_LINES - 1)];
+    if (l->f & L_STALE) {
+        hz_event(HZ_STALE_CLEAN, pc, idx, idx);
+    }
+    lset(c, l, l->f | L_VALID);
+}
+
+static void store_uncached(uint64_t idx)
+{
+    struct chunk *c = chunk_get(idx);
+    struct line *l;
+
+    if (!c) {
+        return;
+    }
+    l = &c->l[idx & (CHUNK_LINES - 1)];
+    if (l->f & L_VALID) {
+        lset(c, l, l->f | L_STALE);
+    }
+}
+
+/* ------------------------------------------------------------ set / way */
+
+static void sweep_clean_all(uint32_t before_ep)
+{
+    uint64_t ci;
+
+    for (ci = 0; ci < dir_len; ci++) {
+        struct chunk *c = dir[ci];
+        unsigned i;
+
+        if (!c || !c->n_dirty) {
+            continue;
+        }
+        for (i = 0; i < CHUNK_LINES; i++) {
+            struct line *l = &c->l[i];
+            if ((l->f & L_DIRTY) && (int32_t)(l->ep - before_ep) < 0) {
+                l->win = cur_win;
+                lset(c, l, (l->f & ~(L_DIRTY | L_PEND | L_SAC)) | L_POU);
+            }
+        }
+    }
+}
+
+static void sweep_invalidate_all(uint32_t before_ep, uint64_t pc)
+{
+    uint64_t ci;
+
+    pass_id++;
+    for (ci = 0; ci < dir_len; ci++) {
+        struct chunk *c = dir[ci];
+        unsigned i;
+
+        if (!c || !c->n_valid) {
+            continue;
+        }
+        for (i = 0; i < CHUNK_LINES; i++) {
+            struct line *l = &c->l[i];
+            if (!(l->f & L_VALID)) {
+                continue;
+            }
+            if (l->f & L_DIRTY) {
+                if ((int32_t)(l->ep - before_ep) >= 0) {
+                    continue;                  /* dirtied during the sweep */
+                }
+                if (!handoff_seen) {
+                    uint64_t idx = (ci << CHUNK_SHIFT) | i;
+                    hz_pass_range(HZ_DISCARDED, pc, idx, idx);
+                }
+            }
+            lset(c, l, l->f & ~(L_VALID | L_DIRTY | L_STALE | L_PEND |
+                                L_SAC | L_POU));
+        }
+    }
+}
+
+static void sweep_complete(unsigned kind, uint64_t pc)
+{
+    unsigned lv;
+
+    if (kind == 0) {
+        /* Clean to PoC: every level swept, inner levels before outer ones
+         * (L1 data pushed into L2 after L2 was cleaned is still not at PoC). */
+        for (lv = 0; lv < n_levels; lv++) {
+            if (!swd[0][lv].valid) {
+                return;
+            }
+            if (lv && swd[0][lv - 1].end_seq > swd[0][lv].start_seq) {
+                return;
+            }
+        }
+        sweep_clean_all(swd[0][0].start_ep);
+        for (lv = 0; lv < n_levels; lv++) {
+            swd[0][lv].valid = false;
+        }
+    } else {
+        uint32_t ep = swd[1][0].start_ep;
+        for (lv = 0; lv < n_levels; lv++) {
+            if (!swd[1][lv].valid) {
+                return;
+            }
+            if ((int32_t)(swd[1][lv].start_ep - ep) < 0) {
+                ep = swd[1][lv].start_ep;
+            }
+        }
+        sweep_invalidate_all(ep, pc);
+        for (lv = 0; lv < n_levels; lv++) {
+            swd[1][lv].valid = false;
+        }
+    }
+}
+
+static void sweep_visit(unsigned kind, uint64_t x, uint64_t pc)
+{
+    unsigned lv = (x >> 1) & 7, set, way, bit;
+    struct sweep *s;
+
+    if (lv >= n_levels) {
+        return;
+    }
+    s = &sw[kind][lv];
+    set = (unsigned)((x >> cfg.line_shift) % s->sets);
+    way = s->way_shift >= 32 ? 0 : (unsigned)((x >> s->way_shift) % s->ways);
+    bit = set * s->ways + way;
+    if (!s->active) {
+        s->active = true;
+        s->start_ep = ++g_ep;
+        s->start_seq = sw_seq;
+        s->n = 0;
+        memset(s->bits, 0, ((s->total + 63) / 64) * sizeof(uint64_t));
+    }
+    if (!(s->bits[bit / 64] & (1ULL << (bit % 64)))) {
+        s->bits[bit / 64] |= 1ULL << (bit % 64);
+        if (++s->n == s->total) {
+            s->active = false;
+            swd[kind][lv] = (struct sweep_done){ true, s->start_ep,
+                                                 s->start_seq, sw_seq };
+            sweep_complete(kind, pc);
+        }
+    }
+}
+
+/* -------------------------------------------------------- instrumentation */
+
+enum ikind {
+    IK_MSR,        /* msr <tracked sysreg>, Xt */
+    IK_CMO,        /* dc / ic / tlbi */
+};
+
+struct iinfo {
+    uint64_t pc;
+    uint8_t kind, rt, sub, el;     /* sub: RG_* or C_* */
+};
+static GHashTable *iinfos;       /* dedup by (pc, word) */
+
+static struct iinfo *iinfo_get(uint64_t pc, uint32_t word, uint8_t kind,
+                               uint8_t sub, uint8_t el)
+{
+    uint64_t key = pc * 0x100000001b3ULL ^ word;
+    struct iinfo *ii = g_hash_table_lookup(iinfos, &key);
+
+    if (!ii || ii->pc != pc) {
+        uint64_t *k = g_new(uint64_t, 1);
+        *k = key;
+        ii = g_new0(struct iinfo, 1);
+        ii->pc = pc;
+        g_hash_table_insert(iinfos, k, ii);
+    }
+    ii->kind = kind;
+    ii->rt = word & 31;
+    ii->sub = sub;
+    ii->el = el;
+    return ii;
+}
+
+/* msr (register) to a tracked system register: returns RG_* and its EL. */
+static bool decode_msr(uint32_t w, unsigned *rg, unsigned *el)
+{
+    unsigned op1, crn, crm, op2;
+
+    if ((w & 0xfff80000u) != 0xd5180000u) {   /* msr, op0 = 3 */
+        return false;
+    }
+    op1 = (w >> 16) & 7;
+    crn = (w >> 12) & 15;
+    crm = (w >> 8) & 15;
+    op2 = (w >> 5) & 7;
+    switch (op1) {
+    case 0: *el = 1; break;
+    case 4: *el = 2; break;
+    case 6: *el = 3; break;
+    default: return false;
+    }
+    if (crn == 1 && crm == 0 && op2 == 0) {
+        *rg = RG_SCTLR;
+    } else if (crn == 2 && crm == 0 && op2 == 0) {
+        *rg = RG_TTBR0;
+    } else if (crn == 2 && crm == 0 && op2 == 1 && *el == 1) {
+        *rg = RG_TTBR1;
+    } else if (crn == 2 && crm == 0 && op2 == 2) {
+        *rg = RG_TCR;
+    } else if (crn == 10 && crm == 2 && op2 == 0) {
+        *rg = RG_MAIR;
+    } else if (crn == 12 && crm == 0 && op2 == 0) {
+        *rg = RG_VBAR;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* sys instruction that is a cache or TLB maintenance op: returns C_*. */
+static bool decode_cmo(uint32_t w, unsigned *op)
+{
+    unsigned op1, crn, crm, op2;
+
+    if ((w & 0xfff80000u) != 0xd5080000u) {
+        return false;
+    }
+    op1 = (w >> 16) & 7;
+    crn = (w >> 12) & 15;
+    crm = (w >> 8) & 15;
+    op2 = (w >> 5) & 7;
+    if (crn == 8) {
+        *op = C_TLBI;
+        return true;
+    }
+    if (crn != 7) {
+        return false;
+    }
+#define M(o1, cm, o2) (op1 == (o1) && crm == (cm) && op2 == (o2))
+    if (M(0, 6, 1)) *op = C_DC_IVAC;
+    else if (M(0, 6, 2)) *op = C_DC_ISW;
+    else if (M(0, 10, 2)) *op = C_DC_CSW;
+    else if (M(0, 14, 2)) *op = C_DC_CISW;
+    else if (M(3, 4, 1)) *op = C_DC_ZVA;
+    else if (M(3, 10, 1)) *op = C_DC_CVAC;
+    else if (M(3, 11, 1)) *op = C_DC_CVAU;
+    else if (M(3, 12, 1)) *op = C_DC_CVAP;
+    else if (M(3, 13, 1)) *op = C_DC_CVADP;
+    else if (M(3, 14, 1)) *op = C_DC_CIVAC;
+    else if (M(0, 1, 0)) *op = C_IC_IALLUIS;
+    else if (M(0, 5, 0)) *op = C_IC_IALLU;
+    else if (M(3, 5, 1)) *op = C_IC_IVAU;
+    else return false;
+#undef M
+    return true;
+}
+
+static bool changes_el(uint32_t w)
+{
+    if (w == 0xd69f03e0u || w == 0xd69f0bffu || w == 0xd69f0fffu) {
+        return true;                          /* eret, eretaa, eretab */
+    }
+    return (w & 0xffe0001cu) == 0xd4000000u && (w & 3) != 0;   /* svc/hvc/smc */
+}
+
+/* ----------------------------------------------------------- report */
+
+static void json_ranges(GString *s, struct hazard *h, uint64_t *lines)
+{
+    guint i, n;
+    const guint cap = 4096;
+
+    hz_compact(h);
+    *lines = 0;
+    n = h->ranges->len;
+    g_string_append(s, "[");
+    for (i = 0; i < n; i++) {
+        struct range *r = &g_array_index(h->ranges, struct range, i);
+        *lines += (r->e - r->s) >> cfg.line_shift;
+        if (i < cap) {
+            g_string_append_printf(s, "%s[%" PRIu64 ", %" PRIu64 "]",
+                                   i ? ", " : "", r->s, r->e);
+        }
+    }
+    g_string_append(s, "]");
+}
+
+static gint hz_cmp(gconstpointer a, gconstpointer b)
+{
+    const struct hazard *x = *(struct hazard *const *)a;
+    const struct hazard *y = *(struct hazard *const *)b;
+    if (x->kind != y->kind) {
+        return x->kind < y->kind ? -1 : 1;
+    }
+    return x->pc < y->pc ? -1 : x->pc > y->pc ? 1 : 0;
+}
+
+static void json_sizes(GString *s, const uint64_t v[5])
+{
+    g_string_append_printf(s, "{\"1\": %" PRIu64 ", \"2\": %" PRIu64
+                           ", \"4\": %" PRIu64 ", \"8\": %" PRIu64
+                           ", \"16\": %" PRIu64 "}", v[0], v[1], v[2], v[3],
+                           v[4]);
+}
+
+static void write_report(bool complete)
+{
+    GString *s = g_string_new("");
+    GPtrArray *hs = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k;
+    guint i;
+    unsigned c;
+
+    g_hash_table_iter_init(&it, hazards);
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
+        g_ptr_array_add(hs, k);
+    }
+    g_ptr_array_sort(hs, hz_cmp);
+
+    g_string_append_printf(s, "{\n  \"version\": 1,\n  \"line_size\": %u,\n",
+                           1u << cfg.line_shift);
+    g_string_append_printf(s, "  \"complete\": %s,\n  \"handoff_seen\": %s,\n",
+                           complete ? "true" : "false",
+                           handoff_seen ? "true" : "false");
+    if (handoff_seen) {
+        g_string_append_printf(s, "  \"sctlr_at_handoff\": \"0x%" PRIx64 "\",\n"
+                               "  \"el_at_handoff\": %d,\n", sctlr_at_handoff,
+                               el_at_handoff);
+    } else {
+        g_string_append(s, "  \"sctlr_at_handoff\": null,\n"
+                        "  \"el_at_handoff\": null,\n");
+    }
+    g_string_append_printf(s, "  \"vcpus\": %d,\n  \"ram\": [%" PRIu64 ", %"
+                           PRIu64 "],\n", n_vcpus, cfg.ram_base,
+                           cfg.ram_base + cfg.ram_size);
+    g_string_append(s, "  \"hazards\": [");
+    for (i = 0; i < hs->len; i++) {
+        struct hazard *h = g_ptr_array_index(hs, i);
+        uint64_t lines;
+
+        g_string_append_printf(s, "%s\n    {\"kind\": \"%s\", \"pc\": \"0x%"
+                               PRIx64 "\", \"count\": %" PRIu64
+                               ", \"ranges\": ", i ? "," : "",
+                               hz_names[h->kind], h->pc, h->count);
+        json_ranges(s, h, &lines);
+        g_string_append_printf(s, ", \"lines\": %" PRIu64, lines);
+        if (h->ranges->len > 4096) {
+            g_string_append(s, ", \"ranges_truncated\": true");
+        }
+        if (h->has_state) {
+            g_string_append_printf(s, ", \"sctlr\": \"0x%" PRIx64
+                                   "\", \"el\": %d", h->sctlr, h->el);
+        }
+        if (!cfg.ranges_only) {
+            guint j, n = 0;
+            g_string_append(s, ", \"line_addrs\": [");
+            for (j = 0; j < h->ranges->len && n < 4096; j++) {
+                struct range *r = &g_array_index(h->ranges, struct range, j);
+                uint64_t a;
+                for (a = r->s; a < r->e && n < 4096; a += 1u << cfg.line_shift) {
+                    g_string_append_printf(s, "%s\"0x%" PRIx64 "\"",
+                                           n++ ? ", " : "", a);
+                }
+            }
+            g_string_append(s, "]");
+        }
+        g_string_append(s, "}");
+    }
+    g_string_append(s, hs->len ? "\n  ],\n" : "],\n");
+
+    g_string_append_printf(s, "  \"counts\": {\n    \"insns\": %" PRIu64
+                           ",\n    \"ifetch_cacheable\": %" PRIu64
+                           ",\n    \"ifetch_uncached\": %" PRIu64 ",\n",
+                           fetch_acc[0] + fetch_acc[1], fetch_acc[1],
+                           fetch_acc[0]);
+    g_string_append(s, "    \"loads\": {\"cacheable\": ");
+    json_sizes(s, cnt_ld[1]);
+    g_string_append(s, ", \"uncached\": ");
+    json_sizes(s, cnt_ld[0]);
+    g_string_append(s, "},\n    \"stores\": {\"cacheable\": ");
+    json_sizes(s, cnt_st[1]);
+    g_string_append(s, ", \"uncached\": ");
+    json_sizes(s, cnt_st[0]);
+    g_string_append(s, "},\n    \"cmo\": {");
+    for (c = 0; c < C_N; c++) {
+        g_string_append_printf(s, "%s\"%s\": %" PRIu64, c ? ", " : "",
+                               cmo_names[c], cnt_cmo[c]);
+    }
+    g_string_append(s, "}\n  },\n");
+    g_string_append_printf(s, "  \"window\": {\"begin_seen\": %s, "
+                           "\"begin_pc\": ", begin_seen ? "true" : "false");
+    if (cfg.have_begin) {
+        g_string_append_printf(s, "\"0x%" PRIx64 "\"", cfg.begin_pc);
+    } else {
+        g_string_append(s, "null");
+    }
+    g_string_append(s, ", \"handoff_pc\": ");
+    if (cfg.have_handoff) {
+        g_string_append_printf(s, "\"0x%" PRIx64 "\"", cfg.handoff_pc);
+    } else {
+        g_string_append(s, "null");
+    }
+    g_string_append_printf(s, "},\n  \"geometry\": {\"l1\": [%" PRIu64 ", %u], "
+                           "\"l2\": [%" PRIu64 ", %u]},\n",
+                           cfg.l1_size, cfg.l1_ways, cfg.l2_size, cfg.l2_ways);
+    g_string_append_printf(s, "  \"api\": {\"version\": %d, "
+                           "\"read_memory_hwaddr\": false}\n}\n",
+                           QEMU_PLUGIN_VERSION);
+
+    if (cfg.out) {
+        char *tmp = g_strdup_printf("%s.tmp", cfg.out);
+        FILE *f = fopen(tmp, "w");
+        if (f && fwrite(s->str, 1, s->len, f) == s->len && fclose(f) == 0) {
+            if (rename(tmp, cfg.out) != 0) {
+                qemu_plugin_outs("cachemodel: cannot rename report\n");
+            }
+        } else {
+            if (f) {
+                fclose(f);
+            }
+            qemu_plugin_outs("cachemodel: cannot write report\n");
+        }
+        g_free(tmp);
+    } else {
+        qemu_plugin_outs(s->str);
+    }
+    g_ptr_array_free(hs, TRUE);
+    g_string_free(s, TRUE);
+}
+
+/* -------------------------------------------------------------- callbacks */
+
+static void el_refresh_cb(unsigned int vcpu, void *udata)
+{
+    uint64_t cpsr;
+    int el;
+    bool ok, first = !cpu.started;
+
+    if (vcpu != 0) {
+        return;
+    }
+    qemu_plugin_u64_set(SB_ELDIRTY, 0, 0);
+    if (first) {
+        started();          /* initial register values, line size */
+        set_geometry();
+    }
+    cpsr = read_reg(reg_cpsr, &ok);
+    el = ok ? (int)((cpsr >> 2) & 3) : 1;
+    if (first || el != cpu.el) {
+        cpu.el = el;
+        regime_update((uint64_t)(uintptr_t)udata);
+    }
+}
+
+static void msr_cb(unsigned int vcpu, void *udata)
+{
+    struct iinfo *ii = udata;
+    uint64_t v;
+
+    if (vcpu != 0) {
+        return;
+    }
+    v = read_x(ii->rt);
+    switch (ii->sub) {
+    case RG_SCTLR: cpu.sctlr[ii->el] = v; break;
+    case RG_TTBR0: cpu.ttbr0[ii->el] = v; break;
+    case RG_TTBR1: cpu.ttbr1[ii->el] = v; break;
+    case RG_TCR: cpu.tcr[ii->el] = v; break;
+    case RG_MAIR: cpu.mair[ii->el] = v; break;
+    case RG_VBAR: cpu.vbar[ii->el] = v; cpu.vbar_known[ii->el] = true; break;
+    }
+    if (ii->el == regime_el()) {
+        if (ii->sub == RG_SCTLR) {
+            regime_update(ii->pc);
+        } else {
+            xlat_flush();
+            memo_reset();
+        }
+    }
+}
+
+/* Translate a VA operand of a maintenance instruction to a line index;
+ * false if it is not in RAM. */
+static bool op_line(uint64_t va, uint64_t *idx)
+{
+    uint64_t pa;
+
+    xlat(va, &pa);
+    if (!pa_in_ram(pa)) {
+        return false;
+    }
+    *idx = line_of(pa);
+    return true;
+}
+
+static void cmo_cb(unsigned int vcpu, void *udata)
+{
+    struct iinfo *ii = udata;
+    uint64_t x, idx, ci;
+    unsigned i;
+
+    if (vcpu != 0 || handoff_seen) {
+        return;
+    }
+    if (win_active) {
+        cnt_cmo[ii->sub]++;
+    }
+    memo_reset();
+    switch (ii->sub) {
+    case C_TLBI:
+        xlat_flush();
+        return;
+    case C_IC_IALLU:
+    case C_IC_IALLUIS:
+        if (!g_istale) {
+            return;
+        }
+        for (ci = 0; ci < dir_len; ci++) {
+            struct chunk *c = dir[ci];
+            if (!c || !c->n_istale) {
+                continue;
+            }
+            for (i = 0; i < CHUNK_LINES; i++) {
+                if (c->l[i].f & L_ISTALE) {
+                    lset(c, &c->l[i], c->l[i].f & ~L_ISTALE);
+                }
+            }
+        }
+        return;
+    case C_DC_CSW:
+    case C_DC_ISW:
+    case C_DC_CISW:
+        x = read_x(ii->rt);
+        sw_seq++;
+        if (ii->sub != C_DC_ISW) {
+            sweep_visit(0, x, ii->pc);
+        }
+        if (ii->sub != C_DC_CSW) {
+            sweep_visit(1, x, ii->pc);
+        }
+        return;
+    default:
+        break;
+    }
+    x = read_x(ii->rt);
+    if (ii->sub == C_DC_ZVA) {
+        /* Zeroes a DCZID block (64 bytes on Cortex-A53) like a store. */
+        uint64_t pa, first, last, l;
+        int cls = xlat(x & ~63ULL, &pa);
+        bool cacheable = cpu.dc_on && cls != X_DEV && cls != X_NC;
+        if (!pa_in_ram(pa)) {
+            return;
+        }
+        first = line_of(pa);
+        last = line_of(pa + 63);
+        for (l = first; l <= last; l++) {
+            if (cacheable) {
+                store_cacheable(l, ii->pc, cls == X_WT);
+            } else if (g_valid) {
+                store_uncached(l);
+            }
+        }
+        return;
+    }
+    if (!op_line(x, &idx)) {
+        return;
+    }
+    switch (ii->sub) {
+    case C_DC_CVAC:
+    case C_DC_CVAP:
+    case C_DC_CVADP:
+        line_clean(idx);
+        break;
+    case C_DC_CIVAC:
+        line_clean(idx);
+        line_invalidate(idx, ii->pc, false);
+        break;
+    case C_DC_IVAC:
+        line_invalidate(idx, ii->pc, true);
+        break;
+    case C_DC_CVAU: {
+        struct chunk *c = chunk_get(idx);
+        if (c) {
+            struct line *l = &c->l[idx & (CHUNK_LINES - 1)];
+            lset(c, l, l->f | L_POU);
+        }
+        break;
+    }
+    case C_IC_IVAU: {
+        struct chunk *c = chunk_get(idx);
+        if (c) {
+            struct line *l = &c->l[idx & (CHUNK_LINES - 1)];
+            if (!(l->f & L_DIRTY) || (l->f & L_POU)) {
+                lset(c, l, l->f & ~L_ISTALE);
+            }
+        }
+        break;
+    }
+    }
+}
+
+static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
+                   void *udata)
+{
+    unsigned sh, st;
+    uint64_t pa, first, last, l;
+    bool ram, cacheable = false, wt = false;
+
+    if (vcpu != 0 || handoff_seen) {
+        return;
+    }
+    sh = qemu_plugin_mem_size_shift(info);
+    st = qemu_plugin_mem_is_store(info) ? 1 : 0;
+    if (sh > 4) {
+        sh = 4;
+    }
+    if (cpu.m_on) {
+        uint64_t xpa;
+        int cls = xlat(va, &xpa);
+        bool io = false;
+
+        if (cls != X_UNKNOWN && pa_in_ram(xpa)) {
+            /* Fast path: our own cached walk says DRAM (never MMIO). */
+            pa = xpa;
+            ram = true;
+        } else {
+            struct qemu_plugin_hwaddr *h = qemu_plugin_get_hwaddr(info, va);
+
+            io = h ? qemu_plugin_hwaddr_is_io(h) : false;
+            pa = h ? qemu_plugin_hwaddr_phys_addr(h) : xpa;
+            ram = !io && pa_in_ram(pa);
+        }
+        if (!ram) {
+            /* Only MMIO is a device: ROM and flash in read-array mode are
+             * memory (U-Boot maps its flash Normal on purpose). */
+            if (io && (cls == X_WB || cls == X_WT || cls == X_NC)) {
+                uint64_t ls = pa & ~((1ULL << cfg.line_shift) - 1);
+                struct hazard *hz = hz_get(HZ_DEVICE_NORMAL,
+                                           (uint64_t)(uintptr_t)udata);
+                hz->count++;
+                hz_add_range(hz, ls, ls + (1ULL << cfg.line_shift));
+            }
+        } else if (cpu.dc_on && cls != X_DEV && cls != X_NC) {
+            cacheable = true;
+            wt = cls == X_WT;
+        }
+    } else {
+        pa = va;
+        ram = pa_in_ram(pa);
+    }
+    if (win_active) {
+        (st ? cnt_st : cnt_ld)[cacheable][sh]++;
+    }
+    if (!ram || !dir) {
+        return;
+    }
+    if (!cacheable && !(st && g_valid)) {
+        return;
+    }
+    first = line_of(pa);
+    if (first == memo[st][cacheable]) {
+        return;
+    }
+    last = line_of(pa + (1u << sh) - 1);
+    if (last >= n_lines_ram) {
+        last = n_lines_ram - 1;
+    }
+    for (l = first; l <= last; l++) {
+        if (!cacheable) {
+            store_uncached(l);
+        } else if (st) {
+            store_cacheable(l, (uint64_t)(uintptr_t)udata, wt);
+        } else {
+            load_cacheable(l, (uint64_t)(uintptr_t)udata);
+        }
+    }
+    memo[st][cacheable] = first == last ? first : UINT64_MAX;
+}
+
+struct tbinfo { uint64_t va, pa; uint32_t len; };
+static GHashTable *tbinfos;
+
+static guint tbi_hash(gconstpointer p)
+{
+    const struct tbinfo *t = p;
+    return g_int64_hash(&t->va) ^ g_int64_hash(&t->pa) ^ t->len;
+}
+
+static gboolean tbi_equal(gconstpointer a, gconstpointer b)
+{
+    const struct tbinfo *x = a, *y = b;
+    return x->va == y->va && x->pa == y->pa && x->len == y->len;
+}
+
+static void ifetch_check_cb(unsigned int vcpu, void *udata)
+{
+    const struct tbinfo *t = udata;
+    uint64_t first, last, l;
+
+    if (vcpu != 0 || handoff_seen || !cpu.ic_on || !pa_in_ram(t->pa)) {
+        return;
+    }
+    first = line_of(t->pa);
+    last = line_of(t->pa + t->len - 1);
+    for (l = first; l <= last && l < n_lines_ram; l++) {
+        struct chunk *c = chunk_get(l);
+        struct line *ln;
+        if (!c) {
+            continue;
+        }
+        ln = &c->l[l & (CHUNK_LINES - 1)];
+        if ((ln->f & (L_ISTALE | L_CODE)) == (L_ISTALE | L_CODE)) {
+            uint64_t off = line_pa(l) > t->pa ? line_pa(l) - t->pa : 0;
+            hz_event(HZ_STALE_ICACHE, t->va + off, l, l);
+            /* Report once per translation: stop watching the line. */
+            lset(c, ln, ln->f & ~L_CODE);
+        }
+    }
+}
+
+static void begin_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    if (vcpu != 0 || begin_seen || handoff_seen) {
+        return;
+    }
+    begin_seen = true;
+    ins_last = qemu_plugin_u64_get(SB_INSNS, 0);
+    win_active = true;
+}
+
+static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    uint64_t pc = cfg.handoff_pc, cpsr, ci;
+    bool ok;
+
+    if (vcpu != 0 || handoff_seen) {
+        return;
+    }
+    attribute_fetches();
+    win_active = false;
+    cpsr = read_reg(reg_cpsr, &ok);
+    el_at_handoff = ok ? (int)((cpsr >> 2) & 3) : cpu.el;
+    sctlr_at_handoff = cpu.sctlr[el_at_handoff <= 1 ? 1 : el_at_handoff];
+
+    if (cpu.dc_on) {
+        if (g_dirty) {
+            classify_dirty(0, HZ_DIRTY_HANDOFF, pc, false);
+        }
+    } else {
+        flush_pending();
+    }
+    if (g_istale) {
+        pass_id++;
+        for (ci = 0; ci < dir_len; ci++) {
+            struct chunk *c = dir[ci];
+            unsigned i;
+            if (!c || !c->n_istale) {
+                continue;
+            }
+            for (i = 0; i < CHUNK_LINES; i++) {
+                if (c->l[i].f & L_ISTALE) {
+                    uint64_t idx = (ci << CHUNK_SHIFT) | i;
+                    hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
+                }
+            }
+        }
+    }
+    if (cfg.expect_mmu_off && (sctlr_at_handoff & ((1u << 0) | (1u << 2) |
+                                                   (1u << 12)))) {
+        struct hazard *h = hz_get(HZ_HANDOFF_STATE, pc);
+        h->count++;
+        h->has_state = true;
+        h->sctlr = sctlr_at_handoff;
+        h->el = el_at_handoff;
+    }
+    handoff_seen = true;
+    write_report(true);
+}
+
+static bool in_vectors(uint64_t va)
+{
+    unsigned el;
+
+    for (el = 1; el <= 3; el++) {
+        /* VBAR 0 is the reset value, not a vector table yet. */
+        if (cpu.vbar_known[el] && cpu.vbar[el] &&
+            va - (cpu.vbar[el] & ~0x7ffULL) < 0x800) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *tb)
+{
+    size_t n = qemu_plugin_tb_n_insns(tb), i;
+    uint64_t tb_va = qemu_plugin_tb_vaddr(tb), pa, len;
+    struct qemu_plugin_insn *last;
+    struct tbinfo key, *t;
+
+    /* Exception level refresh at block start, when an eret/svc/hvc/smc has
+     * run (conditional) or unconditionally at an exception vector. */
+    if (in_vectors(tb_va)) {
+        qemu_plugin_register_vcpu_tb_exec_cb(tb, el_refresh_cb,
+                                             QEMU_PLUGIN_CB_R_REGS,
+                                             (void *)(uintptr_t)tb_va);
+    } else {
+        qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, el_refresh_cb,
+                                                  QEMU_PLUGIN_CB_R_REGS,
+                                                  QEMU_PLUGIN_COND_NE,
+                                                  SB_ELDIRTY, 0,
+                                                  (void *)(uintptr_t)tb_va);
+    }
+
+    /* Stale I-cache watch on the block's lines. */
+    last = qemu_plugin_tb_get_insn(tb, n - 1);
+    len = qemu_plugin_insn_vaddr(last) + qemu_plugin_insn_size(last) - tb_va;
+    if (cpu.started) {
+        xlat(tb_va, &pa);
+    } else {
+        pa = tb_va;
+    }
+    key = (struct tbinfo){ tb_va, pa, (uint32_t)len };
+    t = g_hash_table_lookup(tbinfos, &key);
+    if (!t) {
+        t = g_memdup2(&key, sizeof(key));
+        g_hash_table_add(tbinfos, t);
+    }
+    if (dir && pa_in_ram(pa) && !handoff_seen) {
+        uint64_t l, first = line_of(pa), lastl = line_of(pa + len - 1);
+        for (l = first; l <= lastl && l < n_lines_ram; l++) {
+            struct chunk *c = chunk_alloc(l);
+            struct line *ln = &c->l[l & (CHUNK_LINES - 1)];
+            lset(c, ln, ln->f | L_CODE);
+        }
+    }
+    qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, ifetch_check_cb,
+                                              QEMU_PLUGIN_CB_NO_REGS,
+                                              QEMU_PLUGIN_COND_NE, SB_ICHECK,
+                                              0, t);
+
+    for (i = 0; i < n; i++) {
+        struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
+        uint64_t va = qemu_plugin_insn_vaddr(insn);
+        uint32_t w = 0;
+        unsigned rg, el, op;
+
+        qemu_plugin_insn_data(insn, &w, sizeof(w));
+        /* Window callbacks before the counter: the begin instruction counts
+         * inside the window, the handoff (kernel) instruction does not. */
+        if (cfg.have_begin && va == cfg.begin_pc) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, begin_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   NULL);
+        }
+        if (cfg.have_handoff && va == cfg.handoff_pc) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, handoff_cb,
+                                                   QEMU_PLUGIN_CB_R_REGS,
+                                                   NULL);
+        }
+        qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+            insn, QEMU_PLUGIN_INLINE_ADD_U64, SB_INSNS, 1);
+        if (decode_msr(w, &rg, &el)) {
+            qemu_plugin_register_vcpu_insn_exec_cb(
+                insn, msr_cb, QEMU_PLUGIN_CB_R_REGS,
+                iinfo_get(va, w, IK_MSR, (uint8_t)rg, (uint8_t)el));
+        } else if (decode_cmo(w, &op)) {
+            qemu_plugin_register_vcpu_insn_exec_cb(
+                insn, cmo_cb, QEMU_PLUGIN_CB_R_REGS,
+                iinfo_get(va, w, IK_CMO, (uint8_t)op, 0));
+        } else if (changes_el(w)) {
+            qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
+                insn, QEMU_PLUGIN_INLINE_STORE_U64, SB_ELDIRTY, 1);
+        }
+        qemu_plugin_register_vcpu_mem_cb(insn, mem_cb, QEMU_PLUGIN_CB_NO_REGS,
+                                         QEMU_PLUGIN_MEM_RW,
+                                         (void *)(uintptr_t)va);
+    }
+}
+
+static void vcpu_init(qemu_plugin_id_t id G_GNUC_UNUSED, unsigned int vcpu)
+{
+    GArray *regs;
+    guint i;
+    unsigned k, el;
+
+    if (vcpu != 0) {
+        return;
+    }
+    regs = qemu_plugin_get_registers();
+    for (i = 0; i < regs->len; i++) {
+        qemu_plugin_reg_descriptor *d =
+            &g_array_index(regs, qemu_plugin_reg_descriptor, i);
+        if (d->name[0] == 'x' && g_ascii_isdigit(d->name[1])) {
+            int n = atoi(d->name + 1);
+            if (n >= 0 && n < 31) {
+                reg_x[n] = d->handle;
+            }
+        } else if (!strcmp(d->name, "cpsr")) {
+            reg_cpsr = d->handle;
+        } else if (!strcmp(d->name, "CTR_EL0")) {
+            reg_ctr = d->handle;
+        } else {
+            for (k = 0; k < RG_N; k++) {
+                for (el = 1; el <= 3; el++) {
+                    if (rg_names[k][el] && !strcmp(d->name, rg_names[k][el])) {
+                        reg_sys[k][el] = d->handle;
+                    }
+                }
+            }
+        }
+    }
+    g_array_free(regs, TRUE);
+    qemu_plugin_u64_set(SB_ELDIRTY, 0, 1);     /* first block: read state */
+}
+
+static void at_exit(qemu_plugin_id_t id G_GNUC_UNUSED, void *p G_GNUC_UNUSED)
+{
+    if (handoff_seen) {
+        return;                                /* the handoff report stands */
+    }
+    if (cpu.started) {
+        attribute_fetches();
+    }
+    flush_pending();
+    write_report(!cfg.have_handoff);
+}
+
+/* ------------------------------------------------------------------ args */
+
+static bool parse_size(const char *s, uint64_t *v)
+{
+    char *end;
+    uint64_t x = strtoull(s, &end, 0);
+
+    switch (*end) {
+    case 'k': case 'K': x <<= 10; end++; break;
+    case 'm': case 'M': x <<= 20; end++; break;
+    case 'g': case 'G': x <<= 30; end++; break;
+    default: break;
+    }
+    if (end == s || *end) {
+        return false;
+    }
+    *v = x;
+    return true;
+}
+
+static bool parse_geom(const char *s, uint64_t *size, unsigned *ways)
+{
+    g_auto(GStrv) p = g_strsplit(s, ":", 2);
+    uint64_t w = 1;
+
+    if (!p[0] || !parse_size(p[0], size)) {
+        return false;
+    }
+    if (p[1] && (!parse_size(p[1], &w) || w == 0 || w > 64)) {
+        return false;
+    }
+    if (*size && !p[1]) {
+        return false;
+    }
+    *ways = (unsigned)w;
+    return true;
+}
+
+static bool parse_hex(const char *s, uint64_t *v)
+{
+    char *end;
+
+    if (!*s) {
+        return false;
+    }
+    *v = strtoull(s, &end, 16);
+    return *end == '\0';
+}
+
+QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
+                                           const qemu_info_t *info, int argc,
+                                           char **argv)
+{
+    int i;
+
+    if (!info->system_emulation) {
+        fprintf(stderr, "cachemodel: needs full-system emulation\n");
+        return -1;
+    }
+    if (strcmp(info->target_name, "aarch64") != 0) {
+        fprintf(stderr, "cachemodel: needs an aarch64 guest, not %s\n",
+                info->target_name);
+        return -1;
+    }
+    n_vcpus = info->system.smp_vcpus;
+    for (i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        const char *key = argv[i], *val;
+        size_t kl;
+        bool ok = true;
+
+        if (!eq) {
+            fprintf(stderr, "cachemodel: argument '%s' is not key=value\n",
+                    argv[i]);
+            return -1;
+        }
+        kl = (size_t)(eq - key);
+        val = eq + 1;
+#define IS(k) (kl == strlen(k) && !strncmp(key, (k), kl))
+        if (IS("out")) {
+            cfg.out = g_strdup(val);
+        } else if (IS("line")) {
+            uint64_t v;
+            ok = parse_size(val, &v) && v >= 16 && v <= 2048 && !(v & (v - 1));
+            if (ok) {
+                cfg.line_shift = (unsigned)__builtin_ctzll(v);
+                cfg.line_given = true;
+            }
+        } else if (IS("ram")) {
+            g_auto(GStrv) p = g_strsplit(val, ":", 2);
+            ok = p[0] && p[1] && parse_hex(p[0], &cfg.ram_base) &&
+                 parse_hex(p[1], &cfg.ram_size) && cfg.ram_size > 0;
+        } else if (IS("begin_pc")) {
+            ok = parse_hex(val, &cfg.begin_pc);
+            cfg.have_begin = ok;
+        } else if (IS("handoff_pc")) {
+            ok = parse_hex(val, &cfg.handoff_pc);
+            cfg.have_handoff = ok;
+        } else if (IS("expect_handoff")) {
+            if (!strcmp(val, "mmu-off")) {
+                cfg.expect_mmu_off = true;
+            } else if (!strcmp(val, "any") || !strcmp(val, "none")) {
+                cfg.expect_mmu_off = false;
+            } else {
+                ok = false;
+            }
+        } else if (IS("ranges_only")) {
+            if (!strcmp(val, "0") || !strcmp(val, "1")) {
+                cfg.ranges_only = val[0] == '1';
+            } else {
+                ok = qemu_plugin_bool_parse("ranges_only", val,
+                                            &cfg.ranges_only);
+            }
+        } else if (IS("l1")) {
+            ok = parse_geom(val, &cfg.l1_size, &cfg.l1_ways) && cfg.l1_size;
+        } else if (IS("l2")) {
+            ok = parse_geom(val, &cfg.l2_size, &cfg.l2_ways);
+        } else {
+            fprintf(stderr, "cachemodel: unknown argument '%s'\n", argv[i]);
+            return -1;
+        }
+#undef IS
+        if (!ok) {
+            fprintf(stderr, "cachemodel: bad value in '%s'\n", argv[i]);
+            return -1;
+        }
+    }
+
+    sb = qemu_plugin_scoreboard_new(sizeof(struct vsb));
+    regbuf = g_byte_array_new();
+    membuf = g_byte_array_new();
+    hazards = g_hash_table_new(hz_hash, hz_equal);
+    iinfos = g_hash_table_new(g_int64_hash, g_int64_equal);
+    tbinfos = g_hash_table_new(tbi_hash, tbi_equal);
+    win_active = !cfg.have_begin;
+    begin_seen = !cfg.have_begin;
+    cpu.el = 1;
+    memo_reset();
+    set_geometry();
+
+    qemu_plugin_register_vcpu_init_cb(id, vcpu_init);
+    qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
+    qemu_plugin_register_atexit_cb(id, at_exit, NULL);
+    return 0;
+}

@@ -1,0 +1,281 @@
+"""Tests of the cache-model TCG plugin on tiny bare-metal guests.
+
+Each program in tests/coherence_cases/ makes one cache-maintenance mistake (or
+none) and ends at a `handoff` label; the plugin must report exactly that
+mistake, with the right physical range, and nothing else.  A copy loop checks
+the access counts for the timing model, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
+
+from harness.coherence import (
+    CoherenceReport,
+    Hazard,
+    ReportError,
+    plugin_args,
+    plugin_path,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = REPO / "tests" / "coherence_cases"
+BUILD_DIR = REPO / "build" / "coherence"
+QEMU = "qemu-system-aarch64"
+CC = "aarch64-linux-gnu-gcc"
+RAM = (0x40000000, 256 << 20)
+BUF = 0x40300000  # common.h
+LINE = 64
+BUF_END = BUF + 16 * LINE
+M_C_I = (1 << 0) | (1 << 2) | (1 << 12)
+
+
+def _need_tools() -> None:
+    for tool in (QEMU, CC):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed (scripts/setup.sh installs it)")
+
+
+@pytest.fixture(scope="session")
+def plugin() -> Path:
+    """The plugin, built once under build/coherence (git-ignored)."""
+    _need_tools()
+    return plugin_path(BUILD_DIR)
+
+
+def build_case(name: str, out_dir: Path, defines: tuple[str, ...] = (), tag: str = "") -> Path:
+    """Assemble and link one guest program at 0x40100000 (above virt's DTB)."""
+    elf = out_dir / f"{name}{tag}.elf"
+    cmd = [
+        CC, "-nostdlib", "-nostartfiles", "-static",
+        "-Wl,-Ttext=0x40100000", "-Wl,--build-id=none",
+        f"-I{CASES}", *[f"-D{d}" for d in defines],
+        "-o", str(elf), str(CASES / f"{name}.S"),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return elf
+
+
+def symbols(elf: Path) -> dict[str, int]:
+    """The ELF's symbol addresses (labels such as handoff, begin)."""
+    with open(elf, "rb") as f:
+        table = ELFFile(f).get_section_by_name(".symtab")
+        assert isinstance(table, SymbolTableSection)
+        return {s.name: s["st_value"] for s in table.iter_symbols() if s.name}
+
+
+def run_guest(
+    plugin_lib: Path | None,
+    elf: Path,
+    out: Path,
+    *,
+    machine: str = "virt",
+    begin: str | None = None,
+    expect_handoff: str = "mmu-off",
+    timeout: float = 60,
+) -> tuple[CoherenceReport | None, str, float]:
+    """Run one guest to its semihosting exit; return (report, output, seconds).
+
+    The output joins stdout and stderr: QEMU writes the semihosting console
+    (SYS_WRITE0) to stderr when -nographic.
+    """
+    syms = symbols(elf)
+    cmd = [
+        QEMU, "-machine", machine, "-cpu", "cortex-a53", "-m", "256M",
+        "-nographic", "-nic", "none", "-monitor", "none", "-semihosting",
+        "-kernel", str(elf),
+    ]  # fmt: skip
+    if plugin_lib is not None:
+        cmd += plugin_args(
+            plugin_lib,
+            out,
+            RAM,
+            syms[begin] if begin else None,
+            syms["handoff"],
+            expect_handoff=expect_handoff,
+        )
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, f"QEMU failed ({proc.returncode}): {proc.stderr}"
+    report = CoherenceReport.load(out) if plugin_lib is not None else None
+    return report, proc.stdout + proc.stderr, elapsed
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    kind: str | None  # the one hazard kind expected, or None for a clean run
+    ranges: tuple[tuple[int, int], ...] = ()
+    pc_symbol: str | None = None  # the PC every hazard of the kind must carry
+    defines: tuple[str, ...] = ()
+    machine: str = "virt"
+    tag: str = ""
+    expect_handoff: str = "mmu-off"
+
+
+CASES_TABLE = [
+    Case("clean", None),
+    Case("no_clean", "dirty-at-disable", ((BUF, BUF_END),)),
+    Case("clean_short", "partial-clean", ((BUF_END - LINE, BUF_END),)),
+    Case("no_icache", "stale-icache", ((BUF, BUF_END),)),
+    Case("store_after_clean", "store-after-clean", ((BUF + 5 * LINE, BUF + 6 * LINE),), "late_store"),
+    Case("device_normal", "device-normal", ((0x09000000, 0x09000000 + LINE),), "uart_load"),
+    Case("handoff_mmu_on", "handoff-state", (), "handoff"),
+    Case("stale_clean_line", "stale-clean-line", ((BUF, BUF + LINE),), "stale_load"),
+    Case("invalidate_before_load", None),
+    Case("setway_full", None),
+    Case("setway_full", "dirty-at-disable", ((BUF, BUF_END),), defines=("LEVELS_TO_SWEEP=1",), tag="_l1_only"),
+    Case("mmu_off", None),
+    Case("el2_eret", "dirty-at-disable", ((BUF, BUF_END),), machine="virt,virtualization=on"),
+    Case("ivac_dirty", "discarded-dirty", ((BUF, BUF + 2 * LINE),)),
+    Case("zva_no_clean", "dirty-at-disable", ((BUF + 2 * LINE, BUF + 3 * LINE),)),
+    Case("handoff_cached_dirty", "dirty-at-handoff", ((BUF, BUF_END),), "handoff", expect_handoff="any"),
+]  # fmt: skip
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("case", CASES_TABLE, ids=[c.name + c.tag for c in CASES_TABLE])
+def test_hazard_case(plugin: Path, tmp_path: Path, case: Case) -> None:
+    elf = build_case(case.name, tmp_path, case.defines, case.tag)
+    report, _, _ = run_guest(
+        plugin, elf, tmp_path / "report.json", machine=case.machine, expect_handoff=case.expect_handoff
+    )
+    assert report is not None
+    assert report.complete and report.handoff_seen
+    found = {h.kind: h for h in report.hazards}
+    if case.kind is None:
+        assert report.hazards == (), f"false alarm: {report.hazards}"
+        assert report.sctlr_at_handoff is not None
+        assert report.sctlr_at_handoff & M_C_I == 0
+        return
+    assert set(found) == {case.kind}, f"expected only {case.kind}, got {report.hazards}"
+    assert report.ranges_of(case.kind) == list(case.ranges)
+    if case.pc_symbol is not None:
+        want = symbols(elf)[case.pc_symbol]
+        assert {h.pc for h in report.hazards_of(case.kind)} == {want}
+    if case.machine.endswith("virtualization=on"):
+        assert report.el_at_handoff == 1  # followed the eret from EL2 to EL1
+
+
+@pytest.mark.qemu
+def test_stale_icache_reported_at_fetch_and_handoff(plugin: Path, tmp_path: Path) -> None:
+    """The fetch from the written line (I=1, no ic) and the handoff both report."""
+    elf = build_case("no_icache", tmp_path)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json")
+    assert report is not None
+    by_pc = {h.pc: h for h in report.hazards_of("stale-icache")}
+    assert set(by_pc) == {BUF, symbols(elf)["handoff"]}
+    assert by_pc[BUF].ranges == ((BUF, BUF + LINE),)
+    assert by_pc[symbols(elf)["handoff"]].lines == 16
+    clipped = by_pc[BUF].clipped([(BUF, BUF + 8)], LINE)
+    assert clipped is not None and clipped.lines == 1
+    assert by_pc[BUF].clipped([(0, 0x1000)], LINE) is None
+
+
+@pytest.mark.qemu
+def test_handoff_state_reports_sctlr(plugin: Path, tmp_path: Path) -> None:
+    elf = build_case("handoff_mmu_on", tmp_path)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json")
+    assert report is not None
+    (h,) = report.hazards_of("handoff-state")
+    assert h.sctlr is not None and h.sctlr & M_C_I == M_C_I
+    assert report.sctlr_at_handoff == h.sctlr and report.el_at_handoff == 1
+
+
+def _sizes(**kw: int) -> dict[int, int]:
+    d = {1: 0, 2: 0, 4: 0, 8: 0, 16: 0}
+    d.update({int(k[1:]): v for k, v in kw.items()})
+    return d
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("cached", [False, True], ids=["mmu_off", "cached"])
+@pytest.mark.parametrize("nbytes", [4096, 65536])
+def test_copy_counts_exact(plugin: Path, tmp_path: Path, cached: bool, nbytes: int) -> None:
+    """ldp/stp copy between begin and handoff: every count is known exactly.
+
+    QEMU performs ldp/stp of two X registers as one 16-byte access.
+    """
+    defines = (f"COPY_BYTES={nbytes}",) + (("CACHED",) if cached else ())
+    elf = build_case("count_copy", tmp_path, defines)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json", begin="begin")
+    assert report is not None and report.begin_seen and report.complete
+    iters, lines = nbytes // 16, nbytes // LINE
+    insns = 4 * iters + 1 + ((4 * lines + 4) if cached else 0)
+    c = report.counts
+    assert c.insns == insns
+    assert (c.ifetch_cacheable, c.ifetch_uncached) == ((insns, 0) if cached else (0, insns))
+    moved = _sizes(s16=iters)
+    none = _sizes()
+    assert dict(c.loads.cacheable) == (moved if cached else none)
+    assert dict(c.loads.uncached) == (none if cached else moved)
+    assert dict(c.stores.cacheable) == (moved if cached else none)
+    assert dict(c.stores.uncached) == (none if cached else moved)
+    expect_cmo = {k: 0 for k in c.cmo}
+    if cached:
+        expect_cmo.update(dc_cvac=lines, ic_iallu=1)
+    assert dict(c.cmo) == expect_cmo
+    # Cleaned and I-invalidated inside the window: only the MMU-on handoff is wrong.
+    assert report.kinds() == ({"handoff-state"} if cached else set())
+
+
+@pytest.mark.host
+def test_plugin_args_syntax(tmp_path: Path) -> None:
+    args = plugin_args(Path("/p/lib.so"), Path("/o/a,b.json"), (0x40000000, 0x10000000), None, 0x40080000)
+    assert args == [
+        "-plugin",
+        "file=/p/lib.so,out=/o/a,,b.json,ram=0x40000000:0x10000000,"
+        "expect_handoff=mmu-off,handoff_pc=0x40080000",
+    ]
+    with pytest.raises(ValueError):
+        plugin_args(Path("/p"), Path("/o"), (0, 0), None, None)
+
+
+@pytest.mark.host
+def test_report_validation(tmp_path: Path) -> None:
+    bad = tmp_path / "r.json"
+    with pytest.raises(ReportError, match="no report"):
+        CoherenceReport.load(bad)
+    bad.write_text('{"version": 1, "line_size": 64}')
+    with pytest.raises(ReportError, match="missing field"):
+        CoherenceReport.load(bad)
+    good: dict[str, Any] = {
+        "version": 1, "line_size": 64, "complete": True, "handoff_seen": False,
+        "sctlr_at_handoff": None, "el_at_handoff": None,
+        "hazards": [{"kind": "partial-clean", "pc": "0x10", "count": 1,
+                     "ranges": [[0x40000000, 0x40000040]], "lines": 1}],
+        "counts": {"insns": 3, "ifetch_cacheable": 1, "ifetch_uncached": 2,
+                   "loads": {p: {str(s): 0 for s in (1, 2, 4, 8, 16)} for p in ("cacheable", "uncached")},
+                   "stores": {p: {str(s): 0 for s in (1, 2, 4, 8, 16)} for p in ("cacheable", "uncached")},
+                   "cmo": {"dc_cvac": 2}},
+        "window": {"begin_seen": True},
+    }  # fmt: skip
+    bad.write_text(json.dumps(good))
+    r = CoherenceReport.load(bad)
+    assert r.hazards_of("partial-clean") == [Hazard("partial-clean", ((0x40000000, 0x40000040),), 1, 0x10, 1)]
+    assert r.counts.cmo == {"dc_cvac": 2}
+    with pytest.raises(ValueError):
+        r.hazards_of("no-such-kind")
+    del good["counts"]["stores"]["uncached"]["16"]
+    bad.write_text(json.dumps(good))
+    with pytest.raises(ReportError, match="'16'"):
+        CoherenceReport.load(bad)
+
+
+def _pass_seconds(stdout: str) -> list[float]:
+    """The guest prints each timed pass as CNTVCT ticks (62.5 MHz) in hex."""
+    return [int(t, 16) / 62.5e6 for t in re.findall(r"^([0-9a-f]{16})$", stdout, re.M)]

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .console import ConsoleLine, ConsoleRecorder
 from .errors import BootFailure
@@ -75,7 +75,8 @@ def _loader_error(tl: Timeline, rec: ConsoleRecorder, phase: str) -> None:
                       kind="product", phase=phase, last_lines=rec.tail())
 
 
-def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload) -> None:
+def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
+           at_handoff: Callable[[Timeline], None] | None = None) -> None:
     """Walk the loader and kernel phases with their timeouts."""
     t = target.timeouts
 
@@ -99,6 +100,8 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload)
                  "the hand-off line ('Jumping to kernel-image entry point...' or "
                  "'Enabling MMU and jumping to entry point...')")
     phase = "kernel"
+    if at_handoff is not None:
+        at_handoff(tl)
     if payload.reference:
         rec.wait_for(until(kinds=("probe",)), t.kernel, phase, "the probe kernel's verdict")
     else:
@@ -114,7 +117,8 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload)
 
 
 def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: Path | None,
-             extra_args: list[str] | None = None) -> BootResult:
+             extra_args: list[str] | None = None,
+             at_handoff: Callable[[Timeline], None] | None = None) -> BootResult:
     """Boot `payload` once and return its record; the target is off afterwards."""
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +133,7 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
         rec = ConsoleRecorder(strategy.console, log, strategy.is_alive)
         tl.t0_ns = rec.t0_ns = strategy.power_on_ns or rec.t0_ns
         strategy.bootstrap(rec, tl, target, payload)
-        follow(rec, tl, target, payload)
+        follow(rec, tl, target, payload, at_handoff)
     except BootFailure as exc:
         failure = exc
     finally:

@@ -93,11 +93,15 @@ def _entry(r: BootResult) -> Record | None:
 
 def check_handoff(r: BootResult) -> Check:
     """At kernel entry the MMU and caches are off (seL4's contract) and the EL is the expected one."""
+    from .coherence.checks import handoff_state
     name = "handoff"
     entry = _entry(r)
+    model_view = handoff_state(r) if r.target.expect_handoff == "mmu-off" else []
     if entry is None:
+        if model_view:
+            return _fail(name, model_view)
         return _skip(name, "no '@h probe entry' line: the kernel is not the reference probe")
-    problems = []
+    problems = list(model_view)
     if r.target.expect_handoff == "mmu-off":
         on = [k for k in ("mmu", "dcache", "icache") if entry.get(k) != "off"]
         if on:
@@ -161,6 +165,19 @@ def check_kernel(r: BootResult) -> Check:
     return _pass(name, f"probe verdict: {'ok' if ok_word else 'fail'} (consistent with its lines)")
 
 
+def check_out_of_band(r: BootResult) -> Check:
+    """Memory at the kernel entry equals the ELF images (dumped by QMP, no loader help)."""
+    from .verify import VerifyReport
+    name = "out-of-band"
+    report = r.extras.get("verify")
+    if not isinstance(report, VerifyReport):
+        return _skip(name, "no out-of-band dump (boot without verify)")
+    if report.mismatches:
+        return _fail(name, [m.describe() for m in report.mismatches])
+    return _pass(name, f"{report.checked_bytes} bytes at the kernel entry ({report.stopped_at:#x}) "
+                       "equal the ELF images")
+
+
 CHECKS: dict[str, Callable[[BootResult], Check]] = {
     "segments": check_segments, "bss": check_bss, "handoff": check_handoff,
     "timeline": check_timeline, "kernel": check_kernel,
@@ -168,4 +185,11 @@ CHECKS: dict[str, Callable[[BootResult], Check]] = {
 
 
 def run_checks(r: BootResult) -> list[Check]:
-    return [fn(r) for fn in CHECKS.values()]
+    """The generic checks, plus the cache-coherence ones when the boot ran under the model."""
+    from .coherence.checks import CHECKS as COHERENCE
+    out = [fn(r) for fn in CHECKS.values()]
+    if "verify" in r.extras:
+        out.append(check_out_of_band(r))
+    if "coherence" in r.extras:
+        out += [fn(r) for fn in COHERENCE.values()]
+    return out

@@ -46,14 +46,14 @@ def cmd_boot(args: argparse.Namespace) -> int:
     else:
         payload = None
     results = Path(args.results) if args.results else Path(tempfile.mkdtemp(prefix="harness-boot-"))
-    session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"))
+    session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"), coherence=args.coherence)
     try:
         if payload is None:
             payload = session.payload(_variant(target.machine, args))
         if args.dry_run:
             print(session.command_line(payload))
             return 0
-        outcome = session.boot(payload)
+        outcome = session.boot(payload, verify=args.verify)
     finally:
         session.close()
     print(summary(outcome.result, outcome.checks))
@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--image", help="boot this seL4 elfloader image instead of a reference build")
     bt.add_argument("--dry-run", action="store_true", help="print the QEMU command line and stop")
     bt.add_argument("--results", help="directory for logs and reports (default: a temp dir)")
+    bt.add_argument("--verify", action="store_true",
+                    help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")
+    bt.add_argument("--coherence", action="store_true",
+                    help="run under the cache-model plugin: coherence checks and modeled board time")
     args = p.parse_args(argv)
     if args.cmd == "build" and args.default:
         args.machine = "all"

@@ -184,8 +184,11 @@ class Timeline:
 
         starts: list[tuple[str, int | None]] = [
             ("firmware", power_on_ns if power_on_ns is not None else self.t0_ns),
+            # U-Boot: banner -> prompt -> image loaded -> `## Booting kernel` -> `Starting kernel`.
             ("u-boot", at("uboot.banner")),
-            ("bootm", at("uboot.loaded")),
+            ("load", at("uboot.prompt")),
+            ("bootm", at("uboot.booting")),
+            ("start", at("uboot.starting")),
             ("loader", at("loader.banner")),
             ("unpack", window.start_ns if window else None),
             # seL4's own loader hands off right after its last copy: no such phase.
@@ -196,6 +199,19 @@ class Timeline:
         known = [(n, t) for n, t in starts if t is not None]
         return [Phase(name, start, stop, window.target_s if name == "unpack" and window else None)
                 for (name, start), (_, stop) in zip(known, known[1:])]
+
+    def uboot_load(self) -> dict[str, Any] | None:
+        """The image transfer: bytes, host seconds from `TFTP from server` to
+        `Bytes transferred`, and U-Boot's own rate line (None without a transfer)."""
+        done = self.first("uboot.loaded")
+        if done is None:
+            return None
+        start = self.last("uboot.tftp")
+        rate = self.first("uboot.rate")
+        seconds = (done.t_ns - start.t_ns) / 1e9 if start and start.t_ns <= done.t_ns else None
+        return {"bytes": int(done.fields["bytes"]), "tftp_s": seconds,
+                "rate": rate.fields["rate"] if rate else None,
+                "server": start.fields.get("server") if start else None}
 
     def to_json(self) -> dict[str, Any]:
         w = self.unpack_window()
@@ -212,4 +228,5 @@ class Timeline:
             "phases": [{"name": p.name, "host_s": p.host_s, "target_s": p.target_s}
                        for p in self.phases()],
             "errors": self.errors,
+            "uboot": self.uboot_load(),
         }

@@ -19,12 +19,19 @@ PREFIX = "@h "
 DEFAULT_PATTERNS: dict[str, str] = {
     "uboot.banner": r"^U-Boot (?P<version>\d{4}\.\d\d\S*)",
     "uboot.autoboot": r"Hit any key to stop autoboot",
+    # TFTP start, done (bytes), and U-Boot's own rate line ("\t 21.9 MiB/s").
+    "uboot.tftp": r"^TFTP from server (?P<server>\S+); our IP address is (?P<ip>\S+)",
     "uboot.loaded": r"^Bytes transferred = (?P<bytes>\d+)",
-    "uboot.booting": r"^## Booting kernel from (?:Legacy Image|FIT Image)",
+    "uboot.rate": r"^\s*(?P<rate>\d+(?:\.\d+)? [KMG]?i?B/s)\s*$",
+    # Legacy images are "Booting", FIT images "Loading" (then booted the same way).
+    "uboot.booting": r"^## (?:Booting|Loading) kernel from (?P<format>Legacy Image|FIT Image)",
+    "uboot.verify": r"^\s+Verifying (?:Checksum|Hash Integrity) \.\.\. (?P<result>.*)$",
     "uboot.starting": r"^Starting kernel \.\.\.",
-    "uboot.error": r"^(?P<text>(?:Wrong Image Format|Bad (?:Data|Header) CRC|ERROR: can't get kernel image!|"
+    "uboot.error": r"^(?P<text>(?:Wrong Image Format|Bad (?:Data|Header) CRC|Bad Data Hash|"
+                   r"Bad hash value.*|ERROR: can't get kernel image!|ERROR: new format image overwritten.*|"
                    r"TFTP error: .*|Retry count exceeded.*|Bad Linux ARM64 Image magic!|"
-                   r"Could not find configuration node.*))",
+                   r"Could not find configuration node.*|FDT and ATAGS support not compiled in.*|"
+                   r"Image too large.*|Unknown command '.*' - try 'help'))",
     "loader.banner": r"^ELF-loader started on CPU: (?P<cpu>.*)$",
     "loader.dtb": r"^(?:  dtb=(?P<dtb>[0-9a-f]+)|No DTB passed in from boot loader\.)$",
     "image": r"^ELF-loading image '(?P<name>[^']+)' to (?P<addr>[0-9a-f]+)$",

@@ -41,6 +41,10 @@ def summary(r: BootResult, checks: list[Check] | None = None) -> str:
                          f"({w.ticks} ticks at {w.freq / 1e6:g} MHz), {w.host_s * 1e3:.1f} ms host")
         else:
             lines.append(f"Unpack window: {size} in {w.host_s * 1e3:.1f} ms (host stamps)")
+    modeled = r.extras.get("model")
+    if modeled is not None:
+        lines.append(f"Modeled board time: {modeled.describe()}")
+        lines.append(f"  {modeled.profile.describe()}")
     for img in tl.images:
         lines.append(f"  image '{img.name}' -> {img.dest:#x}"
                      + (f" paddr=[{img.paddr[0]:#x}..{img.paddr[1]:#x}]" if img.paddr else ""))
@@ -64,14 +68,20 @@ def properties(r: BootResult) -> dict[str, Any]:
             out["unpack_ticks"] = w.ticks
     for p in r.timeline.phases(r.power_on_ns):
         out[f"phase_{p.name}_s"] = round(p.host_s, 6)
+    modeled = r.extras.get("model")
+    if modeled is not None:
+        out["modeled_unpack_s"] = round(modeled.total_s, 6)
     return out
 
 
 def write(r: BootResult, checks: list[Check], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.txt").write_text(summary(r, checks) + "\n")
+    modeled = r.extras.get("model")
+    extras = {"modeled": {"total_s": modeled.total_s, "parts": modeled.parts,
+                          "profile": modeled.profile.__dict__, "label": "modeled"}} if modeled else {}
     data = {"target": r.target.name, "image": r.payload.label, "ok": r.ok,
             "failure": str(r.failure) if r.failure else None,
             "checks": [c.__dict__ for c in checks], "timeline": r.timeline.to_json(),
-            "properties": properties(r), **r.extras}
+            "properties": properties(r), **extras}
     (out_dir / "result.json").write_text(json.dumps(data, indent=2, default=str))

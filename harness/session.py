@@ -17,7 +17,7 @@ from labgrid import Environment
 from . import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
 from .boot import BootResult, run_boot
 from .checks import Check, run_checks
-from .errors import HarnessError
+from .errors import BootFailure, HarnessError
 from .images.build import Variant, build, build_root
 from .payload import Payload, from_build
 from .report import write
@@ -77,6 +77,7 @@ class BootSession:
     target: Target
     results: Path
     env: Any = None
+    coherence: bool = False
     _cache: dict[tuple[Any, ...], Outcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -112,24 +113,95 @@ class BootSession:
     def variant(self, **kw: Any) -> Variant:
         return Variant(machine=self.target.machine, **kw)
 
-    def extra_args(self, payload: Payload) -> list[str]:
-        return poison_args(payload) if self.target.poison and self.target.is_qemu else []
+    def extra_args(self, payload: Payload, out_dir: Path | None = None,
+                   coherence: bool = False) -> list[str]:
+        """Per-boot QEMU arguments: memory poison, and the cache model when asked."""
+        if not self.target.is_qemu:
+            return []
+        args = poison_args(payload) if self.target.poison else []
+        if coherence:
+            args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")
+        return args
 
-    def command_line(self, payload: Payload, extra: list[str] | None = None) -> str:
-        self.strategy.prepare(payload.boot_file, self.extra_args(payload) + list(extra or []))
+    def _plugin_args(self, payload: Payload, out: Path) -> list[str]:
+        from .coherence import PluginBuildError, plugin_args, plugin_path
+        try:
+            plugin = plugin_path(build_root() / "coherence")
+        except PluginBuildError as exc:
+            raise HarnessError(f"cache-model plugin unavailable: {exc}", field="--coherence",
+                               fix="run 'make setup' (needs libglib2.0-dev and QEMU's source header)") from None
+        kernel = payload.images[0]
+        # Our loader hands off with the MMU off (physical entry); seL4's enables
+        # the MMU first and jumps to the kernel's virtual entry.
+        handoff = kernel.entry_paddr if payload.reference else kernel.entry
+        syms = payload.loader.symbols
+        begin = syms.get("unpack_window_begin")
+        # The reference loader's CRC self-report is verification, not unpack: not counted.
+        pause = (syms["self_report_begin"], syms["self_report_end"]) \
+            if {"self_report_begin", "self_report_end"} <= syms.keys() else None
+        out.unlink(missing_ok=True)
+        return plugin_args(plugin, out, self.target.dram, begin, handoff, pause=pause,
+                           expect_handoff="mmu-off" if self.target.expect_handoff == "mmu-off" else "any")
+
+    def command_line(self, payload: Payload, extra: list[str] | None = None,
+                     coherence: bool | None = None) -> str:
+        coh = self.coherence if coherence is None else coherence
+        self.strategy.prepare(payload.boot_file, self.extra_args(payload, None, coh) + list(extra or []))
         return shlex.join(self.strategy.command_line())
 
     def boot(self, payload: Payload, name: str | None = None, extra: list[str] | None = None,
-             reuse: bool = True) -> Outcome:
-        """Boot once (or return this session's earlier boot of the same payload)."""
-        key = (payload.boot_file, tuple(extra or ()))
+             reuse: bool = True, coherence: bool | None = None, verify: bool = False) -> Outcome:
+        """Boot once (or return this session's earlier boot of the same payload).
+
+        `coherence` runs the cache model; `verify` stops at the kernel entry and
+        compares memory with the ELF images out of band (QEMU targets).
+        """
+        coh = self.coherence if coherence is None else coherence
+        key = (payload.boot_file, tuple(extra or ()), coh, verify)
         if reuse and key in self._cache:
             return self._cache[key]
-        out_dir = self.results / _slug(name or payload.label)
-        result = run_boot(self.strategy, self.target, payload, out_dir,
-                          self.extra_args(payload) + list(extra or []))
+        suffix = ("-coherence" if coh else "") + ("-verify" if verify else "")
+        out_dir = self.results / (_slug(name or payload.label) + suffix)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        args = self.extra_args(payload, out_dir, coh) + list(extra or [])
+        oob = None
+        if verify:
+            if not self.target.is_qemu:
+                raise HarnessError("out-of-band verification needs QEMU (gdbstub + QMP)",
+                                   file=self.target.path, fix="use a QEMU target")
+            from .gdbstub import free_port
+            from .verify import OutOfBand
+            port = free_port()
+            args += ["-gdb", f"tcp:127.0.0.1:{port}"]
+            oob = OutOfBand(payload, port, self.strategy.qemu.monitor_command)
+            self.strategy.before_cont = oob.arm
+        result = run_boot(self.strategy, self.target, payload, out_dir, args,
+                          (lambda tl: oob.at_handoff(tl, self.target.timeouts.kernel)) if oob else None)
+        if oob is not None and oob.report is not None:
+            result.extras["verify"] = oob.report
+        if coh:
+            self._attach_model(result, out_dir / "coherence.json")
         checks = run_checks(result) if result.ok else []
         write(result, checks, out_dir)
         outcome = Outcome(result, checks)
         self._cache[key] = outcome
         return outcome
+
+    def _attach_model(self, result: BootResult, path: Path) -> None:
+        """Read the cache model's report; turn its counts into modeled board time."""
+        from .coherence import CoherenceReport, ReportError
+        from .model import load_profile, model
+        if not path.exists():
+            if result.failure is None:
+                result.failure = BootFailure("the cache model wrote no report", kind="infrastructure",
+                                             phase="kernel")
+            return
+        try:
+            report = CoherenceReport.load(path)
+        except ReportError as exc:
+            result.failure = BootFailure(f"cache-model report unreadable: {exc}",
+                                         kind="infrastructure", phase="kernel")
+            return
+        result.extras["coherence"] = report
+        if self.target.timing_profile:
+            result.extras["model"] = model(report.counts, load_profile(self.target.timing_profile))

@@ -12,7 +12,7 @@ import enum
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import attr
 from labgrid.factory import target_factory
@@ -46,6 +46,9 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         self._base_args: str | None = None
         self.power_on_ns: int | None = None
         self.power_on_timeout = 10.0
+        # Runs once when labgrid resumes the paused guest (QMP 'cont'): the one
+        # moment a debugger can arm breakpoints before the first instruction.
+        self.before_cont: Callable[[], None] | None = None
 
     def prepare(self, image: Path, extra_args: list[str]) -> None:
         """Choose what the next power-on boots (only while off)."""
@@ -97,6 +100,14 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
 
         watchdog = threading.Timer(self.power_on_timeout, kill)
         watchdog.start()
+        hook, self.before_cont = self.before_cont, None
+        original = self.qemu.monitor_command
+        if hook is not None:
+            def monitor_command(command: str, arguments: dict[str, Any] = {}) -> Any:  # noqa: B006
+                if command == "cont":
+                    hook()
+                return original(command, arguments)
+            self.qemu.monitor_command = monitor_command
         try:
             self.qemu.on()
         except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
@@ -105,6 +116,8 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
                    if fired.is_set() else f"QEMU failed to start: {exc}")
             raise BootFailure(why, kind="infrastructure", phase="power-on") from None
         finally:
+            if hook is not None:
+                del self.qemu.monitor_command   # back to the class's method
             watchdog.cancel()
             if self.qemu._child is not None:
                 processes.register(self.qemu._child.pid, "qemu")

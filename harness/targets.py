@@ -50,6 +50,10 @@ class UBoot:
     package: str = "uimage"           # uimage | fit
     fdt: str = "${fdtcontroladdr}"
     setup: tuple[str, ...] = ()       # commands sent before the transfer (ipaddr, serverip, …)
+    # [issue 4: U-Boot strategy, harness/uboot.py]
+    retries: int = 3                  # autoboot interrupts / prompt resyncs / power cycles
+    fit_config: str = "conf-1"        # FIT configuration booted with `bootm ADDR#conf`
+    fit_hashes: tuple[str, ...] = ("crc32", "sha256")   # hash nodes in the FIT
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,8 @@ class Target:
     remote: bool
     timeouts: Timeouts
     uboot: UBoot | None
+    timing_profile: str | None = None
+    lab: str | None = None      # [issue 4] "virtual": the run brings up a lab (harness/lab.py)
     phases: dict[str, str] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -172,6 +178,13 @@ def _commands(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
+def _profile_name(v: Any) -> str:
+    known = sorted(p.stem for p in (TARGETS_DIR / "profiles").glob("*.yaml"))
+    if str(v) not in known:
+        raise ValueError(f"no targets/profiles/{v}.yaml (known: {', '.join(known)})")
+    return str(v)
+
+
 def _timeouts(f: _Fields | None) -> Timeouts:
     if f is None:
         return Timeouts()
@@ -191,16 +204,45 @@ def _uboot(f: _Fields | None) -> UBoot | None:
               load_addr=f.get("load_addr", _int, d.load_addr, hint="0x40400000"),
               transport=f.get("transport", _choice("tftp", "loader"), d.transport),
               package=f.get("package", _choice("uimage", "fit"), d.package),
-              fdt=f.get("fdt", str, d.fdt), setup=f.get("setup", _commands, d.setup))
+              fdt=f.get("fdt", str, d.fdt), setup=f.get("setup", _commands, d.setup),
+              retries=f.get("retries", _count, d.retries, hint="a whole number >= 1"),
+              fit_config=f.get("fit_config", str, d.fit_config, hint="conf-1"),
+              fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"))
     f.done()
     return u
+
+
+def _count(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError("must be a whole number >= 1")
+    return v
+
+
+def _hashes(v: Any) -> tuple[str, ...]:
+    algos = _commands(v)
+    bad = [a for a in algos if a not in ("crc32", "sha1", "sha256", "sha384", "sha512", "md5")]
+    if bad or not algos:
+        raise ValueError(f"unknown hash algorithm(s) {', '.join(bad) or '(none)'}")
+    return algos
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads labgrid's `!template $LG_...` values (kept unexpanded:
+    labgrid expands them from the environment when it loads the file). [issue 4]"""
+
+
+def _template(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    return loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None
+
+
+_Loader.add_constructor("!template", _template)
 
 
 def load(name_or_path: str) -> Target:
     """Load and validate a target; raise HarnessError naming file, field and fix."""
     path = resolve(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else "(yaml)"
@@ -240,6 +282,8 @@ def load(name_or_path: str) -> Target:
         expect_el=el, expect_handoff=handoff, poison=h.get("poison", _bool, False),
         remote=h.get("remote", _bool, False),
         timeouts=_timeouts(h.sub("timeouts")), uboot=_uboot(h.sub("uboot")),
+        timing_profile=h.get("timing_profile", _profile_name, None, hint="imx8mp-armstone"),
+        lab=h.get("lab", _choice("virtual"), None, hint="virtual"),
         phases=phases, env=data)
     h.done()
     if boot == "uboot" and target.uboot is None:

@@ -190,6 +190,7 @@ def plugin_args(
     line: int | None = None,
     l1: str | None = None,
     l2: str | None = None,
+    pause: tuple[int, int] | None = None,
 ) -> list[str]:
     """The QEMU arguments that load the plugin (``["-plugin", "file=...,k=v"]``).
 
@@ -197,7 +198,8 @@ def plugin_args(
     ``begin_pc``/``handoff_pc`` bound the counting window; at ``handoff_pc``
     the handoff checks run and the report is written, because the harness may
     kill QEMU once the guest idles.  ``l1``/``l2`` are set/way geometries such
-    as ``"32K:4"`` (``"0"`` for no L2).
+    as ``"32K:4"`` (``"0"`` for no L2). ``pause`` is (pause_pc, resume_pc): a
+    stretch inside the window left out of the counts (the loader's self-check).
     """
     base, size = ram
     if size <= 0 or base < 0:
@@ -214,6 +216,8 @@ def plugin_args(
         opts.append(f"begin_pc={begin_pc:#x}")
     if handoff_pc is not None:
         opts.append(f"handoff_pc={handoff_pc:#x}")
+    if pause is not None:
+        opts.append(f"pause={pause[0]:#x}:{pause[1]:#x}")
     if line is not None:
         opts.append(f"line={line}")
     if l1 is not None:

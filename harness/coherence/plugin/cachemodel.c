@@ -76,6 +76,7 @@
  *                       only lines in it are tracked
  *   begin_pc=0xADDR     counting starts when this PC executes (default: reset)
  *   handoff_pc=0xADDR   kernel entry: handoff checks, counting stops, report
+ *   pause=0xA:0xB       counting pauses when PC A executes, resumes at PC B
  *   expect_handoff=mmu-off|any   contract at handoff (default mmu-off)
  *   l1=32K:4 l2=512K:16 set/way geometry (size:ways; l2=0 for none)
  *   ranges_only=1       0 adds each hazard's individual line addresses
@@ -101,8 +102,8 @@ static struct {
     unsigned line_shift;
     bool line_given;
     uint64_t ram_base, ram_size;
-    bool have_begin, have_handoff;
-    uint64_t begin_pc, handoff_pc;
+    bool have_begin, have_handoff, have_pause;
+    uint64_t begin_pc, handoff_pc, pause_pc, resume_pc;
     bool expect_mmu_off;
     bool ranges_only;
     uint64_t l1_size, l2_size;
@@ -205,7 +206,7 @@ static uint64_t cnt_ld[2][5], cnt_st[2][5];   /* [cacheable][log2 size] */
 static uint64_t cnt_cmo[C_N];
 static uint64_t fetch_acc[2];                 /* [cacheable] */
 static uint64_t ins_last;
-static bool win_active, begin_seen, handoff_seen;
+static bool win_active, begin_seen, handoff_seen, paused;
 static uint64_t sctlr_at_handoff;
 static int el_at_handoff = -1;
 
@@ -1659,6 +1660,29 @@ static void begin_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     win_active = true;
 }
 
+/* The loader's self-report (CRCs of what landed) is verification, not unpack:
+ * it is left out of the counts between pause_pc and resume_pc. Hazards are
+ * still tracked there. */
+static void pause_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    if (vcpu != 0 || !win_active) {
+        return;
+    }
+    attribute_fetches();
+    win_active = false;
+    paused = true;
+}
+
+static void resume_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    if (vcpu != 0 || !paused || handoff_seen) {
+        return;
+    }
+    paused = false;
+    ins_last = qemu_plugin_u64_get(SB_INSNS, 0);
+    win_active = true;
+}
+
 static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
 {
     uint64_t pc = cfg.handoff_pc, cpsr, ci;
@@ -1781,6 +1805,16 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
          * inside the window, the handoff (kernel) instruction does not. */
         if (cfg.have_begin && va == cfg.begin_pc) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, begin_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   NULL);
+        }
+        if (cfg.have_pause && va == cfg.pause_pc) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, pause_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   NULL);
+        }
+        if (cfg.have_pause && va == cfg.resume_pc) {
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, resume_cb,
                                                    QEMU_PLUGIN_CB_NO_REGS,
                                                    NULL);
         }
@@ -1952,6 +1986,11 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         } else if (IS("begin_pc")) {
             ok = parse_hex(val, &cfg.begin_pc);
             cfg.have_begin = ok;
+        } else if (IS("pause")) {
+            g_auto(GStrv) p = g_strsplit(val, ":", 2);
+            ok = p[0] && p[1] && parse_hex(p[0], &cfg.pause_pc) &&
+                 parse_hex(p[1], &cfg.resume_pc);
+            cfg.have_pause = ok;
         } else if (IS("handoff_pc")) {
             ok = parse_hex(val, &cfg.handoff_pc);
             cfg.have_handoff = ok;

@@ -1,0 +1,107 @@
+"""Cache-coherence checks over the plugin's report, named by image and segment.
+
+QEMU has no caches, so these are the only checks that see a missing clean or
+invalidate. Each hazard kind feeds exactly one check, so a loader with one
+defect fails exactly one of them.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..boot import BootResult
+from ..checks import Check
+from ..payload import Payload
+from . import CoherenceReport, Hazard
+
+# check name -> (hazard kinds, what the check promises)
+COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
+    "cache-clean": (("dirty-at-disable", "partial-clean", "dirty-at-handoff", "discarded-dirty"),
+                    "no dirty line when the caches go off or at the hand-off"),
+    "cache-store-order": (("store-after-clean",), "no store between a clean and the cache disable"),
+    "icache": (("stale-icache",), "I-cache invalidated for written code"),
+    "device-mapping": (("device-normal",), "no device access through Normal memory"),
+    "cache-stale": (("stale-clean-line",), "no read of a stale cached line after an uncached write"),
+}
+
+
+def _ranges(h: Hazard, payload: Payload) -> str:
+    parts = []
+    for start, end in h.ranges[:4]:
+        parts.append(f"[{start:#x}..{end:#x}) in {payload.locate(start)}")
+    more = f" and {len(h.ranges) - 4} more ranges" if len(h.ranges) > 4 else ""
+    return ", ".join(parts) + more
+
+
+def _executable_spans(payload: Payload) -> list[tuple[int, int]]:
+    return [(s.paddr, s.end) for img in payload.images for s in img.segments if s.executable]
+
+
+def _minus(h: Hazard, covered: list[tuple[int, int]], line: int) -> Hazard | None:
+    """`h` without the lines another, more specific hazard already explains."""
+    if not covered:
+        return h
+    keep = []
+    for s, e in h.ranges:
+        cuts = sorted((max(s, a), min(e, b)) for a, b in covered if max(s, a) < min(e, b))
+        pos = s
+        for a, b in cuts:
+            if pos < a:
+                keep.append((pos, a))
+            pos = max(pos, b)
+        if pos < e:
+            keep.append((pos, e))
+    return h.clipped(keep, line) if keep else None
+
+
+def relevant(report: CoherenceReport, payload: Payload, kind: str) -> list[Hazard]:
+    """Hazards of `kind` that concern this payload.
+
+    stale-icache only matters for code (executable segments); a dirty line
+    already reported as stored-after-clean is that hazard, not a second one;
+    device accesses before the loader runs (firmware probing flash) are not
+    the loader's.
+    """
+    found = report.hazards_of(kind)
+    if kind == "stale-icache":
+        spans = _executable_spans(payload)
+        found = [c for h in found if (c := h.clipped(spans, report.line_size)) is not None]
+    elif kind in ("dirty-at-disable", "dirty-at-handoff"):
+        covered = [r for h in report.hazards_of("store-after-clean") for r in h.ranges]
+        found = [c for h in found if (c := _minus(h, covered, report.line_size)) is not None]
+    elif kind == "device-normal":
+        lo, hi = payload.loader.span
+        found = [h for h in found if lo <= h.pc < hi]
+    return found
+
+
+def _check(name: str) -> Callable[[BootResult], Check]:
+    kinds, promise = COHERENCE_CHECKS[name]
+
+    def run(r: BootResult) -> Check:
+        report = r.extras.get("coherence")
+        if not isinstance(report, CoherenceReport):
+            return Check(name, "skip", "no cache-model report (boot without --coherence)")
+        problems = []
+        for kind in kinds:
+            for h in relevant(report, r.payload, kind):
+                problems.append(f"{kind}: {h.lines} line(s) {_ranges(h, r.payload)}; pc={h.pc:#x}"
+                                f" ({r.payload.locate(h.pc)})")
+        if problems:
+            return Check(name, "fail", "; ".join(problems))
+        if not report.handoff_seen:
+            return Check(name, "fail", "the cache model never saw the kernel entry (hand-off)")
+        return Check(name, "pass", promise)
+    run.__doc__ = promise
+    return run
+
+
+def handoff_state(r: BootResult) -> list[str]:
+    """The model's view of SCTLR at the kernel entry, for the `handoff` check."""
+    report = r.extras.get("coherence")
+    if not isinstance(report, CoherenceReport):
+        return []
+    return [f"cache model: SCTLR={h.sctlr:#x} at the kernel entry (EL{h.el}), pc={h.pc:#x}"
+            for h in report.hazards_of("handoff-state") if h.sctlr is not None]
+
+
+CHECKS: dict[str, Callable[[BootResult], Check]] = {name: _check(name) for name in COHERENCE_CHECKS}

@@ -1,0 +1,96 @@
+"""A minimal GDB remote-serial-protocol client: breakpoints, continue, wait for a stop.
+
+Enough to stop a guest at its kernel entry without its cooperation. QEMU's
+gdbstub listens on a 127.0.0.1 port we choose (never `-s`, which binds all
+interfaces).
+"""
+from __future__ import annotations
+
+import socket
+import time
+
+from .errors import BootFailure
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class GdbStub:
+    """One RSP connection (acknowledged mode)."""
+
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BootFailure(f"no gdbstub on 127.0.0.1:{port}", kind="infrastructure",
+                                      phase="power-on") from None
+                time.sleep(0.05)
+        self.buf = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _send(self, data: str) -> None:
+        body = data.encode()
+        self.sock.sendall(b"$" + body + b"#%02x" % (sum(body) & 0xFF))
+
+    def _packet(self, timeout: float) -> str:
+        """The next packet's payload (acknowledging it); skips acks and noise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            start = self.buf.find(b"$")
+            end = self.buf.find(b"#", start)
+            if start >= 0 and end >= 0 and len(self.buf) >= end + 3:
+                payload = self.buf[start + 1:end].decode(errors="replace")
+                self.buf = self.buf[end + 3:]
+                self.sock.sendall(b"+")
+                return payload
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("gdbstub did not answer")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(4096)
+            except socket.timeout:
+                raise TimeoutError("gdbstub did not answer") from None
+            if not chunk:
+                raise ConnectionError("gdbstub closed the connection")
+            self.buf += chunk
+
+    def command(self, data: str, timeout: float = 5.0) -> str:
+        self._send(data)
+        return self._packet(timeout)
+
+    def breakpoint(self, addr: int) -> None:
+        """A hardware breakpoint: it matches the PC, whatever the MMU state."""
+        reply = self.command(f"Z1,{addr:x},4")
+        if reply != "OK":
+            reply = self.command(f"Z0,{addr:x},4")
+        if reply != "OK":
+            raise BootFailure(f"gdbstub refused a breakpoint at {addr:#x}: {reply!r}",
+                              kind="infrastructure", phase="power-on")
+
+    def resume(self) -> None:
+        self._send("c")
+
+    def wait_stop(self, timeout: float) -> str:
+        """Wait for the stop reply of a `c` (e.g. 'T05thread:01;')."""
+        return self._packet(timeout)
+
+    def pc(self) -> int:
+        """The PC of the stopped CPU (register 32 on aarch64)."""
+        raw = self.command("p20")
+        return int.from_bytes(bytes.fromhex(raw), "little")
+
+    def detach(self) -> None:
+        try:
+            self.command("D", timeout=2)
+        except (TimeoutError, ConnectionError):
+            pass

@@ -1,0 +1,257 @@
+"""Package a boot file for U-Boot: a legacy uImage or a FIT image, through `mkimage`.
+
+U-Boot's `bootm` takes the elfloader in one of two wrappers:
+
+* legacy uImage (`mkimage -A arm64 -O linux -T kernel -C none -a LOAD -e ENTRY`):
+  a 64-byte header with a CRC-32 of the data, which bootm verifies;
+* FIT (`mkimage -f x.its x.itb`): a device tree holding the image, its load and
+  entry addresses and hash nodes (crc32 and sha256 here) that bootm verifies
+  before it boots the configuration named on its command line (`ADDR#conf-1`).
+
+Both need the raw bytes and where they go. An ELF is flattened here from its
+PT_LOAD segments (pyelftools); an arm64 `Image` (the reference loader's
+`elfloader.Image`) loads where booti would put it: DRAM base + text_offset.
+
+Everything lands under `build/packages/<key>/`, named after a key of the input
+(path, size, mtime, addresses, kind), so the file a TFTP server hands out has a
+name that changes whenever the image does, and packaging an unchanged image
+again costs nothing. `SOURCE_DATE_EPOCH` makes mkimage's output reproducible.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HarnessError
+from .build import build_root
+from .elf import read_elf
+
+KINDS = ("uimage", "fit")
+SUFFIX = {"uimage": ".uimg", "fit": ".itb"}
+ARM64_MAGIC = b"ARM\x64"
+FIT_CONFIG = "conf-1"
+FIT_HASHES = ("crc32", "sha256")
+MAX_FLAT = 2 << 30          # a flattened ELF larger than this is a mistake (segments far apart)
+UIMAGE_NAME_MAX = 31        # IH_NMLEN - 1
+
+
+@dataclass(frozen=True)
+class Flat:
+    """Raw bytes to load at `load`, entered at `entry`."""
+
+    path: Path
+    load: int
+    entry: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Package:
+    """A packaged boot file: what U-Boot is given and how to boot it."""
+
+    kind: str               # uimage | fit
+    path: Path
+    load: int               # where bootm puts the data
+    entry: int              # where bootm jumps
+    data_bytes: int         # the payload inside the wrapper
+    config: str | None = None               # FIT configuration to boot
+    hashes: tuple[str, ...] = ()            # FIT hash algorithms
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise HarnessError(f"'{name}' not found", field="packaging",
+                           fix=f"apt-get install {package}")
+    return path
+
+
+def _run(cmd: list[str], what: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
+        raise HarnessError(f"{what} failed: {' '.join(cmd)}\n{tail}", field="packaging",
+                           fix="see mkimage's output above")
+    return proc.stdout
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
+def image_header(path: Path) -> int | None:
+    """text_offset of an arm64 Linux Image header, None if the file has none."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if len(head) < 64 or head[0x38:0x3C] != ARM64_MAGIC:
+        return None
+    return int(struct.unpack_from("<Q", head, 8)[0])
+
+
+def is_elf(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(4) == b"\x7fELF"
+
+
+def flatten(boot_file: Path, dram_base: int, out_dir: Path | None = None) -> Flat:
+    """The raw bytes of a boot file and where they load and start.
+
+    ELF: PT_LOAD file bytes from the lowest to the highest physical address
+    (gaps zero-filled; bss is the loader's job), entered at e_entry.
+    arm64 Image: the file itself, at DRAM base + text_offset, entered at its
+    first byte (booti's placement).
+    """
+    if not boot_file.is_file():
+        raise HarnessError("no such file", file=boot_file, fix="check the path")
+    if not is_elf(boot_file):
+        text_offset = image_header(boot_file)
+        if text_offset is None:
+            raise HarnessError("neither an ELF nor an arm64 Image: its load address is unknown",
+                               file=boot_file, field="boot file",
+                               fix="give the elfloader ELF (or a binary with an arm64 Image header)")
+        load = dram_base + text_offset
+        return Flat(boot_file, load, load, boot_file.stat().st_size)
+    elf = read_elf(boot_file, boot_file.name)
+    segs = sorted((s for s in elf.segments if s.filesz > 0), key=lambda s: s.paddr)
+    if not segs:
+        raise HarnessError("no PT_LOAD segment with file bytes", file=boot_file,
+                           field="program headers", fix="link the image with a loadable segment")
+    load = segs[0].paddr
+    end = max(s.paddr + s.filesz for s in segs)
+    if end - load > MAX_FLAT:
+        raise HarnessError(f"segments span {(end - load) >> 20} MiB ({load:#x}..{end:#x}): "
+                           "a flat image would be that large", file=boot_file,
+                           field="program headers", fix="link the loader's segments contiguously")
+    out_dir = out_dir or build_root() / "packages" / _key("flat", *_stamp(boot_file))[:16]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / (boot_file.stem + ".bin")
+    if not out.exists() or out.stat().st_mtime_ns < boot_file.stat().st_mtime_ns \
+            or out.stat().st_size != end - load:
+        tmp = out.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            for s in segs:
+                f.seek(s.paddr - load)
+                for chunk in s.data.chunks():
+                    f.write(chunk)
+            f.truncate(end - load)
+        tmp.rename(out)
+    return Flat(out, load, elf.entry_paddr, end - load)
+
+
+def _env(source: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["SOURCE_DATE_EPOCH"] = str(int(source.stat().st_mtime))
+    return env
+
+
+def make_uimage(flat: Flat, out: Path, name: str = "seL4 elfloader") -> Package:
+    """A legacy uImage: arm64, Linux, kernel, uncompressed, header CRC + data CRC."""
+    mkimage = _tool("mkimage", "u-boot-tools")
+    tmp = out.with_name(out.name + ".tmp")
+    _run([mkimage, "-A", "arm64", "-O", "linux", "-T", "kernel", "-C", "none",
+          "-a", f"{flat.load:#x}", "-e", f"{flat.entry:#x}", "-n", name[:UIMAGE_NAME_MAX],
+          "-d", str(flat.path), str(tmp)], "mkimage (uImage)", _env(flat.path))
+    tmp.rename(out)
+    return Package("uimage", out, flat.load, flat.entry, flat.size)
+
+
+def _cells(value: int, cells: int) -> str:
+    if cells == 1:
+        return f"<{value:#x}>"
+    return f"<{value >> 32:#x} {value & 0xFFFFFFFF:#x}>"
+
+
+def its_source(flat: Flat, name: str, config: str = FIT_CONFIG,
+               hashes: tuple[str, ...] = FIT_HASHES) -> str:
+    """The FIT source: one kernel image with hash nodes, one configuration."""
+    cells = 2 if max(flat.load, flat.entry) > 0xFFFFFFFF else 1
+    data = str(flat.path.resolve()).replace("\\", "\\\\").replace('"', '\\"')
+    text = name.replace("\\", "\\\\").replace('"', '\\"')
+    hash_nodes = "".join(f"""
+                hash-{i} {{
+                    algo = "{algo}";
+                }};""" for i, algo in enumerate(hashes, 1))
+    return f"""/dts-v1/;
+
+/ {{
+    description = "{text}";
+    #address-cells = <{cells}>;
+
+    images {{
+        kernel-1 {{
+            description = "{text}";
+            data = /incbin/("{data}");
+            type = "kernel";
+            arch = "arm64";
+            os = "linux";
+            compression = "none";
+            load = {_cells(flat.load, cells)};
+            entry = {_cells(flat.entry, cells)};{hash_nodes}
+        }};
+    }};
+
+    configurations {{
+        default = "{config}";
+        {config} {{
+            description = "{text}";
+            kernel = "kernel-1";
+        }};
+    }};
+}};
+"""
+
+
+def make_fit(flat: Flat, out: Path, name: str = "seL4 elfloader", config: str = FIT_CONFIG,
+             hashes: tuple[str, ...] = FIT_HASHES) -> Package:
+    """A FIT image with `hashes` over the kernel data, booted as `ADDR#config`."""
+    mkimage = _tool("mkimage", "u-boot-tools")
+    _tool("dtc", "device-tree-compiler")
+    its = out.with_suffix(".its")
+    its.write_text(its_source(flat, name, config, hashes))
+    tmp = out.with_name(out.name + ".tmp")
+    _run([mkimage, "-f", str(its), str(tmp)], "mkimage (FIT)", _env(flat.path))
+    tmp.rename(out)
+    return Package("fit", out, flat.load, flat.entry, flat.size, config, tuple(hashes))
+
+
+def package(boot_file: Path, kind: str, dram_base: int, name: str = "seL4 elfloader",
+            config: str = FIT_CONFIG, hashes: tuple[str, ...] = FIT_HASHES,
+            out_root: Path | None = None) -> Package:
+    """Package `boot_file` as `kind` (uimage | fit); reuse an earlier identical package."""
+    if kind not in KINDS:
+        raise HarnessError(f"unknown package kind '{kind}'", field="harness.uboot.package",
+                           fix=f"use one of: {', '.join(KINDS)}")
+    key = _key(kind, *_stamp(boot_file), dram_base, name, config, ",".join(hashes))
+    out_dir = (out_root or build_root() / "packages") / key[:16]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flat = flatten(boot_file, dram_base, out_dir)
+    out = out_dir / f"sel4-{key[:12]}{SUFFIX[kind]}"
+    if out.exists():
+        return Package(kind, out, flat.load, flat.entry, flat.size,
+                       config if kind == "fit" else None, tuple(hashes) if kind == "fit" else ())
+    if kind == "uimage":
+        return make_uimage(flat, out, name)
+    return make_fit(flat, out, name, config, hashes)
+
+
+def describe(path: Path) -> str:
+    """`mkimage -l`: U-Boot's own view of a package (header, addresses, hashes)."""
+    return _run([_tool("mkimage", "u-boot-tools"), "-l", str(path)], "mkimage -l")

@@ -1,0 +1,96 @@
+"""Modeled board time: access counts from the cache model x a board's timing profile.
+
+QEMU copies as fast with the MMU off as with it on (TCG has no caches), so wall
+time under QEMU cannot show what the early MMU buys. The plugin counts what the
+unpack window does; a profile says what each kind of access costs on a board.
+The result is always labelled "modeled" and printed with its parameters: on a
+real board the measured window wins.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .coherence import Counts
+from .errors import HarnessError
+
+PROFILES = Path(__file__).resolve().parents[1] / "targets" / "profiles"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Cost of each kind of access on one board (seconds per unit)."""
+
+    name: str
+    uncached_access_s: float      # one non-cacheable data transaction (<= 8 bytes)
+    uncached_ifetch_s: float      # one non-cacheable instruction fetch
+    cached_copy_bytes_per_s: float  # one core copying with caches on (bytes moved per second)
+    cpu_hz: float                 # cached instructions retire at about one per cycle
+    cmo_line_s: float             # one cache-maintenance line operation (estimate)
+    sources: str = ""
+
+    def describe(self) -> str:
+        return (f"profile {self.name}: uncached data {self.uncached_access_s * 1e9:.0f} ns/access, "
+                f"uncached fetch {self.uncached_ifetch_s * 1e9:.0f} ns/insn, cached copy "
+                f"{self.cached_copy_bytes_per_s / 1e9:.2f} GB/s, {self.cpu_hz / 1e9:.2f} GHz, "
+                f"{self.cmo_line_s * 1e9:.0f} ns per cache-maintenance line (estimate)")
+
+
+def load_profile(name: str) -> Profile:
+    path = PROFILES / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
+        raise HarnessError(f"unknown timing profile '{name}'", field="harness.timing_profile",
+                           fix=f"use one of: {known}")
+    data = yaml.safe_load(path.read_text()) or {}
+    kwargs: dict[str, Any] = {"name": name}
+    for f in fields(Profile):
+        if f.name == "name":
+            continue
+        if f.name not in data:
+            if f.name == "sources":
+                continue
+            raise HarnessError("missing", file=path, field=f.name, fix="add it (seconds, or Hz/bytes per s)")
+        kwargs[f.name] = data[f.name] if f.name == "sources" else float(data[f.name])
+    return Profile(**kwargs)
+
+
+@dataclass(frozen=True)
+class Modeled:
+    """Modeled time of one unpack window, by cost component."""
+
+    profile: Profile
+    parts: dict[str, float]
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.parts.values())
+
+    def describe(self) -> str:
+        parts = ", ".join(f"{k} {v:.4g} s" for k, v in self.parts.items() if v)
+        return f"modeled unpack {self.total_s:.4g} s on {self.profile.name} ({parts})"
+
+
+def _uncached_transactions(access: dict[int, int]) -> int:
+    # A 16-byte ldp/stp is two bus transactions when the memory is not cacheable.
+    return sum(n * max(1, size // 8) for size, n in access.items())
+
+
+def model(counts: Counts, profile: Profile) -> Modeled:
+    """Board time for the counted window: each component is count x unit cost."""
+    cached_bytes = sum(size * n for acc in (counts.loads, counts.stores)
+                       for size, n in acc.cacheable.items())
+    uncached = _uncached_transactions(dict(counts.loads.uncached)) + \
+        _uncached_transactions(dict(counts.stores.uncached))
+    cmo = sum(n for op, n in counts.cmo.items() if op.startswith("dc_"))
+    return Modeled(profile, {
+        "uncached data": uncached * profile.uncached_access_s,
+        "uncached fetch": counts.ifetch_uncached * profile.uncached_ifetch_s,
+        # a copy moves each byte twice (load + store) at the cited copy bandwidth
+        "cached data": cached_bytes / (2 * profile.cached_copy_bytes_per_s),
+        "cached insns": counts.ifetch_cacheable / profile.cpu_hz,
+        "cache maintenance": cmo * profile.cmo_line_s,
+    })

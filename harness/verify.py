@@ -1,0 +1,151 @@
+"""Out-of-band segment verification: stop at the kernel entry, dump memory, compare.
+
+Needs no cooperation from the loader, so it works on an unmodified seL4
+elfloader image: the guest is stopped by the gdbstub at the kernel's entry
+(both its physical entry, where our loader jumps with the MMU off, and its
+ELF entry, the virtual address seL4's loader jumps to with the MMU on), every
+destination range is dumped with QMP `pmemsave` in chunks and compared with the
+ELF's file bytes plus zeros. Memory stays bounded whatever the image size.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .errors import BootFailure
+from .gdbstub import GdbStub
+from .images.elf import ElfImage, Segment
+from .payload import Payload
+from .phases import Timeline
+
+CHUNK = 32 << 20
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    segment: Segment
+    dest: int           # physical address where it landed
+    first_bad: int      # first differing physical address
+    bad_bytes: int      # differing bytes in the first bad chunk
+    in_bss: bool
+
+    def describe(self) -> str:
+        part = "bss (must be zero)" if self.in_bss else "file bytes"
+        return (f"{self.segment.describe()} at {self.dest:#x}: {part} differ from the ELF from "
+                f"{self.first_bad:#x} ({self.bad_bytes} byte(s) in that {CHUNK >> 20} MiB chunk)")
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    stopped_at: int
+    checked_bytes: int
+    mismatches: tuple[Mismatch, ...]
+
+
+def destination_offset(image: ElfImage, tl: Timeline) -> int:
+    """Where the loader put an image relative to its ELF paddrs (seL4 moves user images)."""
+    for load in tl.images:
+        if load.name == image.name:
+            start = load.paddr[0] if load.paddr else load.dest
+            return start - image.span[0]
+    return 0
+
+
+def _expected(seg: Segment) -> Iterator[bytes]:
+    yield from seg.data.chunks(CHUNK)
+    zeros = seg.memsz - seg.filesz
+    block = bytes(min(zeros, CHUNK))
+    while zeros:
+        n = min(zeros, CHUNK)
+        yield block[:n]
+        zeros -= n
+
+
+def _rechunk(stream: Iterator[bytes], size: int) -> Iterator[bytes]:
+    buf = b""
+    for piece in stream:
+        buf += piece
+        while len(buf) >= size:
+            yield buf[:size]
+            buf = buf[size:]
+    if buf:
+        yield buf
+
+
+def compare(payload: Payload, tl: Timeline, dump: Callable[[int, int], bytes]) -> VerifyReport:
+    """Compare every segment with memory read through `dump(addr, size)`."""
+    mismatches = []
+    checked = 0
+    for img in payload.images:
+        offset = destination_offset(img, tl)
+        for seg in img.segments:
+            dest = seg.paddr + offset
+            pos = 0
+            for want in _rechunk(_expected(seg), CHUNK):
+                got = dump(dest + pos, len(want))
+                checked += len(want)
+                if got != want:
+                    bad = [i for i in range(len(want)) if got[i] != want[i]]
+                    first = dest + pos + bad[0]
+                    mismatches.append(Mismatch(seg, dest, first, len(bad),
+                                               pos + bad[0] >= seg.filesz))
+                    break
+                pos += len(want)
+    return VerifyReport(0, checked, tuple(mismatches))
+
+
+class OutOfBand:
+    """Arms the gdbstub before the guest runs and verifies at the kernel entry."""
+
+    def __init__(self, payload: Payload, port: int, qmp: Callable[[str, dict[str, Any]], Any]) -> None:
+        self.payload = payload
+        self.port = port
+        self.qmp = qmp
+        self.stub: GdbStub | None = None
+        self.report: VerifyReport | None = None
+
+    def entries(self) -> list[int]:
+        kernel = self.payload.images[0]
+        return sorted({kernel.entry_paddr, kernel.entry})
+
+    def arm(self) -> None:
+        """Before `cont`: connect, set the entry breakpoints, resume through gdb."""
+        self.stub = GdbStub(self.port)
+        for addr in self.entries():
+            self.stub.breakpoint(addr)
+        # labgrid's QMP "cont" resumes the guest; the stub reports the stop to us.
+
+    def at_handoff(self, tl: Timeline, timeout: float) -> None:
+        """After the hand-off line: wait for the stop, dump, compare, let the kernel run.
+
+        The stop is seen through QMP (status 'debug'): the stub sends no stop
+        reply unless gdb itself resumed the guest, and resuming through gdb
+        as well as QMP races (QMP's 'cont' can undo the breakpoint's stop).
+        """
+        assert self.stub is not None
+        deadline = time.monotonic() + timeout
+        while self.qmp("query-status", {}).get("status") != "debug":
+            if time.monotonic() > deadline:
+                raise BootFailure(f"the guest never stopped at the kernel entry "
+                                  f"{', '.join(hex(a) for a in self.entries())}",
+                                  kind="product", phase="kernel")
+            time.sleep(0.02)
+        pc = self.stub.pc()
+        with tempfile.TemporaryDirectory(prefix="harness-oob-") as tmp:
+            path = Path(tmp) / "chunk.bin"
+
+            def dump(addr: int, size: int) -> bytes:
+                self.qmp("pmemsave", {"val": addr, "size": size, "filename": str(path)})
+                data = path.read_bytes()
+                path.unlink()
+                return data
+
+            report = compare(self.payload, tl, dump)
+        self.report = VerifyReport(pc, report.checked_bytes, report.mismatches)
+        for addr in self.entries():
+            self.stub.command(f"z1,{addr:x},4")
+        self.stub.detach()
+        self.stub.close()

@@ -94,3 +94,57 @@ def model(counts: Counts, profile: Profile) -> Modeled:
         "cached insns": counts.ifetch_cacheable / profile.cpu_hz,
         "cache maintenance": cmo * profile.cmo_line_s,
     })
+
+
+# Seed measurements on the armStone (U-Boot bootm -> seL4 elfloader, MMU off):
+# image bytes -> seconds of unpack window.
+SEEDS: tuple[tuple[float, float], ...] = ((596e6, 197.0), (6e6, 2.4))
+
+
+@dataclass(frozen=True)
+class Line:
+    """A modeled quantity that grows linearly with the image: a + b * bytes."""
+
+    a: float
+    b: float
+
+    def at(self, nbytes: float) -> float:
+        return self.a + self.b * nbytes
+
+    @classmethod
+    def through(cls, p: tuple[float, float], q: tuple[float, float]) -> "Line":
+        b = (q[1] - p[1]) / (q[0] - p[0])
+        return cls(p[1] - b * p[0], b)
+
+
+def split_uncached(m: Modeled) -> tuple[float, float]:
+    """(the part that scales with uncached_access_s, everything else) of a model."""
+    uncached = m.parts["uncached data"] + m.parts["uncached fetch"]
+    return uncached, m.total_s - uncached
+
+
+def fit_uncached_access(small: tuple[int, Modeled], large: tuple[int, Modeled],
+                        seeds: tuple[tuple[float, float], ...] = SEEDS) -> float:
+    """The uncached_access_s that meets every seed with the smallest worst relative error.
+
+    Modeled time is linear in the image size and, for the MMU-off baseline,
+    almost all of it is uncached accesses, whose unit cost is the one unknown.
+    The uncached fetch cost keeps its fixed ratio to it. With two seeds the
+    minimax fit makes the two relative errors equal and opposite.
+    """
+    base = small[1].profile.uncached_access_s
+    unc = Line.through((small[0], split_uncached(small[1])[0] / base),
+                       (large[0], split_uncached(large[1])[0] / base))
+    rest = Line.through((small[0], split_uncached(small[1])[1]),
+                        (large[0], split_uncached(large[1])[1]))
+    if len(seeds) != 2:
+        raise ValueError("the minimax fit takes exactly two seeds")
+    # (u*U1 + R1)/T1 - 1 = -((u*U2 + R2)/T2 - 1)  =>  u = (2 - R1/T1 - R2/T2) / (U1/T1 + U2/T2)
+    num = 2 - sum(rest.at(n) / t for n, t in seeds)
+    den = sum(unc.at(n) / t for n, t in seeds)
+    return num / den
+
+
+def predict(small: tuple[int, Modeled], large: tuple[int, Modeled], nbytes: float) -> float:
+    """Modeled seconds at `nbytes`, extrapolated along the line through two runs."""
+    return Line.through((small[0], small[1].total_s), (large[0], large[1].total_s)).at(nbytes)

@@ -74,7 +74,7 @@ class Payload:
         lo, hi = self.loader.span
         if lo <= paddr < hi:
             return "the elfloader itself"
-        return "no image segment"
+        return "outside every image and the loader (a device?)"
 
 
 def from_build(build: Build, image_format: str) -> Payload:

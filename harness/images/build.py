@@ -118,12 +118,24 @@ def make_blob(path: Path, size: int, seed: int) -> None:
     tmp.rename(path)
 
 
+def probe_layout(machine: str, blob_bytes: int) -> dict[str, str]:
+    """Make-variable overrides that keep a big probe clear of the loader.
+
+    On imx8mp the loader sits at 0x50000000 (the board's U-Boot load address)
+    and the probe below it; a blob that would run into the loader moves the
+    whole probe above the loader's end instead (2 GiB of DRAM has room for both).
+    """
+    if machine == "imx8mp" and blob_bytes > (200 << 20):
+        return {"kernel_base": "0x80000000", "blob_base": "0x80010000"}
+    return {}
+
+
 def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True) -> Path:
     out = build_root() / "images" / machine / f"probe-{_size(blob_bytes)}-s{seed}"
     out.mkdir(parents=True, exist_ok=True)
     blob = out / "blob.bin"
     make_blob(blob, blob_bytes, seed)
-    _make("probe", quiet, out=out, machine=machine, blob=blob)
+    _make("probe", quiet, out=out, machine=machine, blob=blob, **probe_layout(machine, blob_bytes))
     probe = out / "probe.elf"
     stamp = out / "probe.patched"
     if not _newer(stamp, probe):

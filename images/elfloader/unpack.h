@@ -1,0 +1,23 @@
+/* The one copy/zero implementation of the loader, used in every mode. */
+#ifndef ELFLOADER_UNPACK_H
+#define ELFLOADER_UNPACK_H
+
+#include "common/types.h"
+#include "elfloader/elf.h"
+
+enum zero_policy {
+    /* mmu-off, like seL4: zero the image's whole destination span [min paddr, max end) first
+     * (except the loader's own bytes, should the span straddle it), then copy the file bytes. */
+    ZERO_SPAN,
+    /* early-mmu and fallback: copy the file bytes, zero only memsz - filesz of each PT_LOAD. */
+    ZERO_GAPS,
+};
+
+/* Copy the PT_LOADs of img to their destinations, zeroing as the policy says. */
+void unpack_image(const struct image *img, enum zero_policy policy);
+
+/* The primitives, with aligned 8-byte accesses only (plus single bytes at the ends). */
+void copy_bytes(uintptr_t dst, const uint8_t *src, uint64_t n);
+void zero_bytes(uintptr_t dst, uint64_t n);
+
+#endif

@@ -105,12 +105,10 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
     if payload.reference:
         rec.wait_for(until(kinds=("probe",)), t.kernel, phase, "the probe kernel's verdict")
     else:
-        # A release seL4 kernel prints nothing: give it the kernel timeout to say
-        # something final, and accept silence (the hand-off was reached).
-        try:
-            rec.wait_for(until("kernel.success", "kernel.failure"), t.kernel, phase, "the kernel")
-        except BootFailure:
-            pass
+        # A release seL4 kernel prints nothing: wait for its final words until it
+        # has been quiet for `kernel_quiet` s (the hand-off was reached either way).
+        rec.wait_quiet(until("kernel.success", "kernel.failure"), t.kernel, phase,
+                       "the kernel", quiet=t.kernel_quiet)
         if tl.first("kernel.failure"):
             raise BootFailure("the kernel reported '*** FAILURES DETECTED ***'", kind="product",
                               phase="kernel", last_lines=rec.tail())

@@ -121,7 +121,17 @@ class ConsoleRecorder:
                  partial: Callable[[str], T | None] | None = None) -> T:
         """Read until `match` returns something for a line (or `partial` for the
         unfinished line, e.g. a prompt without newline), else fail at `timeout`."""
+        hit = self.wait_quiet(match, timeout, phase, what, on_line, partial, quiet=None)
+        assert hit is not None
+        return hit
+
+    def wait_quiet(self, match: Callable[[ConsoleLine], T | None], timeout: float, phase: str,
+                   what: str = "", on_line: Callable[[ConsoleLine], None] | None = None,
+                   partial: Callable[[str], T | None] | None = None,
+                   quiet: float | None = None) -> T | None:
+        """As wait_for, but return None once the console has been silent for `quiet` s."""
         deadline = time.monotonic() + timeout
+        last_heard = time.monotonic()
         while True:
             while self._seen < len(self.lines):
                 line = self.lines[self._seen]
@@ -135,12 +145,15 @@ class ConsoleRecorder:
                 hit = partial(self.partial)
                 if hit is not None:
                     return hit
+            if quiet is not None and time.monotonic() - last_heard >= quiet:
+                return None
             left = deadline - time.monotonic()
             if left <= 0:
                 raise BootFailure(f"timed out after {timeout:.0f} s waiting for {what or phase}",
                                   kind="product" if self.lines else "infrastructure",
                                   phase=phase, last_lines=self.tail())
-            self.poll(min(left, 0.5))
+            if self.poll(min(left, 0.5, quiet or 0.5)):
+                last_heard = time.monotonic()
 
     def send(self, text: str) -> None:
         self.console.write(text.encode())

@@ -39,7 +39,8 @@ class Outcome:
         return [c.name for c in self.checks if c.failed]
 
 
-def poison_args(payload: Payload, pattern: int = 0xA5, limit: int = 64 << 20) -> list[str]:
+def poison_args(payload: Payload, dram: tuple[int, int], pattern: int = 0xA5,
+                limit: int = 64 << 20) -> list[str]:
     """QEMU loader devices that fill every bss range with a pattern before boot.
 
     Real DRAM holds garbage after reset; QEMU's is zero, which would hide a loader
@@ -57,8 +58,8 @@ def poison_args(payload: Payload, pattern: int = 0xA5, limit: int = 64 << 20) ->
         for seg in img.segments:
             start, end = seg.bss
             size = min(end - start, limit)
-            if size <= 0:
-                continue
+            if size <= 0 or not dram[0] <= start < dram[0] + dram[1]:
+                continue    # nothing to zero, or not DRAM (a user image the loader moves)
             f = pdir / f"{pattern:02x}-{size}.bin"
             if not f.exists() or f.stat().st_size != size:
                 f.write_bytes(bytes([pattern]) * size)
@@ -118,7 +119,7 @@ class BootSession:
         """Per-boot QEMU arguments: memory poison, and the cache model when asked."""
         if not self.target.is_qemu:
             return []
-        args = poison_args(payload) if self.target.poison else []
+        args = poison_args(payload, self.target.dram) if self.target.poison else []
         if coherence:
             args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")
         return args

@@ -33,6 +33,7 @@ class Timeouts:
     unpack: float = 30.0        # banner until hand-off, plus unpack_per_mib for big images
     unpack_per_mib: float = 0.05
     kernel: float = 20.0        # hand-off until the kernel's verdict
+    kernel_quiet: float = 3.0   # a user's kernel silent this long after hand-off: done
 
     def unpack_for(self, image_bytes: int) -> float:
         return self.unpack + self.unpack_per_mib * image_bytes / (1 << 20)

@@ -106,17 +106,33 @@ class OutOfBand:
         self.qmp = qmp
         self.stub: GdbStub | None = None
         self.report: VerifyReport | None = None
+        self.start_timeout = 30.0
 
     def entries(self) -> list[int]:
         kernel = self.payload.images[0]
         return sorted({kernel.entry_paddr, kernel.entry})
 
     def arm(self) -> None:
-        """Before `cont`: connect, set the entry breakpoints, resume through gdb."""
-        self.stub = GdbStub(self.port)
+        """Before labgrid's QMP `cont`: stop the guest at the loader's entry, then leave
+        breakpoints on the kernel entries for the hand-off.
+
+        Firmware may execute at a kernel entry address before the loader runs
+        (QEMU's boot stub sits at the base of RAM, where a kernel is often
+        linked). Running to the loader's entry first tells the two apart; the
+        guest is left stopped there and labgrid's `cont` resumes it.
+        """
+        self.stub = stub = GdbStub(self.port)
+        loader = self.payload.loader.entry
+        stub.breakpoint(loader)
+        stub.resume()
+        try:
+            stub.wait_stop(self.start_timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            raise BootFailure(f"the guest never reached the loader entry {loader:#x}: {exc}",
+                              kind="product", phase="loader") from None
+        stub.command(f"z1,{loader:x},4")
         for addr in self.entries():
-            self.stub.breakpoint(addr)
-        # labgrid's QMP "cont" resumes the guest; the stub reports the stop to us.
+            stub.breakpoint(addr)
 
     def at_handoff(self, tl: Timeline, timeout: float) -> None:
         """After the hand-off line: wait for the stop, dump, compare, let the kernel run.

@@ -1,7 +1,6 @@
 """Boots that must fail fast and say why: silence, a loader error, a dead QEMU."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +36,13 @@ def test_silent_loader_times_out_with_last_lines(harness_target: Target, tmp_pat
     session = session_for(target, tmp_path)
     try:
         payload = Payload(probe, probe, None)
-        start = time.monotonic()
         outcome = session.boot(payload, name="silent")
     finally:
         session.close()
     failure = outcome.result.failure
-    assert failure is not None and failure.phase == "loader"
+    assert failure is not None and failure.phase == "loader", str(failure)
     assert "timed out after 3 s" in failure.message and "elfloader banner" in failure.message
     assert any("@h probe" in line for line in failure.last_lines), failure.last_lines
-    assert time.monotonic() - start < 30
 
 
 def test_loader_error_fails_at_once_with_its_text(harness_target: Target, tmp_path: Path) -> None:
@@ -58,14 +55,14 @@ def test_loader_error_fails_at_once_with_its_text(harness_target: Target, tmp_pa
     try:
         payload = from_build(variant_build, target.image_format)
         payload = Payload(payload.elf, payload.boot_file, None)  # judged like a user's image
-        start = time.monotonic()
         result = session.boot(payload, name="no-kernel").result
-        took = time.monotonic() - start
     finally:
         session.close()
-    assert result.failure is not None and result.failure.kind == "product"
+    assert result.failure is not None and result.failure.kind == "product", str(result.failure)
+    # ended by the loader's own words in the unpack phase, not by its 60 s timeout
+    assert result.failure.phase == "unpack" and "timed out" not in result.failure.message
     assert "ERROR: No kernel image present in archive" in result.failure.message
-    assert took < 20
+    assert "abort() called." in result.failure.last_lines
 
 
 def session_variant(target: Target):  # type: ignore[no-untyped-def]

@@ -43,6 +43,7 @@ class Variant:
     pt_pages: int | None = None     # None: the Makefile default; 1 forces the fallback
     blob_bytes: int = 1 << 20
     blob_seed: int = 1
+    console: str = "harness"        # "sel4": no "@h" lines, seL4's console exactly
 
     def __post_init__(self) -> None:
         for field, value, allowed in (("machine", self.machine, MACHINES),
@@ -66,7 +67,8 @@ class Variant:
     @property
     def name(self) -> str:
         pt = f"-pt{self.pt_pages}" if self.pt_pages is not None else ""
-        return f"{self.mode}{pt}-{self.bug}-{_size(self.blob_bytes)}"
+        con = "-sel4console" if self.console == "sel4" else ""
+        return f"{self.mode}{pt}-{self.bug}-{_size(self.blob_bytes)}{con}"
 
 
 def _size(n: int) -> str:
@@ -160,5 +162,5 @@ def build(variant: Variant, quiet: bool = True,
         write_newc(members, archive)
     extra = {"pt_pages": variant.pt_pages} if variant.pt_pages is not None else {}
     _make("elfloader", quiet, out=out, machine=variant.machine, mode=variant.mode,
-          bug=variant.bug, archive=archive, **extra)
+          bug=variant.bug, archive=archive, console=variant.console, **extra)
     return Build(variant, out / "elfloader.elf", out / "elfloader.Image", probe, archive)

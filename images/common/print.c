@@ -2,11 +2,50 @@
 #include "common/print.h"
 #include "common/uart.h"
 
-void con_putc(char c)
+#ifndef SEL4_CONSOLE
+#define SEL4_CONSOLE 0
+#endif
+
+/* CONSOLE=sel4 builds drop every "@h" line, so the loader's console is exactly
+ * the seL4 elfloader's. A line is dropped from its "@h " to its newline. */
+static void emit(char c)
 {
     if (c == '\n')
         uart_putc('\r');
     uart_putc(c);
+}
+
+void con_putc(char c)
+{
+    static unsigned column;      /* characters since the last newline */
+    static bool dropping;        /* inside an "@h" line */
+    static char held[3];         /* the start of a line, until we know what it is */
+
+    if (!SEL4_CONSOLE) {
+        emit(c);
+        return;
+    }
+    if (c == '\n') {
+        for (unsigned i = 0; !dropping && column < 3 && i < column; i++)
+            emit(held[i]);      /* a line shorter than "@h " */
+        if (!dropping)
+            emit(c);
+        column = 0;
+        dropping = false;
+        return;
+    }
+    if (column < 3) {
+        held[column++] = c;
+        if (column == 3 && held[0] == '@' && held[1] == 'h' && held[2] == ' ')
+            dropping = true;
+        else if (column == 3)
+            for (unsigned i = 0; i < 3; i++)
+                emit(held[i]);
+        return;
+    }
+    column++;
+    if (!dropping)
+        emit(c);
 }
 
 void con_puts(const char *s)

@@ -1688,7 +1688,9 @@ static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     uint64_t pc = cfg.handoff_pc, cpsr, ci;
     bool ok;
 
-    if (vcpu != 0 || handoff_seen) {
+    /* The hand-off comes after the window opened: firmware may execute at the
+     * kernel's entry address first (QEMU's boot stub sits at the base of RAM). */
+    if (vcpu != 0 || handoff_seen || (cfg.have_begin && !begin_seen)) {
         return;
     }
     attribute_fetches();

@@ -31,6 +31,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--image", default=None, help="boot this seL4 elfloader image instead of ours")
     g.addoption("--results", default=str(ROOT / "results"),
                 help="where console logs, timelines and reports go")
+    g.addoption("--coherence", action="store_true",
+                help="run every boot under the cache-model plugin (coherence checks, modeled time)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -85,7 +87,8 @@ def user_payload(pytestconfig: pytest.Config) -> Payload | None:
 def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) -> Iterator[BootSession]:
     """Boots on the selected target; the target is powered off when the session ends."""
     results = Path(pytestconfig.getoption("results")) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
-    session = BootSession(harness_target, results, env=env)
+    session = BootSession(harness_target, results, env=env,
+                          coherence=bool(pytestconfig.getoption("coherence")))
     try:
         yield session
     finally:

@@ -68,8 +68,14 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         """Nothing runs before the elfloader: QEMU starts it directly."""
 
     def command_line(self) -> list[str]:
-        """The QEMU command the next power-on runs (for --dry-run)."""
-        return [str(a) for a in self.qemu.get_qemu_base_args()]
+        """The exact QEMU command the next power-on runs (for --dry-run): labgrid
+        builds it when the driver activates, console socket and QMP included."""
+        self.transition("off")
+        self.target.activate(self.qemu)
+        try:
+            return [str(a) for a in self.qemu._cmd]
+        finally:
+            self.target.deactivate(self.qemu)
 
     def transition(self, status: str | Status) -> None:
         if not isinstance(status, Status):

@@ -26,8 +26,8 @@ def c_formats() -> dict[str, set[str]]:
         current: str | None = None
         for line in src.read_text().splitlines():
             for lit in LITERAL.findall(line):
-                if lit.startswith("@h "):
-                    words = lit[3:].split()
+                words = lit[3:].split()
+                if lit.startswith("@h ") and words:
                     current = words[0] if words[0] != "probe" else f"probe {words[1]}"
                     found[current]  # noqa: B018 - register the kind even without fields
                 if current is not None:

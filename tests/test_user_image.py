@@ -34,7 +34,7 @@ def sel4_like(target: Target, tmp: Path, bug: str = "none") -> Payload:
     members = [("kernel.elf", kernel.write(tmp / "kernel.elf")),
                ("rootserver", root.write(tmp / "rootserver"))]
     variant = Variant(target.machine, "mmu-off", bug=bug, console="sel4")
-    built = build(variant, members=members, tag=f"sel4like-{tmp.name}")
+    built = build(variant, members=members, tag="sel4like")
     return from_user(built.elfloader)
 
 

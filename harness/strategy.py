@@ -9,6 +9,8 @@ deactivated; everything else comes from the environment file.
 from __future__ import annotations
 
 import enum
+import select
+import socket
 import threading
 import time
 from pathlib import Path
@@ -33,6 +35,58 @@ def set_image(target: Any, key: str, path: Path) -> None:
     target.env.config.data.setdefault("images", {})[key] = str(path)
 
 
+class ConsoleDrain:
+    """Reads a console socket in a thread so the guest never blocks on it."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, sock: socket.socket | None) -> None:
+        if sock is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, args=(sock,), daemon=True)
+        self._thread.start()
+
+    def _run(self, sock: socket.socket) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([sock], [], [], 0.01)
+            if ready:
+                try:
+                    chunk = sock.recv(65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                self._data += chunk
+
+    def stop(self) -> bytes:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return bytes(self._data)
+
+
+class PrefixedConsole:
+    """A labgrid console whose first reads return bytes read earlier by a drain."""
+
+    def __init__(self, console: Any, early: bytes) -> None:
+        self._console = console
+        self._early = early
+
+    def read(self, size: int = 1, timeout: float = 0.0, max_size: int | None = None) -> bytes:
+        if self._early:
+            data, self._early = self._early, b""
+            return data
+        return bytes(self._console.read(size=size, timeout=timeout, max_size=max_size))
+
+    def write(self, data: bytes) -> Any:
+        return self._console.write(data)
+
+
 @target_factory.reg_driver
 @attr.s(eq=False)
 class QEMUBootStrategy(Strategy):  # type: ignore[misc]
@@ -49,6 +103,7 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         # Runs once when labgrid resumes the paused guest (QMP 'cont'): the one
         # moment a debugger can arm breakpoints before the first instruction.
         self.before_cont: Callable[[], None] | None = None
+        self.early_console = b""
 
     def prepare(self, image: Path, extra_args: list[str]) -> None:
         """Choose what the next power-on boots (only while off)."""
@@ -59,10 +114,6 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         self.qemu.kernel = key
         set_image(self.target, key, image)
         self.qemu.extra_args = " ".join([self._base_args, *extra_args]).strip()
-
-    @property
-    def console(self) -> Any:
-        return self.qemu
 
     def bootstrap(self, rec: Any, tl: Any, target: Any, payload: Any) -> None:
         """Nothing runs before the elfloader: QEMU starts it directly."""
@@ -94,8 +145,16 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         self.status = status
 
     def _start_with_watchdog(self) -> None:
-        """qemu.on() waits for QMP answers; a guest flooding a console nobody reads
-        yet can stall QEMU's main loop. Kill our child if start-up takes too long."""
+        """Start QEMU through labgrid, reading the console from the first instruction.
+
+        labgrid's on() sends QMP 'cont' and waits for the answer before anyone
+        reads the console socket. QEMU writes each UART byte as its own socket
+        message, so a few hundred bytes fill the unix socket; the vCPU thread
+        then retries the write while holding QEMU's big lock and QMP never
+        answers (seen under load: 3 boots in 40). So a drain thread reads the
+        console from just before 'cont' until on() returns; the watchdog kills
+        our QEMU if start-up still hangs.
+        """
         fired = threading.Event()
 
         def kill() -> None:
@@ -107,26 +166,37 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         watchdog = threading.Timer(self.power_on_timeout, kill)
         watchdog.start()
         hook, self.before_cont = self.before_cont, None
+        drain = ConsoleDrain()
         original = self.qemu.monitor_command
-        if hook is not None:
-            def monitor_command(command: str, arguments: dict[str, Any] = {}) -> Any:  # noqa: B006
-                if command == "cont":
+
+        def monitor_command(command: str, arguments: dict[str, Any] = {}) -> Any:  # noqa: B006
+            if command == "cont":
+                drain.start(self.qemu._clientsocket)
+                if hook is not None:
                     hook()
-                return original(command, arguments)
-            self.qemu.monitor_command = monitor_command
+            return original(command, arguments)
+
+        self.qemu.monitor_command = monitor_command
         try:
             self.qemu.on()
         except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
+            drain.stop()
             self._stop()
             why = (f"QEMU did not answer QMP within {self.power_on_timeout:.0f} s and was killed"
                    if fired.is_set() else f"QEMU failed to start: {exc}")
             raise BootFailure(why, kind="infrastructure", phase="power-on") from None
         finally:
-            if hook is not None:
-                del self.qemu.monitor_command   # back to the class's method
+            del self.qemu.monitor_command   # back to the class's method
             watchdog.cancel()
             if self.qemu._child is not None:
                 processes.register(self.qemu._child.pid, "qemu")
+        self.early_console = drain.stop()
+
+    @property
+    def console(self) -> Any:
+        """labgrid's console, with what the drain read during start-up served first."""
+        early, self.early_console = self.early_console, b""
+        return PrefixedConsole(self.qemu, early)
 
     def is_alive(self) -> bool:
         child = self.qemu._child

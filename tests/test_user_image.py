@@ -26,7 +26,7 @@ WFI_LOOP = bytes.fromhex("7f2003d5ffffff17")    # wfi; b .-4
 
 
 def sel4_like(target: Target, tmp: Path, bug: str = "none") -> Payload:
-    kernel_base = 0x40000000 if target.machine == "imx8mp" else 0x40200000
+    kernel_base = target.dram[0] + 0x200000     # clear of any firmware stub or DTB at RAM base
     kernel = Elf(kernel_base, [Seg(kernel_base, WFI_LOOP * 64, flags=5),
                                Seg(kernel_base + 0x1000, b"kdata" * 20, memsz=0x3000, flags=6)])
     root = Elf(0x400000, [Seg(0x400000, bytes(range(256)) * 32, flags=5),

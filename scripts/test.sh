@@ -12,7 +12,7 @@ run() {
   "$py" -m pytest -q -p no:cacheprovider --junitxml="results/junit-$name.xml" "$@" || status=1
 }
 run host -m 'not boot' tests
-for target in ${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-el2 qemu-imx8mp}; do
+for target in ${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-el2 qemu-imx8mp qemu-imx8mp-el3}; do
   run "$target" -m boot --target="$target" tests
 done
 exit $status

@@ -5,12 +5,13 @@ import argparse
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from . import doctor
 from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
-from .payload import from_user
+from .payload import from_build, from_user
 from .report import summary
 from .targets import load
 
@@ -46,24 +47,54 @@ def cmd_boot(args: argparse.Namespace) -> int:
     else:
         payload = None
     results = Path(args.results) if args.results else Path(tempfile.mkdtemp(prefix="harness-boot-"))
-    session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"), coherence=args.coherence)
-    try:
-        if payload is None:
-            payload = session.payload(_variant(target.machine, args))
-        if args.dry_run:
-            print(session.command_line(payload))
-            return 0
-        outcome = session.boot(payload, verify=args.verify)
-    finally:
-        session.close()
+    if target.remote and args.dry_run:     # [issue 4] a lab board: no coordinator needed
+        from .uboot import dry_run_offline
+        boot_file = payload.boot_file if payload else \
+            from_build(build(_variant(target.machine, args)), target.image_format).boot_file
+        print(dry_run_offline(target, boot_file))
+        return 0
+    with ExitStack() as lab:
+        if target.remote:                  # [issue 4] hold the place (start a virtual lab)
+            from .lab import lab_session
+            lab.enter_context(lab_session(target, results / "lab"))
+        session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"),
+                              coherence=args.coherence)
+        try:
+            if payload is None:
+                payload = session.payload(_variant(target.machine, args))
+            if args.dry_run:
+                line = session.command_line(payload)
+                dry_run = getattr(session.strategy, "dry_run", None)   # [issue 4] U-Boot
+                print(dry_run(line) if dry_run else line)
+                return 0
+            outcome = session.boot(payload, verify=args.verify)
+        finally:
+            session.close()
     print(summary(outcome.result, outcome.checks))
     return 0 if outcome.result.ok and not outcome.failed else 1
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """List what an elfloader image will unpack: its archive, images and segments."""
+    payload = from_user(Path(args.image))
+    lo, hi = payload.loader.span
+    print(f"{payload.elf}: elfloader [{lo:#x}..{hi:#x}), entry {payload.loader.entry:#x}, "
+          f"archive {payload.archive_bytes} bytes")
+    for img in payload.images:
+        print(f"  image '{img.name}': entry {img.entry:#x} (physical {img.entry_paddr:#x}), "
+              f"{len(img.segments)} PT_LOADs")
+        for s in img.segments:
+            print(f"    [{s.index}] paddr={s.paddr:#012x} vaddr={s.vaddr:#x} filesz={s.filesz:<10} "
+                  f"memsz={s.memsz:<10} {s.flag_str:3} crc32={s.crc32:#010x}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("doctor", help="list what is missing and the command that fixes it")
+    ins = sub.add_parser("inspect", help="list the images and segments inside an elfloader image")
+    ins.add_argument("image")
     b = sub.add_parser("build", help="build reference images")
     b.add_argument("--machine", default="virt", choices=["virt", "imx8mp", "all"])
     b.add_argument("--default", action="store_true", help="the good variants of every mode, all machines")
@@ -88,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             return doctor.report()
         if args.cmd == "build":
             return cmd_build(args)
+        if args.cmd == "inspect":
+            return cmd_inspect(args)
         return cmd_boot(args)
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

@@ -12,10 +12,16 @@ import subprocess
 import time
 
 _started: dict[int, str] = {}
+_session: set[int] = set()
 
 
-def register(pid: int, what: str) -> None:
+def register(pid: int, what: str, *, session: bool = False) -> None:
+    """Record a process we started. `session=True`: infrastructure meant to run until the
+    test session ends (the virtual lab); survivors() leaves it out, its owner stops it and
+    proves it stopped (harness/lab.py)."""
     _started[pid] = what
+    if session:
+        _session.add(pid)
 
 
 def alive(pid: int) -> bool:
@@ -27,9 +33,10 @@ def alive(pid: int) -> bool:
         return False
 
 
-def survivors() -> dict[int, str]:
-    """Registered processes that are still running."""
-    return {pid: what for pid, what in _started.items() if alive(pid)}
+def survivors(include_session: bool = False) -> dict[int, str]:
+    """Registered processes that are still running (session infrastructure only if asked)."""
+    return {pid: what for pid, what in _started.items()
+            if alive(pid) and (include_session or pid not in _session)}
 
 
 def stop(proc: "subprocess.Popen[bytes] | subprocess.Popen[str]", grace: float = 5.0) -> None:

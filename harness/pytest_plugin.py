@@ -7,6 +7,7 @@ labgrid as if `--lg-env` had been given, so labgrid's own fixtures (`env`,
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -22,6 +23,7 @@ from .targets import Target, load
 
 TARGET_KEY = pytest.StashKey[Target]()
 PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
+NEEDS_LAB_KEY = pytest.StashKey[bool]()     # [issue 4] a boot test was collected
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,6 +41,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "boot: boots a guest (QEMU or a board)")
     config.addinivalue_line("markers", "reference: needs the reference elfloader (skipped with --image)")
+    config.addinivalue_line("markers", "lab: exercises the lab itself (runs with a `lab: virtual` target)")
     name = config.getoption("target")
     lg_env = getattr(config.option, "lg_env", None) or os.environ.get("LG_ENV")
     try:
@@ -48,6 +51,12 @@ def pytest_configure(config: pytest.Config) -> None:
         target = load(lg_env or name or "qemu-virt")
         image = config.getoption("image")
         config.stash[PAYLOAD_KEY] = from_user(Path(image)) if image else None
+        if target.remote:   # [issue 4] a lab target: its templates need the environment
+            from .lab import missing_environment
+            missing = missing_environment(target)
+            if missing:
+                raise HarnessError(f"needs {', '.join(missing)} in the environment",
+                                   file=target.path, fix=f"export {missing[0]}=... (docs/lab.md)")
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[TARGET_KEY] = target
@@ -63,12 +72,39 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    config.stash[NEEDS_LAB_KEY] = any(item.get_closest_marker("boot") and not
+                                      item.get_closest_marker("lab") for item in items)
     if config.stash.get(PAYLOAD_KEY, None) is None:
         return
     skip = pytest.mark.skip(reason="--image given: this test needs the reference elfloader")
     for item in items:
         if item.get_closest_marker("reference"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def harness_lab(pytestconfig: pytest.Config) -> Iterator[Any]:
+    """[issue 4] A lab target (`remote: true`): hold its place for the whole run — and for
+    `lab: virtual` bring the virtual lab up first — released/stopped at the end, also when
+    a test fails or the run is interrupted (harness/lab.py). Set up before labgrid's `env`
+    (autouse), so the RemotePlace finds its coordinator and an acquired place."""
+    target = pytestconfig.stash[TARGET_KEY]
+    if not target.remote or not pytestconfig.stash.get(NEEDS_LAB_KEY, False):
+        yield None
+        return
+    from .lab import lab_session
+    logs = Path(pytestconfig.getoption("results")) / target.name / f"lab-{time.strftime('%Y%m%d-%H%M%S')}"
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+
+    def say(msg: str) -> None:      # shown as it happens, not captured with a test
+        with capture.global_and_fixture_disabled():
+            sys.stderr.write(f"\nharness lab {msg}\n")
+    try:
+        with lab_session(target, logs, say) as run:
+            yield run
+    except HarnessError as exc:
+        pytest.exit(f"harness {exc}" if str(exc).startswith("lab:") else f"harness lab: {exc}",
+                    returncode=3)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from typing import Any
 from labgrid import Environment
 
 from . import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
+from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy [issue 4]
 from .boot import BootResult, run_boot
 from .checks import Check, run_checks
 from .errors import BootFailure, HarnessError
@@ -90,6 +91,9 @@ class BootSession:
                                fix="see targets/qemu-virt.yaml")
         self._check_tools()
         self.strategy = self.lg_target.get_driver("Strategy")
+        configure = getattr(self.strategy, "configure", None)   # [issue 4] U-Boot strategy:
+        if configure is not None:                                # packaging and commands come
+            configure(self.target)                               # from the harness section
 
     def _check_tools(self) -> None:
         """Every tool the environment names must exist before anything starts."""

@@ -35,6 +35,72 @@ def set_image(target: Any, key: str, path: Path) -> None:
     target.env.config.data.setdefault("images", {})[key] = str(path)
 
 
+def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None = None) -> bytes:
+    """Start labgrid's QEMUDriver (already activated), reading the console from the first
+    instruction; return what the guest printed during start-up.
+
+    labgrid's on() sends QMP 'cont' and waits for the answer before anyone
+    reads the console socket. QEMU writes each UART byte as its own socket
+    message, so a few hundred bytes fill the unix socket; the vCPU thread then
+    retries the write while holding QEMU's big lock and QMP never answers (seen
+    under load: 3 boots in 40). So a drain thread reads the console from just
+    before 'cont' until on() returns, and a watchdog kills our QEMU if start-up
+    still hangs. `before_cont` runs at that moment too (a debugger arming).
+    """
+    fired = threading.Event()
+
+    def kill() -> None:
+        child = qemu._child
+        if child is not None and child.poll() is None:
+            fired.set()
+            child.kill()
+
+    watchdog = threading.Timer(timeout, kill)
+    watchdog.start()
+    drain = ConsoleDrain()
+    original = qemu.monitor_command
+
+    def monitor_command(command: str, arguments: dict[str, Any] = {}) -> Any:  # noqa: B006
+        if command == "cont":
+            drain.start(qemu._clientsocket)
+            if before_cont is not None:
+                before_cont()
+        return original(command, arguments)
+
+    qemu.monitor_command = monitor_command
+    try:
+        qemu.on()
+    except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
+        drain.stop()
+        why = (f"QEMU did not answer QMP within {timeout:.0f} s and was killed"
+               if fired.is_set() else f"QEMU failed to start: {exc}")
+        raise BootFailure(why, kind="infrastructure", phase="power-on") from None
+    finally:
+        del qemu.monitor_command   # back to the class's method
+        watchdog.cancel()
+        if qemu._child is not None:
+            processes.register(qemu._child.pid, "qemu")
+    return drain.stop()
+
+
+def stop_qemu(qemu: Any) -> None:
+    """Quit our QEMU over QMP; kill our own child if it does not go in time; reap it."""
+    child = qemu._child
+    killer = threading.Timer(10.0, lambda: child.kill() if child and child.poll() is None else None)
+    killer.start()
+    try:
+        if qemu.status:
+            try:
+                qemu.off()
+            except Exception:  # noqa: BLE001 - a dead QEMU must still be reaped
+                qemu.status = 0
+        if child is not None:
+            processes.stop(child)
+        qemu._child = None
+    finally:
+        killer.cancel()
+
+
 class ConsoleDrain:
     """Reads a console socket in a thread so the guest never blocks on it."""
 
@@ -145,52 +211,12 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         self.status = status
 
     def _start_with_watchdog(self) -> None:
-        """Start QEMU through labgrid, reading the console from the first instruction.
-
-        labgrid's on() sends QMP 'cont' and waits for the answer before anyone
-        reads the console socket. QEMU writes each UART byte as its own socket
-        message, so a few hundred bytes fill the unix socket; the vCPU thread
-        then retries the write while holding QEMU's big lock and QMP never
-        answers (seen under load: 3 boots in 40). So a drain thread reads the
-        console from just before 'cont' until on() returns; the watchdog kills
-        our QEMU if start-up still hangs.
-        """
-        fired = threading.Event()
-
-        def kill() -> None:
-            child = self.qemu._child
-            if child is not None and child.poll() is None:
-                fired.set()
-                child.kill()
-
-        watchdog = threading.Timer(self.power_on_timeout, kill)
-        watchdog.start()
         hook, self.before_cont = self.before_cont, None
-        drain = ConsoleDrain()
-        original = self.qemu.monitor_command
-
-        def monitor_command(command: str, arguments: dict[str, Any] = {}) -> Any:  # noqa: B006
-            if command == "cont":
-                drain.start(self.qemu._clientsocket)
-                if hook is not None:
-                    hook()
-            return original(command, arguments)
-
-        self.qemu.monitor_command = monitor_command
         try:
-            self.qemu.on()
-        except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
-            drain.stop()
+            self.early_console = start_qemu(self.qemu, self.power_on_timeout, hook)
+        except BootFailure:
             self._stop()
-            why = (f"QEMU did not answer QMP within {self.power_on_timeout:.0f} s and was killed"
-                   if fired.is_set() else f"QEMU failed to start: {exc}")
-            raise BootFailure(why, kind="infrastructure", phase="power-on") from None
-        finally:
-            del self.qemu.monitor_command   # back to the class's method
-            watchdog.cancel()
-            if self.qemu._child is not None:
-                processes.register(self.qemu._child.pid, "qemu")
-        self.early_console = drain.stop()
+            raise
 
     @property
     def console(self) -> Any:
@@ -203,19 +229,6 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         return child is not None and child.poll() is None
 
     def _stop(self) -> None:
-        """Quit QEMU over QMP; kill our own child if it does not go in time."""
-        child = self.qemu._child
-        killer = threading.Timer(10.0, lambda: child.kill() if child and child.poll() is None else None)
-        killer.start()
-        try:
-            if self.qemu.status:
-                try:
-                    self.qemu.off()
-                except (OSError, Exception):  # noqa: BLE001 - a dead QEMU must still be reaped
-                    self.qemu.status = 0
-            if child is not None:
-                processes.stop(child)
-            self.qemu._child = None
-            self.target.deactivate(self.qemu)
-        finally:
-            killer.cancel()
+        """Quit our QEMU and let go of the driver."""
+        stop_qemu(self.qemu)
+        self.target.deactivate(self.qemu)

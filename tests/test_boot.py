@@ -75,7 +75,8 @@ def test_unpack_window_has_target_ticks(good: Outcome) -> None:
     w = good.result.timeline.unpack_window()
     assert w is not None and w.ticks is not None and w.ticks > 0
     names = [p.name for p in good.result.timeline.phases(good.result.power_on_ns)]
-    assert names == ["firmware", "loader", "unpack", "verify+handoff", "kernel"]
+    uboot = ["u-boot", "load", "bootm", "start"] if good.result.target.boot == "uboot" else []
+    assert names == ["firmware", *uboot, "loader", "unpack", "verify+handoff", "kernel"]
 
 
 def _bss_segment(payload: Payload) -> str:

@@ -17,6 +17,12 @@ from harness.session import BootSession, Outcome
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference]
 
+
+@pytest.fixture(autouse=True)
+def _in_qemu(harness_target: Any) -> None:
+    if not harness_target.is_qemu:
+        pytest.skip("the cache model is a QEMU TCG plugin: QEMU targets only")
+
 MODES: dict[str, dict[str, Any]] = {
     "mmu-off": {"mode": "mmu-off"},
     "early-mmu": {"mode": "early-mmu"},

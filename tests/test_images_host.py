@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.images.cpio import find_archive, read_newc, write_newc
+from harness.images.cpio import read_newc, write_newc
 from harness.images.elf import read_elf
 from harness.images.window import FileRange, crc32_with_zeros
 from harness.payload import from_user

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Nightly lab run: the boot suite against lab targets, every artifact kept.
+#
+#   ci/nightly-lab.sh [TARGET...]        default: lab-virtual-board lab-virtual-board-fit
+#
+# A real board needs its lab in the environment (docs/lab.md), e.g.
+#   LG_COORDINATOR=labgrid.lab.example:20408 LG_PLACE=armstone-1 LG_TFTP_SERVER=10.20.0.1 \
+#     HARNESS_LAB_WAIT=1800 ci/nightly-lab.sh armstone-imx8mp
+#
+# Artifacts under $ARTIFACTS (default artifacts/nightly-<UTC time>/):
+#   junit-<target>.xml        JUnit XML; every boot's timeline figures are <property>s
+#                             (phase_*_s, unpack_host_s, unpack_target_s, ...)
+#   <target>/<run>/<boot>/    console.log (host-stamped lines), timeline.json (events,
+#                             phases, U-Boot transfer), result.json, summary.txt
+#   <target>/lab-*/           lab.log (place acquired/released), coordinator/exporter/QEMU
+#                             logs of a virtual lab
+#   pytest-<target>.log       the run's own output
+#   failures.txt              every failed boot, classified infrastructure | product
+# Exit status: 0 all passed; 1 a product failure (the loader or the images); 3 only
+# infrastructure failures (the lab: no prompt, TFTP, lost console, place unavailable).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${ARTIFACTS:-artifacts/nightly-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out"
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(lab-virtual-board lab-virtual-board-fit)
+
+py=.venv/bin/python
+[ -x "$py" ] || { echo "no .venv: run 'make setup' first" >&2; exit 3; }
+
+rc_all=0
+for target in "${targets[@]}"; do
+  echo "== nightly: $target -> $out"
+  "$py" -m pytest -p no:cacheprovider -o junit_family=xunit1 \
+      -m "boot and not lab" --target="$target" \
+      --results "$out/$target" --junitxml "$out/junit-$target.xml" \
+      tests/test_boot.py tests/test_boot_failures.py 2>&1 | tee "$out/pytest-$target.log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] || rc_all=1
+  [ "$rc" -ne 3 ] || echo "== $target: the lab was not usable (see $out/pytest-$target.log)"
+done
+
+# Classify what failed, from the JUnit reports (a BootFailure names its kind).
+"$py" - "$out" <<'PY'
+import pathlib, sys, xml.etree.ElementTree as ET
+out = pathlib.Path(sys.argv[1])
+rows, lab_down = [], []
+for xml in sorted(out.glob("junit-*.xml")):
+    target = xml.stem[len("junit-"):]
+    for case in ET.parse(xml).iter("testcase"):
+        for bad in list(case.findall("failure")) + list(case.findall("error")):
+            text = (bad.get("message") or "") + "\n" + (bad.text or "")
+            kind = "infrastructure" if "[infrastructure]" in text else "product"
+            first = next((l.strip() for l in text.splitlines() if l.strip()), "")
+            rows.append(f"{kind:14} {target:24} {case.get('name')}: {first[:160]}")
+for log in sorted(out.glob("pytest-*.log")):
+    if "Exit: harness lab:" in log.read_text(errors="replace"):
+        lab_down.append(f"infrastructure {log.stem[len('pytest-'):]:24} the lab was not usable (see {log.name})")
+rows += lab_down
+(out / "failures.txt").write_text("".join(r + "\n" for r in rows))
+print("\n".join(rows) if rows else "all passed")
+kinds = {r.split()[0] for r in rows}
+sys.exit(0 if not rows else 3 if kinds == {"infrastructure"} else 1)
+PY

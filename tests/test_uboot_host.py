@@ -1,0 +1,499 @@
+"""U-Boot path without a guest: command sequences of every U-Boot target, packaging checked
+with mkimage/dumpimage, and the strategy driven against a scripted U-Boot console."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import shutil
+import struct
+import subprocess
+import threading
+import time
+import zlib
+from pathlib import Path
+from typing import Any, Iterator
+
+import attr
+import pexpect
+import pytest
+from labgrid import Target as LgTarget
+from labgrid.driver import Driver, TFTPProviderDriver
+from labgrid.factory import target_factory
+from labgrid.protocol import ConsoleProtocol, PowerProtocol
+from labgrid.resource import TFTPProvider
+
+from elfgen import Elf, Seg
+from harness.errors import BootFailure, HarnessError
+from harness.images.package import Package, describe, flatten, its_source, package
+from harness.phases import Timeline
+from harness.console import ConsoleRecorder
+from harness.protocol import Patterns
+from harness.targets import Target, available, load
+from harness.uboot import (Status, UBootBootStrategy, check_layout, command_sequence,
+                           dry_run_offline, render, template_names)
+
+pytestmark = pytest.mark.host
+
+UBOOT_TARGETS = [n for n in available() if load(n).boot == "uboot"]
+LAB_ENV = {"LG_TFTP_SERVER": "192.168.10.1", "LG_BOARD_IP": "192.168.10.50"}
+needs_mkimage = pytest.mark.skipif(shutil.which("mkimage") is None or shutil.which("dtc") is None,
+                                   reason="needs u-boot-tools and device-tree-compiler")
+
+
+# -- command sequences ------------------------------------------------------------
+
+def test_there_are_uboot_targets() -> None:
+    assert {"qemu-virt-uboot", "qemu-virt-uboot-fit", "lab-virtual-board", "armstone-imx8mp",
+            "verdin-imx8mp"} <= set(UBOOT_TARGETS)
+
+
+@pytest.mark.parametrize("name", UBOOT_TARGETS)
+def test_command_sequence_shape(name: str) -> None:
+    t = load(name)
+    u = t.uboot
+    assert u is not None
+    cmds = command_sequence(t, "dir/sel4-0123.img", LAB_ENV)
+    assert not any("{{" in c for c in cmds), cmds
+    addr = f"{u.load_addr:#x}"
+    assert cmds[-2] == f"tftpboot {addr} dir/sel4-0123.img"
+    spec = addr + (f"#{u.fit_config}" if u.package == "fit" else "")
+    assert cmds[-1] == f"bootm {spec} - ${{fdtcontroladdr}}"
+    assert any(c.startswith("setenv serverip ") for c in cmds[:-2])
+    # the transfer buffer is DRAM, clear of where the loader of this machine is linked
+    base, size = t.dram
+    assert base <= u.load_addr < base + size
+    loader = {"virt": 0x80000000, "imx8mp": 0x50000000}[t.machine]
+    assert not loader <= u.load_addr < loader + (64 << 20)
+
+
+def test_armstone_sequence() -> None:
+    assert command_sequence(load("armstone-imx8mp"), "lab/armstone-1/sel4-ab.uimg", LAB_ENV) == [
+        "setenv autoload no", "setenv netretry no", "dhcp", "setenv serverip 192.168.10.1",
+        "tftpboot 0x90000000 lab/armstone-1/sel4-ab.uimg",
+        "bootm 0x90000000 - ${fdtcontroladdr}"]
+
+
+def test_verdin_sequence() -> None:
+    assert command_sequence(load("verdin-imx8mp"), "sel4-ab.itb", LAB_ENV) == [
+        "setenv netretry no", "setenv ipaddr 192.168.10.50", "setenv netmask 255.255.255.0",
+        "setenv serverip 192.168.10.1", "tftpboot 0x90000000 sel4-ab.itb",
+        "bootm 0x90000000#conf-1 - ${fdtcontroladdr}"]
+
+
+@pytest.mark.parametrize("name,kind", [("qemu-virt-uboot", ""), ("qemu-virt-uboot-fit", "#conf-1"),
+                                       ("lab-virtual-board", ""), ("lab-virtual-board-fit", "#conf-1")])
+def test_qemu_sequences(name: str, kind: str) -> None:
+    assert command_sequence(load(name), "x.img", {}) == [
+        "setenv ipaddr 10.0.2.15", "setenv serverip 10.0.2.2", "setenv netretry no",
+        "tftpboot 0x48000000 x.img", f"bootm 0x48000000{kind} - ${{fdtcontroladdr}}"]
+
+
+def test_board_targets_template_from_the_environment() -> None:
+    assert template_names(load("armstone-imx8mp")) == ["LG_TFTP_SERVER"]
+    assert template_names(load("verdin-imx8mp")) == ["LG_BOARD_IP", "LG_TFTP_SERVER"]
+    with pytest.raises(HarnessError) as exc:
+        command_sequence(load("armstone-imx8mp"), "x", {})
+    assert "LG_TFTP_SERVER" in str(exc.value) and "export LG_TFTP_SERVER" in str(exc.value)
+    env = yaml_of("armstone-imx8mp")
+    assert "$LG_PLACE" in env and "$LG_COORDINATOR" in env
+
+
+def yaml_of(name: str) -> str:
+    return load(name).path.read_text()
+
+
+def test_render_keeps_uboot_variables() -> None:
+    assert render("bootm ${loadaddr} {{A}}", {"A": "x"}) == "bootm ${loadaddr} x"
+
+
+@pytest.mark.parametrize("name", ["armstone-imx8mp", "verdin-imx8mp"])
+def test_board_labgrid_env_resolves(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """labgrid itself reads the board YAML with place and coordinator from the environment."""
+    from labgrid import Environment
+    monkeypatch.setenv("LG_PLACE", "board-7")
+    monkeypatch.setenv("LG_COORDINATOR", "lab.example:20408")
+    env = Environment(str(load(name).path))
+    assert env.config.get_option("coordinator_address") == "lab.example:20408"
+    assert env.config.get_targets()["main"]["resources"]["RemotePlace"]["name"] == "board-7"
+    from harness.lab import place_name
+    assert place_name(load(name)) == "board-7"
+
+
+# -- packaging ------------------------------------------------------------------------
+
+def image_file(tmp: Path, text_offset: int = 0x40000000, size: int = 8192) -> Path:
+    head = bytearray(64)
+    struct.pack_into("<IIQQQ", head, 0, 0x14000010, 0, text_offset, size, 2)
+    head[0x38:0x3C] = b"ARM\x64"
+    body = bytes((i * 7) & 0xFF for i in range(size - 64))
+    path = tmp / "loader.Image"
+    path.write_bytes(bytes(head) + body)
+    return path
+
+
+@needs_mkimage
+def test_uimage_is_what_mkimage_says(tmp_path: Path) -> None:
+    src = image_file(tmp_path)
+    pkg = package(src, "uimage", 0x40000000, out_root=tmp_path / "pk")
+    assert (pkg.kind, pkg.load, pkg.entry, pkg.data_bytes) == ("uimage", 0x80000000, 0x80000000, 8192)
+    info = describe(pkg.path)
+    assert "AArch64 Linux Kernel Image (uncompressed)" in info
+    assert "Load Address: 80000000" in info and "Entry Point:  80000000" in info
+    out = tmp_path / "payload"
+    subprocess.run(["dumpimage", "-T", "kernel", "-p", "0", "-o", str(out), str(pkg.path)],
+                   check=True, capture_output=True)
+    assert out.read_bytes() == src.read_bytes()
+    assert pkg.size == 64 + 8192
+    # the same input again: the same file, not a new one
+    assert package(src, "uimage", 0x40000000, out_root=tmp_path / "pk").path == pkg.path
+
+
+@needs_mkimage
+def test_fit_has_crc32_and_sha256_that_match(tmp_path: Path) -> None:
+    src = image_file(tmp_path)
+    pkg = package(src, "fit", 0x40000000, out_root=tmp_path / "pk")
+    assert pkg.config == "conf-1" and pkg.hashes == ("crc32", "sha256")
+    info = describe(pkg.path)
+    data = src.read_bytes()
+    assert re.search(r"Hash algo:\s+crc32\s+Hash value:\s+" + f"{zlib.crc32(data):08x}", info), info
+    assert re.search(r"Hash algo:\s+sha256\s+Hash value:\s+" + hashlib.sha256(data).hexdigest(), info)
+    assert "Default Configuration: 'conf-1'" in info and "Load Address: 0x80000000" in info
+    out = tmp_path / "kernel"
+    subprocess.run(["dumpimage", "-T", "flat_dt", "-p", "0", "-o", str(out), str(pkg.path)],
+                   check=True, capture_output=True)
+    assert out.read_bytes() == data
+
+
+def test_fit_source_uses_two_cells_above_4g(tmp_path: Path) -> None:
+    from harness.images.package import Flat
+    its = its_source(Flat(tmp_path / "x", 0x1_0000_0000, 0x1_0000_0040, 16), "x")
+    assert "#address-cells = <2>;" in its and "load = <0x1 0x0>;" in its
+    assert "entry = <0x1 0x40>;" in its and 'algo = "sha256";' in its
+
+
+def test_flatten_elf_fills_gaps_and_skips_bss(tmp_path: Path) -> None:
+    elf = Elf(0x80000010, [Seg(0x80000000, b"A" * 32), Seg(0x80001000, b"B" * 16, memsz=4096),
+                           Seg(0x80010000, b"", memsz=4096)]).write(tmp_path / "l.elf")
+    flat = flatten(elf, 0x40000000, tmp_path / "o")
+    data = flat.path.read_bytes()
+    assert (flat.load, flat.entry, flat.size) == (0x80000000, 0x80000010, 0x1010)
+    assert data[:32] == b"A" * 32 and data[32:0x1000] == bytes(0x1000 - 32)
+    assert data[0x1000:] == b"B" * 16
+
+
+def test_flatten_rejects_unknown_format(tmp_path: Path) -> None:
+    f = tmp_path / "blob.bin"
+    f.write_bytes(b"\0" * 128)
+    with pytest.raises(HarnessError) as exc:
+        flatten(f, 0x40000000)
+    assert "neither an ELF nor an arm64 Image" in str(exc.value)
+
+
+def test_layout_rejects_overlap_and_outside_dram() -> None:
+    t = load("qemu-virt-uboot")
+    ok = Package("uimage", Path("/x"), 0x80000000, 0x80000000, 1 << 20)
+    check_layout(t, dataclasses.replace(ok, path=_sized(1 << 20)))
+    big = Package("uimage", _sized(0x40000000), 0x80000000, 0x80000000, 0x40000000)
+    with pytest.raises(HarnessError) as exc:
+        check_layout(t, big)
+    assert "overlaps where bootm puts the image" in str(exc.value)
+    assert "harness.uboot.load_addr" in str(exc.value)
+    u = dataclasses.replace(t.uboot, load_addr=0x30000000)
+    with pytest.raises(HarnessError, match="does not fit in DRAM"):
+        check_layout(dataclasses.replace(t, uboot=u), dataclasses.replace(ok, path=_sized(1 << 20)))
+    # a legacy image 64 bytes below its load address boots in place
+    u = dataclasses.replace(t.uboot, load_addr=0x80000000 - 64)
+    check_layout(dataclasses.replace(t, uboot=u), dataclasses.replace(ok, path=_sized(64 + (1 << 20))))
+
+
+_SIZED: dict[int, Path] = {}
+
+
+def _sized(n: int) -> Path:
+    """A sparse file of n bytes (Package.size reads the file's size)."""
+    if n not in _SIZED:
+        import tempfile
+        fd, name = tempfile.mkstemp(prefix="sized-")
+        with open(fd, "wb") as f:
+            f.truncate(n)
+        _SIZED[n] = Path(name)
+    return _SIZED[n]
+
+
+@needs_mkimage
+def test_dry_run_of_a_board_needs_no_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LG_TFTP_SERVER", raising=False)
+    text = dry_run_offline(load("armstone-imx8mp"), image_file(tmp_path, 0x10000000))
+    assert "load 0x50000000" in text and "setenv serverip {{LG_TFTP_SERVER}}" in text
+    assert text.splitlines()[-1] == "bootm 0x90000000 - ${fdtcontroladdr}"
+
+
+# -- the strategy against a scripted U-Boot --------------------------------------------
+
+@target_factory.reg_driver
+@attr.s(eq=False)
+class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]
+    """A U-Boot that echoes, interprets a few commands and misbehaves on request."""
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.out = bytearray()
+        self.lock = threading.Lock()
+        self.mode = "off"
+        self.line = ""
+        self.commands: list[str] = []
+        self.b: dict[str, Any] = {}
+        self.power_ons = 0
+
+    def emit(self, text: str) -> None:
+        with self.lock:
+            self.out += text.encode()
+
+    def power_on(self) -> None:
+        self.power_ons += 1
+        with self.lock:
+            self.out.clear()
+        if self.b.get("silent"):
+            self.mode = "off"
+            return
+        self.emit("\r\n\r\nU-Boot 2023.01 (fake)\r\n\r\nDRAM:  2 GiB\r\n")
+        if self.b.get("late", 0) >= self.power_ons:
+            self.emit("Hit any key to stop autoboot:  0 \r\n## Booting kernel from Legacy Image at "
+                      "40400000 ...\r\n")
+            self.mode = "autobooting"
+        else:
+            self.emit("Hit any key to stop autoboot:  2 ")
+            self.mode = "autoboot"
+
+    def power_off(self) -> None:
+        self.mode = "off"
+
+    def read(self, size: int = 1, timeout: float = 0.0, max_size: int | None = None) -> bytes:
+        if self.b.get("lost"):
+            raise OSError("connection reset by peer")
+        end = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if self.out:
+                    n = max_size or 4096
+                    data = bytes(self.out[:n])
+                    del self.out[:n]
+                    return data
+            if time.monotonic() >= end:
+                raise pexpect.TIMEOUT("nothing")
+            time.sleep(0.002)
+
+    def write(self, data: bytes) -> int:
+        for ch in data.decode():
+            self._key(ch)
+        return len(data)
+
+    def _key(self, ch: str) -> None:
+        if self.mode == "autoboot":
+            if self.b.get("ignore_keys", 0) > 0:
+                self.b["ignore_keys"] -= 1
+                return
+            self.emit("\b\b\b 0 \r\n=> ")
+            self.mode = "prompt"
+        elif self.mode == "autobooting":
+            if ch == "\x03":
+                self.emit("<INTERRUPT>\r\n=> ")
+                self.mode = "prompt"
+        elif self.mode == "prompt":
+            if ch == "\x03":
+                self.emit("<INTERRUPT>\r\n=> ")
+                self.line = ""
+            elif ch in "\r\n":
+                self.emit("\r\n")
+                cmd, self.line = self.line, ""
+                self._run(cmd)
+            elif self.b.get("garble", 0) > 0 and self.line == "tft" and ch == "p":
+                self.b["garble"] -= 1            # a character lost on the wire
+            else:
+                self.line += ch
+                self.emit(ch)
+
+    def _run(self, cmd: str) -> None:
+        self.commands.append(cmd)
+        if cmd.startswith("echo "):
+            self.emit(cmd[5:] + "\r\n=> ")
+        elif cmd.startswith("tftpboot"):
+            self.emit("Using virtio-net#31 device\r\nTFTP from server 10.0.2.2; our IP address is "
+                      "10.0.2.15\r\nFilename 'x'.\r\nLoad address: 0x48000000\r\nLoading: *")
+            if self.b.get("tftp_error"):
+                self.emit("\r\nTFTP error: 'File not found' (1)\r\nNot retrying...\r\n=> ")
+            else:
+                n = self.b.get("bytes", 0)
+                self.emit(f"##\r\n\t 21.9 MiB/s\r\ndone\r\nBytes transferred = {n} ({n:x} hex)\r\n=> ")
+        elif cmd.startswith("bootm"):
+            if self.b.get("bad_image"):
+                self.emit("Wrong Image Format for bootm command\r\nERROR: can't get kernel image!\r\n=> ")
+            else:
+                self.emit("## Booting kernel from Legacy Image at 48000000 ...\r\n   Verifying "
+                          "Checksum ... OK\r\n\r\nStarting kernel ...\r\n\r\n")
+                self.mode = "kernel"
+                self.emit("ELF-loader started on CPU: fake\r\nJumping to kernel-image entry point...\r\n")
+        elif cmd:
+            if cmd.split()[0] not in ("setenv", "dhcp"):
+                self.emit(f"Unknown command '{cmd.split()[0]}' - try 'help'\r\n")
+            self.emit("=> ")
+        else:
+            self.emit("=> ")
+
+
+@target_factory.reg_driver
+@attr.s(eq=False)
+class FakeBoardPower(Driver, PowerProtocol):  # type: ignore[misc]
+    bindings = {"console": "FakeUBootConsole"}
+
+    def on(self) -> None:
+        self.console.power_on()
+
+    def off(self) -> None:
+        self.console.power_off()
+
+    def cycle(self) -> None:
+        self.off()
+        self.on()
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> Iterator[tuple[UBootBootStrategy, FakeUBootConsole, Target]]:
+    if shutil.which("mkimage") is None:
+        pytest.skip("needs u-boot-tools")
+    lg = LgTarget("fake-board", env=None)
+    console = FakeUBootConsole(lg, None)
+    FakeBoardPower(lg, None)
+    TFTPProvider(lg, None, internal=str(tmp_path / "tftp") + "/", external="")
+    TFTPProviderDriver(lg, None)
+    strategy = UBootBootStrategy(lg, None)
+    base = load("qemu-virt-uboot")
+    target = dataclasses.replace(base, timeouts=dataclasses.replace(
+        base.timeouts, power_on=0.5, uboot=3.0, load=3.0, loader=3.0))
+    strategy.configure(target)
+    strategy.prepare(image_file(tmp_path), [])
+    console.b["bytes"] = strategy.package.size
+    yield strategy, console, target
+    strategy.transition("off")
+    lg.cleanup()
+
+
+def drive(strategy: UBootBootStrategy, target: Target) -> tuple[ConsoleRecorder, Timeline]:
+    strategy.transition("running")
+    rec = ConsoleRecorder(strategy.console, None, strategy.is_alive)
+    tl = Timeline(strategy.power_on_ns or 0, Patterns.for_target(target.phases))
+    strategy.bootstrap(rec, tl, target, None)
+    return rec, tl
+
+
+def test_boots_to_the_loader_with_the_exact_commands(board: Any, tmp_path: Path) -> None:
+    strategy, console, target = board
+    rec, tl = drive(strategy, target)
+    assert strategy.status == Status.loader
+    name = strategy.package.name
+    assert (tmp_path / "tftp" / name).resolve() == strategy.package.path.resolve()
+    sent = [c for c in console.commands if not c.startswith("echo HARNESS-SYNC")]
+    assert sent == command_sequence(target, name)
+    names = [e.name for e in tl.events]
+    for ev in ("uboot.banner", "uboot.prompt", "uboot.tftp", "uboot.rate", "uboot.loaded",
+               "uboot.booting", "uboot.verify", "uboot.starting"):
+        assert ev in names, (ev, names)
+    load_info = tl.uboot_load()
+    assert load_info is not None and load_info["bytes"] == strategy.package.size
+    assert load_info["rate"] == "21.9 MiB/s" and load_info["tftp_s"] >= 0
+    assert [p.name for p in tl.phases(strategy.power_on_ns)][:4] == ["firmware", "u-boot", "load", "bootm"]
+
+
+def test_standalone_transitions_reach_handoff(board: Any) -> None:
+    strategy, console, _ = board
+    strategy.transition("uboot")
+    assert strategy.status == Status.uboot and console.mode == "prompt"
+    strategy.transition("handoff")
+    assert strategy.status == Status.handoff
+    strategy.transition("off")
+    assert strategy.status == Status.off and console.mode == "off"
+
+
+def test_ignored_interrupts_are_repeated(board: Any) -> None:
+    strategy, console, target = board
+    console.b["ignore_keys"] = 2
+    drive(strategy, target)
+    assert strategy.status == Status.loader and console.power_ons == 1
+
+
+def test_missed_autoboot_window_is_recovered(board: Any) -> None:
+    strategy, console, target = board
+    console.b["late"] = 1               # the first power-on: countdown already over
+    drive(strategy, target)
+    assert strategy.status == Status.loader and console.power_ons == 1
+
+
+def test_silent_board_is_infrastructure_after_power_cycles(board: Any) -> None:
+    strategy, console, target = board
+    console.b["silent"] = True
+    with pytest.raises(BootFailure) as exc:
+        drive(strategy, target)
+    f = exc.value
+    assert f.kind == "infrastructure" and f.phase == "u-boot"
+    assert "no console output" in f.message and "after 3 power-on(s)" in f.message
+    assert console.power_ons == 3
+
+
+def test_garbled_command_is_retyped_not_run(board: Any) -> None:
+    strategy, console, target = board
+    console.b["garble"] = 1
+    drive(strategy, target)
+    assert strategy.status == Status.loader
+    assert not any(c.startswith("tftboot") for c in console.commands), console.commands
+    assert sum(c.startswith("tftpboot") for c in console.commands) == 1
+
+
+def test_console_that_always_garbles_is_infrastructure(board: Any) -> None:
+    strategy, console, target = board
+    console.b["garble"] = 99
+    with pytest.raises(BootFailure) as exc:
+        drive(strategy, target)
+    assert exc.value.kind == "infrastructure" and "garbles commands" in exc.value.message
+
+
+def test_tftp_failure_is_infrastructure(board: Any) -> None:
+    strategy, console, target = board
+    console.b["tftp_error"] = True
+    with pytest.raises(BootFailure) as exc:
+        drive(strategy, target)
+    f = exc.value
+    assert (f.kind, f.phase) == ("infrastructure", "load")
+    assert "TFTP error: 'File not found' (1)" in f.message
+
+
+def test_short_transfer_is_infrastructure(board: Any) -> None:
+    strategy, console, target = board
+    console.b["bytes"] = 1000
+    with pytest.raises(BootFailure) as exc:
+        drive(strategy, target)
+    assert exc.value.kind == "infrastructure" and "1000 bytes transferred" in exc.value.message
+
+
+def test_rejected_image_is_product(board: Any) -> None:
+    strategy, console, target = board
+    console.b["bad_image"] = True
+    with pytest.raises(BootFailure) as exc:
+        drive(strategy, target)
+    f = exc.value
+    assert (f.kind, f.phase) == ("product", "bootm")
+    assert "Wrong Image Format" in f.message
+    assert any("ERROR: can't get kernel image!" in line for line in f.last_lines) or \
+        "Wrong Image Format" in "\n".join(f.last_lines)
+
+
+def test_lost_console_is_infrastructure(board: Any) -> None:
+    strategy, console, target = board
+    strategy.transition("running")
+    rec = ConsoleRecorder(strategy.console, None, strategy.is_alive)
+    tl = Timeline(0, Patterns.for_target({}))
+    console.b["lost"] = True
+    with pytest.raises(BootFailure) as exc:
+        strategy.bootstrap(rec, tl, target, None)
+    assert (exc.value.kind, exc.value.phase) == ("infrastructure", "console")
+    assert "lost the console" in exc.value.message

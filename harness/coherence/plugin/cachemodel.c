@@ -758,9 +758,19 @@ static void flush_pending(void)
     }
 }
 
+/* Visit every line whose flags include `flag`, skipping chunks whose `count`
+ * says they hold none: the directory is sparse and mostly empty. */
+#define FOR_EACH_FLAGGED(ci, c, i, count, flag)                              \
+    for ((ci) = 0; (ci) < dir_len; (ci)++)                                  \
+        if (((c) = dir[ci]) != NULL && (c)->count)                          \
+            for ((i) = 0; (i) < CHUNK_LINES; (i)++)                         \
+                if ((c)->l[i].f & (flag))
+
 static void mark_pending(uint64_t pc)
 {
     uint64_t ci;
+    struct chunk *c;
+    unsigned i;
 
     flush_pending();
     pend_active = true;
@@ -768,18 +778,8 @@ static void mark_pending(uint64_t pc)
     if (!g_dirty) {
         return;
     }
-    for (ci = 0; ci < dir_len; ci++) {
-        struct chunk *c = dir[ci];
-        unsigned i;
-
-        if (!c || !c->n_dirty) {
-            continue;
-        }
-        for (i = 0; i < CHUNK_LINES; i++) {
-            if (c->l[i].f & L_DIRTY) {
-                lset(c, &c->l[i], c->l[i].f | L_PEND);
-            }
-        }
+    FOR_EACH_FLAGGED(ci, c, i, n_dirty, L_DIRTY) {
+        lset(c, &c->l[i], c->l[i].f | L_PEND);
     }
 }
 
@@ -963,20 +963,14 @@ static void store_uncached(uint64_t idx)
 static void sweep_clean_all(uint32_t before_ep)
 {
     uint64_t ci;
+    struct chunk *c;
+    unsigned i;
 
-    for (ci = 0; ci < dir_len; ci++) {
-        struct chunk *c = dir[ci];
-        unsigned i;
-
-        if (!c || !c->n_dirty) {
-            continue;
-        }
-        for (i = 0; i < CHUNK_LINES; i++) {
-            struct line *l = &c->l[i];
-            if ((l->f & L_DIRTY) && (int32_t)(l->ep - before_ep) < 0) {
-                l->win = cur_win;
-                lset(c, l, (l->f & ~(L_DIRTY | L_PEND | L_SAC)) | L_POU);
-            }
+    FOR_EACH_FLAGGED(ci, c, i, n_dirty, L_DIRTY) {
+        struct line *l = &c->l[i];
+        if ((int32_t)(l->ep - before_ep) < 0) {     /* dirtied before the sweep began */
+            l->win = cur_win;
+            lset(c, l, (l->f & ~(L_DIRTY | L_PEND | L_SAC)) | L_POU);
         }
     }
 }
@@ -1429,6 +1423,7 @@ static void cmo_cb(unsigned int vcpu, void *udata)
 {
     struct iinfo *ii = udata;
     uint64_t x, idx, ci;
+    struct chunk *c;
     unsigned i;
 
     if (vcpu != 0 || handoff_seen) {
@@ -1447,16 +1442,8 @@ static void cmo_cb(unsigned int vcpu, void *udata)
         if (!g_istale) {
             return;
         }
-        for (ci = 0; ci < dir_len; ci++) {
-            struct chunk *c = dir[ci];
-            if (!c || !c->n_istale) {
-                continue;
-            }
-            for (i = 0; i < CHUNK_LINES; i++) {
-                if (c->l[i].f & L_ISTALE) {
-                    lset(c, &c->l[i], c->l[i].f & ~L_ISTALE);
-                }
-            }
+        FOR_EACH_FLAGGED(ci, c, i, n_istale, L_ISTALE) {
+            lset(c, &c->l[i], c->l[i].f & ~L_ISTALE);
         }
         return;
     case C_DC_CSW:
@@ -1708,18 +1695,11 @@ static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     }
     if (g_istale) {
         pass_id++;
-        for (ci = 0; ci < dir_len; ci++) {
-            struct chunk *c = dir[ci];
-            unsigned i;
-            if (!c || !c->n_istale) {
-                continue;
-            }
-            for (i = 0; i < CHUNK_LINES; i++) {
-                if (c->l[i].f & L_ISTALE) {
-                    uint64_t idx = (ci << CHUNK_SHIFT) | i;
-                    hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
-                }
-            }
+        struct chunk *c;
+        unsigned i;
+        FOR_EACH_FLAGGED(ci, c, i, n_istale, L_ISTALE) {
+            uint64_t idx = (ci << CHUNK_SHIFT) | i;
+            hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
         }
     }
     if (cfg.expect_mmu_off && (sctlr_at_handoff & ((1u << 0) | (1u << 2) |

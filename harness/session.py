@@ -178,8 +178,12 @@ class BootSession:
             from .verify import OutOfBand
             port = free_port()
             args += ["-gdb", f"tcp:127.0.0.1:{port}"]
-            oob = OutOfBand(payload, port, self.strategy.qemu.monitor_command)
-            self.strategy.before_cont = oob.arm
+            qemu = getattr(self.strategy, "qemu", None) or getattr(self.strategy, "power")
+            oob = OutOfBand(payload, port, qemu.monitor_command)
+            if hasattr(self.strategy, "before_bootm"):      # firmware first: arm at bootm
+                self.strategy.before_bootm = oob.arm_running
+            else:                                           # direct boot: arm at QMP cont
+                self.strategy.before_cont = oob.arm
         result = run_boot(self.strategy, self.target, payload, out_dir, args,
                           (lambda tl: oob.at_handoff(tl, self.target.timeouts.kernel)) if oob else None)
         if oob is not None and oob.report is not None:

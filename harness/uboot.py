@@ -258,8 +258,11 @@ class UBootBootStrategy(Strategy):  # type: ignore[misc]
         self._console = _Console(self)
         self._early = b""
         self.power_on_timeout = 10.0    # boot.py sets the target's power_on timeout
-        # Runs once when QEMU is resumed (QMP 'cont'): a debugger arms breakpoints here.
+        # Runs once when QEMU is resumed (QMP 'cont'): not supported here (see _qemu_on).
         self.before_cont: Callable[[], None] | None = None
+        # Runs once right before `bootm` is sent: U-Boot is done with memory, the
+        # loader has not run; a debugger arms its kernel-entry breakpoints here.
+        self.before_bootm: Callable[[], None] | None = None
 
     # -- configuration ---------------------------------------------------------
     def configure(self, target: Target) -> None:
@@ -434,8 +437,8 @@ class UBootBootStrategy(Strategy):  # type: ignore[misc]
             # loader's entry right there; with U-Boot in front the loader only runs after
             # bootm, which this strategy sends later. Say so instead of hanging.
             self.before_cont = None
-            raise BootFailure("out-of-band verification (verify=True) is not supported with "
-                              "U-Boot in front yet: it arms at QEMU's first 'cont'",
+            raise BootFailure("a before_cont hook with U-Boot in front: arm at before_bootm "
+                              "instead (the loader runs only after bootm)",
                               kind="infrastructure", phase="power-on")
         self._early = start_qemu(self.power, self.power_on_timeout)
 
@@ -720,6 +723,9 @@ class UBootBootStrategy(Strategy):  # type: ignore[misc]
     def _bootm(self, rec: ConsoleRecorder, tl: Timeline) -> None:
         """bootm until `Starting kernel ...`: U-Boot rejecting the image is the product's."""
         _, _, boot = command_parts(self.harness, self.package.name)
+        hook, self.before_bootm = self.before_bootm, None
+        if hook is not None:
+            hook()      # e.g. out-of-band verification arming its kernel-entry breakpoints
         self._command(rec, tl, boot, self.harness.timeouts.loader, "bootm", "product",
                       until="uboot.starting")
         self.status = Status.loader

@@ -107,6 +107,7 @@ class OutOfBand:
         self.stub: GdbStub | None = None
         self.report: VerifyReport | None = None
         self.start_timeout = 30.0
+        self._stop_reply_pending = False
 
     def entries(self) -> list[int]:
         kernel = self.payload.images[0]
@@ -134,6 +135,21 @@ class OutOfBand:
         for addr in self.entries():
             stub.breakpoint(addr)
 
+    def arm_running(self) -> None:
+        """With firmware in front (U-Boot, right before bootm): stop the running guest
+        (QEMU pauses it when a debugger connects), set the kernel-entry breakpoints,
+        resume it through the stub."""
+        try:
+            self.stub = stub = GdbStub(self.port)
+            stub.command("?", timeout=self.start_timeout)   # the stop the connection caused
+        except (TimeoutError, ConnectionError) as exc:
+            raise BootFailure(f"gdbstub on 127.0.0.1:{self.port} did not stop the guest: {exc}",
+                              kind="infrastructure", phase="bootm") from None
+        for addr in self.entries():
+            stub.breakpoint(addr)
+        stub.resume()
+        self._stop_reply_pending = True
+
     def at_handoff(self, tl: Timeline, timeout: float) -> None:
         """After the hand-off line: wait for the stop, dump, compare, let the kernel run.
 
@@ -143,6 +159,11 @@ class OutOfBand:
         """
         assert self.stub is not None
         deadline = time.monotonic() + timeout
+        if self._stop_reply_pending:    # resumed by the stub: it reports the stop itself
+            try:
+                self.stub.wait_stop(timeout)
+            except (TimeoutError, ConnectionError):
+                pass                    # the QMP check below says what happened
         while self.qmp("query-status", {}).get("status") != "debug":
             if time.monotonic() > deadline:
                 raise BootFailure(f"the guest never stopped at the kernel entry "

@@ -40,8 +40,8 @@ def sel4_like(target: Target, tmp: Path, bug: str = "none") -> Payload:
 
 @pytest.fixture
 def session(harness_target: Target, tmp_path: Path) -> BootSession:
-    if not harness_target.is_qemu or harness_target.boot != "qemu":
-        pytest.skip("out-of-band verification arms at QEMU's first 'cont': direct QEMU boots only")
+    if not harness_target.is_qemu:
+        pytest.skip("out-of-band verification needs QEMU's gdbstub and QMP")
     s = BootSession(harness_target, tmp_path / "results")
     yield s  # type: ignore[misc]
     s.close()

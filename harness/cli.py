@@ -16,11 +16,11 @@ from .report import summary
 from .targets import load
 
 
-def _variant(machine: str, args: argparse.Namespace) -> Variant:
+def _variant(machine: str, args: argparse.Namespace, uart_base: int | None = None) -> Variant:
     mode = "early-mmu" if args.mode == "fallback" else args.mode
     pt = 1 if args.mode == "fallback" else None
     return Variant(machine=machine, mode=mode, bug=args.bug, pt_pages=pt,
-                   blob_bytes=int(args.blob_mib * (1 << 20)))
+                   blob_bytes=int(args.blob_mib * (1 << 20)), uart_base=uart_base)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -50,7 +50,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
     if target.remote and args.dry_run:     # [issue 4] a lab board: no coordinator needed
         from .uboot import dry_run_offline
         boot_file = payload.boot_file if payload else \
-            from_build(build(_variant(target.machine, args)), target.image_format).boot_file
+            from_build(build(_variant(target.machine, args, target.console_uart)),
+                       target.image_format).boot_file
         print(dry_run_offline(target, boot_file))
         return 0
     with ExitStack() as lab:
@@ -61,7 +62,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
                               coherence=args.coherence)
         try:
             if payload is None:
-                payload = session.payload(_variant(target.machine, args))
+                payload = session.payload(_variant(target.machine, args, target.console_uart))
             if args.dry_run:
                 line = session.command_line(payload)
                 dry_run = getattr(session.strategy, "dry_run", None)   # [issue 4] U-Boot

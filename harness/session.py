@@ -116,6 +116,7 @@ class BootSession:
         return from_build(build(variant), self.target.image_format)
 
     def variant(self, **kw: Any) -> Variant:
+        kw.setdefault("uart_base", self.target.console_uart)
         return Variant(machine=self.target.machine, **kw)
 
     def extra_args(self, payload: Payload, out_dir: Path | None = None,

@@ -75,6 +75,7 @@ class Target:
     uboot: UBoot | None
     timing_profile: str | None = None
     lab: str | None = None      # [issue 4] "virtual": the run brings up a lab (harness/lab.py)
+    console_uart: int | None = None     # the board's console UART base, when not the machine's
     phases: dict[str, str] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -284,6 +285,7 @@ def load(name_or_path: str) -> Target:
         remote=h.get("remote", _bool, False),
         timeouts=_timeouts(h.sub("timeouts")), uboot=_uboot(h.sub("uboot")),
         timing_profile=h.get("timing_profile", _profile_name, None, hint="imx8mp-armstone"),
+        console_uart=h.get("console_uart", _int, None, hint="0x30880000"),
         lab=h.get("lab", _choice("virtual"), None, hint="virtual"),
         phases=phases, env=data)
     h.done()

@@ -44,6 +44,7 @@ class Variant:
     blob_bytes: int = 1 << 20
     blob_seed: int = 1
     console: str = "harness"        # "sel4": no "@h" lines, seL4's console exactly
+    uart_base: int | None = None    # console UART other than the machine's (e.g. Verdin: UART3)
 
     def __post_init__(self) -> None:
         for field, value, allowed in (("machine", self.machine, MACHINES),
@@ -68,7 +69,8 @@ class Variant:
     def name(self) -> str:
         pt = f"-pt{self.pt_pages}" if self.pt_pages is not None else ""
         con = "-sel4console" if self.console == "sel4" else ""
-        return f"{self.mode}{pt}-{self.bug}-{_size(self.blob_bytes)}{con}"
+        uart = f"-uart{self.uart_base:x}" if self.uart_base is not None else ""
+        return f"{self.mode}{pt}-{self.bug}-{_size(self.blob_bytes)}{con}{uart}"
 
 
 def _size(n: int) -> str:
@@ -132,12 +134,19 @@ def probe_layout(machine: str, blob_bytes: int) -> dict[str, str]:
     return {}
 
 
-def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True) -> Path:
-    out = build_root() / "images" / machine / f"probe-{_size(blob_bytes)}-s{seed}"
+def _uart(uart_base: int | None) -> dict[str, str]:
+    return {"uart_base": f"{uart_base:#x}"} if uart_base is not None else {}
+
+
+def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True,
+                uart_base: int | None = None) -> Path:
+    uart = f"-uart{uart_base:x}" if uart_base is not None else ""
+    out = build_root() / "images" / machine / f"probe-{_size(blob_bytes)}-s{seed}{uart}"
     out.mkdir(parents=True, exist_ok=True)
     blob = out / "blob.bin"
     make_blob(blob, blob_bytes, seed)
-    _make("probe", quiet, out=out, machine=machine, blob=blob, **probe_layout(machine, blob_bytes))
+    _make("probe", quiet, out=out, machine=machine, blob=blob, **probe_layout(machine, blob_bytes),
+          **_uart(uart_base))
     probe = out / "probe.elf"
     stamp = out / "probe.patched"
     if not _newer(stamp, probe):
@@ -153,7 +162,8 @@ def build(variant: Variant, quiet: bool = True,
     `members` replaces the archive's contents (default: the probe as kernel.elf);
     `tag` keeps such a build apart from the standard one.
     """
-    probe = build_probe(variant.machine, variant.blob_bytes, variant.blob_seed, quiet)
+    probe = build_probe(variant.machine, variant.blob_bytes, variant.blob_seed, quiet,
+                        variant.uart_base)
     members = members or [("kernel.elf", probe)]
     out = build_root() / "images" / variant.machine / (variant.name + (f"-{tag}" if tag else ""))
     out.mkdir(parents=True, exist_ok=True)
@@ -162,5 +172,6 @@ def build(variant: Variant, quiet: bool = True,
         write_newc(members, archive)
     extra = {"pt_pages": variant.pt_pages} if variant.pt_pages is not None else {}
     _make("elfloader", quiet, out=out, machine=variant.machine, mode=variant.mode,
-          bug=variant.bug, archive=archive, console=variant.console, **extra)
+          bug=variant.bug, archive=archive, console=variant.console, **extra,
+          **_uart(variant.uart_base))
     return Build(variant, out / "elfloader.elf", out / "elfloader.Image", probe, archive)

@@ -449,30 +449,25 @@ def test_garbled_command_is_retyped_not_run(board: Any) -> None:
     assert sum(c.startswith("tftpboot") for c in console.commands) == 1
 
 
-def test_console_that_always_garbles_is_infrastructure(board: Any) -> None:
-    strategy, console, target = board
-    console.b["garble"] = 99
-    with pytest.raises(BootFailure) as exc:
-        drive(strategy, target)
-    assert exc.value.kind == "infrastructure" and "garbles commands" in exc.value.message
+FAULTS = {
+    # injected fault: (value, failure kind, phase or None, text the message must hold)
+    "garble": (99, "infrastructure", None, "garbles commands"),
+    "tftp_error": (True, "infrastructure", "load", "TFTP error: 'File not found' (1)"),
+    "bytes": (1000, "infrastructure", None, "1000 bytes transferred"),
+}
 
 
-def test_tftp_failure_is_infrastructure(board: Any) -> None:
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_lab_faults_are_infrastructure(board: Any, fault: str) -> None:
     strategy, console, target = board
-    console.b["tftp_error"] = True
+    value, kind, phase, text = FAULTS[fault]
+    console.b[fault] = value
     with pytest.raises(BootFailure) as exc:
         drive(strategy, target)
     f = exc.value
-    assert (f.kind, f.phase) == ("infrastructure", "load")
-    assert "TFTP error: 'File not found' (1)" in f.message
-
-
-def test_short_transfer_is_infrastructure(board: Any) -> None:
-    strategy, console, target = board
-    console.b["bytes"] = 1000
-    with pytest.raises(BootFailure) as exc:
-        drive(strategy, target)
-    assert exc.value.kind == "infrastructure" and "1000 bytes transferred" in exc.value.message
+    assert f.kind == kind and text in f.message, f.message
+    if phase is not None:
+        assert f.phase == phase
 
 
 def test_rejected_image_is_product(board: Any) -> None:

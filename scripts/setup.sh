@@ -10,7 +10,10 @@ cd "$here"
 # Packages from bookworm; QEMU comes from bookworm-backports because bookworm's
 # 7.2 has no imx8mp-evk machine.
 APT_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu u-boot-qemu u-boot-tools
-              device-tree-compiler python3-venv libglib2.0-dev pkg-config xz-utils make gcc)
+              device-tree-compiler python3-venv libglib2.0-dev pkg-config xz-utils make gcc git
+              # real seL4 builds (harness sel4 build): seL4's CMake/ninja build, C++ for its
+              # runtime, nanopb's protoc, xmllint for its config, cpio/xxd for archives and hashes
+              cmake ninja-build g++-aarch64-linux-gnu libxml2-utils protobuf-compiler cpio xxd)
 BACKPORTS_PACKAGES=(qemu-system-arm)
 BACKPORTS_LIST=/etc/apt/sources.list.d/harness-bookworm-backports.list
 
@@ -67,6 +70,18 @@ python_env() {
   touch "$stamp"
 }
 
+# seL4's build scripts want their own Python packages (PyPI sel4-deps); kept apart
+# from the harness's environment so their pins never fight ours.
+sel4_env() {
+  local stamp=build/sel4-venv/.installed
+  [ -f "$stamp" ] && return 0
+  say "creating seL4's build environment in build/sel4-venv (PyPI sel4-deps)"
+  [ -x build/sel4-venv/bin/python ] || python3 -m venv build/sel4-venv
+  build/sel4-venv/bin/python -m pip install -q --upgrade pip
+  build/sel4-venv/bin/python -m pip install -q 'sel4-deps==0.9.0'
+  touch "$stamp"
+}
+
 # The cache-model TCG plugin, built against the header of the installed QEMU
 # (fetched from Debian's source package; never committed).
 plugin() {
@@ -75,5 +90,6 @@ plugin() {
 
 system_packages
 python_env
+sel4_env
 plugin
 .venv/bin/harness build --default --quiet

@@ -1,0 +1,162 @@
+"""Configure and build sel4test with seL4's own build system; keep the image.
+
+One build directory per (tree, platform, mode, build type, payload); the
+elfloader options (hash check, early-MMU patch, its negative controls) are
+switched in it by a CMake reconfigure that points `ELFLOADER_CURRENT_DIR` at a
+patched copy of seL4_tools, so a patched image costs an elfloader rebuild.
+Finished images are copied to `build/sel4/images/NAME/` with a `build.json`
+that records what went in; an image whose record matches is not rebuilt.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import HarnessError
+from ..images.build import ROOT, build_root
+from .config import Sel4Config
+from .sources import (SourceTree, bundled_tree, digest, locked, patched_seL4_tools,
+                      project_tree)
+
+Log = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(f"sel4: {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Sel4Build:
+    """A built image: what QEMU or U-Boot is given, and the elfloader ELF to inspect."""
+
+    config: Sel4Config
+    image: Path         # the build's image (ELF on virt; a raw binary where the build forces it)
+    elfloader: Path     # the same elfloader as an ELF (symbols, archive)
+    directory: Path
+    rebuilt: bool
+
+
+def sel4_venv() -> Path:
+    """The Python environment seL4's build scripts need (PyPI `sel4-deps`)."""
+    return build_root() / "sel4-venv"
+
+
+def qemu_wrapper() -> Path:
+    """seL4's configure runs QEMU to dump the virt DTB; Debian's QEMU needs -nic none there."""
+    path = build_root() / "sel4" / "bin" / "qemu-system-aarch64"
+    text = "#!/bin/sh\n# Written by harness/sel4/build.py: seL4's configure dumps the virt DTB.\n" \
+           "exec qemu-system-aarch64 -nic none \"$@\"\n"
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(0o755)
+    return path
+
+
+def payload_file(mib: int, seed: int = 1) -> Path:
+    """A deterministic blob of `mib` MiB: every MiB differs, so a misplaced block shows."""
+    path = build_root() / "sel4" / "payload" / f"payload-{mib}M-s{seed}.bin"
+    if path.exists() and path.stat().st_size == mib << 20:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base = random.Random(seed).randbytes(1 << 20)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        for i in range(mib):
+            k = (i * 4099) % len(base)
+            block = bytearray(base[k:] + base[:k])
+            block[:16] = f"payload {i:08d}".encode()
+            f.write(block)
+    tmp.replace(path)
+    return path
+
+
+def _run(cmd: list[str], cwd: Path, log_path: Path, what: str) -> None:
+    env = dict(os.environ, PATH=f"{sel4_venv() / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    with log_path.open("a") as log:
+        log.write(f"\n$ {' '.join(cmd)}\n")
+        log.flush()
+        proc = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-15:]
+        raise HarnessError(f"{what} failed (exit {proc.returncode}):\n    " + "\n    ".join(tail),
+                           file=log_path, fix="read the log; 'make setup' installs seL4's build tools")
+
+
+def _image_in(work: Path) -> Path:
+    found = [p for p in (work / "images").glob("*") if p.is_file()]
+    if len(found) != 1:
+        raise HarnessError(f"expected one image in {work / 'images'}, found {len(found)}",
+                           file=work / "images", fix="check the build log")
+    return found[0]
+
+
+def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, log: Log) -> None:
+    """init-build.sh in a fresh directory, or a reconfigure when only the arguments changed."""
+    state = work / ".harness-cmake-args.json"
+    if (work / "build.ninja").exists():
+        if state.exists() and json.loads(state.read_text()) == args:
+            return
+        log(f"reconfiguring {work.name}")
+        _run(["cmake", *args, "."], work, log_path, "cmake reconfigure")
+    else:
+        if work.exists():
+            shutil.rmtree(work)     # a configure that died half way
+        work.mkdir(parents=True)
+        log(f"configuring {work.name} (seL4's init-build.sh)")
+        _run([str(tree.root / "init-build.sh"), *args], work, log_path, "init-build.sh")
+    state.write_text(json.dumps(args))
+
+
+def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> Sel4Build:
+    """Build (or find up to date) the image `cfg` describes."""
+    if not (sel4_venv() / "bin" / "python").exists():
+        raise HarnessError("seL4's Python build dependencies are missing", file=sel4_venv(),
+                           fix="run 'make setup' (creates it with PyPI sel4-deps)")
+    tree = project_tree(project) if project else bundled_tree()
+    if cfg.payload_mib and not tree.has_payload_hook:
+        raise HarnessError("this project cannot link a payload into its rootserver",
+                           file=tree.root, field="--payload-mib",
+                           fix="apply patches/sel4test/*.patch to its projects/sel4test, or build "
+                               "from the bundled sources (no --project)")
+    patches = cfg.loader_patches()
+    loader_dir = patched_seL4_tools(tree, patches)
+    payload = payload_file(cfg.payload_mib) if cfg.payload_mib else None
+    args = cfg.base_cmake_args(qemu_wrapper(), payload, hook=tree.has_payload_hook)
+    args += cfg.loader_cmake_args(loader_dir)
+    key = digest(tree.ident, json.dumps(args), *(p.read_text() for p in patches))
+    out = build_root() / "sel4" / "images" / (cfg.name if tree.bundled else f"{tree.ident}-{cfg.name}")
+    record = out / "build.json"
+    if tree.bundled and record.exists():
+        rec = json.loads(record.read_text())
+        if rec.get("key") == key and all((out / rec[k]).exists() for k in ("image", "elfloader")):
+            return Sel4Build(cfg, out / rec["image"], out / rec["elfloader"], out, rebuilt=False)
+    work = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.base_name}"
+    log_path = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.base_name}.log"
+    with locked(work.with_suffix(".lock")):
+        _configure(tree, work, args, log_path, log)
+        log(f"building {cfg.name} (ninja; log {log_path})")
+        _run(["ninja"], work, log_path, "ninja")
+        image = _image_in(work)
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(image, out / image.name)
+        shutil.copy2(work / "elfloader" / "elfloader", out / "elfloader.elf")
+    record.write_text(json.dumps({
+        "key": key, "config": asdict(cfg), "image": image.name, "elfloader": "elfloader.elf",
+        "tree": str(tree.root), "cmake_args": args, "patches": [p.name for p in patches],
+    }, indent=2))
+    return Sel4Build(cfg, out / image.name, out / "elfloader.elf", out, rebuilt=True)
+
+
+def repo_relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,142 @@
+"""What a real-seL4 build is: the options a user picks and what CMake is told.
+
+Options split in two: those that change the kernel or the rootserver (platform,
+hypervisor mode, build type, payload) need a build directory of their own; those
+that change only the elfloader (hash check, the early-MMU patch and its negative
+controls) are switched in one build directory, so that a patched loader costs an
+elfloader rebuild, not a kernel and a test suite.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import HarnessError
+
+PATCHES = Path(__file__).resolve().parents[2] / "patches"
+OVERLAYS = Path(__file__).resolve().parent / "overlays"
+
+# seL4 platform -> what its configuration needs beyond the common options.
+PLATFORMS: dict[str, dict[str, str]] = {
+    # Configure runs QEMU to dump the virt DTB: the wrapper adds -nic none.
+    "qemu-arm-virt": {"cpu": "cortex-a53", "machine": "virt"},
+    # seL4's DTS describes 6 GiB; our QEMU target has 2 GiB: an overlay says so.
+    "imx8mp-evk": {"overlay": "imx8mp-evk-2g.dts", "machine": "imx8mp"},
+}
+HASHES = {"sha": "hash_sha", "md5": "hash_md5"}
+# Negative controls of the early-MMU patch: patches/seL4_tools/controls/KIND.patch.
+EARLY_MMU_BUGS = ("no-clean", "clean-short", "no-icache-inv", "uart-normal",
+                  "store-after-clean", "mmu-left-on")
+PAGE = 4096
+BASE_CNODE_BITS = 13    # sel4test's own value
+
+
+def root_cnode_bits(payload_bytes: int) -> int:
+    """Root CNode size for a rootserver carrying `payload_bytes` more data.
+
+    The kernel gives the rootserver one slot per 4 KiB frame of its image, on
+    top of what sel4test already needs (8192 slots at its default 13 bits).
+    """
+    need = payload_bytes // PAGE + (1 << BASE_CNODE_BITS)
+    return max(BASE_CNODE_BITS, need.bit_length())
+
+
+@dataclass(frozen=True)
+class Sel4Config:
+    """One sel4test image: platform, seL4 mode, build type, payload, loader options."""
+
+    platform: str = "qemu-arm-virt"
+    hyp: bool = False
+    release: bool = False
+    payload_mib: int = 0
+    hash: str | None = None
+    early_mmu: bool = False
+    early_mmu_bug: str | None = None
+
+    def __post_init__(self) -> None:
+        checks = (
+            (self.platform in PLATFORMS, "--platform", f"unknown platform '{self.platform}'",
+             f"use one of: {', '.join(PLATFORMS)}"),
+            (self.hash is None or self.hash in HASHES, "--hash", f"unknown hash '{self.hash}'",
+             f"use one of: {', '.join(HASHES)}"),
+            (0 <= self.payload_mib <= 1024, "--payload-mib", f"{self.payload_mib} MiB is out of range",
+             "give 0..1024 (the QEMU targets have 2 GiB of RAM for the image and its copy)"),
+            (self.early_mmu_bug is None or self.early_mmu_bug in EARLY_MMU_BUGS, "--early-mmu-bug",
+             f"unknown negative control '{self.early_mmu_bug}'", f"use one of: {', '.join(EARLY_MMU_BUGS)}"),
+        )
+        for ok, field, what, fix in checks:
+            if not ok:
+                raise HarnessError(what, field=field, fix=fix)
+
+    @property
+    def patched(self) -> bool:
+        return self.early_mmu or self.early_mmu_bug is not None
+
+    @property
+    def machine(self) -> str:
+        """The harness machine (targets' `harness.machine`) this image runs on."""
+        return PLATFORMS[self.platform]["machine"]
+
+    @property
+    def base_name(self) -> str:
+        """Name of the build directory: everything but the loader options."""
+        parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]
+        if self.payload_mib:
+            parts.append(f"p{self.payload_mib}M")
+        return "-".join(parts)
+
+    @property
+    def name(self) -> str:
+        """Name of the image: the base plus the loader options."""
+        parts = [self.base_name]
+        if self.hash:
+            parts.append(f"hash-{self.hash}")
+        if self.early_mmu_bug:
+            parts.append(f"early-mmu-bug-{self.early_mmu_bug}")
+        elif self.early_mmu:
+            parts.append("early-mmu")
+        return "-".join(parts)
+
+    def loader_patches(self) -> list[Path]:
+        """seL4_tools patches for this image, in the order they apply."""
+        if not self.patched:
+            return []
+        series = sorted((PATCHES / "seL4_tools" / "early-mmu").glob("*.patch"))
+        if not series:
+            raise HarnessError("no early-MMU patch series", file=PATCHES / "seL4_tools" / "early-mmu",
+                               fix="restore patches/seL4_tools/early-mmu/*.patch from git")
+        if self.early_mmu_bug:
+            control = PATCHES / "seL4_tools" / "controls" / f"{self.early_mmu_bug}.patch"
+            if not control.is_file():
+                raise HarnessError("negative control patch missing", file=control,
+                                   fix="restore it from git")
+            series.append(control)
+        return series
+
+    def base_cmake_args(self, qemu_wrapper: Path, payload_file: Path | None,
+                        hook: bool = True) -> list[str]:
+        """Arguments for init-build.sh: everything that needs its own build directory.
+
+        `hook`: the tree has our sel4test patch (settable root CNode, payload).
+        """
+        plat = PLATFORMS[self.platform]
+        args = [f"-DPLATFORM={self.platform}", "-DAARCH64=1", "-DSIMULATION=TRUE",
+                f"-DRELEASE={'TRUE' if self.release else 'FALSE'}",
+                f"-DARM_HYP={'ON' if self.hyp else 'OFF'}", f"-DQEMU_BINARY={qemu_wrapper}"]
+        if "cpu" in plat:
+            args.append(f"-DARM_CPU={plat['cpu']}")
+        if "overlay" in plat:
+            overlay = OVERLAYS / plat["overlay"]
+            if not overlay.is_file():
+                raise HarnessError("DTS overlay missing", file=overlay, fix="restore it from git")
+            args.append(f"-DKernelCustomDTSOverlay={overlay}")
+        if hook:
+            args.append(f"-DSel4testRootCNodeSizeBits={root_cnode_bits(self.payload_mib << 20)}")
+            args.append(f"-DSel4testPayloadFile={payload_file or ''}")
+        return args
+
+    def loader_cmake_args(self, elfloader_dir: Path) -> list[str]:
+        """Arguments that only change the elfloader: applied by a reconfigure."""
+        return [f"-DELFLOADER_CURRENT_DIR={elfloader_dir}",
+                f"-DElfloaderHashInstructions={HASHES[self.hash] if self.hash else 'hash_none'}",
+                f"-DElfloaderEarlyMMU={'ON' if self.patched else 'OFF'}"]

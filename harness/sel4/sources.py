@@ -1,0 +1,158 @@
+"""Where the seL4 sources come from: the pinned upstream set, or a user's project.
+
+The upstream trees are inputs, like a data set: they are read from
+`../shared/upstream/` beside the repository (or `HARNESS_SEL4_UPSTREAM`) and
+extracted under `build/`, never into the repository. Our patches are applied to
+those extracted copies only; a user's own checkout is never modified: a patched
+elfloader is a copy of its seL4_tools with the patches applied.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import HarnessError
+from ..images.build import ROOT, build_root
+from .config import PATCHES
+
+TARBALL = "sel4test-src.tar.xz"
+TOP = "sel4test-src"
+HOOK_MARK = "Sel4testPayloadFile"     # our sel4test patch: root CNode size + payload
+
+
+def upstream_dir() -> Path:
+    """The pinned upstream sources: `HARNESS_SEL4_UPSTREAM` or `../shared/upstream`."""
+    env = os.environ.get("HARNESS_SEL4_UPSTREAM")
+    return Path(env) if env else ROOT.parent / "shared" / "upstream"
+
+
+def digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive lock file: two runs never extract or build into one place at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def git_apply(patch: Path, cwd: Path, directory: str | None = None, check: bool = False) -> None:
+    """`git apply` one patch in `cwd` (not a git repository: git acts as patch(1))."""
+    cmd = ["git", "apply", "--whitespace=nowarn"]
+    if directory:
+        cmd.append(f"--directory={directory}")
+    if check:
+        cmd.append("--check")
+    proc = subprocess.run([*cmd, str(patch)], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HarnessError(f"does not apply to {cwd}: {proc.stderr.strip()}", file=patch,
+                           fix="rebase the patch on this seL4 revision")
+
+
+@dataclass(frozen=True)
+class SourceTree:
+    """A seL4 project laid out like a `repo` checkout (init-build.sh at the top)."""
+
+    root: Path
+    ident: str          # revisions + our patches, for cache keys
+    bundled: bool       # our extracted copy (patched) vs a user's checkout (untouched)
+
+    @property
+    def seL4_tools(self) -> Path:
+        return self.root / "tools" / "seL4"
+
+    @property
+    def has_payload_hook(self) -> bool:
+        cml = self.root / "projects" / "sel4test" / "apps" / "sel4test-driver" / "CMakeLists.txt"
+        return cml.is_file() and HOOK_MARK in cml.read_text(errors="replace")
+
+
+def sel4test_patches() -> list[Path]:
+    return sorted((PATCHES / "sel4test").glob("*.patch"))
+
+
+def bundled_tree() -> SourceTree:
+    """The pinned sel4test sources, extracted once under build/ with our sel4test patch."""
+    tarball = upstream_dir() / TARBALL
+    if not tarball.is_file():
+        raise HarnessError("seL4 sources not found", file=tarball,
+                           fix="put the shared/ folder beside the repository, set HARNESS_SEL4_UPSTREAM, "
+                               "or build from your own checkout with --project DIR")
+    patches = sel4test_patches()
+    ident = digest(file_digest(tarball), *(p.read_bytes() for p in patches))[:12]
+    dest = build_root() / "sel4" / "src" / ident
+    stamp = dest / ".extracted"
+    with locked(dest.with_suffix(".lock")):
+        if not stamp.exists():
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.mkdir(parents=True)
+            with tarfile.open(tarball) as tar:
+                tar.extractall(dest, filter="tar")
+            for p in patches:
+                git_apply(p, dest / TOP, directory="projects/sel4test")
+            stamp.write_text(tarball.name + "\n")
+    return SourceTree(dest / TOP, ident, bundled=True)
+
+
+def project_tree(path: Path) -> SourceTree:
+    """A user's own seL4 project checkout, used in place and never modified."""
+    root = path.resolve()
+    if not (root / "init-build.sh").exists():
+        raise HarnessError("not a seL4 project checkout (no init-build.sh at its top)", file=root,
+                           field="--project", fix="point --project at the directory `repo init` made")
+    if not (root / "tools" / "seL4" / "elfloader-tool").is_dir():
+        raise HarnessError("no tools/seL4/elfloader-tool", file=root, field="--project",
+                           fix="a seL4 project has seL4_tools at tools/seL4")
+    rev = subprocess.run(["git", "-C", str(root / "tools" / "seL4"), "rev-parse", "HEAD"],
+                         capture_output=True, text=True)
+    ident = digest(str(root), rev.stdout.strip())[:12]
+    return SourceTree(root, ident, bundled=False)
+
+
+def patched_seL4_tools(tree: SourceTree, patches: list[Path]) -> Path:
+    """A copy of the tree's seL4_tools with `patches` applied; its elfloader-tool path.
+
+    Without patches the tree's own elfloader is used as it is.
+    """
+    if not patches:
+        return tree.seL4_tools / "elfloader-tool"
+    key = digest(tree.ident, *(p.name + "\0" + p.read_text() for p in patches))[:12]
+    dest = build_root() / "sel4" / "seL4_tools" / key
+    stamp = dest / ".patched"
+    with locked(dest.with_suffix(".lock")):
+        if not stamp.exists():
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(tree.seL4_tools, dest, symlinks=True,
+                            ignore=shutil.ignore_patterns(".git"))
+            for p in patches:
+                git_apply(p, dest)
+            stamp.write_text("".join(p.name + "\n" for p in patches))
+    return dest / "elfloader-tool"

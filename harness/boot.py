@@ -75,9 +75,84 @@ def _loader_error(tl: Timeline, rec: ConsoleRecorder, phase: str) -> None:
                       kind="product", phase=phase, last_lines=rec.tail())
 
 
+@dataclass(frozen=True)
+class KernelVerdict:
+    """What decided a user kernel's boot: a success line, a failure line, or declared silence."""
+
+    status: str          # "pass" | "fail"
+    how: str             # "line" | "silent-ok" | "none"
+    what: str            # "sel4test", "/REGEX/", or "" (silence)
+    text: str            # the deciding line, or a description
+    after_s: float       # seconds after power-on (line) or of quiet (silent-ok)
+    t_ns: int = 0        # host stamp of the deciding line
+
+    def describe(self) -> str:
+        if self.how == "silent-ok":
+            return f"declared silent-ok after {self.after_s:g} s quiet after the hand-off"
+        if self.how == "none":
+            return self.text
+        return f"{self.what}: '{self.text}' at {self.after_s:.1f} s"
+
+
+def _follow_kernel(rec: ConsoleRecorder, tl: Timeline, target: Target,
+                   verdict_out: list[KernelVerdict]) -> None:
+    """A user's kernel: its workload's verdict line decides (sel4test's by default).
+
+    Silence is not success -- sel4test is silent for seconds inside some tests --
+    unless the target or the user declared it (`silent_ok`): then a kernel quiet
+    that long after the hand-off passes, and the result says so.
+    """
+    v, timeout = target.verdict, target.timeouts.kernel
+    fails, passes = v.failure_patterns(), v.success_patterns()
+
+    def match(line: ConsoleLine) -> KernelVerdict | None:
+        item = tl.feed(line)
+        at = (line.t_ns - tl.t0_ns) / 1e9
+        if isinstance(item, Record) and item.kind == "probe" and item.words[:1] == ("verdict",):
+            # our probe kernel inside a user's image: its verdict is the workload's
+            ok = item.words[1:2] == ("ok",)
+            return KernelVerdict("pass" if ok else "fail", "line", "probe", line.text, at, line.t_ns)
+        for what, rx in fails:
+            if rx.search(line.text):
+                return KernelVerdict("fail", "line", what, line.text, at, line.t_ns)
+        for what, rx in passes:
+            if rx.search(line.text):
+                return KernelVerdict("pass", "line", what, line.text, at, line.t_ns)
+        return None
+
+    try:
+        hit = rec.wait_quiet(match, timeout, "kernel", "the workload's verdict", quiet=v.silent_ok)
+    except BootFailure as exc:
+        if exc.phase != "kernel" or not exc.message.startswith("timed out"):
+            raise
+        silent = "" if v.silent_ok is None else \
+            f" (silent-ok {v.silent_ok:g} s was declared but the kernel kept talking)"
+        msg = (f"no success line was seen within {timeout:g} s after the hand-off{silent}: "
+               f"expected {v.describe_expected()} (fix: --expect REGEX for another workload, "
+               f"--timeout kernel=SECONDS if it needs longer, --silent-ok SECONDS if a quiet "
+               f"kernel is success)")
+        verdict_out.append(KernelVerdict("fail", "none", "", msg, timeout))
+        raise BootFailure(msg, kind="product", phase="kernel", last_lines=rec.tail()) from None
+    if hit is None:
+        assert v.silent_ok is not None
+        hit = KernelVerdict("pass", "silent-ok", "", "", v.silent_ok)
+    else:
+        tl.events.append(Event("workload.verdict", hit.t_ns,
+                               {"status": hit.status, "what": hit.what}, hit.text))
+    verdict_out.append(hit)
+    if hit.status == "fail":
+        raise BootFailure(f"the workload reported failure: {hit.describe()}", kind="product",
+                          phase="kernel", last_lines=rec.tail())
+
+
 def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
-           at_handoff: Callable[[Timeline], None] | None = None) -> None:
-    """Walk the loader and kernel phases with their timeouts."""
+           at_handoff: Callable[[Timeline], None] | None = None,
+           verdict_out: list[KernelVerdict] | None = None) -> None:
+    """Walk the loader and kernel phases with their timeouts.
+
+    The reference probe's `@h probe verdict` ends the kernel phase; a user's
+    kernel ends it with its workload's verdict line (`_follow_kernel`).
+    """
     t = target.timeouts
 
     def until(*names: str, kinds: tuple[str, ...] = ()) -> Any:
@@ -105,13 +180,7 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
     if payload.reference:
         rec.wait_for(until(kinds=("probe",)), t.kernel, phase, "the probe kernel's verdict")
     else:
-        # A release seL4 kernel prints nothing: wait for its final words until it
-        # has been quiet for `kernel_quiet` s (the hand-off was reached either way).
-        rec.wait_quiet(until("kernel.success", "kernel.failure"), t.kernel, phase,
-                       "the kernel", quiet=t.kernel_quiet)
-        if tl.first("kernel.failure"):
-            raise BootFailure("the kernel reported '*** FAILURES DETECTED ***'", kind="product",
-                              phase="kernel", last_lines=rec.tail())
+        _follow_kernel(rec, tl, target, verdict_out if verdict_out is not None else [])
 
 
 def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: Path | None,
@@ -126,12 +195,13 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
     tl = Timeline(time.monotonic_ns(), Patterns.for_target(target.phases))
     failure: BootFailure | None = None
     rec: ConsoleRecorder | None = None
+    verdict: list[KernelVerdict] = []
     try:
         strategy.transition("running")
         rec = ConsoleRecorder(strategy.console, log, strategy.is_alive)
         tl.t0_ns = rec.t0_ns = strategy.power_on_ns or rec.t0_ns
         strategy.bootstrap(rec, tl, target, payload)
-        follow(rec, tl, target, payload, at_handoff)
+        follow(rec, tl, target, payload, at_handoff, verdict)
     except BootFailure as exc:
         failure = exc
     finally:
@@ -141,6 +211,8 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
             if rec is not None:
                 rec.close()
     result = BootResult(target, payload, tl, rec.lines if rec else [], tl.t0_ns, log, failure)
+    if verdict:
+        result.extras["verdict"] = verdict[-1]
     if out_dir is not None:
         (out_dir / "timeline.json").write_text(json.dumps(tl.to_json(), indent=2))
     return result

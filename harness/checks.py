@@ -91,10 +91,93 @@ def _entry(r: BootResult) -> Record | None:
     return next((p for p in r.timeline.of("probe") if p.words[:1] == ("entry",)), None)
 
 
+SCTLR_M, SCTLR_C, SCTLR_I = 1 << 0, 1 << 2, 1 << 12
+
+
+def _sctlr_bits(sctlr: int) -> str:
+    return ", ".join(f"{n} {'on' if sctlr & b else 'off'}"
+                     for n, b in (("MMU", SCTLR_M), ("D-cache", SCTLR_C), ("I-cache", SCTLR_I)))
+
+
+def sel4_expected_el(r: BootResult) -> tuple[int, str]:
+    """The EL seL4's loader enters its kernel at, and why: EL2 for hypervisor builds
+    (hand-off line 'Enabling hypervisor MMU ...'), EL1 otherwise (the non-hyp loader
+    drops EL2 -> EL1)."""
+    line = r.timeline.first("handoff.mmu", "handoff")
+    if line is not None and "Enabling" in line.text:
+        hyp = "hypervisor" in line.text
+        return (2 if hyp else 1), f"hand-off line '{line.text}'"
+    entry = r.payload.images[0].entry
+    if entry >= 1 << 63:
+        return 1, f"kernel entry {entry:#x} in the upper half (EL1 kernel)"
+    return 2, f"kernel entry {entry:#x} in the lower half (EL2 kernel)"
+
+
+def _handoff_sel4(r: BootResult) -> Check:
+    """seL4's contract: MMU and caches on, the kernel's virtual entry, the expected EL."""
+    from .coherence import CoherenceReport
+    from .verify import VerifyReport
+    name = "handoff"
+    kernel = r.payload.images[0]
+    el, why = sel4_expected_el(r)
+    problems: list[str] = []
+    evidence: list[str] = []
+    report = r.extras.get("coherence")
+    if isinstance(report, CoherenceReport) and report.handoff_seen:
+        if report.sctlr_at_handoff is not None:
+            sctlr = report.sctlr_at_handoff
+            if (sctlr & (SCTLR_M | SCTLR_C | SCTLR_I)) != (SCTLR_M | SCTLR_C | SCTLR_I):
+                problems.append(f"cache model: SCTLR={sctlr:#x} at the kernel's virtual entry "
+                                f"{kernel.entry:#x} ({_sctlr_bits(sctlr)}); seL4's contract is "
+                                "MMU and caches on")
+            else:
+                evidence.append(f"cache model: SCTLR={sctlr:#x} (MMU, D-cache, I-cache on)")
+        if report.el_at_handoff is not None:
+            if report.el_at_handoff != el:
+                problems.append(f"cache model: kernel entered at EL{report.el_at_handoff}, "
+                                f"expected EL{el} ({why})")
+            else:
+                evidence.append(f"EL{report.el_at_handoff}")
+    oob = r.extras.get("verify")
+    if isinstance(oob, VerifyReport) and oob.stopped_at:
+        if oob.stopped_at != kernel.entry:
+            problems.append(f"out-of-band stop at {oob.stopped_at:#x}, not the kernel's virtual "
+                            f"entry {kernel.entry:#x} (physical entry: MMU off?)")
+        else:
+            evidence.append(f"stopped at the virtual entry {kernel.entry:#x}")
+        if oob.sctlr is not None:
+            if (oob.sctlr & (SCTLR_M | SCTLR_C)) != (SCTLR_M | SCTLR_C):
+                problems.append(f"gdbstub: SCTLR={oob.sctlr:#x} at the kernel entry "
+                                f"({_sctlr_bits(oob.sctlr)}); seL4's contract is MMU and caches on")
+            else:
+                evidence.append(f"gdbstub: SCTLR={oob.sctlr:#x}")
+        if oob.el is not None:
+            if oob.el != el:
+                problems.append(f"gdbstub: kernel entered at EL{oob.el}, expected EL{el} ({why})")
+            else:
+                evidence.append(f"gdbstub: EL{oob.el}")
+    if problems:
+        return _fail(name, problems)
+    if not evidence:
+        return _skip(name, "seL4 contract (MMU and caches on at the kernel's virtual entry, "
+                           f"EL{el}): no evidence -- run with --coherence (SCTLR/EL at the hand-off) "
+                           "or --verify (stop at the entry)")
+    return _pass(name, f"seL4 contract, EL{el} expected ({why}): " + "; ".join(evidence))
+
+
 def check_handoff(r: BootResult) -> Check:
-    """At kernel entry the MMU and caches are off (seL4's contract) and the EL is the expected one."""
+    """The kernel was handed what the loader's contract promises (docs/contracts.md).
+
+    "mmu-off" (the reference loader): MMU and caches off at the physical entry, at
+    the target's `expect.el` (unless the target's `expect.handoff` is `any`).
+    "sel4" (seL4's loader): MMU and caches on at the virtual entry, EL2 for
+    hypervisor builds, EL1 otherwise -- judged from the cache model and the
+    out-of-band stop; skipped, saying so, without either.
+    """
     from .coherence.checks import handoff_state
     name = "handoff"
+    if r.payload.contract == "sel4":
+        return _handoff_sel4(r)
     entry = _entry(r)
     model_view = handoff_state(r) if r.target.expect_handoff == "mmu-off" else []
     if entry is None:
@@ -130,7 +213,7 @@ def check_timeline(r: BootResult) -> Check:
         if r.payload.reference:
             return _fail(name, ["the reference loader printed no unpack.begin/unpack.end marks"])
         return _pass(name, f"unpack window {w.host_s * 1e3:.1f} ms (host stamps; the loader "
-                           "prints no target-timer marks)")
+                           f"prints no target-timer marks): from '{w.begin}' to '{w.end}'")
     if w.ticks < 0 or not w.freq:
         return _fail(name, [f"bad target ticks: {w.ticks} at {w.freq} Hz"])
     marks = {m.image for m in r.timeline.marks if m.name == "unpack.begin"}
@@ -142,13 +225,21 @@ def check_timeline(r: BootResult) -> Check:
 
 
 def check_kernel(r: BootResult) -> Check:
-    """The kernel ran and its verdict agrees with the evidence it printed."""
+    """The kernel ran and its verdict decided: the probe's (consistent with its lines)
+    or, for a user's kernel, the workload's line / declared silence."""
+    from .boot import KernelVerdict
     name = "kernel"
     verdict = r.timeline.verdict
     if verdict is None:
         if r.payload.reference:
             return _fail(name, ["the probe kernel printed no verdict"])
-        return _skip(name, "no probe verdict: a user's kernel (see the kernel phase in the timeline)")
+        decided = r.extras.get("verdict")
+        if not isinstance(decided, KernelVerdict):
+            return _fail(name, ["no verdict: neither a success/failure line nor declared silence "
+                                "decided this boot"])
+        if decided.status == "fail":
+            return _fail(name, [decided.describe()])
+        return _pass(name, decided.describe())
     probe = r.timeline.of("probe")
     seen = {"crc": sum("BAD" in p.words for p in probe if p.words[:1] == ("seg",)),
             "bss": sum("dirty" in p.fields for p in probe if p.words[:1] == ("bss",))}

@@ -13,7 +13,7 @@ from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
 from .payload import from_build, from_user
 from .report import summary
-from .targets import load
+from .targets import load, with_overrides
 
 
 def _variant(machine: str, args: argparse.Namespace, uart_base: int | None = None) -> Variant:
@@ -41,7 +41,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_boot(args: argparse.Namespace) -> int:
     from .session import BootSession
 
-    target = load(args.target)
+    target = with_overrides(load(args.target), expect=args.expect, fail_on=args.fail_on,
+                            silent_ok=args.silent_ok, timeouts=args.timeout)
     if args.image:
         payload = from_user(Path(args.image))
     else:
@@ -76,18 +77,32 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """List what an elfloader image will unpack: its archive, images and segments."""
+    """List what an elfloader image will unpack: its archive, images, segments, hashes."""
     payload = from_user(Path(args.image))
     lo, hi = payload.loader.span
     print(f"{payload.elf}: elfloader [{lo:#x}..{hi:#x}), entry {payload.loader.entry:#x}, "
-          f"archive {payload.archive_bytes} bytes")
+          f"archive {payload.archive_bytes} bytes, hand-off contract '{payload.contract}'")
+    print("  members: " + ", ".join(f"{m.name} ({m.data.size} bytes)" for m in payload.members))
     for img in payload.images:
         print(f"  image '{img.name}': entry {img.entry:#x} (physical {img.entry_paddr:#x}), "
               f"{len(img.segments)} PT_LOADs")
         for s in img.segments:
             print(f"    [{s.index}] paddr={s.paddr:#012x} vaddr={s.vaddr:#x} filesz={s.filesz:<10} "
                   f"memsz={s.memsz:<10} {s.flag_str:3} crc32={s.crc32:#010x}")
+    for h in payload.hashes:
+        print(f"  hash member '{h.member}' ({h.algorithm}) for '{h.covers}': "
+              f"{'matches' if h.ok else 'MISMATCH'}: {h.describe()}")
     return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +127,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")
     bt.add_argument("--coherence", action="store_true",
                     help="run under the cache-model plugin: coherence checks and modeled board time")
+    bt.add_argument("--expect", action="append", default=[], metavar="REGEX",
+                    help="a console line matching REGEX after the hand-off passes the boot "
+                         "(repeatable; sel4test's 'All is well in the universe' always does)")
+    bt.add_argument("--fail-on", action="append", default=[], metavar="REGEX",
+                    help="a console line matching REGEX after the hand-off fails the boot "
+                         "(repeatable; sel4test's '*** FAILURES DETECTED ***' always does)")
+    bt.add_argument("--silent-ok", type=_seconds, default=None, metavar="SECONDS",
+                    help="a kernel quiet this long after the hand-off counts as success")
+    bt.add_argument("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
+                    help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
     args = p.parse_args(argv)
     if args.cmd == "build" and args.default:
         args.machine = "all"

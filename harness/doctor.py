@@ -47,7 +47,11 @@ def findings() -> list[Finding]:
     for tool, pkg in (("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
                       ("aarch64-linux-gnu-objcopy", "binutils-aarch64-linux-gnu"),
                       ("mkimage", "u-boot-tools"), ("dtc", "device-tree-compiler"),
-                      ("make", "make"), ("pkg-config", "pkg-config")):
+                      ("make", "make"), ("pkg-config", "pkg-config"),
+                      # real seL4 builds (harness sel4 build)
+                      ("cmake", "cmake"), ("ninja", "ninja-build"),
+                      ("aarch64-linux-gnu-g++", "g++-aarch64-linux-gnu"), ("xmllint", "libxml2-utils"),
+                      ("protoc", "protobuf-compiler"), ("cpio", "cpio"), ("xxd", "xxd"), ("git", "git")):
         path = shutil.which(tool)
         out.append(Finding(tool, path is not None, path or "not found", f"apt-get install -y {pkg}"))
     out.append(Finding("U-Boot for QEMU", UBOOT_BIN.is_file(), str(UBOOT_BIN),
@@ -64,6 +68,10 @@ def findings() -> list[Finding]:
             found = False
         out.append(Finding(f"python module {mod}", found, "importable" if found else "missing",
                            f".venv/bin/pip install -e . (or pip install {pip})"))
+    from .sel4.build import sel4_venv
+    venv = sel4_venv() / "bin" / "python"
+    out.append(Finding("seL4 build environment (PyPI sel4-deps)", venv.exists(), str(venv),
+                       f"python3 -m venv {sel4_venv()} && {sel4_venv()}/bin/pip install sel4-deps==0.9.0"))
     return out
 
 

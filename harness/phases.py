@@ -56,6 +56,8 @@ class Window:
     end_ns: int
     ticks: int | None = None
     freq: int | None = None
+    begin: str = ""     # what opened and closed it, for messages
+    end: str = ""
 
     @property
     def host_s(self) -> float:
@@ -153,7 +155,8 @@ class Timeline:
     def kernel_end(self) -> Event | Record | None:
         """The kernel's last word in a boot: the probe's verdict or seL4's closing lines."""
         verdict = self.verdict
-        return verdict or self.last("kernel.success", "kernel.failure", "kernel.userspace")
+        return verdict or self.last("workload.verdict", "kernel.success", "kernel.failure",
+                                    "kernel.userspace")
 
     @property
     def verdict(self) -> Record | None:
@@ -163,10 +166,15 @@ class Timeline:
     def unpack_window(self) -> Window | None:
         begin, end = self.mark("unpack.begin"), self.mark("unpack.end", last=True)
         if begin and end:
-            return Window(begin.t_ns, end.t_ns, end.ticks - begin.ticks, begin.freq)
+            return Window(begin.t_ns, end.t_ns, end.ticks - begin.ticks, begin.freq,
+                          "@h mark unpack.begin", "@h mark unpack.end")
+        # seL4's loader (the seed's definition): the first `ELF-loading image` line to
+        # `Enabling (hypervisor) MMU and paging` (two-line form) or the one-line
+        # `Enabling (hypervisor) MMU and jumping to entry point...` (or our loader's
+        # CONSOLE=sel4 `Jumping to kernel-image entry point...`).
         first, handoff = self.first("image"), self.first("handoff.mmu", "handoff")
         if first and handoff:
-            return Window(first.t_ns, handoff.t_ns)
+            return Window(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text)
         return None
 
     def phases(self, power_on_ns: int | None = None) -> list[Phase]:

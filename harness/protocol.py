@@ -43,6 +43,13 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "handoff": r"^(?:Enabling (?:hypervisor )?MMU and jumping to entry point\.\.\.|"
                r"Jumping to kernel-image entry point\.\.\.)$",
     "handoff.mmu": r"^Enabling (?:hypervisor )?MMU and paging$",
+    # The patched (early-MMU) seL4 loader: caches on for the unpack, or why not, and the
+    # clean to PoC that closes the cached window before the stock hand-off.
+    "earlymmu.on": r"^Early MMU: caches on for unpack, DRAM \[(?P<start>[0-9a-f]+)\.\.(?P<end>[0-9a-f]+)\) "
+                   r"(?P<attrs>[^,]+), UART (?P<uart>[0-9a-f]+) (?P<uart_attrs>\S+)$",
+    "earlymmu.off": r"^Early MMU: no page tables \((?P<reason>[^)]*)\), unpacking with the MMU off$",
+    "earlymmu.clean": r"^Early MMU: cleaned (?P<ranges>\d+) ranges \((?P<bytes>\d+) bytes\) to PoC, "
+                      r"MMU and caches off$",
     "loader.error": r"^(?P<text>ERROR: .*|ELF-LOADER: Synchronous exception received:.*|"
                     r"We only map 1GiB, but .*)$",
     "loader.abort": r"^abort\(\) called\.$",

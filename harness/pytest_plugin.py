@@ -19,7 +19,7 @@ from .images.build import ROOT
 from .payload import Payload, from_user
 from .report import properties
 from .session import BootSession, Outcome
-from .targets import Target, load
+from .targets import Target, load, with_overrides
 
 TARGET_KEY = pytest.StashKey[Target]()
 PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
@@ -35,6 +35,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="where console logs, timelines and reports go")
     g.addoption("--coherence", action="store_true",
                 help="run every boot under the cache-model plugin (coherence checks, modeled time)")
+    g.addoption("--expect", action="append", default=[], metavar="REGEX",
+                help="a line matching REGEX after the hand-off passes a user kernel's boot")
+    g.addoption("--fail-on", action="append", default=[], metavar="REGEX",
+                help="a line matching REGEX after the hand-off fails a user kernel's boot")
+    g.addoption("--silent-ok", type=float, default=None, metavar="SECONDS",
+                help="a user kernel quiet this long after the hand-off counts as success")
+    g.addoption("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
+                dest="harness_timeout",
+                help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -48,7 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
         if name and lg_env:
             raise HarnessError("both --target and --lg-env given", field="--target",
                                fix="pass only one of them")
-        target = load(lg_env or name or "qemu-virt")
+        target = with_overrides(load(lg_env or name or "qemu-virt"),
+                                expect=config.getoption("expect"),
+                                fail_on=config.getoption("fail_on"),
+                                silent_ok=config.getoption("silent_ok"),
+                                timeouts=config.getoption("harness_timeout"))
         image = config.getoption("image")
         config.stash[PAYLOAD_KEY] = from_user(Path(image)) if image else None
         if target.remote:   # [issue 4] a lab target: its templates need the environment

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from labgrid import Environment
 from . import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy [issue 4]
 from .boot import BootResult, run_boot
-from .checks import Check, run_checks
+from .checks import Check, check_kernel, run_checks
 from .errors import BootFailure, HarnessError
 from .images.build import Variant, build, build_root
 from .payload import Payload, from_build
@@ -40,32 +41,87 @@ class Outcome:
         return [c.name for c in self.checks if c.failed]
 
 
+# With an ELF given to -kernel, QEMU places the DTB it generates at the base of RAM
+# (1 MiB on virt); anything else loaded there stops QEMU ("Some ROM regions are
+# overlapping"). seL4's kernel is linked there too, its bss is zeroed by the loader.
+QEMU_DTB_BYTES = 1 << 20
+
+
+def _clip(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end) less every hole, as sorted ranges."""
+    out, pos = [], start
+    for lo, hi in sorted(holes):
+        if hi <= pos or lo >= end:
+            continue
+        if lo > pos:
+            out.append((pos, lo))
+        pos = max(pos, hi)
+    if pos < end:
+        out.append((pos, end))
+    return out
+
+
+def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20,
+                  reserved: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """The bss ranges to poison, clipped so they never overlap what QEMU or the image
+    place: the DTB QEMU puts at the RAM base, the loader's own PT_LOADs, every
+    image's file bytes, and `reserved`. A user image's user images are skipped: seL4's
+    loader moves them, so where their bss lands is only known at run time."""
+    try:
+        images = payload.images
+        loader = [(s.paddr, s.paddr + s.memsz) for s in payload.loader.segments]
+    except HarnessError:
+        return []   # an archive the loader itself will reject: nothing to poison
+    holes = [(dram[0], dram[0] + QEMU_DTB_BYTES), *loader, *(reserved or [])]
+    holes += [(s.paddr, s.paddr + s.filesz) for img in images for s in img.segments]
+    lo_ram, hi_ram = dram[0], dram[0] + dram[1]
+    out: list[tuple[int, int]] = []
+    for i, img in enumerate(images):
+        if i > 0 and not payload.reference:
+            continue
+        for seg in img.segments:
+            start, end = seg.bss
+            end = min(end, start + limit, hi_ram)
+            if end <= start or not lo_ram <= start < hi_ram:
+                continue    # nothing to zero, or not DRAM
+            out += _clip(start, end, holes)
+    return out
+
+
 def poison_args(payload: Payload, dram: tuple[int, int], pattern: int = 0xA5,
-                limit: int = 64 << 20) -> list[str]:
+                limit: int = 64 << 20, reserved: list[tuple[int, int]] | None = None) -> list[str]:
     """QEMU loader devices that fill every bss range with a pattern before boot.
 
     Real DRAM holds garbage after reset; QEMU's is zero, which would hide a loader
     that forgets to zero. Ranges above `limit` bytes are poisoned in their first
-    `limit` bytes only.
+    `limit` bytes only; see `poison_ranges` for what is never touched.
     """
     args: list[str] = []
     pdir = build_root() / "poison"
     pdir.mkdir(parents=True, exist_ok=True)
-    try:
-        images = payload.images
-    except HarnessError:
-        return []   # an archive the loader itself will reject: nothing to poison
-    for img in images:
-        for seg in img.segments:
-            start, end = seg.bss
-            size = min(end - start, limit)
-            if size <= 0 or not dram[0] <= start < dram[0] + dram[1]:
-                continue    # nothing to zero, or not DRAM (a user image the loader moves)
-            f = pdir / f"{pattern:02x}-{size}.bin"
-            if not f.exists() or f.stat().st_size != size:
-                f.write_bytes(bytes([pattern]) * size)
-            args += ["-device", f"loader,file={f},addr={start:#x},force-raw=on"]
+    for start, end in poison_ranges(payload, dram, limit, reserved):
+        size = end - start
+        f = pdir / f"{pattern:02x}-{size}.bin"
+        if not f.exists() or f.stat().st_size != size:
+            f.write_bytes(bytes([pattern]) * size)
+        args += ["-device", f"loader,file={f},addr={start:#x},force-raw=on"]
     return args
+
+
+def archive_hash_check(payload: Payload) -> Check | None:
+    """The loader's hash members against the archived files, before any boot
+    (None: the image has no hash members)."""
+    try:
+        hashes = payload.hashes
+    except HarnessError as exc:
+        return Check("archive-hash", "fail", str(exc))
+    if not hashes:
+        return None
+    bad = [h for h in hashes if not h.ok]
+    if bad:
+        return Check("archive-hash", "fail", "; ".join(h.describe() for h in bad)
+                     + " (the loader will refuse it: 'ERROR: Hashes are different')")
+    return Check("archive-hash", "pass", "; ".join(h.describe() for h in hashes))
 
 
 def _slug(text: str) -> str:
@@ -169,6 +225,11 @@ class BootSession:
         suffix = ("-coherence" if coh else "") + ("-verify" if verify else "")
         out_dir = self.results / (_slug(name or payload.label) + suffix)
         out_dir.mkdir(parents=True, exist_ok=True)
+        pre = archive_hash_check(payload)
+        if pre is not None and pre.failed:     # said before the boot, which still runs:
+            algos = sorted({h.algorithm for h in payload.hashes if not h.ok})   # the loader's
+            print(f"harness: warning: {payload.elf}: archive hash ({', '.join(algos)}) "  # words
+                  f"mismatch: {pre.message}", file=sys.stderr)                  # decide
         args = self.extra_args(payload, out_dir, coh) + list(extra or [])
         oob = None
         if verify:
@@ -191,7 +252,11 @@ class BootSession:
             result.extras["verify"] = oob.report
         if coh:
             self._attach_model(result, out_dir / "coherence.json")
-        checks = run_checks(result) if result.ok else []
+        checks = [pre] if pre is not None else []
+        if result.ok:
+            checks += run_checks(result)
+        elif "verdict" in result.extras:    # the workload's own failure line: say what decided
+            checks.append(check_kernel(result))
         write(result, checks, out_dir)
         outcome = Outcome(result, checks)
         self._cache[key] = outcome

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import select
+import shlex
 import socket
 import threading
 import time
@@ -69,12 +70,16 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
 
     qemu.monitor_command = monitor_command
     try:
+    stderr = _capture_stderr(qemu)
         qemu.on()
     except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
         drain.stop()
         why = (f"QEMU did not answer QMP within {timeout:.0f} s and was killed"
-               if fired.is_set() else f"QEMU failed to start: {exc}")
-        raise BootFailure(why, kind="infrastructure", phase="power-on") from None
+        said = _stderr_lines(stderr)    # QEMU's own words ("Some ROM regions are overlapping")
+               if fired.is_set() else f"QEMU failed to start: {said[0] if said else exc}"
+               + (" (QEMU's stderr below)" if len(said) > 1 else ""))
+        raise BootFailure(why, kind="infrastructure", phase="power-on",
+                          last_lines=said[-15:]) from None
     finally:
         del qemu.monitor_command   # back to the class's method
         watchdog.cancel()
@@ -84,6 +89,28 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
 
 
 def stop_qemu(qemu: Any) -> None:
+def _capture_stderr(qemu: Any) -> Path | None:
+    """Send QEMU's stderr to a file in the driver's temp dir: labgrid leaves it on ours
+    and reports a failed start as 'QEMU error: None'. The command is wrapped in
+    `sh -c 'exec ...'`, so the pid labgrid holds is still QEMU's."""
+    cmd = getattr(qemu, "_cmd", None)
+    tmp = getattr(qemu, "_tempdir", None)
+    if not cmd or tmp is None:
+        return None
+    path = Path(tmp) / "qemu-stderr.txt"
+    if cmd[0] != "sh":          # not wrapped yet in this activation
+        qemu._cmd = ["sh", "-c", f'exec "$0" "$@" 2>>{shlex.quote(str(path))}',
+                     *[str(a) for a in cmd]]
+    path.unlink(missing_ok=True)
+    return path
+
+
+def _stderr_lines(path: Path | None) -> list[str]:
+    if path is None or not path.exists():
+        return []
+    return [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+
+
     """Quit our QEMU over QMP; kill our own child if it does not go in time; reap it."""
     child = qemu._child
     killer = threading.Timer(10.0, lambda: child.kill() if child and child.poll() is None else None)
@@ -179,7 +206,7 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         key = self.qemu.kernel or "kernel"
         self.qemu.kernel = key
         set_image(self.target, key, image)
-        self.qemu.extra_args = " ".join([self._base_args, *extra_args]).strip()
+        self.qemu.extra_args = " ".join([self._base_args, *boot_args, *extra_args]).strip()
 
     def bootstrap(self, rec: Any, tl: Any, target: Any, payload: Any) -> None:
         """Nothing runs before the elfloader: QEMU starts it directly."""

@@ -43,6 +43,8 @@ class VerifyReport:
     stopped_at: int
     checked_bytes: int
     mismatches: tuple[Mismatch, ...]
+    el: int | None = None       # CurrentEL at the stop (PSTATE through the gdbstub)
+    sctlr: int | None = None    # SCTLR_ELx at the stop, when the gdbstub exposes it
 
 
 def destination_offset(image: ElfImage, tl: Timeline) -> int:

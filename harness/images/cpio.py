@@ -30,6 +30,28 @@ class Member:
     data: FileRange
 
 
+# seL4's loader built with -DElfloaderHashInstructions=hash_sha|hash_md5 carries raw
+# digests (not ELFs) of kernel.elf and of the user image(s) as extra members.
+HASH_MEMBERS = ("kernel.bin", "app.bin")
+DIGEST_SIZES = {32: "sha256", 16: "md5"}
+
+
+def is_hash_member(member: Member) -> bool:
+    """A `kernel.bin`/`app.bin` digest member (checked by `hash_algorithm`)."""
+    return member.name in HASH_MEMBERS
+
+
+def hash_algorithm(member: Member) -> str:
+    """sha256 or md5, from the digest's size; a clear error for anything else."""
+    algo = DIGEST_SIZES.get(member.data.size)
+    if algo is None:
+        raise HarnessError(f"hash member '{member.name}' is {member.data.size} bytes, not a "
+                           "SHA-256 (32) or MD5 (16) digest", file=member.data.path,
+                           field=f"cpio archive/{member.name}",
+                           fix="rebuild with -DElfloaderHashInstructions=hash_sha or hash_md5")
+    return algo
+
+
 def _header(name: str, size: int, ino: int, mode: int = 0o100644) -> bytes:
     fields = [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(name) + 1, 0]
     head = MAGIC + b"".join(b"%08X" % v for v in fields) + name.encode() + b"\0"

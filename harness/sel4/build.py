@@ -17,13 +17,16 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..errors import HarnessError
 from ..images.build import ROOT, build_root
 from .config import Sel4Config
 from .sources import (SourceTree, bundled_tree, digest, locked, patched_seL4_tools,
                       project_tree)
+
+if TYPE_CHECKING:
+    from ..payload import Payload
 
 Log = Callable[[str], None]
 
@@ -41,6 +44,11 @@ class Sel4Build:
     elfloader: Path     # the same elfloader as an ELF (symbols, archive)
     directory: Path
     rebuilt: bool
+
+    def payload(self) -> "Payload":
+        """What a boot session is given: the elfloader ELF, inspected like any user image."""
+        from ..payload import from_user
+        return from_user(self.elfloader)
 
 
 def sel4_venv() -> Path:

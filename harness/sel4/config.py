@@ -34,10 +34,11 @@ BASE_CNODE_BITS = 13    # sel4test's own value
 def root_cnode_bits(payload_bytes: int) -> int:
     """Root CNode size for a rootserver carrying `payload_bytes` more data.
 
-    The kernel gives the rootserver one slot per 4 KiB frame of its image, on
-    top of what sel4test already needs (8192 slots at its default 13 bits).
+    The kernel gives the rootserver one slot per 4 KiB frame of its image; keep
+    at least the half of sel4test's default CNode (4096 slots) that its own
+    image, untypeds and bookkeeping use today free on top of the payload.
     """
-    need = payload_bytes // PAGE + (1 << BASE_CNODE_BITS)
+    need = payload_bytes // PAGE + (1 << (BASE_CNODE_BITS - 1))
     return max(BASE_CNODE_BITS, need.bit_length())
 
 
@@ -140,3 +141,18 @@ class Sel4Config:
         return [f"-DELFLOADER_CURRENT_DIR={elfloader_dir}",
                 f"-DElfloaderHashInstructions={HASHES[self.hash] if self.hash else 'hash_none'}",
                 f"-DElfloaderEarlyMMU={'ON' if self.patched else 'OFF'}"]
+
+
+def for_target(machine: str, loader_el: int | None) -> Sel4Config | str:
+    """The sel4test configuration that matches a target, or why none does.
+
+    seL4's elfloader runs at EL2 or EL1: a target entering the loader at EL2
+    gets a hypervisor build (seL4 stays at EL2, as on the seed's armStone), one
+    at EL1 a plain build. Nothing runs seL4 at EL3.
+    """
+    platform = next((p for p, v in PLATFORMS.items() if v["machine"] == machine), None)
+    if platform is None:
+        return f"no seL4 platform for machine '{machine}'"
+    if loader_el not in (1, 2):
+        return f"seL4's elfloader runs at EL2 or EL1; this target enters it at EL{loader_el}"
+    return Sel4Config(platform=platform, hyp=loader_el == 2)

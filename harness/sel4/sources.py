@@ -63,13 +63,18 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def git_apply(patch: Path, cwd: Path, directory: str | None = None, check: bool = False) -> None:
-    """`git apply` one patch in `cwd` (not a git repository: git acts as patch(1))."""
+    """`git apply` one patch in `cwd`, acting as patch(1).
+
+    build/ lies inside our own repository: without a ceiling, git would find
+    that repository and silently skip every path it does not track.
+    """
     cmd = ["git", "apply", "--whitespace=nowarn"]
     if directory:
         cmd.append(f"--directory={directory}")
     if check:
         cmd.append("--check")
-    proc = subprocess.run([*cmd, str(patch)], cwd=cwd, capture_output=True, text=True)
+    env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(cwd.resolve().parent))
+    proc = subprocess.run([*cmd, str(patch)], cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise HarnessError(f"does not apply to {cwd}: {proc.stderr.strip()}", file=patch,
                            fix="rebase the patch on this seL4 revision")

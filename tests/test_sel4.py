@@ -1,0 +1,153 @@
+"""Real seL4 on the selected target: sel4test built from upstream, stock and patched.
+
+The subject of the harness. Images are built with seL4's own build system
+(`harness sel4 build`, cached), matched to the target (hypervisor build where
+the loader is entered at EL2), and judged by sel4test's own verdict, out-of-band
+memory verification and the cache model under seL4's hand-off contract. The
+early-MMU patch (patches/seL4_tools/early-mmu) must pass all of it, and each of
+its negative controls must fail exactly its check.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+
+from harness.coherence.checks import COHERENCE_CHECKS
+from harness.model import Modeled
+from harness.payload import Payload
+from harness.sel4.build import build
+from harness.sel4.config import Sel4Config, for_target
+from harness.session import BootSession, Outcome
+from harness.targets import Target
+
+pytestmark = [pytest.mark.boot, pytest.mark.sel4]
+
+LOADERS = ("stock", "early-mmu")
+SUCCESS = "All is well in the universe"
+
+
+@pytest.fixture(scope="session")
+def sel4_config(harness_target: Target, user_payload: Payload | None) -> Sel4Config:
+    if user_payload is not None:
+        pytest.skip("--image given: the sel4 suite builds its own images (tests/test_user_image.py "
+                    "and the boot suite take yours)")
+    cfg = for_target(harness_target.machine, harness_target.expect_el)
+    if isinstance(cfg, str):
+        pytest.skip(cfg)
+    return cfg
+
+
+def image(cfg: Sel4Config, **kw: Any) -> Payload:
+    return build(Sel4Config(**{**cfg.__dict__, **kw})).payload()
+
+
+def loader(cfg: Sel4Config, name: str) -> Payload:
+    return image(cfg, early_mmu=name == "early-mmu")
+
+
+def qemu_only(target: Target, what: str) -> None:
+    if not target.is_qemu:
+        pytest.skip(f"{what} needs QEMU (gdbstub/QMP or the TCG plugin)")
+
+
+def failed(outcome: Outcome) -> list[tuple[str, str]]:
+    return [(c.name, c.message) for c in outcome.checks if c.failed]
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_sel4test_passes(name: str, sel4_config: Sel4Config, boot: Callable[..., Outcome]) -> None:
+    """sel4test's own success line decides; every check that ran passes."""
+    outcome = boot(loader(sel4_config, name), name=f"sel4-{name}")
+    assert outcome.result.ok, str(outcome.result.failure)
+    assert outcome.failed == [], failed(outcome)
+    kernel = outcome.check("kernel")
+    assert kernel.status == "pass" and SUCCESS in kernel.message, kernel.message
+    assert outcome.result.timeline.first("kernel.success") is not None
+
+
+def test_only_the_patched_loader_unpacks_with_caches_on(sel4_config: Sel4Config,
+                                                         boot: Callable[..., Outcome]) -> None:
+    stock = boot(loader(sel4_config, "stock"), name="sel4-stock").result.timeline
+    patched = boot(loader(sel4_config, "early-mmu"), name="sel4-early-mmu").result.timeline
+    assert stock.first("earlymmu.on") is None and stock.first("earlymmu.clean") is None
+    on, clean = patched.first("earlymmu.on"), patched.first("earlymmu.clean")
+    assert on is not None and clean is not None, "the patched loader printed no Early MMU lines"
+    assert patched.first("earlymmu.off") is None, "the patched loader fell back to the MMU off"
+    assert int(clean.fields["ranges"]) >= 2 and int(clean.fields["bytes"]) > 0
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_unpack_window_is_the_seed_window(name: str, sel4_config: Sel4Config,
+                                          boot: Callable[..., Outcome]) -> None:
+    """From the first 'ELF-loading image' line to 'Enabling (hypervisor) MMU ...'."""
+    outcome = boot(loader(sel4_config, name), name=f"sel4-{name}")
+    assert outcome.check("timeline").status == "pass", outcome.check("timeline").message
+    window = outcome.result.timeline.unpack_window()
+    assert window is not None and window.host_s > 0
+    images = [e.fields["name"] for e in outcome.result.timeline.events if e.name == "image"]
+    assert images == [i.name for i in outcome.result.payload.images]
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_every_image_lands_intact(name: str, sel4_config: Sel4Config, harness_target: Target,
+                                  boot: Callable[..., Outcome]) -> None:
+    """Out of band: stop at the kernel entry, dump memory over QMP, compare with the ELFs."""
+    qemu_only(harness_target, "out-of-band verification")
+    outcome = boot(loader(sel4_config, name), name=f"sel4-{name}", verify=True, until="handoff")
+    assert outcome.result.ok, str(outcome.result.failure)
+    check = outcome.check("out-of-band")
+    assert check.status == "pass", check.message
+    report = outcome.result.extras["verify"]
+    payload = outcome.result.payload
+    assert report.checked_bytes >= sum(s.memsz for i in payload.images for s in i.segments)
+
+
+def coherent(cfg: Sel4Config, boot: Callable[..., Outcome], name: str, **kw: Any) -> Outcome:
+    payload = image(cfg, **kw)
+    outcome = boot(payload, name=f"sel4-{name}", coherence=True, until="handoff")
+    assert outcome.result.ok, str(outcome.result.failure)
+    return outcome
+
+
+@pytest.mark.parametrize("name", LOADERS)
+def test_no_cache_hazard_under_the_sel4_contract(name: str, sel4_config: Sel4Config,
+                                                 harness_target: Target,
+                                                 boot: Callable[..., Outcome]) -> None:
+    """Stock and patched pass the cache model; seL4's MMU-on hand-off is its contract."""
+    qemu_only(harness_target, "the cache model")
+    outcome = coherent(sel4_config, boot, name, early_mmu=name == "early-mmu")
+    assert outcome.failed == [], failed(outcome)
+    passed = {c.name for c in outcome.checks if c.status == "pass"}
+    assert set(COHERENCE_CHECKS) | {"handoff"} <= passed, outcome.checks
+    assert outcome.result.payload.contract == "sel4"
+
+
+def test_patched_unpack_collapses_the_modeled_board_time(sel4_config: Sel4Config,
+                                                         harness_target: Target,
+                                                         boot: Callable[..., Outcome],
+                                                         record_property: Callable[[str, object], None]) -> None:
+    """Stock vs patched in one run, modeled on the target's board profile (counts are
+    deterministic, so the ratio may be asserted; bench/sel4_model.py gives the full sizes)."""
+    qemu_only(harness_target, "the cache model")
+    models = {}
+    for name in LOADERS:
+        modeled = coherent(sel4_config, boot, name, early_mmu=name == "early-mmu").result.extras.get("model")
+        assert isinstance(modeled, Modeled), "the target has no timing profile"
+        models[name] = modeled
+        record_property(f"modeled_{name}_s", round(modeled.total_s, 6))
+    ratio = models["stock"].total_s / models["early-mmu"].total_s
+    record_property("modeled_ratio", round(ratio, 1))
+    assert ratio >= 20, f"stock {models['stock'].describe()} vs patched {models['early-mmu'].describe()}"
+
+
+def test_hash_mismatch_fails_with_the_loaders_own_words(sel4_config: Sel4Config,
+                                                        boot: Callable[..., Outcome]) -> None:
+    """At the pinned revisions the build hashes the unstripped kernel and archives the
+    stripped one: the harness reports the mismatch before boot, the loader then refuses."""
+    payload = image(sel4_config, hash="sha")
+    bad = [h for h in payload.hashes if not h.ok]
+    assert bad and bad[0].covers == "kernel.elf" and bad[0].algorithm == "sha256", payload.hashes
+    outcome = boot(payload, name="sel4-hash-sha")
+    assert outcome.result.failure is not None and outcome.result.failure.kind == "product"
+    assert "Hashes are different" in str(outcome.result.failure), str(outcome.result.failure)

@@ -1,0 +1,110 @@
+"""`harness sel4 build` without building: names, CMake arguments, caches, errors.
+
+The real builds run in the `sel4` suite (tests/test_sel4.py); here every
+decision the driver makes is checked in milliseconds.
+"""
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.sel4 import build as sel4_build
+from harness.sel4.config import EARLY_MMU_BUGS, Sel4Config, root_cnode_bits
+from harness.sel4.sources import sel4test_patches, upstream_dir
+
+pytestmark = pytest.mark.host
+
+
+def test_names_separate_build_directory_from_loader_options() -> None:
+    stock = Sel4Config()
+    patched = Sel4Config(early_mmu=True)
+    control = Sel4Config(early_mmu_bug="no-clean", hyp=True)
+    assert stock.name == "qemu-arm-virt-el1-debug"
+    assert patched.base_name == stock.base_name          # same kernel, same build directory
+    assert patched.name == "qemu-arm-virt-el1-debug-early-mmu"
+    assert control.name == "qemu-arm-virt-hyp-debug-early-mmu-bug-no-clean"
+    assert Sel4Config(payload_mib=590, release=True).base_name == "qemu-arm-virt-el1-release-p590M"
+
+
+def test_cmake_arguments(tmp_path: Path) -> None:
+    cfg = Sel4Config(hyp=True, payload_mib=256)
+    args = cfg.base_cmake_args(tmp_path / "qemu", tmp_path / "blob.bin")
+    assert "-DPLATFORM=qemu-arm-virt" in args and "-DARM_HYP=ON" in args
+    assert "-DARM_CPU=cortex-a53" in args and "-DRELEASE=FALSE" in args
+    assert "-DSel4testRootCNodeSizeBits=17" in args          # 256 MiB: one slot per 4 KiB frame
+    assert f"-DSel4testPayloadFile={tmp_path / 'blob.bin'}" in args
+    assert not any("Sel4test" in a for a in cfg.base_cmake_args(tmp_path / "q", None, hook=False))
+    imx = Sel4Config(platform="imx8mp-evk").base_cmake_args(tmp_path / "q", None)
+    assert any(a.startswith("-DKernelCustomDTSOverlay=") and a.endswith("imx8mp-evk-2g.dts") for a in imx)
+    loader = Sel4Config(hash="sha", early_mmu=True).loader_cmake_args(tmp_path)
+    assert "-DElfloaderHashInstructions=hash_sha" in loader and "-DElfloaderEarlyMMU=ON" in loader
+
+
+@pytest.mark.parametrize("mib,bits", [(0, 13), (16, 14), (256, 17), (590, 18)])
+def test_root_cnode_grows_with_the_payload(mib: int, bits: int) -> None:
+    assert root_cnode_bits(mib << 20) == bits
+    assert (1 << bits) > (mib << 20) // 4096                # room for every frame
+
+
+@pytest.mark.parametrize("kw,field", [({"platform": "pc99"}, "--platform"), ({"hash": "crc"}, "--hash"),
+                                      ({"payload_mib": 4096}, "--payload-mib"),
+                                      ({"early_mmu_bug": "typo"}, "--early-mmu-bug")])
+def test_bad_options_name_the_option_and_the_fix(kw: dict[str, object], field: str) -> None:
+    with pytest.raises(HarnessError) as exc:
+        Sel4Config(**kw)  # type: ignore[arg-type]
+    assert exc.value.field == field and exc.value.fix
+
+
+def test_every_negative_control_has_its_patch() -> None:
+    for bug in EARLY_MMU_BUGS:
+        patches = Sel4Config(early_mmu_bug=bug).loader_patches()
+        assert patches[-1].name == f"{bug}.patch"
+        assert all(p.is_file() for p in patches)
+    assert Sel4Config().loader_patches() == []
+
+
+def test_payload_is_deterministic_and_every_mib_differs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_BUILD", str(tmp_path))
+    blob = sel4_build.payload_file(3).read_bytes()
+    assert len(blob) == 3 << 20
+    blocks = [blob[i << 20:(i + 1) << 20] for i in range(3)]
+    assert len(set(blocks)) == 3 and blocks[1].startswith(b"payload 00000001")
+    (tmp_path / "sel4" / "payload" / "payload-3M-s1.bin").unlink()
+    assert sel4_build.payload_file(3).read_bytes() == blob
+
+
+def test_missing_upstream_sources_say_where_to_put_them(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_SEL4_UPSTREAM", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("HARNESS_BUILD", str(tmp_path / "build"))
+    (tmp_path / "build" / "sel4-venv" / "bin").mkdir(parents=True)
+    (tmp_path / "build" / "sel4-venv" / "bin" / "python").touch()
+    with pytest.raises(HarnessError) as exc:
+        sel4_build.build(Sel4Config())
+    assert "sel4test-src.tar.xz" in str(exc.value) and "--project" in str(exc.value)
+
+
+def test_project_must_be_a_seL4_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_BUILD", str(tmp_path / "build"))
+    (tmp_path / "build" / "sel4-venv" / "bin").mkdir(parents=True)
+    (tmp_path / "build" / "sel4-venv" / "bin" / "python").touch()
+    with pytest.raises(HarnessError) as exc:
+        sel4_build.build(Sel4Config(), project=tmp_path)
+    assert exc.value.field == "--project" and "init-build.sh" in str(exc.value)
+
+
+def test_sel4test_patch_applies_to_the_pinned_sources(tmp_path: Path) -> None:
+    tarball = upstream_dir() / "sel4test-src.tar.xz"
+    if not tarball.is_file():
+        pytest.skip(f"{tarball} absent (shared/ not beside the repository)")
+    with tarfile.open(tarball) as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith("sel4test-src/projects/sel4test/")]
+        tar.extractall(tmp_path, members=members, filter="tar")
+    for patch in sel4test_patches():
+        proc = subprocess.run(["git", "apply", "--check", "--directory=projects/sel4test", str(patch)],
+                              cwd=tmp_path / "sel4test-src", capture_output=True, text=True)
+        assert proc.returncode == 0, f"{patch.name}: {proc.stderr}"

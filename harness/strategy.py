@@ -69,13 +69,13 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
         return original(command, arguments)
 
     qemu.monitor_command = monitor_command
-    try:
     stderr = _capture_stderr(qemu)
+    try:
         qemu.on()
     except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
         drain.stop()
-        why = (f"QEMU did not answer QMP within {timeout:.0f} s and was killed"
         said = _stderr_lines(stderr)    # QEMU's own words ("Some ROM regions are overlapping")
+        why = (f"QEMU did not answer QMP within {timeout:.0f} s and was killed"
                if fired.is_set() else f"QEMU failed to start: {said[0] if said else exc}"
                + (" (QEMU's stderr below)" if len(said) > 1 else ""))
         raise BootFailure(why, kind="infrastructure", phase="power-on",
@@ -88,7 +88,6 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
     return drain.stop()
 
 
-def stop_qemu(qemu: Any) -> None:
 def _capture_stderr(qemu: Any) -> Path | None:
     """Send QEMU's stderr to a file in the driver's temp dir: labgrid leaves it on ours
     and reports a failed start as 'QEMU error: None'. The command is wrapped in
@@ -111,6 +110,7 @@ def _stderr_lines(path: Path | None) -> list[str]:
     return [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
 
 
+def stop_qemu(qemu: Any) -> None:
     """Quit our QEMU over QMP; kill our own child if it does not go in time; reap it."""
     child = qemu._child
     killer = threading.Timer(10.0, lambda: child.kill() if child and child.poll() is None else None)
@@ -206,7 +206,7 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         key = self.qemu.kernel or "kernel"
         self.qemu.kernel = key
         set_image(self.target, key, image)
-        self.qemu.extra_args = " ".join([self._base_args, *boot_args, *extra_args]).strip()
+        self.qemu.extra_args = " ".join([self._base_args, *extra_args]).strip()
 
     def bootstrap(self, rec: Any, tl: Any, target: Any, payload: Any) -> None:
         """Nothing runs before the elfloader: QEMU starts it directly."""

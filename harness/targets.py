@@ -112,10 +112,10 @@ class Target:
     lab: str | None = None      # [issue 4] "virtual": the run brings up a lab (harness/lab.py)
     console_uart: int | None = None     # the board's console UART base, when not the machine's
     phases: dict[str, str] = field(default_factory=dict)
+    verdict: Verdict = field(default_factory=Verdict)
     env: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
-    verdict: Verdict = field(default_factory=Verdict)
     def is_qemu(self) -> bool:
         return not self.remote
 
@@ -233,9 +233,6 @@ def _timeouts(f: _Fields | None) -> Timeouts:
     return Timeouts(**values)
 
 
-def _uboot(f: _Fields | None) -> UBoot | None:
-    if f is None:
-        return None
 def _regexes(v: Any) -> tuple[str, ...]:
     items = [v] if isinstance(v, str) else v
     if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
@@ -308,6 +305,9 @@ def with_overrides(target: Target, expect: list[str] | None = None,
     return replace(target, verdict=verdict, timeouts=replace(target.timeouts, **changed))
 
 
+def _uboot(f: _Fields | None) -> UBoot | None:
+    if f is None:
+        return None
     d = UBoot()
     u = UBoot(prompt=f.get("prompt", str, d.prompt), autoboot=f.get("autoboot", _regex, d.autoboot),
               interrupt=f.get("interrupt", str, d.interrupt),
@@ -395,7 +395,7 @@ def load(name_or_path: str) -> Target:
         timing_profile=h.get("timing_profile", _profile_name, None, hint="imx8mp-armstone"),
         console_uart=h.get("console_uart", _int, None, hint="0x30880000"),
         lab=h.get("lab", _choice("virtual"), None, hint="virtual"),
-        phases=phases, env=data)
+        phases=phases, verdict=_verdict(h.sub("verdict")), env=data)
     h.done()
     if boot == "uboot" and target.uboot is None:
         raise HarnessError("boot is 'uboot' but there is no uboot section", file=path,

@@ -14,6 +14,7 @@ import shlex
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +23,7 @@ from labgrid.factory import target_factory
 from labgrid.strategy.common import Strategy, StrategyError
 
 from . import processes
-from .errors import BootFailure
+from .errors import BootFailure, HarnessError
 
 
 class Status(enum.Enum):
@@ -128,6 +129,50 @@ def stop_qemu(qemu: Any) -> None:
         killer.cancel()
 
 
+@dataclass(frozen=True)
+class Firmware:
+    """EL3 firmware given to QEMU's -kernel in front of the loader, and its mailbox: the
+    64-bit word it reads the next stage's entry from (images/firmware/link.ld)."""
+
+    elf: Path
+    mailbox: int
+
+
+def firmware_for(target: Any) -> Firmware | None:
+    """Build (or reuse) the firmware a harness target names in `firmware:`."""
+    if getattr(target, "firmware", None) is None:
+        return None
+    from .images.build import FIRMWARE_MAILBOX, build_firmware
+    from .images.elf import read_elf
+    elf = build_firmware(target.machine)
+    return Firmware(elf, read_elf(elf, "firmware").symbol(FIRMWARE_MAILBOX))
+
+
+def loader_placement(image: Path, dram_base: int) -> tuple[list[str], int]:
+    """How QEMU loads a loader that firmware, not QEMU, starts: the `-device loader`
+    option and the entry address the firmware jumps to.
+
+    ELF: its PT_LOADs at their physical addresses (QEMU's ELF loading), entered at the
+    physical e_entry (the MMU is off). arm64 Image (a raw binary with the header): the file
+    at DRAM base + text_offset, where booti/QEMU's -kernel put it, entered at its first
+    byte. A raw binary without the header has no load address anyone could know.
+    """
+    from .images.elf import read_elf
+    from .images.package import image_header, is_elf
+    if not image.is_file():
+        raise HarnessError("no such file", file=image, fix="check the path (build the image first?)")
+    if is_elf(image):
+        return ["-device", f"loader,file={image}"], read_elf(image, image.name).entry_paddr
+    text_offset = image_header(image)
+    if text_offset is None:
+        raise HarnessError("a raw binary without an arm64 Image header: its load address is "
+                           "unknown", file=image, field="boot file",
+                           fix="give the loader as an ELF (seL4: build/elfloader/elfloader), or "
+                               "set 'image_format: elf' in the target")
+    load = dram_base + text_offset
+    return ["-device", f"loader,file={image},addr={load:#x},force-raw=on"], load
+
+
 class ConsoleDrain:
     """Reads a console socket in a thread so the guest never blocks on it."""
 
@@ -197,6 +242,17 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         # moment a debugger can arm breakpoints before the first instruction.
         self.before_cont: Callable[[], None] | None = None
         self.early_console = b""
+        self.firmware: Firmware | None = None
+        self._dram_base = 0x40000000
+
+    def configure(self, target: Any) -> None:
+        """Take what the harness target adds to the labgrid environment: its firmware.
+
+        With `firmware:` the target boots as a board does: the firmware is QEMU's -kernel
+        (entered at EL3), the loader is loaded beside it with `-device loader`, and the
+        firmware's mailbox gets the loader's entry; the firmware enters it at EL2."""
+        self.firmware = firmware_for(target)
+        self._dram_base = target.dram[0]
 
     def prepare(self, image: Path, extra_args: list[str]) -> None:
         """Choose what the next power-on boots (only while off)."""
@@ -205,8 +261,14 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
             self._base_args = self.qemu.extra_args or ""
         key = self.qemu.kernel or "kernel"
         self.qemu.kernel = key
+        boot_args: list[str] = []
+        if self.firmware is not None:
+            load, entry = loader_placement(Path(image), self._dram_base)
+            boot_args = load + ["-device", f"loader,addr={self.firmware.mailbox:#x},"
+                                           f"data={entry:#x},data-len=8"]
+            image = self.firmware.elf
         set_image(self.target, key, image)
-        self.qemu.extra_args = " ".join([self._base_args, *extra_args]).strip()
+        self.qemu.extra_args = " ".join([self._base_args, *boot_args, *extra_args]).strip()
 
     def bootstrap(self, rec: Any, tl: Any, target: Any, payload: Any) -> None:
         """Nothing runs before the elfloader: QEMU starts it directly."""

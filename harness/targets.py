@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 import yaml
 
 from .errors import HarnessError
-from .images.build import MACHINES, ROOT
+from .images.build import FIRMWARE_MACHINES, MACHINES, ROOT
 
 TARGETS_DIR = ROOT / "targets"
 T = TypeVar("T")
@@ -111,6 +111,9 @@ class Target:
     timing_profile: str | None = None
     lab: str | None = None      # [issue 4] "virtual": the run brings up a lab (harness/lab.py)
     console_uart: int | None = None     # the board's console UART base, when not the machine's
+    # EL3 firmware QEMU starts before the loader (None: the loader is started directly).
+    # "stand-in": images/firmware/, TF-A's hand-off state; the loader is entered at EL2.
+    firmware: str | None = None
     phases: dict[str, str] = field(default_factory=dict)
     verdict: Verdict = field(default_factory=Verdict)
     env: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -336,6 +339,36 @@ def _hashes(v: Any) -> tuple[str, ...]:
     return algos
 
 
+FIRMWARES = ("stand-in", "none")
+
+
+def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None) -> str | None:
+    """`firmware:` - what runs at EL3 before the loader on a QEMU target.
+
+    `stand-in` is our TF-A stand-in (images/firmware/): QEMU starts it at EL3, it leaves
+    the GICv3 and EL2 as TF-A does on the board and enters the loader at EL2, so the
+    loader goes in with `-device loader` instead of `-kernel`. `none` (the default): the
+    loader is QEMU's `-kernel` itself."""
+    value = h.get("firmware", _choice(*FIRMWARES), "none", hint=" | ".join(FIRMWARES))
+    if value == "none":
+        return None
+    where = "harness.firmware"
+    if boot != "qemu":
+        raise HarnessError(f"firmware '{value}' is for QEMU targets (boot: qemu), this one "
+                           f"boots through {boot}", file=path, field=where,
+                           fix="remove 'firmware:' (U-Boot and the board bring their own firmware)")
+    if machine not in FIRMWARE_MACHINES:
+        raise HarnessError(f"there is no firmware stand-in for machine '{machine}'", file=path,
+                           field=where, fix=f"remove 'firmware:' (it exists for: "
+                                            f"{', '.join(FIRMWARE_MACHINES)})")
+    if el is not None and el != 2:
+        raise HarnessError(f"the firmware enters the loader at EL2, but expect.el is {el}",
+                           file=path, field=where,
+                           fix="set 'expect: {el: 2}', or remove 'firmware:' for a loader "
+                               "entered at EL3 as QEMU's -kernel")
+    return value
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads labgrid's `!template $LG_...` values (kept unexpanded:
     labgrid expands them from the environment when it loads the file). [issue 4]"""
@@ -395,6 +428,7 @@ def load(name_or_path: str) -> Target:
         timing_profile=h.get("timing_profile", _profile_name, None, hint="imx8mp-armstone"),
         console_uart=h.get("console_uart", _int, None, hint="0x30880000"),
         lab=h.get("lab", _choice("virtual"), None, hint="virtual"),
+        firmware=_firmware(path, h, machine, boot, el),
         phases=phases, verdict=_verdict(h.sub("verdict")), env=data)
     h.done()
     if boot == "uboot" and target.uboot is None:

@@ -27,6 +27,9 @@ BUGS = ("none", "corrupt-segment", "skip-bss", "handoff-mmu-on", "no-clean", "cl
 EARLY_MMU_ONLY = {"handoff-mmu-on", "no-clean", "clean-short", "no-icache-inv",
                   "store-after-clean", "device-normal"}
 CROSS = "aarch64-linux-gnu-"
+# Machines with an EL3 firmware stand-in (images/firmware/, machines/<m>.mk sets FW_BASE).
+FIRMWARE_MACHINES = ("imx8mp",)
+FIRMWARE_MAILBOX = "fw_mailbox"     # its symbol: the 64-bit next-stage entry word
 
 
 def build_root() -> Path:
@@ -175,3 +178,17 @@ def build(variant: Variant, quiet: bool = True,
           bug=variant.bug, archive=archive, console=variant.console, **extra,
           **_uart(variant.uart_base))
     return Build(variant, out / "elfloader.elf", out / "elfloader.Image", probe, archive)
+
+
+def build_firmware(machine: str, quiet: bool = True) -> Path:
+    """The EL3 firmware stand-in for `machine` (images/firmware/): wakes the GICv3, puts every
+    interrupt in Group 1 Non-secure, enables the ICC system registers and enters the next
+    stage at EL2 at the address the host writes to its `fw_mailbox` word. Built, never
+    committed; a no-op when up to date."""
+    if machine not in FIRMWARE_MACHINES:
+        raise HarnessError(f"no firmware stand-in for machine '{machine}'", field="firmware",
+                           fix=f"firmware exists for: {', '.join(FIRMWARE_MACHINES)}")
+    out = build_root() / "images" / machine / "firmware"
+    out.mkdir(parents=True, exist_ok=True)
+    _make("firmware", quiet, out=out, machine=machine)
+    return out / "firmware.elf"

@@ -11,3 +11,9 @@ LOADER_BASE := 0x50000000
 # the harness (KERNEL_BASE=0x80000000 BLOB_BASE=0x80010000 on the make command line).
 KERNEL_BASE := 0x40000000
 BLOB_BASE   := 0x40010000
+# The firmware stand-in (images/firmware/, `make firmware`): GICv3 distributor and
+# redistributors as QEMU's imx8mp-evk (and the SoC) place them, and where the firmware runs:
+# the on-chip RAM (OCRAM 0x00900000-0x0098ffff), clear of everything in DRAM.
+GICD_BASE   := 0x38800000
+GICR_BASE   := 0x38880000
+FW_BASE     := 0x00900000

@@ -192,18 +192,17 @@ class BootSession:
         except PluginBuildError as exc:
             raise HarnessError(f"cache-model plugin unavailable: {exc}", field="--coherence",
                                fix="run 'make setup' (needs libglib2.0-dev and QEMU's source header)") from None
-        kernel = payload.images[0]
-        # Our loader hands off with the MMU off (physical entry); seL4's enables
-        # the MMU first and jumps to the kernel's virtual entry.
-        handoff = kernel.entry_paddr if payload.reference else kernel.entry
-        syms = payload.loader.symbols
-        begin = syms.get("unpack_window_begin")
-        # The reference loader's CRC self-report is verification, not unpack: not counted.
-        pause = (syms["self_report_begin"], syms["self_report_end"]) \
-            if {"self_report_begin", "self_report_end"} <= syms.keys() else None
+        from .coherence.window import window_for
+        # The payload's hand-off contract: ours hands off with the MMU off at the
+        # physical entry, seL4's at the virtual entry with MMU and caches on.
+        contract = getattr(payload, "contract", "mmu-off" if payload.reference else "sel4")
+        if contract == "mmu-off" and self.target.expect_handoff != "mmu-off":
+            contract = "any"
+        w = window_for(payload, contract)
         out.unlink(missing_ok=True)
-        return plugin_args(plugin, out, self.target.dram, begin, handoff, pause=pause,
-                           expect_handoff="mmu-off" if self.target.expect_handoff == "mmu-off" else "any")
+        return plugin_args(plugin, out, self.target.dram, w.begin_pc, w.handoff_pc, pause=w.pause,
+                           expect_handoff=w.contract, begin_hit=w.begin_hit, end_pcs=w.end_pcs,
+                           handoff_el=w.handoff_el, targets=w.targets)
 
     def command_line(self, payload: Payload, extra: list[str] | None = None,
                      coherence: bool | None = None) -> str:

@@ -84,6 +84,7 @@ def run_guest(
     begin: str | None = None,
     expect_handoff: str = "mmu-off",
     timeout: float = 60,
+    **window: Any,
 ) -> tuple[CoherenceReport | None, str, float]:
     """Run one guest to its semihosting exit; return (report, output, seconds).
 
@@ -104,6 +105,7 @@ def run_guest(
             syms[begin] if begin else None,
             syms["handoff"],
             expect_handoff=expect_handoff,
+            **window,
         )
     t0 = time.monotonic()
     proc = subprocess.run(
@@ -231,6 +233,47 @@ def test_copy_counts_exact(plugin: Path, tmp_path: Path, cached: bool, nbytes: i
     assert dict(c.cmo) == expect_cmo
     # Cleaned and I-invalidated inside the window: only the MMU-on handoff is wrong.
     assert report.kinds() == ({"handoff-state"} if cached else set())
+
+
+@pytest.mark.qemu
+def test_sel4_contract(plugin: Path, tmp_path: Path) -> None:
+    """seL4 enters its kernel cached: dirty lines then are no hazard, MMU off is."""
+    elf = build_case("handoff_cached_dirty", tmp_path)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json", expect_handoff="sel4", handoff_el=1)
+    assert report is not None and report.handoff_seen and report.expect_handoff == "sel4"
+    assert report.hazards == (), f"false alarm under the sel4 contract: {report.hazards}"
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r2.json", expect_handoff="sel4", handoff_el=2)
+    assert report is not None and report.kinds() == {"handoff-state"}    # wrong EL
+    elf = build_case("mmu_off", tmp_path)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r3.json", expect_handoff="sel4")
+    assert report is not None and report.kinds() == {"handoff-state"}    # MMU off
+
+
+@pytest.mark.qemu
+def test_window_end_and_targets(plugin: Path, tmp_path: Path) -> None:
+    """An end PC closes the counts before the hand-off; by_target splits them."""
+    elf = build_case("handoff_cached_dirty", tmp_path)
+    syms = symbols(elf)
+    full, _, _ = run_guest(plugin, elf, tmp_path / "a.json", expect_handoff="any")
+    cut, _, _ = run_guest(plugin, elf, tmp_path / "b.json", expect_handoff="any",
+                          end_pcs=[syms["handoff"] - 4], targets={"dest": [(BUF, BUF_END)]})
+    assert full is not None and cut is not None and cut.end_seen and not full.end_seen
+    assert cut.counts.insns < full.counts.insns
+    assert cut.kinds() == full.kinds() == {"dirty-at-handoff"}   # hazards go on to the hand-off
+    split = cut.counts.by_target
+    assert sum(t.total() for t in split.values()) == cut.counts.loads.total() + cut.counts.stores.total()
+    assert split["dest"].stores.total() > 0 and split["dest"].ranges == ((BUF, BUF_END),)
+
+
+@pytest.mark.host
+def test_plugin_args_window_options() -> None:
+    args = plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), 0x10, 0x20, expect_handoff="sel4",
+                       begin_hit=2, end_pcs=[0x30, 0x40], handoff_el=2,
+                       targets={"source": [(0x100, 0x200)], "dest": [(1, 2), (3, 4)]})
+    assert args[1].endswith(",begin_hit=2,end_pc=0x30,end_pc=0x40,handoff_el=2,"
+                            "source=0x100:0x200,dest=0x1:0x2,dest=0x3:0x4")
+    with pytest.raises(ValueError):
+        plugin_args(Path("/p"), Path("/o"), (0, 1), None, None, expect_handoff="mmu-on")
 
 
 @pytest.mark.host

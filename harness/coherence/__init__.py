@@ -8,9 +8,21 @@ the plugin, forms its ``-plugin`` argument and reads its JSON report.
 
 Plugin arguments (``-plugin file=libcachemodel.so,key=value,...``)::
 
-    out=PATH  ram=BASE:SIZE (hex)  begin_pc=0xADDR  handoff_pc=0xADDR
-    expect_handoff=mmu-off|any  line=64  l1=32K:4  l2=512K:16 (l2=0: none)
-    ranges_only=1 (0 adds "line_addrs" per hazard)
+    out=PATH  ram=BASE:SIZE (hex)  begin_pc=0xADDR  begin_hit=N
+    end_pc=0xADDR (repeatable)  handoff_pc=0xADDR  pause=0xA:0xB
+    expect_handoff=mmu-off|sel4|any  handoff_el=N
+    dest=S:E (repeatable)  source=S:E  loader=S:E  stack=S:E   (hex, [S, E))
+    line=64  l1=32K:4  l2=512K:16 (l2=0: none)  ranges_only=1 (0 adds
+    "line_addrs" per hazard)
+
+Window and contract.  Counting runs from the ``begin_hit``-th execution of
+``begin_pc`` to the first ``end_pc`` reached (or the hand-off); hazards are
+tracked on to the hand-off regardless.  The hand-off contract says what the
+kernel must be given: ``mmu-off`` (our reference loader: M, C, I clear at the
+physical entry), ``sel4`` (seL4's loader enters the kernel at its virtual entry
+with M and C set, at ``handoff_el`` if given; lines dirty at the hand-off are
+then coherent, not a hazard, because the caches stay on), ``any`` (no state).
+Dirty-at-disable, partial clean and the rest are hazards under every contract.
 
 Report (written at handoff_pc, and at exit if the handoff never came)::
 
@@ -26,13 +38,23 @@ Report (written at handoff_pc, and at exit if the handoff never came)::
                 "stores": {...same...},
                 "cmo": {"dc_cvac": N, "dc_civac", "dc_ivac", "dc_cvap",
                         "dc_cvadp", "dc_cvau", "dc_csw", "dc_cisw", "dc_isw",
-                        "dc_zva", "ic_iallu", "ic_ialluis", "ic_ivau", "tlbi"}},
-     "window": {"begin_seen": bool, "begin_pc": "0x.."|null,
+                        "dc_zva", "ic_iallu", "ic_ialluis", "ic_ivau", "tlbi"},
+                "by_target": {T: {"loads": {...as above}, "stores": {...},
+                                  "ranges": [[start, end_exclusive], ...]}}},
+     "expect_handoff": "mmu-off"|"sel4"|"any",
+     "window": {"begin_seen": bool, "begin_hit": N, "end_seen": bool,
+                "end_pcs": ["0x.."], "begin_pc": "0x.."|null,
                 "handoff_pc": "0x.."|null},
      "geometry": {...}, "api": {...}}
 
-Counts cover only the window [begin_pc, handoff_pc).  Access sizes are QEMU's:
-an ldp/stp of two X registers is one 16-byte access.
+Counts cover only the window [begin, end).  Access sizes are QEMU's: an
+ldp/stp of two X registers is one 16-byte access.  ``by_target`` splits the
+same accesses by where they went, T in ``TARGETS``: ``source`` (the archive),
+``stack`` (the loader's stack), ``loader`` (the rest of its own image),
+``dest`` (the given dest ranges, or RAM outside the loader when none are
+given), ``other`` (MMIO, RAM outside the dest ranges).  Fields added after
+version 1 first shipped (``by_target``, ``expect_handoff``, ``begin_hit``,
+``end_seen``, ``end_pcs``) are optional when reading.
 """
 
 from __future__ import annotations
@@ -43,16 +65,19 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = [
+    "CONTRACTS",
     "HAZARD_KINDS",
+    "TARGETS",
     "AccessCounts",
     "CoherenceReport",
     "Counts",
     "Hazard",
     "PluginBuildError",
     "ReportError",
+    "TargetCounts",
     "plugin_args",
     "plugin_path",
 ]
@@ -76,6 +101,12 @@ HAZARD_KINDS: tuple[str, ...] = (
 )
 
 ACCESS_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16)
+
+#: Hand-off contracts the plugin checks (see the module docstring).
+CONTRACTS: tuple[str, ...] = ("mmu-off", "sel4", "any")
+
+#: Where the window's accesses went, most specific first (plugin order).
+TARGETS: tuple[str, ...] = ("source", "stack", "loader", "dest", "other")
 
 
 class PluginBuildError(RuntimeError):
@@ -191,6 +222,10 @@ def plugin_args(
     l1: str | None = None,
     l2: str | None = None,
     pause: tuple[int, int] | None = None,
+    begin_hit: int = 1,
+    end_pcs: Sequence[int] = (),
+    handoff_el: int | None = None,
+    targets: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> list[str]:
     """The QEMU arguments that load the plugin (``["-plugin", "file=...,k=v"]``).
 
@@ -200,12 +235,20 @@ def plugin_args(
     kill QEMU once the guest idles.  ``l1``/``l2`` are set/way geometries such
     as ``"32K:4"`` (``"0"`` for no L2). ``pause`` is (pause_pc, resume_pc): a
     stretch inside the window left out of the counts (the loader's self-check).
+    ``begin_hit``: the window opens at the Nth execution of ``begin_pc``;
+    ``end_pcs``: the first of them reached closes it before the hand-off.
+    ``expect_handoff`` is a contract in CONTRACTS; ``handoff_el`` the EL the
+    sel4 contract wants. ``targets`` maps "dest"/"source"/"loader"/"stack" to
+    physical [start, end) ranges for the per-target split of the counts.
     """
     base, size = ram
     if size <= 0 or base < 0:
         raise ValueError(f"bad RAM range {ram!r}")
-    if expect_handoff not in ("mmu-off", "any"):
-        raise ValueError(f"expect_handoff must be 'mmu-off' or 'any', not {expect_handoff!r}")
+    if expect_handoff not in CONTRACTS:
+        raise ValueError(f"expect_handoff must be one of {', '.join(CONTRACTS)}, "
+                         f"not {expect_handoff!r}")
+    if begin_hit < 1:
+        raise ValueError(f"begin_hit must be >= 1, not {begin_hit}")
     opts = [
         f"file={_qemu_opt_escape(str(Path(plugin).resolve()))}",
         f"out={_qemu_opt_escape(str(Path(out).resolve()))}",
@@ -224,7 +267,27 @@ def plugin_args(
         opts.append(f"l1={l1}")
     if l2 is not None:
         opts.append(f"l2={l2}")
+    opts += _window_opts(begin_hit, end_pcs, handoff_el, targets or {})
     return ["-plugin", ",".join(opts)]
+
+
+def _window_opts(begin_hit: int, end_pcs: Sequence[int], handoff_el: int | None,
+                 targets: Mapping[str, Sequence[tuple[int, int]]]) -> list[str]:
+    """The options added for real loaders; none of them when unused, so the
+    reference loader's command line stays as it was."""
+    opts = [f"begin_hit={begin_hit}"] if begin_hit != 1 else []
+    if len(end_pcs) > 4:
+        raise ValueError("at most 4 end PCs")
+    opts += [f"end_pc={pc:#x}" for pc in end_pcs]
+    if handoff_el is not None:
+        opts.append(f"handoff_el={handoff_el}")
+    for kind, spans in targets.items():
+        if kind not in ("dest", "source", "loader", "stack"):
+            raise ValueError(f"unknown target class {kind!r}")
+        if len(spans) > 16:
+            raise ValueError(f"too many {kind} ranges")
+        opts += [f"{kind}={s:#x}:{e:#x}" for s, e in spans if s < e]
+    return opts
 
 
 # -------------------------------------------------------------------- report
@@ -286,8 +349,23 @@ class AccessCounts:
 
 
 @dataclass(frozen=True)
+class TargetCounts:
+    """The window's data accesses to one target class (dest, source, stack...)."""
+
+    loads: AccessCounts
+    stores: AccessCounts
+    ranges: tuple[tuple[int, int], ...] = ()
+
+    def total(self) -> int:
+        return self.loads.total() + self.stores.total()
+
+
+@dataclass(frozen=True)
 class Counts:
-    """What the guest did inside the counting window, for the timing model."""
+    """What the guest did inside the counting window, for the timing model.
+
+    ``by_target`` is empty for reports from before the per-target split.
+    """
 
     insns: int
     ifetch_cacheable: int
@@ -295,6 +373,7 @@ class Counts:
     loads: AccessCounts
     stores: AccessCounts
     cmo: Mapping[str, int]
+    by_target: Mapping[str, TargetCounts] = field(default_factory=dict)
 
 
 def _field(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -330,6 +409,25 @@ def _access_counts(obj: Mapping[str, Any], where: str) -> AccessCounts:
     return AccessCounts(parts["cacheable"], parts["uncached"])
 
 
+def _by_target(c: Mapping[str, Any], where: str) -> dict[str, TargetCounts]:
+    """The optional per-target split (absent in older reports)."""
+    raw = c.get("by_target")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ReportError(f"{where}: field 'by_target' is not an object")
+    out: dict[str, TargetCounts] = {}
+    for name, t in raw.items():
+        tw = f"{where}.by_target.{name}"
+        if not isinstance(t, dict):
+            raise ReportError(f"{tw}: not an object")
+        ranges = tuple((int(r[0]), int(r[1])) for r in t.get("ranges", []))
+        out[name] = TargetCounts(_access_counts(_field(t, "loads", dict, tw), f"{tw}.loads"),
+                                 _access_counts(_field(t, "stores", dict, tw), f"{tw}.stores"),
+                                 ranges)
+    return out
+
+
 @dataclass(frozen=True)
 class CoherenceReport:
     """The plugin's JSON report, validated.
@@ -349,6 +447,8 @@ class CoherenceReport:
     counts: Counts
     begin_seen: bool
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    end_seen: bool = False
+    expect_handoff: str = "mmu-off"
 
     @classmethod
     def load(cls, path: Path) -> CoherenceReport:
@@ -405,6 +505,7 @@ class CoherenceReport:
             loads=_access_counts(_field(c, "loads", dict, cw), f"{cw}.loads"),
             stores=_access_counts(_field(c, "stores", dict, cw), f"{cw}.stores"),
             cmo={k: _field(cmo, k, int, f"{cw}.cmo") for k in cmo},
+            by_target=_by_target(c, cw),
         )
         window = _field(data, "window", dict, where)
         if "el_at_handoff" not in data or "sctlr_at_handoff" not in data:
@@ -423,6 +524,8 @@ class CoherenceReport:
             counts=counts,
             begin_seen=_field(window, "begin_seen", bool, f"{where}: window"),
             raw=data,
+            end_seen=bool(window.get("end_seen", False)),
+            expect_handoff=str(data.get("expect_handoff", "mmu-off")),
         )
 
     def hazards_of(self, kind: str) -> list[Hazard]:

@@ -75,9 +75,23 @@
  *   ram=BASE:SIZE       hex; the DRAM range (default 40000000:100000000);
  *                       only lines in it are tracked
  *   begin_pc=0xADDR     counting starts when this PC executes (default: reset)
+ *   begin_hit=N         ... the Nth time it executes (default 1): seL4's
+ *                       load_elf runs once for the kernel, then per user image
+ *   end_pc=0xADDR       counting stops when this PC executes (repeatable, the
+ *                       first one reached ends it; default: handoff_pc).
+ *                       Hazards are still tracked up to the hand-off.
  *   handoff_pc=0xADDR   kernel entry: handoff checks, counting stops, report
  *   pause=0xA:0xB       counting pauses when PC A executes, resumes at PC B
- *   expect_handoff=mmu-off|any   contract at handoff (default mmu-off)
+ *   expect_handoff=mmu-off|sel4|any   contract at handoff (default mmu-off):
+ *                       mmu-off: M, C and I off (our reference loader);
+ *                       sel4: M and C on (seL4 enters its kernel at the
+ *                       virtual entry with its boot page tables live), so
+ *                       lines still dirty at the hand-off are not a hazard
+ *                       while the D-cache stays on; any: no state required
+ *   handoff_el=N        the EL the kernel must be entered at (sel4 contract)
+ *   dest=S:E source=S:E loader=S:E stack=S:E   hex physical [S, E) ranges
+ *                       for the per-target split of the window's accesses
+ *                       (dest repeatable; without dest: RAM outside loader)
  *   l1=32K:4 l2=512K:16 set/way geometry (size:ways; l2=0 for none)
  *   ranges_only=1       0 adds each hazard's individual line addresses
  *
@@ -104,7 +118,13 @@ static struct {
     uint64_t ram_base, ram_size;
     bool have_begin, have_handoff, have_pause;
     uint64_t begin_pc, handoff_pc, pause_pc, resume_pc;
-    bool expect_mmu_off;
+    uint64_t begin_hit;
+    uint64_t end_pcs[4];
+    unsigned n_end;
+    bool expect_mmu_off, expect_sel4;
+    int handoff_el;
+    struct { uint64_t s, e; } rg[4][16];   /* [target class][i], physical */
+    unsigned n_rg[4];
     bool ranges_only;
     uint64_t l1_size, l2_size;
     unsigned l1_ways, l2_ways;
@@ -112,7 +132,9 @@ static struct {
     .line_shift = 6,
     .ram_base = 0x40000000ULL,
     .ram_size = 0x100000000ULL,
+    .begin_hit = 1,
     .expect_mmu_off = true,
+    .handoff_el = -1,
     .ranges_only = true,
     .l1_size = 32 * 1024, .l1_ways = 4,
     .l2_size = 512 * 1024, .l2_ways = 16,
@@ -203,6 +225,17 @@ static const char *const cmo_names[C_N] = {
 };
 
 static uint64_t cnt_ld[2][5], cnt_st[2][5];   /* [cacheable][log2 size] */
+
+/* Where the window's data accesses go: what the unpack writes (dest), what it
+ * reads (source: the archive), the loader's stack, the rest of the loader's
+ * own image, anything else (MMIO, RAM outside the given dest ranges). */
+enum { T_SOURCE, T_STACK, T_LOADER, T_DEST, T_OTHER, T_N };
+static const char *const tg_names[T_N] = {
+    "source", "stack", "loader", "dest", "other",
+};
+static uint64_t cnt_tg[T_N][2][2][5];         /* [target][store][cacheable][size] */
+static uint64_t begin_hits;
+static bool end_seen;
 static uint64_t cnt_cmo[C_N];
 static uint64_t fetch_acc[2];                 /* [cacheable] */
 static uint64_t ins_last;
@@ -1228,6 +1261,34 @@ static void json_sizes(GString *s, const uint64_t v[5])
                            v[4]);
 }
 
+/* "by_target": {"dest": {"loads": {"cacheable": {...}, "uncached": {...}},
+ * "stores": {...}, "ranges": [[s, e], ...]}, ...}: the window's accesses by
+ * where they went, so a report shows why an unpack is slow. */
+static void json_targets(GString *s)
+{
+    unsigned t, st, i;
+
+    for (t = 0; t < T_N; t++) {
+        g_string_append_printf(s, "%s\n      \"%s\": {", t ? "," : "",
+                               tg_names[t]);
+        for (st = 0; st < 2; st++) {
+            g_string_append_printf(s, "\"%s\": {\"cacheable\": ",
+                                   st ? "stores" : "loads");
+            json_sizes(s, cnt_tg[t][st][1]);
+            g_string_append(s, ", \"uncached\": ");
+            json_sizes(s, cnt_tg[t][st][0]);
+            g_string_append(s, "}, ");
+        }
+        g_string_append(s, "\"ranges\": [");
+        for (i = 0; t < T_OTHER && i < cfg.n_rg[t]; i++) {
+            g_string_append_printf(s, "%s[%" PRIu64 ", %" PRIu64 "]",
+                                   i ? ", " : "", cfg.rg[t][i].s,
+                                   cfg.rg[t][i].e);
+        }
+        g_string_append(s, "]}");
+    }
+}
+
 static void write_report(bool complete)
 {
     GString *s = g_string_new("");
@@ -1312,9 +1373,21 @@ static void write_report(bool complete)
         g_string_append_printf(s, "%s\"%s\": %" PRIu64, c ? ", " : "",
                                cmo_names[c], cnt_cmo[c]);
     }
+    g_string_append(s, "},\n    \"by_target\": {");
+    json_targets(s);
     g_string_append(s, "}\n  },\n");
+    g_string_append_printf(s, "  \"expect_handoff\": \"%s\",\n",
+                           cfg.expect_mmu_off ? "mmu-off"
+                           : cfg.expect_sel4 ? "sel4" : "any");
     g_string_append_printf(s, "  \"window\": {\"begin_seen\": %s, "
-                           "\"begin_pc\": ", begin_seen ? "true" : "false");
+                           "\"begin_hit\": %" PRIu64 ", \"end_seen\": %s, "
+                           "\"end_pcs\": [", begin_seen ? "true" : "false",
+                           cfg.begin_hit, end_seen ? "true" : "false");
+    for (c = 0; c < cfg.n_end; c++) {
+        g_string_append_printf(s, "%s\"0x%" PRIx64 "\"", c ? ", " : "",
+                               cfg.end_pcs[c]);
+    }
+    g_string_append(s, "], \"begin_pc\": ");
     if (cfg.have_begin) {
         g_string_append_printf(s, "\"0x%" PRIx64 "\"", cfg.begin_pc);
     } else {
@@ -1518,6 +1591,40 @@ static void cmo_cb(unsigned int vcpu, void *udata)
     }
 }
 
+static inline bool in_rg(unsigned t, uint64_t pa)
+{
+    unsigned i;
+
+    for (i = 0; i < cfg.n_rg[t]; i++) {
+        if (pa - cfg.rg[t][i].s < cfg.rg[t][i].e - cfg.rg[t][i].s) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Target class of a physical address, most specific first (the archive and
+ * the stack lie inside the loader's image). */
+static unsigned target_of(uint64_t pa, bool ram)
+{
+    if (in_rg(T_SOURCE, pa)) {
+        return T_SOURCE;
+    }
+    if (in_rg(T_STACK, pa)) {
+        return T_STACK;
+    }
+    if (in_rg(T_LOADER, pa)) {
+        return T_LOADER;
+    }
+    if (!ram) {
+        return T_OTHER;
+    }
+    if (!cfg.n_rg[T_DEST] || in_rg(T_DEST, pa)) {
+        return T_DEST;
+    }
+    return T_OTHER;
+}
+
 static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
                    void *udata)
 {
@@ -1569,6 +1676,7 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
     }
     if (win_active) {
         (st ? cnt_st : cnt_ld)[cacheable][sh]++;
+        cnt_tg[target_of(pa, ram)][st][cacheable][sh]++;
     }
     if (!ram || !dir) {
         return;
@@ -1642,9 +1750,25 @@ static void begin_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     if (vcpu != 0 || begin_seen || handoff_seen) {
         return;
     }
+    if (++begin_hits < cfg.begin_hit) {
+        return;
+    }
     begin_seen = true;
     ins_last = qemu_plugin_u64_get(SB_INSNS, 0);
     win_active = true;
+}
+
+/* The window can end before the hand-off: seL4's unpack window (the seed's)
+ * ends where the loader enables the MMU, not at the kernel entry. */
+static void end_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    if (vcpu != 0 || !begin_seen || end_seen || handoff_seen) {
+        return;
+    }
+    attribute_fetches();
+    win_active = false;
+    paused = false;
+    end_seen = true;
 }
 
 /* The loader's self-report (CRCs of what landed) is verification, not unpack:
@@ -1662,12 +1786,29 @@ static void pause_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
 
 static void resume_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
 {
-    if (vcpu != 0 || !paused || handoff_seen) {
+    if (vcpu != 0 || !paused || handoff_seen || end_seen) {
         return;
     }
     paused = false;
     ins_last = qemu_plugin_u64_get(SB_INSNS, 0);
     win_active = true;
+}
+
+/* The hand-off state against the contract: mmu-off wants M, C and I clear;
+ * sel4 wants M and C set (its kernel runs at a virtual address, cached) and,
+ * when given, the EL the kernel expects. */
+static bool handoff_state_wrong(void)
+{
+    const uint64_t m = 1u << 0, c = 1u << 2, i = 1u << 12;
+
+    if (cfg.expect_mmu_off) {
+        return (sctlr_at_handoff & (m | c | i)) != 0;
+    }
+    if (cfg.expect_sel4) {
+        return (sctlr_at_handoff & (m | c)) != (m | c) ||
+               (cfg.handoff_el >= 0 && el_at_handoff != cfg.handoff_el);
+    }
+    return false;
 }
 
 static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
@@ -1687,7 +1828,9 @@ static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     sctlr_at_handoff = cpu.sctlr[el_at_handoff <= 1 ? 1 : el_at_handoff];
 
     if (cpu.dc_on) {
-        if (g_dirty) {
+        /* seL4's contract keeps the caches on across the hand-off: its dirty
+         * lines stay coherent for the kernel, which runs cached too. */
+        if (g_dirty && !cfg.expect_sel4) {
             classify_dirty(0, HZ_DIRTY_HANDOFF, pc, false);
         }
     } else {
@@ -1702,8 +1845,7 @@ static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
             hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
         }
     }
-    if (cfg.expect_mmu_off && (sctlr_at_handoff & ((1u << 0) | (1u << 2) |
-                                                   (1u << 12)))) {
+    if (handoff_state_wrong()) {
         struct hazard *h = hz_get(HZ_HANDOFF_STATE, pc);
         h->count++;
         h->has_state = true;
@@ -1799,6 +1941,13 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
             qemu_plugin_register_vcpu_insn_exec_cb(insn, resume_cb,
                                                    QEMU_PLUGIN_CB_NO_REGS,
                                                    NULL);
+        }
+        for (unsigned e = 0; e < cfg.n_end; e++) {
+            if (va == cfg.end_pcs[e]) {
+                qemu_plugin_register_vcpu_insn_exec_cb(insn, end_cb,
+                                                       QEMU_PLUGIN_CB_NO_REGS,
+                                                       NULL);
+            }
         }
         if (cfg.have_handoff && va == cfg.handoff_pc) {
             qemu_plugin_register_vcpu_insn_exec_cb(insn, handoff_cb,
@@ -1976,14 +2125,29 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
         } else if (IS("handoff_pc")) {
             ok = parse_hex(val, &cfg.handoff_pc);
             cfg.have_handoff = ok;
+        } else if (IS("begin_hit")) {
+            ok = parse_size(val, &cfg.begin_hit) && cfg.begin_hit >= 1;
+        } else if (IS("end_pc")) {
+            ok = cfg.n_end < 4 && parse_hex(val, &cfg.end_pcs[cfg.n_end]);
+            cfg.n_end += ok;
+        } else if (IS("handoff_el")) {
+            uint64_t v;
+            ok = parse_size(val, &v) && v <= 3;
+            cfg.handoff_el = ok ? (int)v : -1;
+        } else if (IS("dest") || IS("source") || IS("loader") || IS("stack")) {
+            unsigned t = IS("dest") ? T_DEST : IS("source") ? T_SOURCE
+                         : IS("loader") ? T_LOADER : T_STACK;
+            g_auto(GStrv) p = g_strsplit(val, ":", 2);
+            ok = cfg.n_rg[t] < 16 && p[0] && p[1] &&
+                 parse_hex(p[0], &cfg.rg[t][cfg.n_rg[t]].s) &&
+                 parse_hex(p[1], &cfg.rg[t][cfg.n_rg[t]].e) &&
+                 cfg.rg[t][cfg.n_rg[t]].s < cfg.rg[t][cfg.n_rg[t]].e;
+            cfg.n_rg[t] += ok;
         } else if (IS("expect_handoff")) {
-            if (!strcmp(val, "mmu-off")) {
-                cfg.expect_mmu_off = true;
-            } else if (!strcmp(val, "any") || !strcmp(val, "none")) {
-                cfg.expect_mmu_off = false;
-            } else {
-                ok = false;
-            }
+            cfg.expect_mmu_off = !strcmp(val, "mmu-off");
+            cfg.expect_sel4 = !strcmp(val, "sel4");
+            ok = cfg.expect_mmu_off || cfg.expect_sel4 || !strcmp(val, "any") ||
+                 !strcmp(val, "none");
         } else if (IS("ranges_only")) {
             if (!strcmp(val, "0") || !strcmp(val, "1")) {
                 cfg.ranges_only = val[0] == '1';

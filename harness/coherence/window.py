@@ -1,0 +1,99 @@
+"""Where the cache model's counting window and hand-off are, per loader.
+
+The two loaders differ in both. Ours marks its window with symbols and hands
+off with the MMU off at the kernel's physical entry. seL4's loader has no
+markers; the seed measures its unpack from the user image's ``ELF-loading
+image`` line to ``Enabling (hypervisor) MMU and paging``, so the window is
+found from its own (unstripped) symbols: ``load_elf`` (one call per image,
+the kernel's first) to ``arm_enable_mmu``/``arm_enable_hyp_mmu``. seL4 then
+enters the kernel at its virtual entry with MMU and caches on: that is its
+contract, not a hazard.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..payload import Payload
+
+__all__ = ["Window", "window_for", "SCOPES"]
+
+#: seL4 windows: "seed" starts at the first user image (the seed's
+#: measurement), "unpack" at load_images (adds the kernel's unpack).
+SCOPES: tuple[str, ...] = ("seed", "unpack")
+
+SEL4_END_SYMBOLS: tuple[str, ...] = ("arm_enable_mmu", "arm_enable_hyp_mmu")
+HIGH_HALF = 1 << 63
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the plugin is told: window, hand-off, contract, target ranges."""
+
+    begin_pc: int | None
+    handoff_pc: int
+    contract: str
+    definition: str                       # in words, for reports
+    begin_hit: int = 1
+    end_pcs: tuple[int, ...] = ()
+    handoff_el: int | None = None
+    pause: tuple[int, int] | None = None
+    targets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+def _span(syms: dict[str, int], lo: str, hi: str) -> list[tuple[int, int]]:
+    return [(syms[lo], syms[hi])] if lo in syms and hi in syms and syms[lo] < syms[hi] else []
+
+
+def _targets(payload: Payload) -> dict[str, list[tuple[int, int]]]:
+    """Archive, stack and the loader's own image; dest is the rest of RAM.
+
+    The user images' destinations are chosen by seL4's loader at run time, so
+    they are not passed: "RAM outside the loader" is the destination.
+    """
+    syms = payload.loader.symbols
+    return {
+        "source": _span(syms, "_archive_start", "_archive_start_end"),
+        "stack": _span(syms, "core_stack_alloc", "core_stack_alloc_end")
+        or _span(syms, "__stack_bottom", "__stack_top"),
+        "loader": [payload.loader.span],
+    }
+
+
+def _reference(payload: Payload, contract: str) -> Window:
+    syms = payload.loader.symbols
+    pause = (syms["self_report_begin"], syms["self_report_end"]) \
+        if {"self_report_begin", "self_report_end"} <= syms.keys() else None
+    return Window(syms.get("unpack_window_begin"), payload.images[0].entry_paddr, contract,
+                  "unpack_window_begin -> kernel entry, less the CRC self-report",
+                  pause=pause, targets=_targets(payload))
+
+
+def _sel4(payload: Payload, contract: str, scope: str) -> Window:
+    syms = payload.loader.symbols
+    kernel = payload.images[0]
+    end_pcs = tuple(syms[s] for s in SEL4_END_SYMBOLS if s in syms)
+    begin: int | None
+    if scope == "seed" and "load_elf" in syms and len(payload.images) > 1:
+        begin, hit, words = syms["load_elf"], 2, "first user image's 'ELF-loading image'"
+    else:   # load_elf inlined (optimised builds may) or asked for: the whole unpack
+        begin, hit, words = syms.get("load_images"), 1, "load_images (kernel included)"
+    ends = "/".join(s for s in SEL4_END_SYMBOLS if s in syms) or "the kernel entry"
+    return Window(begin, kernel.entry, contract, f"{words} -> {ends}", begin_hit=hit,
+                  end_pcs=end_pcs, handoff_el=1 if kernel.entry >= HIGH_HALF else 2,
+                  targets=_targets(payload))
+
+
+def window_for(payload: Payload, contract: str | None = None, scope: str = "seed") -> Window:
+    """The plugin's window for this payload under its hand-off contract.
+
+    ``contract`` defaults to the payload's own: "mmu-off" for our reference
+    loader, "sel4" for seL4 images. ``scope`` picks the seL4 window (SCOPES).
+    """
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    contract = contract or ("mmu-off" if payload.reference else "sel4")
+    if payload.reference:
+        return _reference(payload, contract)
+    return _sel4(payload, contract, scope)

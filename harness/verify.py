@@ -9,6 +9,7 @@ ELF's file bytes plus zeros. Memory stays bounded whatever the image size.
 """
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from dataclasses import dataclass
@@ -99,6 +100,40 @@ def compare(payload: Payload, tl: Timeline, dump: Callable[[int, int], bytes]) -
     return VerifyReport(0, checked, tuple(mismatches))
 
 
+def _xfer(stub: GdbStub, name: str) -> str:
+    out, off = "", 0
+    while True:
+        reply = stub.command(f"qXfer:features:read:{name}:{off:x},fff")
+        if not reply or reply[0] not in "lm":
+            raise ValueError(f"gdbstub: no {name}")
+        out += reply[1:]
+        off += len(reply) - 1
+        if reply[0] == "l":
+            return out
+
+
+def entry_state(stub: GdbStub) -> tuple[int | None, int | None]:
+    """(EL, SCTLR_ELx) of the stopped CPU, None for what the gdbstub does not give.
+
+    PSTATE is register 33 (`cpsr`) of aarch64-core.xml; QEMU lists SCTLR_EL1 as
+    `SCTLR` and SCTLR_EL2 as `SCTLR_EL2` in its system-registers.xml."""
+    try:
+        el = (int.from_bytes(bytes.fromhex(stub.command("p21")), "little") >> 2) & 3
+    except (TimeoutError, ConnectionError, ValueError):
+        return None, None
+    try:
+        regs: dict[str, int] = {}
+        for inc in re.findall(r'href="([^"]+)"', _xfer(stub, "target.xml")):
+            for m in re.finditer(r'<reg name="([^"]+)"[^>]*regnum="(\d+)"', _xfer(stub, inc)):
+                regs[m.group(1)] = int(m.group(2))
+        num = regs.get(f"SCTLR_EL{el}", regs.get("SCTLR") if el == 1 else None)
+        if num is None:
+            return el, None
+        return el, int.from_bytes(bytes.fromhex(stub.command(f"p{num:x}")), "little")
+    except (TimeoutError, ConnectionError, ValueError):
+        return el, None
+
+
 class OutOfBand:
     """Arms the gdbstub before the guest runs and verifies at the kernel entry."""
 
@@ -173,6 +208,7 @@ class OutOfBand:
                                   kind="product", phase="kernel")
             time.sleep(0.02)
         pc = self.stub.pc()
+        el, sctlr = entry_state(self.stub)
         with tempfile.TemporaryDirectory(prefix="harness-oob-") as tmp:
             path = Path(tmp) / "chunk.bin"
 
@@ -183,7 +219,7 @@ class OutOfBand:
                 return data
 
             report = compare(self.payload, tl, dump)
-        self.report = VerifyReport(pc, report.checked_bytes, report.mismatches)
+        self.report = VerifyReport(pc, report.checked_bytes, report.mismatches, el, sctlr)
         for addr in self.entries():
             self.stub.command(f"z1,{addr:x},4")
         self.stub.detach()

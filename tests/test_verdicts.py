@@ -436,3 +436,45 @@ def test_boot_failure_is_not_a_traceback(target: Target, sel4_payload: Payload) 
                                                            "abort() called."])
     assert isinstance(r.failure, BootFailure) and r.failure.phase == "unpack"
     assert "ERROR: Hashes are different" in r.failure.message
+
+
+def test_hash_lines_are_events() -> None:
+    tl = Timeline(0)
+    for i, text in enumerate(["Hash from ELF File: eb8192cbcc75f6860bb4b5bdc5acb31129",
+                              "Hash for ELF Input: 68a3b917cb4fa342f9adb86d94a7b7cf35",
+                              "ERROR: Hashes are different"]):
+        tl.feed(ConsoleLine(i, text))
+    assert [e.name for e in tl.events] == ["loader.hash", "loader.hash", "loader.error"]
+    assert tl.events[0].fields["which"] == "from ELF File" and tl.errors == ["ERROR: Hashes are different"]
+
+
+# -- QEMU's own words on a failed start -----------------------------------------
+def test_qemu_start_failure_shows_qemu_stderr(tmp_path: Path) -> None:
+    """labgrid says 'QEMU error: None'; the harness shows what QEMU wrote to stderr."""
+    import subprocess
+
+    from harness.strategy import start_qemu
+
+    class FakeQemu:
+        _tempdir = str(tmp_path)
+        _child = None
+        _clientsocket = None
+        _cmd = ["sh", "-c", "echo 'qemu-system-aarch64: Some ROM regions are overlapping' >&2; "
+                            "echo 'dtb (addresses 0x40000000 - 0x40100000)' >&2; exit 1"]
+
+        def monitor_command(self, command: str, arguments: Any = None) -> Any:
+            return None
+
+        def on(self) -> None:
+            subprocess.run(self._cmd, check=False)
+            raise OSError("QEMU error: None (exitcode=1)")
+
+    qemu = FakeQemu()
+    qemu._cmd = ["env", *FakeQemu._cmd]     # as labgrid builds it: not yet wrapped
+    with pytest.raises(BootFailure) as exc:
+        start_qemu(qemu, 5.0)
+    f = exc.value
+    assert f.kind == "infrastructure" and f.phase == "power-on"
+    assert f.message.startswith("QEMU failed to start: qemu-system-aarch64: Some ROM regions are "
+                                "overlapping") and "None" not in f.message
+    assert "dtb (addresses 0x40000000 - 0x40100000)" in f.last_lines

@@ -138,6 +138,10 @@ def _handoff_sel4(r: BootResult) -> Check:
                                 f"expected EL{el} ({why})")
             else:
                 evidence.append(f"EL{report.el_at_handoff}")
+    if isinstance(report, CoherenceReport) and not problems:
+        # the plugin's own verdict under expect_handoff=sel4 (a wrong EL or state it flagged)
+        from .coherence.checks import handoff_state
+        problems += handoff_state(r)
     oob = r.extras.get("verify")
     if isinstance(oob, VerifyReport) and oob.stopped_at:
         if oob.stopped_at != kernel.entry:

@@ -67,10 +67,12 @@ class BootResult:
 def _loader_error(tl: Timeline, rec: ConsoleRecorder, phase: str) -> None:
     """Fail now with the loader's text, after a moment for the lines that follow it."""
     deadline = time.monotonic() + 0.5
-    while time.monotonic() < deadline and not tl.first("loader.abort"):
-        if rec.poll(0.1):
-            for line in rec.new_lines():
-                tl.feed(line)
+    while True:
+        for line in rec.new_lines():    # lines already read with the error line come first
+            tl.feed(line)
+        if time.monotonic() >= deadline or tl.first("loader.abort"):
+            break
+        rec.poll(0.1)
     raise BootFailure(f"loader error: {'; '.join(tl.errors) or 'abort() called.'}",
                       kind="product", phase=phase, last_lines=rec.tail())
 

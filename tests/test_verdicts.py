@@ -63,8 +63,10 @@ SEL4TEST_FAIL = ["Starting test 1: TEST0001", "Test TEST0001 failed",
 class ScriptedConsole:
     """A console that hands out scripted lines, then stays silent (a spinning CPU)."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], one_chunk: bool = False) -> None:
         self.chunks = [(text + "\r\n").encode() for text in lines]
+        if one_chunk:       # everything in one read, as a fast UART burst arrives
+            self.chunks = [b"".join(self.chunks)]
 
     def read(self, size: int = 1, timeout: float = 0.0, max_size: int | None = None) -> bytes:
         if self.chunks:
@@ -79,15 +81,16 @@ class ScriptedConsole:
 class FakeStrategy:
     """What run_boot needs from a strategy: power, a console, no QEMU."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[str], one_chunk: bool = False) -> None:
         self.lines = lines
+        self.one_chunk = one_chunk
         self.power_on_ns: int | None = None
         self.power_on_timeout = 1.0
         self.state = "off"
 
     @property
     def console(self) -> Any:
-        return ScriptedConsole(self.lines)
+        return ScriptedConsole(self.lines, self.one_chunk)
 
     def prepare(self, image: Path, extra_args: list[str]) -> None:
         pass
@@ -429,13 +432,15 @@ def test_run_checks_on_a_sel4_boot(target: Target, sel4_payload: Payload) -> Non
                       "kernel": "pass"}
 
 
-def test_boot_failure_is_not_a_traceback(target: Target, sel4_payload: Payload) -> None:
-    r = boot_lines(target, sel4_payload, SEL4_LOADER[:6] + ["ERROR: Hashes are different",
-                                                           "ERROR: Could not load kernel ELF",
-                                                           "ERROR: image loading failed",
-                                                           "abort() called."])
+def test_loader_error_cascade_read_in_one_burst(target: Target, sel4_payload: Payload) -> None:
+    lines = SEL4_LOADER[:6] + ["ERROR: Hashes are different", "ERROR: Could not load kernel ELF",
+                               "ERROR: image loading failed", "abort() called."]
+    r = run_boot(FakeStrategy(lines, one_chunk=True), target, sel4_payload, None)  # type: ignore[arg-type]
     assert isinstance(r.failure, BootFailure) and r.failure.phase == "unpack"
-    assert "ERROR: Hashes are different" in r.failure.message
+    # the whole cascade, most specific first, read together with the first error line
+    assert r.failure.message == ("loader error: ERROR: Hashes are different; ERROR: Could not load "
+                                 "kernel ELF; ERROR: image loading failed")
+    assert r.timeline.first("loader.abort") is not None
 
 
 def test_hash_lines_are_events() -> None:

@@ -71,6 +71,9 @@ def properties(r: BootResult) -> dict[str, Any]:
     modeled = r.extras.get("model")
     if modeled is not None:
         out["modeled_unpack_s"] = round(modeled.total_s, 6)
+    verdict = r.extras.get("verdict")       # what decided a user kernel's boot
+    if verdict is not None:
+        out["verdict"] = f"{verdict.status}: {verdict.describe()}"
     return out
 
 

@@ -483,3 +483,9 @@ def test_qemu_start_failure_shows_qemu_stderr(tmp_path: Path) -> None:
     assert f.message.startswith("QEMU failed to start: qemu-system-aarch64: Some ROM regions are "
                                 "overlapping") and "None" not in f.message
     assert "dtb (addresses 0x40000000 - 0x40100000)" in f.last_lines
+
+
+def test_verdict_in_junit_properties(target: Target, sel4_payload: Payload) -> None:
+    from harness.report import properties
+    r = boot_lines(target, sel4_payload, SEL4_LOADER + SEL4TEST_OK)
+    assert properties(r)["verdict"].startswith("pass: sel4test: 'All is well in the universe' at ")

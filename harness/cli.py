@@ -13,6 +13,7 @@ from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
 from .payload import from_build, from_user
 from .report import summary
+from .sel4 import cli as sel4_cli
 from .targets import load, with_overrides
 
 
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a kernel quiet this long after the hand-off counts as success")
     bt.add_argument("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
                     help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
+    sel4_cli.add_parser(sub)
     args = p.parse_args(argv)
     if args.cmd == "build" and args.default:
         args.machine = "all"
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_build(args)
         if args.cmd == "inspect":
             return cmd_inspect(args)
+        if args.cmd == "sel4":
+            return sel4_cli.run(args)
         return cmd_boot(args)
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

@@ -18,8 +18,9 @@ OVERLAYS = Path(__file__).resolve().parent / "overlays"
 
 # seL4 platform -> what its configuration needs beyond the common options.
 PLATFORMS: dict[str, dict[str, str]] = {
-    # Configure runs QEMU to dump the virt DTB: the wrapper adds -nic none.
-    "qemu-arm-virt": {"cpu": "cortex-a53", "machine": "virt"},
+    # Configure runs QEMU to dump the virt DTB (the wrapper adds -nic none); seL4's default
+    # is a 1 GiB machine, our targets have 2 GiB: the kernel's DTB must say what QEMU has.
+    "qemu-arm-virt": {"cpu": "cortex-a53", "machine": "virt", "memory_mib": "2048"},
     # seL4's DTS describes 6 GiB; our QEMU target has 2 GiB: an overlay says so.
     "imx8mp-evk": {"overlay": "imx8mp-evk-2g.dts", "machine": "imx8mp"},
 }
@@ -126,6 +127,8 @@ class Sel4Config:
                 f"-DARM_HYP={'ON' if self.hyp else 'OFF'}", f"-DQEMU_BINARY={qemu_wrapper}"]
         if "cpu" in plat:
             args.append(f"-DARM_CPU={plat['cpu']}")
+        if "memory_mib" in plat:
+            args.append(f"-DQEMU_MEMORY={plat['memory_mib']}")
         if "overlay" in plat:
             overlay = OVERLAYS / plat["overlay"]
             if not overlay.is_file():

@@ -95,4 +95,4 @@ plugin
 .venv/bin/harness build --default --quiet
 # The EL3 firmware stand-in the imx8mp targets boot in front of the loader (images/firmware/;
 # harness/images/build.py builds it on demand too, into the same place; never committed).
-make -s -C images firmware MACHINE=imx8mp OUT="${HARNESS_BUILD:-$here/build}/images/imx8mp/firmware"
+make -s -C images firmware MACHINE=imx8mp OUT="${HARNESS_BUILD:-$here/build}/images/imx8mp/firmware" >/dev/null

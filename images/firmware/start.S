@@ -12,8 +12,9 @@
  *     interrupts as RAZ/WI: seL4's timer and IPIs never arrive, sel4test hangs (FPU0001);
  *   - affinity routing is off (GICD_CTLR.ARE_NS = 0), and Non-secure software may not turn
  *     it on by the bit position seL4 writes;
- *   - ICC_SRE_EL3/EL2 have Enable = 0: the GIC's system-register interface would trap when
- *     a lower EL tries to switch itself to it.
+ *   - ICC_SRE_EL3/EL2.Enable are not guaranteed set (on a real core their reset values are
+ *     UNKNOWN): with Enable = 0, EL2's access to ICC_SRE_EL2 traps to EL3 and EL1's access to
+ *     ICC_SRE_EL1 traps to EL2, so a kernel could not switch itself to the system registers.
  *
  * This code fixes exactly those, gives the Non-secure EL2 registers a defined state (their
  * reset values are architecturally UNKNOWN), and drops to EL2h at the next stage's entry,

@@ -3,7 +3,9 @@
 Boots the reference elfloader under the cache model (real runs at every size,
 no extrapolation), converts the counts with the target's timing profile and
 prints a table next to the seed measurements. `--calibrate` prints the
-uncached_access_s that fits the seeds (the profile's one fitted parameter).
+uncached_access_s that would fit the seeds with THIS loader; the profile itself
+is fitted on the stock seL4 loader (bench/sel4_model.py --calibrate), so the
+reference loader's figures are a prediction, not a fit.
 Run: .venv/bin/python bench/model.py [--sizes 6,64,596] [--calibrate]
 """
 from __future__ import annotations

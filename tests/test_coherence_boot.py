@@ -97,10 +97,12 @@ def test_early_mmu_models_at_least_50x_faster(boot_session: BootSession,
     assert off.parts["uncached data"] > 0 and on.parts["cached data"] > 0
 
 
-def test_mmu_off_model_meets_both_seed_measurements(boot_session: BootSession,
-                                                    boot: Callable[..., Outcome]) -> None:
-    """The calibrated profile reproduces the armStone seeds (596 MB in 197 s, 6 MB in 2.4 s)
-    within 15%. Counts grow linearly with the image, so two small runs fix the line;
+def test_mmu_off_model_is_below_the_stock_seL4_seeds(boot_session: BootSession,
+                                                     boot: Callable[..., Outcome]) -> None:
+    """The profile is fitted on the stock seL4 loader (bench/sel4_model.py: the seeds within
+    10%); our reference mmu-off loader zeroes and copies like seL4 but with 8-byte accesses in a
+    leaner loop, so at the seed sizes it must model faster than the seeds, in the same order
+    (0.25-1x). Counts grow linearly with the image, so two small runs fix the line;
     bench/model.py checks the same at full size."""
     from harness.model import SEEDS, predict
     runs = []
@@ -109,4 +111,5 @@ def test_mmu_off_model_meets_both_seed_measurements(boot_session: BootSession,
         runs.append((outcome.result.payload.unpacked_bytes, outcome.result.extras["model"]))
     for nbytes, seconds in SEEDS:
         modeled = predict(runs[0], runs[1], nbytes)
-        assert abs(modeled / seconds - 1) <= 0.15, f"{nbytes / 1e6:.0f} MB: modeled {modeled:.2f} s vs seed {seconds} s"
+        assert 0.25 <= modeled / seconds <= 1.0, \
+            f"{nbytes / 1e6:.0f} MB: modeled {modeled:.2f} s vs seed {seconds} s"

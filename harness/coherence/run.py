@@ -38,6 +38,7 @@ def run_to_handoff(image: Path, out: Path, *, el2: bool, scope: str = "seed",
     payload = from_user(image)
     w = window_for(payload, scope=scope)
     plugin = plugin_path(build_root() / "coherence")
+    out.parent.mkdir(parents=True, exist_ok=True)   # else the plugin cannot write and we wait
     out.unlink(missing_ok=True)
     cmd = virt_command(image, el2) + plugin_args(
         plugin, out, VIRT_RAM, w.begin_pc, w.handoff_pc, pause=w.pause,

@@ -5,7 +5,8 @@ off with the MMU off at the kernel's physical entry. seL4's loader has no
 markers; the seed measures its unpack from the user image's ``ELF-loading
 image`` line to ``Enabling (hypervisor) MMU and paging``, so the window is
 found from its own (unstripped) symbols: ``load_elf`` (one call per image,
-the kernel's first) to ``arm_enable_mmu``/``arm_enable_hyp_mmu``. seL4 then
+the kernel's first; ``memset`` when an optimised build inlined it) to
+``arm_enable_mmu``/``arm_enable_hyp_mmu``. seL4 then
 enters the kernel at its virtual entry with MMU and caches on: that is its
 contract, not a hazard.
 """
@@ -75,9 +76,14 @@ def _sel4(payload: Payload, contract: str, scope: str) -> Window:
     kernel = payload.images[0]
     end_pcs = tuple(syms[s] for s in SEL4_END_SYMBOLS if s in syms)
     begin: int | None
-    if scope == "seed" and "load_elf" in syms and len(payload.images) > 1:
+    if scope == "seed" and len(payload.images) > 1 and "load_elf" in syms:
         begin, hit, words = syms["load_elf"], 2, "first user image's 'ELF-loading image'"
-    else:   # load_elf inlined (optimised builds may) or asked for: the whole unpack
+    elif scope == "seed" and len(payload.images) > 1 and "memset" in syms:
+        # optimised builds inline load_elf; unpack_elf_to_paddr's memset of the
+        # destination is then the first call per image (kernel first); checked
+        # on a RELEASE=FALSE build: 0.1 % fewer instructions than load_elf #2
+        begin, hit, words = syms["memset"], 2, "first user image's memset (load_elf inlined)"
+    else:
         begin, hit, words = syms.get("load_images"), 1, "load_images (kernel included)"
     ends = "/".join(s for s in SEL4_END_SYMBOLS if s in syms) or "the kernel entry"
     return Window(begin, kernel.entry, contract, f"{words} -> {ends}", begin_hit=hit,

@@ -147,17 +147,23 @@ def _follow_kernel(rec: ConsoleRecorder, tl: Timeline, target: Target,
                           phase="kernel", last_lines=rec.tail())
 
 
+UNTIL = ("verdict", "handoff")
+
+
 def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
            at_handoff: Callable[[Timeline], None] | None = None,
-           verdict_out: list[KernelVerdict] | None = None) -> None:
+           verdict_out: list[KernelVerdict] | None = None, until: str = "verdict") -> None:
     """Walk the loader and kernel phases with their timeouts.
 
     The reference probe's `@h probe verdict` ends the kernel phase; a user's
     kernel ends it with its workload's verdict line (`_follow_kernel`).
+    `until="handoff"` ends the boot at the hand-off: for boots whose evidence
+    is all in the loader (cache model, out-of-band dump); the kernel check then
+    skips, it never passes.
     """
     t = target.timeouts
 
-    def until(*names: str, kinds: tuple[str, ...] = ()) -> Any:
+    def upto(*names: str, kinds: tuple[str, ...] = ()) -> Any:
         def match(line: ConsoleLine) -> Event | Record | None:
             item = tl.feed(line)
             if isinstance(item, Event):
@@ -171,23 +177,26 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
         return match
 
     phase = "loader"
-    rec.wait_for(until("loader.banner"), t.loader, phase, "the elfloader banner ('ELF-loader started')")
+    rec.wait_for(upto("loader.banner"), t.loader, phase, "the elfloader banner ('ELF-loader started')")
     phase = "unpack"
-    rec.wait_for(until("handoff"), t.unpack_for(payload.archive_bytes), phase,
+    rec.wait_for(upto("handoff"), t.unpack_for(payload.archive_bytes), phase,
                  "the hand-off line ('Jumping to kernel-image entry point...' or "
                  "'Enabling MMU and jumping to entry point...')")
     phase = "kernel"
     if at_handoff is not None:
         at_handoff(tl)
+    if until == "handoff":
+        return
     if payload.reference:
-        rec.wait_for(until(kinds=("probe",)), t.kernel, phase, "the probe kernel's verdict")
+        rec.wait_for(upto(kinds=("probe",)), t.kernel, phase, "the probe kernel's verdict")
     else:
         _follow_kernel(rec, tl, target, verdict_out if verdict_out is not None else [])
 
 
 def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: Path | None,
              extra_args: list[str] | None = None,
-             at_handoff: Callable[[Timeline], None] | None = None) -> BootResult:
+             at_handoff: Callable[[Timeline], None] | None = None,
+             until: str = "verdict") -> BootResult:
     """Boot `payload` once and return its record; the target is off afterwards."""
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +212,7 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
         rec = ConsoleRecorder(strategy.console, log, strategy.is_alive)
         tl.t0_ns = rec.t0_ns = strategy.power_on_ns or rec.t0_ns
         strategy.bootstrap(rec, tl, target, payload)
-        follow(rec, tl, target, payload, at_handoff, verdict)
+        follow(rec, tl, target, payload, at_handoff, verdict, until)
     except BootFailure as exc:
         failure = exc
     finally:
@@ -215,6 +224,8 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
     result = BootResult(target, payload, tl, rec.lines if rec else [], tl.t0_ns, log, failure)
     if verdict:
         result.extras["verdict"] = verdict[-1]
+    if until != "verdict":
+        result.extras["until"] = until
     if out_dir is not None:
         (out_dir / "timeline.json").write_text(json.dumps(tl.to_json(), indent=2))
     return result

@@ -234,6 +234,9 @@ def check_kernel(r: BootResult) -> Check:
     from .boot import KernelVerdict
     name = "kernel"
     verdict = r.timeline.verdict
+    if verdict is None and r.extras.get("until") == "handoff":
+        return _skip(name, "the boot was stopped at the hand-off on request (until=handoff): "
+                           "the kernel's verdict was not awaited")
     if verdict is None:
         if r.payload.reference:
             return _fail(name, ["the probe kernel printed no verdict"])

@@ -9,9 +9,10 @@ import re
 import shutil
 import shlex
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from labgrid import Environment
 
@@ -23,6 +24,7 @@ from .errors import BootFailure, HarnessError
 from .images.build import Variant, build, build_root
 from .payload import Payload, from_build
 from .report import write
+from .phases import Timeline
 from .targets import Target
 
 
@@ -112,6 +114,10 @@ def archive_hash_check(payload: Payload) -> Check | None:
     """The loader's hash members against the archived files, before any boot
     (None: the image has no hash members)."""
     try:
+        payload.members
+    except HarnessError:
+        return None     # no archive to read: the boot says what the loader makes of it
+    try:
         hashes = payload.hashes
     except HarnessError as exc:
         return Check("archive-hash", "fail", str(exc))
@@ -119,9 +125,17 @@ def archive_hash_check(payload: Payload) -> Check | None:
         return None
     bad = [h for h in hashes if not h.ok]
     if bad:
-        return Check("archive-hash", "fail", "; ".join(h.describe() for h in bad)
+        return Check("archive-hash", "fail", f"{'/'.join(sorted({h.algorithm for h in bad}))}: "
+                     + "; ".join(h.describe() for h in bad)
                      + " (the loader will refuse it: 'ERROR: Hashes are different')")
     return Check("archive-hash", "pass", "; ".join(h.describe() for h in hashes))
+
+
+def _wait_for_file(path: Path, timeout: float, strategy: Any) -> None:
+    """Until `path` exists (the cache model's report), QEMU dies, or `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline and strategy.is_alive():
+        time.sleep(0.1)
 
 
 def _slug(text: str) -> str:
@@ -211,14 +225,19 @@ class BootSession:
         return shlex.join(self.strategy.command_line())
 
     def boot(self, payload: Payload, name: str | None = None, extra: list[str] | None = None,
-             reuse: bool = True, coherence: bool | None = None, verify: bool = False) -> Outcome:
+             reuse: bool = True, coherence: bool | None = None, verify: bool = False,
+             until: str = "verdict") -> Outcome:
         """Boot once (or return this session's earlier boot of the same payload).
 
         `coherence` runs the cache model; `verify` stops at the kernel entry and
-        compares memory with the ELF images out of band (QEMU targets).
+        compares memory with the ELF images out of band (QEMU targets);
+        `until="handoff"` ends the boot at the hand-off (the kernel check skips).
         """
+        if until not in ("verdict", "handoff"):
+            raise HarnessError(f"unknown end of boot '{until}'", field="until",
+                               fix="use 'verdict' or 'handoff'")
         coh = self.coherence if coherence is None else coherence
-        key = (payload.boot_file, tuple(extra or ()), coh, verify)
+        key = (payload.boot_file, tuple(extra or ()), coh, verify, until)
         if reuse and key in self._cache:
             return self._cache[key]
         suffix = ("-coherence" if coh else "") + ("-verify" if verify else "")
@@ -226,9 +245,8 @@ class BootSession:
         out_dir.mkdir(parents=True, exist_ok=True)
         pre = archive_hash_check(payload)
         if pre is not None and pre.failed:     # said before the boot, which still runs:
-            algos = sorted({h.algorithm for h in payload.hashes if not h.ok})   # the loader's
-            print(f"harness: warning: {payload.elf}: archive hash ({', '.join(algos)}) "  # words
-                  f"mismatch: {pre.message}", file=sys.stderr)                  # decide
+            print(f"harness: warning: {payload.elf}: archive hash mismatch: {pre.message}",
+                  file=sys.stderr)                # the loader's own words then decide
         args = self.extra_args(payload, out_dir, coh) + list(extra or [])
         oob = None
         if verify:
@@ -245,8 +263,18 @@ class BootSession:
                 self.strategy.before_bootm = oob.arm_running
             else:                                           # direct boot: arm at QMP cont
                 self.strategy.before_cont = oob.arm
+        hooks: list[Callable[[Timeline], None]] = []
+        if oob is not None:
+            hooks.append(lambda tl: oob.at_handoff(tl, self.target.timeouts.kernel))
+        if coh and until == "handoff":  # the plugin writes its report at the kernel entry
+            hooks.append(lambda tl: _wait_for_file(out_dir / "coherence.json",
+                                                   self.target.timeouts.kernel, self.strategy))
+
+        def at_handoff(tl: Timeline) -> None:
+            for hook in hooks:
+                hook(tl)
         result = run_boot(self.strategy, self.target, payload, out_dir, args,
-                          (lambda tl: oob.at_handoff(tl, self.target.timeouts.kernel)) if oob else None)
+                          at_handoff if hooks else None, until)
         if oob is not None and oob.report is not None:
             result.extras["verify"] = oob.report
         if coh:

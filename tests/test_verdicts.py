@@ -489,3 +489,17 @@ def test_verdict_in_junit_properties(target: Target, sel4_payload: Payload) -> N
     from harness.report import properties
     r = boot_lines(target, sel4_payload, SEL4_LOADER + SEL4TEST_OK)
     assert properties(r)["verdict"].startswith("pass: sel4test: 'All is well in the universe' at ")
+
+
+def test_until_handoff_skips_the_kernel_check(target: Target, sel4_payload: Payload) -> None:
+    r = run_boot(FakeStrategy(SEL4_LOADER), target, sel4_payload, None,  # type: ignore[arg-type]
+                 until="handoff")
+    assert r.ok and "verdict" not in r.extras
+    c = check_kernel(r)
+    assert c.status == "skip" and "hand-off" in c.message
+
+
+def test_no_archive_means_no_hash_check(tmp_path: Path) -> None:
+    """A bare kernel booted as an image (no archive): nothing to hash, the loader says the rest."""
+    bare = Elf(0x40200000, [Seg(0x40200000, b"\x1f\x20\x03\xd5" * 16)]).write(tmp_path / "bare")
+    assert archive_hash_check(Payload(bare, bare, None)) is None

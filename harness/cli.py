@@ -70,7 +70,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
                 dry_run = getattr(session.strategy, "dry_run", None)   # [issue 4] U-Boot
                 print(dry_run(line) if dry_run else line)
                 return 0
-            outcome = session.boot(payload, verify=args.verify)
+            outcome = session.boot(payload, verify=args.verify, until=args.until)
         finally:
             session.close()
     print(summary(outcome.result, outcome.checks))
@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
                          "(repeatable; sel4test's '*** FAILURES DETECTED ***' always does)")
     bt.add_argument("--silent-ok", type=_seconds, default=None, metavar="SECONDS",
                     help="a kernel quiet this long after the hand-off counts as success")
+    bt.add_argument("--until", choices=["verdict", "handoff"], default="verdict",
+                    help="end the boot at the kernel's verdict (default) or at the hand-off "
+                         "(enough for --coherence / --verify; the kernel check then skips)")
     bt.add_argument("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
                     help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
     sel4_cli.add_parser(sub)

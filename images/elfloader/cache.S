@@ -94,11 +94,24 @@ clean_disable_jump:
     bic     x6, x6, x5                  /* round start down to a line */
     add     x7, x7, x5
     bic     x7, x7, x5                  /* round end up to a line */
-2:  cmp     x6, x7
+    lsl     x12, x4, #2                 /* x12 = four lines */
+2:  sub     x8, x7, x6                  /* bytes left: four lines per iteration while they last */
+    cmp     x8, x12
+    b.lo    5f
+    dc      cvac, x6                    /* write these four lines back to PoC if dirty */
+    add     x6, x6, x4
+    dc      cvac, x6
+    add     x6, x6, x4
+    dc      cvac, x6
+    add     x6, x6, x4
+    dc      cvac, x6
+    add     x6, x6, x4
+    b       2b
+5:  cmp     x6, x7                      /* then the last 0..3 lines one by one */
     b.hs    3f
     dc      cvac, x6                    /* write this line back to PoC if dirty */
     add     x6, x6, x4
-    b       2b
+    b       5b
 3:  sub     x11, x11, #1
     b       1b
 4:

@@ -6,7 +6,8 @@
  * Three regimes, one unpack routine (unpack.c):
  *   mmu-off    caches and MMU stay off; like seL4, each image's whole span is zeroed, then its
  *              PT_LOADs are copied.
- *   early-mmu  an identity map turns the caches on for the unpack; only bss gaps are zeroed;
+ *   early-mmu  an identity map turns the caches on for the unpack; each byte is written once
+ *              (16-byte copies, zeros only where the file has no bytes);
  *              everything written is cleaned to PoC and MMU/caches go off before the handoff.
  *   fallback   early-mmu was built but the page-table pool is too small: MMU off, gaps only.
  */
@@ -48,7 +49,9 @@ static struct range taken[MAX_IMAGES * MAX_SEGS + 1];
 static unsigned ntaken;
 
 /* The early-mmu handoff's clean list: every segment, the DTB copy, the loader's own data. */
-static struct clean_range clean_ranges[MAX_IMAGES * MAX_SEGS + 2];
+/* Per image: each PT_LOAD and each hole between PT_LOADs (zeroed too); then DTB and loader. */
+static struct clean_range clean_ranges[2 * MAX_IMAGES * MAX_SEGS + 2];
+static unsigned nclean;
 
 /* ---------------------------------------------------------------------------------------- */
 /* Console helpers                                                                            */
@@ -331,6 +334,16 @@ static uint64_t dcache_line_size(void)
     return 4ull << ((READ_SYSREG(ctr_el0) >> 16) & 0xf);
 }
 
+/* A hole starts where a PT_LOAD ends, and that PT_LOAD's own range already cleans the line
+ * they share: begin at the next line, so each line has one owner (and the clean-short control
+ * really leaves the kernel's last line dirty). */
+static void add_gap_range(uint64_t start, uint64_t end)
+{
+    start = ALIGN_UP(start, dcache_line_size());
+    if (start < end)
+        clean_ranges[nclean++] = (struct clean_range){ start, end };
+}
+
 static unsigned build_clean_ranges(const struct dtb_copy *dtb)
 {
     unsigned n = 0;
@@ -347,6 +360,11 @@ static unsigned build_clean_ranges(const struct dtb_copy *dtb)
     /* NEGATIVE CONTROL: the kernel's first segment range misses its last cache line. */
     clean_ranges[0].end -= dcache_line_size();
 #endif
+    /* The holes between PT_LOADs, which the unpack zeroed (unpack.c, ZERO_GAPS). */
+    nclean = n;
+    for (unsigned i = 0; i < nimages; i++)
+        for_each_gap(&images[i], add_gap_range);
+    n = nclean;
     if (dtb)
         clean_ranges[n++] = (struct clean_range){ dtb->dest, dtb->dest + dtb->size };
     clean_ranges[n++] = (struct clean_range){ (uintptr_t)_writable_start,
@@ -424,8 +442,10 @@ void main(uint64_t dtb_in, unsigned el)
         mmu_enable();
         mark("mmu.on", NULL, timer_ticks());
     }
-    if (have_dtb)
+    if (have_dtb && regime == REGIME_MMU_OFF)
         copy_bytes(dtb.dest, dtb.src, dtb.size);
+    else if (have_dtb)
+        copy_wide(dtb.dest, dtb.src, dtb.size);
 
     enum zero_policy policy = regime == REGIME_MMU_OFF ? ZERO_SPAN : ZERO_GAPS;
     load_image(kernel, 0, policy);

@@ -106,7 +106,7 @@ void zero_bytes(uintptr_t dst, uint64_t n)
 
 /* Zero [start, end), leaving out the loader's own [_start, _end) if the span straddles it
  * (the loader's image -- code, archive, stack -- must survive its own unpack). */
-static void zero_span(uint64_t start, uint64_t end)
+void zero_span(uint64_t start, uint64_t end)
 {
     uint64_t ls = (uintptr_t)_start, le = (uintptr_t)_end;
 
@@ -120,16 +120,40 @@ static void zero_span(uint64_t start, uint64_t end)
         zero_bytes(le, end - le);
 }
 
-void unpack_image(const struct image *img, enum zero_policy policy)
+void for_each_gap(const struct image *img, void (*fn)(uint64_t start, uint64_t end))
 {
-    if (policy == ZERO_SPAN)
-        zero_span(img->min_paddr, img->max_paddr);
+    uint64_t done = img->min_paddr;     /* everything below has a segment */
 
     for (unsigned i = 0; i < img->nseg; i++) {
         const struct segment *s = &img->seg[i];
 
-        copy_bytes(s->paddr, s->src, s->filesz);
-        if (policy == ZERO_GAPS)
-            zero_bytes(s->paddr + s->filesz, s->memsz - s->filesz);
+        if (s->paddr > done)
+            fn(done, s->paddr);
+        if (s->paddr + s->memsz > done)
+            done = s->paddr + s->memsz;
     }
+}
+
+/*
+ * ZERO_SPAN (mmu-off, seL4's way): zero the whole span, then copy every PT_LOAD with the
+ * 8-byte loops above -- each destination byte of the file is written twice.
+ * ZERO_GAPS (early-mmu, fallback): every byte is written once -- the file bytes by copy_wide
+ * (copy.S: 16-byte ldp/stp, also when source and destination are not co-aligned), zeros only
+ * where the file has none: each PT_LOAD's memsz - filesz tail and the holes between PT_LOADs.
+ */
+void unpack_image(const struct image *img, enum zero_policy policy)
+{
+    if (policy == ZERO_SPAN) {
+        zero_span(img->min_paddr, img->max_paddr);
+        for (unsigned i = 0; i < img->nseg; i++)
+            copy_bytes(img->seg[i].paddr, img->seg[i].src, img->seg[i].filesz);
+        return;
+    }
+    for (unsigned i = 0; i < img->nseg; i++) {
+        const struct segment *s = &img->seg[i];
+
+        copy_wide(s->paddr, s->src, s->filesz);
+        zero_bytes(s->paddr + s->filesz, s->memsz - s->filesz);
+    }
+    for_each_gap(img, zero_span);
 }

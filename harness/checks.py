@@ -216,8 +216,10 @@ def check_timeline(r: BootResult) -> Check:
     if w.ticks is None:
         if r.payload.reference:
             return _fail(name, ["the reference loader printed no unpack.begin/unpack.end marks"])
+        seed = r.timeline.seed_window()
+        seed_text = f"; seed window (user image to hand-off) {seed.host_s * 1e3:.1f} ms" if seed else ""
         return _pass(name, f"unpack window {w.host_s * 1e3:.1f} ms (host stamps; the loader "
-                           f"prints no target-timer marks): from '{w.begin}' to '{w.end}'")
+                           f"prints no target-timer marks): from '{w.begin}' to '{w.end}'{seed_text}")
     if w.ticks < 0 or not w.freq:
         return _fail(name, [f"bad target ticks: {w.ticks} at {w.freq} Hz"])
     marks = {m.image for m in r.timeline.marks if m.name == "unpack.begin"}

@@ -11,11 +11,15 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import HarnessError
 from .images.build import Build, Variant
 from .images.cpio import Member, find_archive, hash_algorithm, is_hash_member, read_newc
 from .images.elf import ElfImage, read_elf
+
+if TYPE_CHECKING:
+    from .phases import Timeline
 
 #: Hand-off contracts: what the kernel is given (docs/contracts.md).
 #: "mmu-off": our reference loader -- MMU and caches off, physical entry.
@@ -117,16 +121,26 @@ class Payload:
     def unpacked_bytes(self) -> int:
         return sum(s.memsz for img in self.images for s in img.segments)
 
-    def locate(self, paddr: int) -> str:
-        """Which image/segment a physical address belongs to, for messages."""
+    def locate(self, paddr: int, tl: "Timeline | None" = None) -> str:
+        """Which image/segment a physical address belongs to, for messages.
+
+        With the boot's timeline, images go where the loader said it put them
+        (seL4 places user images after the kernel, not at their ELF paddrs) and
+        the DTB it copied and its own range are named too.
+        """
         for img in self.images:
-            seg = img.segment_at(paddr)
+            placed = tl.placed_at(img.name) if tl is not None else None
+            offset = 0 if placed is None else placed - img.span[0]
+            seg = img.segment_at(paddr - offset)
             if seg is not None:
-                return seg.describe()
+                return seg.describe() + (f" placed at {seg.paddr + offset:#x}" if offset else "")
+        if tl is not None and tl.dtb_range and tl.dtb_range[0] <= paddr <= tl.dtb_range[1]:
+            return "the DTB the loader copied"
         lo, hi = self.loader.span
-        if lo <= paddr < hi:
+        if lo <= paddr < hi or (tl is not None and tl.loader_range
+                                and tl.loader_range[0] <= paddr <= tl.loader_range[1]):
             return "the elfloader itself"
-        return "outside every image and the loader (a device?)"
+        return "outside every image and the loader (a device, or the loader's stack/bss?)"
 
 
 @dataclass(frozen=True)

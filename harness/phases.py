@@ -91,6 +91,7 @@ class Timeline:
     records: list[Record] = field(default_factory=list)
     images: list[ImageLoad] = field(default_factory=list)
     loader_range: tuple[int, int] | None = None
+    dtb_range: tuple[int, int] | None = None     # where the loader copied the DTB
     errors: list[str] = field(default_factory=list)
 
     def feed(self, line: ConsoleLine) -> Event | Record | None:
@@ -121,12 +122,21 @@ class Timeline:
                 setattr(self.images[-1], ev.name, rng)
             elif ev.name == "paddr" and last == "loader.banner":
                 self.loader_range = rng
+            elif ev.name == "paddr" and not self.images and self.loader_range is not None:
+                self.dtb_range = rng    # the one range printed between the banner and the images
         elif ev.name == "virt_entry" and self.images:
             self.images[-1].virt_entry = int(ev.fields["entry"], 16)
         elif ev.name in ("loader.error", "uboot.error"):
             self.errors.append(ev.fields.get("text", ev.text))
 
     # -- queries -------------------------------------------------------------
+    def placed_at(self, name: str) -> int | None:
+        """Where the loader said it put image `name` (seL4 moves user images)."""
+        load = next((i for i in self.images if i.name == name), None)
+        if load is None:
+            return None
+        return load.paddr[0] if load.paddr else load.dest
+
     def first(self, *names: str) -> Event | None:
         return next((e for e in self.events if e.name in names), None)
 
@@ -176,6 +186,18 @@ class Timeline:
         if first and handoff:
             return Window(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text)
         return None
+
+    def seed_window(self) -> Window | None:
+        """The seed's measurement: the first USER image's `ELF-loading image` line to the
+        hand-off line (the armStone report times 'genode.elf' -> 'Enabling hypervisor MMU').
+
+        The kernel's copy comes before it; the cache model's window is the same one.
+        """
+        user = next((e for e in self.events if e.name == "image" and e.fields.get("name") != "kernel"), None)
+        handoff = self.first("handoff.mmu", "handoff")
+        if user is None or handoff is None:
+            return None
+        return Window(user.t_ns, handoff.t_ns, begin=user.text, end=handoff.text)
 
     def phases(self, power_on_ns: int | None = None) -> list[Phase]:
         """Consecutive phases from power-on to the kernel's last word.

@@ -50,11 +50,8 @@ class VerifyReport:
 
 def destination_offset(image: ElfImage, tl: Timeline) -> int:
     """Where the loader put an image relative to its ELF paddrs (seL4 moves user images)."""
-    for load in tl.images:
-        if load.name == image.name:
-            start = load.paddr[0] if load.paddr else load.dest
-            return start - image.span[0]
-    return 0
+    start = tl.placed_at(image.name)
+    return 0 if start is None else start - image.span[0]
 
 
 def _expected(seg: Segment) -> Iterator[bytes]:

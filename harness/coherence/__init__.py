@@ -450,6 +450,12 @@ class CoherenceReport:
     end_seen: bool = False
     expect_handoff: str = "mmu-off"
 
+    @property
+    def handoff_pc(self) -> int | None:
+        """The kernel entry the model watched for (from the report's window)."""
+        pc = ((getattr(self, "raw", None) or {}).get("window") or {}).get("handoff_pc")
+        return int(pc, 16) if isinstance(pc, str) else None
+
     @classmethod
     def load(cls, path: Path) -> CoherenceReport:
         """Read and validate a report; raises ReportError on anything missing."""

@@ -6,12 +6,15 @@ defect fails exactly one of them.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..boot import BootResult
 from ..checks import Check
 from ..payload import Payload
 from . import CoherenceReport, Hazard
+
+if TYPE_CHECKING:
+    from ..phases import Timeline
 
 # check name -> (hazard kinds, what the check promises)
 COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -24,10 +27,10 @@ COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def _ranges(h: Hazard, payload: Payload) -> str:
+def _ranges(h: Hazard, payload: Payload, tl: "Timeline | None" = None) -> str:
     parts = []
     for start, end in h.ranges[:4]:
-        parts.append(f"[{start:#x}..{end:#x}) in {payload.locate(start)}")
+        parts.append(f"[{start:#x}..{end:#x}) in {payload.locate(start, tl)}")
     more = f" and {len(h.ranges) - 4} more ranges" if len(h.ranges) > 4 else ""
     return ", ".join(parts) + more
 
@@ -84,8 +87,8 @@ def _check(name: str) -> Callable[[BootResult], Check]:
         problems = []
         for kind in kinds:
             for h in relevant(report, r.payload, kind):
-                problems.append(f"{kind}: {h.lines} line(s) {_ranges(h, r.payload)}; pc={h.pc:#x}"
-                                f" ({r.payload.locate(h.pc)})")
+                problems.append(f"{kind}: {h.lines} line(s) {_ranges(h, r.payload, r.timeline)}; "
+                                f"pc={h.pc:#x} ({r.payload.locate(h.pc, r.timeline)})")
         if problems:
             return Check(name, "fail", "; ".join(problems))
         if not report.handoff_seen:
@@ -100,7 +103,11 @@ def handoff_state(r: BootResult) -> list[str]:
     report = r.extras.get("coherence")
     if not isinstance(report, CoherenceReport):
         return []
-    return [f"cache model: SCTLR={h.sctlr:#x} at the kernel entry (EL{h.el}), pc={h.pc:#x}"
+    entry = report.handoff_pc
+    return [f"cache model: SCTLR={h.sctlr:#x} (EL{h.el}) " +
+            ("at the kernel entry" if entry is None or h.pc == entry else
+             f"where the stock boot path starts (pc={h.pc:#x}, the window's end): the MMU must be "
+             "off there, as the loader was entered")
             for h in report.hazards_of("handoff-state") if h.sctlr is not None]
 
 

@@ -23,7 +23,7 @@ from ..errors import HarnessError
 from ..images.build import ROOT, build_root
 from .config import Sel4Config
 from .sources import (SourceTree, bundled_tree, digest, locked, patched_seL4_tools,
-                      project_tree)
+                      project_tree, sync_tree)
 
 if TYPE_CHECKING:
     from ..payload import Payload
@@ -135,10 +135,12 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
                            fix="apply patches/sel4test/*.patch to its projects/sel4test, or build "
                                "from the bundled sources (no --project)")
     patches = cfg.loader_patches()
-    loader_dir = patched_seL4_tools(tree, patches)
+    seL4_tools = patched_seL4_tools(tree, patches).parent
     payload = payload_file(cfg.payload_mib) if cfg.payload_mib else None
+    work = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.base_name}"
+    active = work.with_name(work.name + ".seL4_tools")     # this directory's elfloader, for life
     args = cfg.base_cmake_args(qemu_wrapper(), payload, hook=tree.has_payload_hook)
-    args += cfg.loader_cmake_args(loader_dir)
+    args += cfg.loader_cmake_args(active / "elfloader-tool")
     key = digest(tree.ident, json.dumps(args), *(p.read_text() for p in patches))
     out = build_root() / "sel4" / "images" / (cfg.name if tree.bundled else f"{tree.ident}-{cfg.name}")
     record = out / "build.json"
@@ -146,9 +148,9 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
         rec = json.loads(record.read_text())
         if rec.get("key") == key and all((out / rec[k]).exists() for k in ("image", "elfloader")):
             return Sel4Build(cfg, out / rec["image"], out / rec["elfloader"], out, rebuilt=False)
-    work = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.base_name}"
-    log_path = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.base_name}.log"
-    with locked(work.with_suffix(".lock")):
+    log_path = work.with_name(work.name + ".log")
+    with locked(work.with_name(work.name + ".lock")):
+        sync_tree(seL4_tools, active)
         _configure(tree, work, args, log_path, log)
         log(f"building {cfg.name} (ninja; log {log_path})")
         _run(["ninja"], work, log_path, "ninja")

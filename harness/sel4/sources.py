@@ -161,3 +161,48 @@ def patched_seL4_tools(tree: SourceTree, patches: list[Path]) -> Path:
                 git_apply(p, dest)
             stamp.write_text("".join(p.name + "\n" for p in patches))
     return dest / "elfloader-tool"
+
+
+def sync_tree(src: Path, dst: Path) -> int:
+    """Make `dst` hold exactly `src`'s files, rewriting only those whose bytes differ.
+
+    A build directory keeps one elfloader path for life; switching between the
+    patched loader and its negative controls then changes a file or two, which
+    ninja rebuilds by their new mtime, instead of a CMake reconfigure (tens of
+    seconds of seL4's configure scripts per switch). Returns the files changed.
+    """
+    changed = 0
+    wanted: set[Path] = set()
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if ".git" in rel.parts:
+            continue
+        wanted.add(rel)
+        target = dst / rel
+        if path.is_symlink():
+            link = os.readlink(path)
+            if not target.is_symlink() or os.readlink(target) != link:
+                if target.is_symlink() or target.exists():
+                    target.unlink()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(link)
+                changed += 1
+        elif path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            data = path.read_bytes()
+            if target.is_symlink() or not target.is_file() or target.read_bytes() != data:
+                if target.is_symlink():
+                    target.unlink()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                shutil.copymode(path, target)
+                changed += 1
+    for path in sorted(dst.rglob("*"), reverse=True):
+        if path.relative_to(dst) not in wanted:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            changed += 1
+    return changed

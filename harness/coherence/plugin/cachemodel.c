@@ -816,6 +816,31 @@ static void mark_pending(uint64_t pc)
     }
 }
 
+/* seL4's stock boot path (secondary cores, boot page tables, arm_enable_mmu)
+ * assumes the state the loader was entered in: caches off, nothing dirty,
+ * nothing stale in the I-cache. A loader that turns its caches on early must
+ * hand exactly that state back when it turns them off again, before any of
+ * that code runs: so under the sel4 contract the disable itself is judged;
+ * the stock path's later set/way sweep and I-cache invalidate do not excuse
+ * it (secondary cores and the uncached page-table writes come first). */
+static void judge_early_close(uint64_t pc)
+{
+    uint64_t ci;
+    struct chunk *c;
+    unsigned i;
+
+    flush_pending();
+    if (!g_istale) {
+        return;
+    }
+    pass_id++;
+    FOR_EACH_FLAGGED(ci, c, i, n_istale, L_ISTALE) {
+        uint64_t idx = (ci << CHUNK_SHIFT) | i;
+        hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
+        lset(c, &c->l[i], c->l[i].f & ~L_ISTALE);
+    }
+}
+
 /* Called whenever SCTLR of the current EL or the EL itself may have changed. */
 static void regime_update(uint64_t pc)
 {
@@ -832,6 +857,9 @@ static void regime_update(uint64_t pc)
         }
     } else if (!dc && cpu.dc_on) {
         mark_pending(pc);
+        if (cfg.expect_sel4) {
+            judge_early_close(pc);
+        }
     }
     cpu.m_on = m;
     cpu.dc_on = dc;
@@ -1760,7 +1788,7 @@ static void begin_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
 
 /* The window can end before the hand-off: seL4's unpack window (the seed's)
  * ends where the loader enables the MMU, not at the kernel entry. */
-static void end_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+static void end_cb(unsigned int vcpu, void *udata)
 {
     if (vcpu != 0 || !begin_seen || end_seen || handoff_seen) {
         return;
@@ -1769,6 +1797,16 @@ static void end_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     win_active = false;
     paused = false;
     end_seen = true;
+    /* The window ends where seL4's stock path enables its own MMU: it must
+     * find the MMU off, as the loader was entered (arm_enable_mmu rewrites
+     * the translation registers, which is only safe with the MMU off). */
+    if (cfg.expect_sel4 && cpu.m_on) {
+        struct hazard *h = hz_get(HZ_HANDOFF_STATE, (uint64_t)(uintptr_t)udata);
+        h->count++;
+        h->has_state = true;
+        h->sctlr = cpu.sctlr[regime_el()];
+        h->el = (int)cpu.el;
+    }
 }
 
 /* The loader's self-report (CRCs of what landed) is verification, not unpack:
@@ -1946,7 +1984,7 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
             if (va == cfg.end_pcs[e]) {
                 qemu_plugin_register_vcpu_insn_exec_cb(insn, end_cb,
                                                        QEMU_PLUGIN_CB_NO_REGS,
-                                                       NULL);
+                                                       (void *)(uintptr_t)va);
             }
         }
         if (cfg.have_handoff && va == cfg.handoff_pc) {

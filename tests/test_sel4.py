@@ -151,3 +151,39 @@ def test_hash_mismatch_fails_with_the_loaders_own_words(sel4_config: Sel4Config,
     outcome = boot(payload, name="sel4-hash-sha")
     assert outcome.result.failure is not None and outcome.result.failure.kind == "product"
     assert "Hashes are different" in str(outcome.result.failure), str(outcome.result.failure)
+
+
+# Negative controls of the early-MMU patch: patch series + exactly one defect
+# (patches/seL4_tools/controls/KIND.patch) -> (the one check that fails, what it names).
+CONTROLS: dict[str, tuple[str, str]] = {
+    "no-clean": ("cache-clean", "dirty-at-disable"),
+    "clean-short": ("cache-clean", "partial-clean"),
+    "no-icache-inv": ("icache", "stale-icache"),
+    "uart-normal": ("device-mapping", "device-normal"),
+    "store-after-clean": ("cache-store-order", "store-after-clean"),
+    "mmu-left-on": ("handoff", "where the stock boot path starts"),
+}
+
+
+@pytest.mark.parametrize("bug", list(CONTROLS))
+def test_patch_negative_control_fails_exactly_its_check(bug: str, sel4_config: Sel4Config,
+                                                        harness_target: Target,
+                                                        boot: Callable[..., Outcome]) -> None:
+    """QEMU has no caches (sel4test would still pass): the cache model must catch each
+    defect, with exactly its check, naming what was left behind and where."""
+    qemu_only(harness_target, "the cache model")
+    if harness_target.boot != "qemu":
+        pytest.skip("negative controls run on the direct QEMU targets: U-Boot in front changes "
+                    "nothing in the loader's cache handling")
+    check, says = CONTROLS[bug]
+    outcome = coherent(sel4_config, boot, f"early-mmu-bug-{bug}", early_mmu_bug=bug)
+    assert outcome.failed == [check], failed(outcome)
+    message = outcome.check(check).message
+    assert says in message, message
+    if bug == "uart-normal":
+        on = outcome.result.timeline.first("earlymmu.on")
+        assert on is not None and f"{int(on.fields['uart'], 16):#x}" in message, message
+    elif bug != "mmu-left-on":
+        assert "[0x" in message and ("image '" in message or "the DTB" in message), message
+    if bug in ("no-clean", "no-icache-inv"):
+        assert "image 'kernel' segment 0" in message, message

@@ -66,15 +66,15 @@ def _clip(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int,
 def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20,
                   reserved: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """The bss ranges to poison, clipped so they never overlap what QEMU or the image
-    place: the DTB QEMU puts at the RAM base, the loader's own PT_LOADs, every
-    image's file bytes, and `reserved`. A user image's user images are skipped: seL4's
+    place: the loader's own PT_LOADs, every image's file bytes, and `reserved`
+    (the caller's: e.g. the DTB QEMU's virt machine puts at the RAM base). A user image's user images are skipped: seL4's
     loader moves them, so where their bss lands is only known at run time."""
     try:
         images = payload.images
         loader = [(s.paddr, s.paddr + s.memsz) for s in payload.loader.segments]
     except HarnessError:
         return []   # an archive the loader itself will reject: nothing to poison
-    holes = [(dram[0], dram[0] + QEMU_DTB_BYTES), *loader, *(reserved or [])]
+    holes = [*loader, *(reserved or [])]
     holes += [(s.paddr, s.paddr + s.filesz) for img in images for s in img.segments]
     lo_ram, hi_ram = dram[0], dram[0] + dram[1]
     out: list[tuple[int, int]] = []
@@ -194,7 +194,11 @@ class BootSession:
         """Per-boot QEMU arguments: memory poison, and the cache model when asked."""
         if not self.target.is_qemu:
             return []
-        args = poison_args(payload, self.target.dram) if self.target.poison else []
+        # QEMU's virt machine writes its generated DTB at the base of RAM; the i.MX
+        # machines generate none (the firmware stand-in or the loader's archive has it).
+        dtb = [(self.target.dram[0], self.target.dram[0] + QEMU_DTB_BYTES)] \
+            if self.target.machine == "virt" else []
+        args = poison_args(payload, self.target.dram, reserved=dtb) if self.target.poison else []
         if coherence:
             args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")
         return args

@@ -320,17 +320,20 @@ def test_poison_never_overlaps_qemu_dtb_or_loader(tmp_path: Path) -> None:
     k = Elf(KERNEL_VENTRY, [Seg(0x40000000, b"k" * 0x1000, memsz=LOADER_BASE + 0x2000 - 0x40000000,
                                 flags=7, vaddr=KERNEL_VENTRY)]).bytes()
     p = from_user(elfloader(tmp_path, [("kernel.elf", k), ("rootserver", rootserver_elf())]))
-    ranges = poison_ranges(p, dram)
+    qemu_dtb = [(dram[0], dram[0] + (1 << 20))]          # what the session reserves on virt
+    ranges = poison_ranges(p, dram, reserved=qemu_dtb)
     lo, hi = p.loader.span
     assert ranges and all(s >= dram[0] + (1 << 20) for s, _ in ranges)      # QEMU's DTB
     assert all(e <= lo or s >= hi for s, e in ranges)                      # the loader
     assert ranges == [(0x40100000, LOADER_BASE)]
     # negative control: without clipping the kernel's bss would start inside the DTB
     assert p.images[0].segments[0].bss[0] < dram[0] + (1 << 20)
+    # a machine with no generated DTB (imx8mp) keeps the RAM base poisoned
+    assert poison_ranges(p, dram)[0][0] < dram[0] + (1 << 20)
 
 
 def test_poison_skips_user_images_seL4_moves(sel4_payload: Payload) -> None:
-    ranges = poison_ranges(sel4_payload, (0x40000000, 0x80000000))
+    ranges = poison_ranges(sel4_payload, (0x40000000, 0x80000000), reserved=[(0x40000000, 0x40100000)])
     assert ranges == [(0x40100000, 0x40000000 + 4096 + 0x200000)]
 
 

@@ -29,9 +29,9 @@ SUCCESS = "All is well in the universe"
 
 @pytest.fixture(scope="session")
 def sel4_config(harness_target: Target, user_payload: Payload | None) -> Sel4Config:
+    """The sel4test build matching the target (tests that need images we build)."""
     if user_payload is not None:
-        pytest.skip("--image given: the sel4 suite builds its own images (tests/test_user_image.py "
-                    "and the boot suite take yours)")
+        pytest.skip("--image given: this test needs images the suite builds (stock, controls, hash)")
     cfg = for_target(harness_target.machine, harness_target.expect_el)
     if isinstance(cfg, str):
         pytest.skip(cfg)
@@ -42,8 +42,20 @@ def image(cfg: Sel4Config, **kw: Any) -> Payload:
     return build(Sel4Config(**{**cfg.__dict__, **kw})).payload()
 
 
-def loader(cfg: Sel4Config, name: str) -> Payload:
-    return image(cfg, early_mmu=name == "early-mmu")
+@pytest.fixture(scope="session")
+def loader(harness_target: Target, user_payload: Payload | None) -> Callable[[str], Payload]:
+    """`loader("stock")` / `loader("early-mmu")`: built for the target; with --image (e.g. on
+    a board: your patched image) the early-MMU loader is yours and the stock one is skipped."""
+    def get(name: str) -> Payload:
+        if user_payload is not None:
+            if name != "early-mmu":
+                pytest.skip("--image given: your image is the patched loader under test")
+            return user_payload
+        cfg = for_target(harness_target.machine, harness_target.expect_el)
+        if isinstance(cfg, str):
+            pytest.skip(cfg)
+        return image(cfg, early_mmu=name == "early-mmu")
+    return get
 
 
 def qemu_only(target: Target, what: str) -> None:
@@ -56,9 +68,9 @@ def failed(outcome: Outcome) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("name", LOADERS)
-def test_sel4test_passes(name: str, sel4_config: Sel4Config, boot: Callable[..., Outcome]) -> None:
+def test_sel4test_passes(name: str, loader: Callable[[str], Payload], boot: Callable[..., Outcome]) -> None:
     """sel4test's own success line decides; every check that ran passes."""
-    outcome = boot(loader(sel4_config, name), name=f"sel4-{name}")
+    outcome = boot(loader(name), name=f"sel4-{name}")
     assert outcome.result.ok, str(outcome.result.failure)
     assert outcome.failed == [], failed(outcome)
     kernel = outcome.check("kernel")
@@ -66,35 +78,42 @@ def test_sel4test_passes(name: str, sel4_config: Sel4Config, boot: Callable[...,
     assert outcome.result.timeline.first("kernel.success") is not None
 
 
-def test_only_the_patched_loader_unpacks_with_caches_on(sel4_config: Sel4Config,
-                                                         boot: Callable[..., Outcome]) -> None:
-    stock = boot(loader(sel4_config, "stock"), name="sel4-stock").result.timeline
-    patched = boot(loader(sel4_config, "early-mmu"), name="sel4-early-mmu").result.timeline
-    assert stock.first("earlymmu.on") is None and stock.first("earlymmu.clean") is None
+def test_patched_loader_unpacks_with_caches_on(loader: Callable[[str], Payload],
+                                                boot: Callable[..., Outcome]) -> None:
+    patched = boot(loader("early-mmu"), name="sel4-early-mmu").result.timeline
     on, clean = patched.first("earlymmu.on"), patched.first("earlymmu.clean")
     assert on is not None and clean is not None, "the patched loader printed no Early MMU lines"
     assert patched.first("earlymmu.off") is None, "the patched loader fell back to the MMU off"
     assert int(clean.fields["ranges"]) >= 2 and int(clean.fields["bytes"]) > 0
 
 
+def test_stock_loader_prints_no_early_mmu_line(loader: Callable[[str], Payload],
+                                               boot: Callable[..., Outcome]) -> None:
+    stock = boot(loader("stock"), name="sel4-stock").result.timeline
+    assert not [e for e in stock.events if e.name.startswith("earlymmu.")]
+
+
 @pytest.mark.parametrize("name", LOADERS)
-def test_unpack_window_is_the_seed_window(name: str, sel4_config: Sel4Config,
-                                          boot: Callable[..., Outcome]) -> None:
+def test_unpack_window_is_the_seed_window(name: str, loader: Callable[[str], Payload],
+                                          boot: Callable[..., Outcome],
+                                          record_property: Callable[[str, object], None]) -> None:
     """From the first 'ELF-loading image' line to 'Enabling (hypervisor) MMU ...'."""
-    outcome = boot(loader(sel4_config, name), name=f"sel4-{name}")
+    outcome = boot(loader(name), name=f"sel4-{name}")
     assert outcome.check("timeline").status == "pass", outcome.check("timeline").message
-    window = outcome.result.timeline.unpack_window()
+    window, seed = outcome.result.timeline.unpack_window(), outcome.result.timeline.seed_window()
     assert window is not None and window.host_s > 0
+    assert seed is not None and 0 < seed.host_s <= window.host_s
+    record_property("seed_window_s", round(seed.host_s, 6))    # measured: on a board, this wins
     images = [e.fields["name"] for e in outcome.result.timeline.events if e.name == "image"]
     assert images == [i.name for i in outcome.result.payload.images]
 
 
 @pytest.mark.parametrize("name", LOADERS)
-def test_every_image_lands_intact(name: str, sel4_config: Sel4Config, harness_target: Target,
+def test_every_image_lands_intact(name: str, loader: Callable[[str], Payload], harness_target: Target,
                                   boot: Callable[..., Outcome]) -> None:
     """Out of band: stop at the kernel entry, dump memory over QMP, compare with the ELFs."""
     qemu_only(harness_target, "out-of-band verification")
-    outcome = boot(loader(sel4_config, name), name=f"sel4-{name}", verify=True, until="handoff")
+    outcome = boot(loader(name), name=f"sel4-{name}", verify=True, until="handoff")
     assert outcome.result.ok, str(outcome.result.failure)
     check = outcome.check("out-of-band")
     assert check.status == "pass", check.message
@@ -103,20 +122,19 @@ def test_every_image_lands_intact(name: str, sel4_config: Sel4Config, harness_ta
     assert report.checked_bytes >= sum(s.memsz for i in payload.images for s in i.segments)
 
 
-def coherent(cfg: Sel4Config, boot: Callable[..., Outcome], name: str, **kw: Any) -> Outcome:
-    payload = image(cfg, **kw)
+def coherent(payload: Payload, boot: Callable[..., Outcome], name: str) -> Outcome:
     outcome = boot(payload, name=f"sel4-{name}", coherence=True, until="handoff")
     assert outcome.result.ok, str(outcome.result.failure)
     return outcome
 
 
 @pytest.mark.parametrize("name", LOADERS)
-def test_no_cache_hazard_under_the_sel4_contract(name: str, sel4_config: Sel4Config,
+def test_no_cache_hazard_under_the_sel4_contract(name: str, loader: Callable[[str], Payload],
                                                  harness_target: Target,
                                                  boot: Callable[..., Outcome]) -> None:
     """Stock and patched pass the cache model; seL4's MMU-on hand-off is its contract."""
     qemu_only(harness_target, "the cache model")
-    outcome = coherent(sel4_config, boot, name, early_mmu=name == "early-mmu")
+    outcome = coherent(loader(name), boot, name)
     assert outcome.failed == [], failed(outcome)
     passed = {c.name for c in outcome.checks if c.status == "pass"}
     assert set(COHERENCE_CHECKS) | {"handoff"} <= passed, outcome.checks
@@ -132,7 +150,7 @@ def test_patched_unpack_collapses_the_modeled_board_time(sel4_config: Sel4Config
     qemu_only(harness_target, "the cache model")
     models = {}
     for name in LOADERS:
-        modeled = coherent(sel4_config, boot, name, early_mmu=name == "early-mmu").result.extras.get("model")
+        modeled = coherent(image(sel4_config, early_mmu=name == "early-mmu"), boot, name).result.extras.get("model")
         assert isinstance(modeled, Modeled), "the target has no timing profile"
         models[name] = modeled
         record_property(f"modeled_{name}_s", round(modeled.total_s, 6))
@@ -176,7 +194,7 @@ def test_patch_negative_control_fails_exactly_its_check(bug: str, sel4_config: S
         pytest.skip("negative controls run on the direct QEMU targets: U-Boot in front changes "
                     "nothing in the loader's cache handling")
     check, says = CONTROLS[bug]
-    outcome = coherent(sel4_config, boot, f"early-mmu-bug-{bug}", early_mmu_bug=bug)
+    outcome = coherent(image(sel4_config, early_mmu_bug=bug), boot, f"early-mmu-bug-{bug}")
     assert outcome.failed == [check], failed(outcome)
     message = outcome.check(check).message
     assert says in message, message

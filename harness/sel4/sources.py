@@ -17,7 +17,7 @@ import tarfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import HarnessError
 from ..images.build import ROOT, build_root
@@ -80,6 +80,19 @@ def git_apply(patch: Path, cwd: Path, directory: str | None = None, check: bool 
                            fix="rebase the patch on this seL4 revision")
 
 
+def made_once(dest: Path, make: Callable[[Path], None]) -> None:
+    """Run `make(dest)` unless an earlier run finished it (a stamp says so); one run at a time,
+    and a run that died half way is started over."""
+    stamp = dest / ".harness-done"
+    with locked(dest.with_name(dest.name + ".lock")):
+        if stamp.exists():
+            return
+        if dest.exists():
+            shutil.rmtree(dest)
+        make(dest)
+        stamp.write_text("done\n")
+
+
 @dataclass(frozen=True)
 class SourceTree:
     """A seL4 project laid out like a `repo` checkout (init-build.sh at the top)."""
@@ -112,17 +125,14 @@ def bundled_tree() -> SourceTree:
     patches = sel4test_patches()
     ident = digest(file_digest(tarball), *(p.read_bytes() for p in patches))[:12]
     dest = build_root() / "sel4" / "src" / ident
-    stamp = dest / ".extracted"
-    with locked(dest.with_suffix(".lock")):
-        if not stamp.exists():
-            if dest.exists():
-                shutil.rmtree(dest)
-            dest.mkdir(parents=True)
-            with tarfile.open(tarball) as tar:
-                tar.extractall(dest, filter="tar")
-            for p in patches:
-                git_apply(p, dest / TOP, directory="projects/sel4test")
-            stamp.write_text(tarball.name + "\n")
+
+    def extract(d: Path) -> None:
+        d.mkdir(parents=True)
+        with tarfile.open(tarball) as tar:
+            tar.extractall(d, filter="tar")
+        for p in patches:
+            git_apply(p, d / TOP, directory="projects/sel4test")
+    made_once(dest, extract)
     return SourceTree(dest / TOP, ident, bundled=True)
 
 
@@ -150,16 +160,12 @@ def patched_seL4_tools(tree: SourceTree, patches: list[Path]) -> Path:
         return tree.seL4_tools / "elfloader-tool"
     key = digest(tree.ident, *(p.name + "\0" + p.read_text() for p in patches))[:12]
     dest = build_root() / "sel4" / "seL4_tools" / key
-    stamp = dest / ".patched"
-    with locked(dest.with_suffix(".lock")):
-        if not stamp.exists():
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(tree.seL4_tools, dest, symlinks=True,
-                            ignore=shutil.ignore_patterns(".git"))
-            for p in patches:
-                git_apply(p, dest)
-            stamp.write_text("".join(p.name + "\n" for p in patches))
+
+    def patch(d: Path) -> None:
+        shutil.copytree(tree.seL4_tools, d, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        for p in patches:
+            git_apply(p, d)
+    made_once(dest, patch)
     return dest / "elfloader-tool"
 
 

@@ -9,6 +9,7 @@ its negative controls must fail exactly its check.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import pytest
@@ -103,7 +104,8 @@ def test_unpack_window_is_the_seed_window(name: str, loader: Callable[[str], Pay
     assert outcome.check("timeline").status == "pass", outcome.check("timeline").message
     window, seed = outcome.result.timeline.unpack_window(), outcome.result.timeline.seed_window()
     assert window is not None and window.host_s > 0
-    assert seed is not None and 0 < seed.host_s <= window.host_s
+    # host stamps: a fast unpack may arrive in one console burst (0 s); the order still holds
+    assert seed is not None and 0 <= seed.host_s <= window.host_s
     record_property("seed_window_s", round(seed.host_s, 6))    # measured: on a board, this wins
     images = [e.fields["name"] for e in outcome.result.timeline.events if e.name == "image"]
     assert images == [i.name for i in outcome.result.payload.images]
@@ -201,7 +203,10 @@ def test_patch_negative_control_fails_exactly_its_check(bug: str, sel4_config: S
     assert says in message, message
     if bug == "uart-normal":
         on = outcome.result.timeline.first("earlymmu.on")
-        assert on is not None and f"{int(on.fields['uart'], 16):#x}" in message, message
+        assert on is not None, "the patched loader printed no Early MMU line"
+        uart = int(on.fields["uart"], 16)
+        starts = [int(s, 16) for s in re.findall(r"\[(0x[0-9a-f]+)\.\.", message)]
+        assert any(uart <= s < uart + 0x1000 for s in starts), message      # the UART's page
     elif bug != "mmu-left-on":
         assert "[0x" in message and ("image '" in message or "the DTB" in message), message
     if bug in ("no-clean", "no-icache-inv"):

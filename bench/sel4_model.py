@@ -31,23 +31,18 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from harness.coherence import CoherenceReport, Counts, plugin_args, plugin_path
-from harness.coherence.run import VIRT_RAM, virt_command
-from harness.coherence.window import Window, window_for
-from harness.images.build import build_root
+from harness.coherence import CoherenceReport, Counts
+from harness.coherence.run import run_to_handoff
 from harness.images.cpio import HEADER, MAGIC, TRAILER, _header, find_archive, read_newc
 from harness.model import (SEEDS, Line, Modeled, Profile, fit_uncached_access, granularity,
                            load_profile, model)
 from harness.payload import from_user
-from harness.processes import register, stop
 from harness.sel4.build import Sel4Build, build
 from harness.sel4.config import Sel4Config
 
@@ -133,49 +128,6 @@ class Run:
     counts: Counts
     wall_s: float
     window: str
-
-
-def seed_window(image: Path) -> Window:
-    """window.py's seed window, but begun where the patched RELEASE loader starts the user image.
-
-    An optimised build inlines load_elf, so window.py begins at memset #2; the
-    early-MMU patch never calls memset there (it zeroes only what the segments
-    leave), so that begin is never reached and the hand-off is never armed. Its
-    equivalent is the user image's first early_mmu_fill_segment: one call per
-    PT_LOAD, the kernel's first.
-    """
-    payload = from_user(image)
-    w = window_for(payload)
-    syms = payload.loader.symbols
-    if "load_elf" in syms or "early_mmu_fill_segment" not in syms or len(payload.images) < 2:
-        return w
-    hit = len(payload.images[0].segments) + 1
-    return replace(w, begin_pc=syms["early_mmu_fill_segment"], begin_hit=hit,
-                   definition=f"first user image's early_mmu_fill_segment (#{hit}; load_elf inlined) -> "
-                              + w.definition.split(" -> ", 1)[1])
-
-
-def run_to_handoff(image: Path, out: Path, el2: bool, timeout: float = 3600.0) -> tuple[CoherenceReport, Window, float]:
-    """harness.coherence.run.run_to_handoff with seed_window(): QEMU virt under the plugin, stopped at the report."""
-    w = seed_window(image)
-    out.unlink(missing_ok=True)
-    cmd = virt_command(image, el2) + plugin_args(
-        plugin_path(build_root() / "coherence"), out, VIRT_RAM, w.begin_pc, w.handoff_pc, pause=w.pause,
-        expect_handoff=w.contract, begin_hit=w.begin_hit, end_pcs=w.end_pcs,
-        handoff_el=w.handoff_el, targets=w.targets)
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    register(proc.pid, f"qemu (cache model) {image.name}")
-    try:
-        while not out.exists() and proc.poll() is None and time.monotonic() - t0 < timeout:
-            time.sleep(0.2)
-    finally:
-        stop(proc)
-    report = CoherenceReport.load(out) if out.exists() else None
-    if report is None or not report.handoff_seen:
-        raise SystemExit(f"{image}: no hand-off under the cache model after {time.monotonic() - t0:.0f} s "
-                         f"(window {w.definition})")
-    return report, w, time.monotonic() - t0
 
 
 def _build_key(b: Sel4Build) -> str:

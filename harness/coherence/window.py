@@ -78,6 +78,11 @@ def _sel4(payload: Payload, contract: str, scope: str) -> Window:
     begin: int | None
     if scope == "seed" and len(payload.images) > 1 and "load_elf" in syms:
         begin, hit, words = syms["load_elf"], 2, "first user image's 'ELF-loading image'"
+    elif scope == "seed" and len(payload.images) > 1 and "early_mmu_fill_segment" in syms:
+        # the early-MMU patch inlined the same way: it never calls memset, but fills
+        # each PT_LOAD with one call (kernel first)
+        hit = len(kernel.segments) + 1
+        begin, words = syms["early_mmu_fill_segment"], "first user image's early_mmu_fill_segment (load_elf inlined)"
     elif scope == "seed" and len(payload.images) > 1 and "memset" in syms:
         # optimised builds inline load_elf; unpack_elf_to_paddr's memset of the
         # destination is then the first call per image (kernel first); checked

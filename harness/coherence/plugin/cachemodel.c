@@ -822,7 +822,8 @@ static void mark_pending(uint64_t pc)
  * hand exactly that state back when it turns them off again, before any of
  * that code runs: so under the sel4 contract the disable itself is judged;
  * the stock path's later set/way sweep and I-cache invalidate do not excuse
- * it (secondary cores and the uncached page-table writes come first). */
+ * it (secondary cores and the uncached page-table writes come first).
+ * Called once the window has begun: the loader's own disable, not firmware's. */
 static void judge_early_close(uint64_t pc)
 {
     uint64_t ci;
@@ -857,7 +858,9 @@ static void regime_update(uint64_t pc)
         }
     } else if (!dc && cpu.dc_on) {
         mark_pending(pc);
-        if (cfg.expect_sel4) {
+        /* Only the loader's own close: firmware before it (U-Boot turns its
+         * caches off first and cleans by set/way after) keeps the grace. */
+        if (cfg.expect_sel4 && begin_seen) {
             judge_early_close(pc);
         }
     }

@@ -172,14 +172,16 @@ def test_fit_source_uses_two_cells_above_4g(tmp_path: Path) -> None:
     assert "entry = <0x1 0x40>;" in its and 'algo = "sha256";' in its
 
 
-def test_flatten_elf_fills_gaps_and_skips_bss(tmp_path: Path) -> None:
+def test_flatten_elf_zero_fills_gaps_and_bss(tmp_path: Path) -> None:
+    """An ELF's bss is zero when an ELF loader places it; a flat image must carry the zeros
+    (seL4's ELF-format elfloader does not clear its own .bss)."""
     elf = Elf(0x80000010, [Seg(0x80000000, b"A" * 32), Seg(0x80001000, b"B" * 16, memsz=4096),
                            Seg(0x80010000, b"", memsz=4096)]).write(tmp_path / "l.elf")
     flat = flatten(elf, 0x40000000, tmp_path / "o")
     data = flat.path.read_bytes()
-    assert (flat.load, flat.entry, flat.size) == (0x80000000, 0x80000010, 0x1010)
+    assert (flat.load, flat.entry, flat.size) == (0x80000000, 0x80000010, 0x11000)
     assert data[:32] == b"A" * 32 and data[32:0x1000] == bytes(0x1000 - 32)
-    assert data[0x1000:] == b"B" * 16
+    assert data[0x1000:0x1010] == b"B" * 16 and data[0x1010:] == bytes(0x11000 - 0x1010)
 
 
 def test_flatten_rejects_unknown_format(tmp_path: Path) -> None:

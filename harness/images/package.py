@@ -92,6 +92,11 @@ def _key(*parts: object) -> str:
     return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
 
 
+# Bumped whenever flatten() lays bytes out differently (2: bss zero-filled): a package
+# cached under the old layout must not be served again.
+FLAT_LAYOUT = 2
+
+
 def _stamp(path: Path) -> tuple[str, int, int]:
     st = path.stat()
     return str(path.resolve()), st.st_size, st.st_mtime_ns
@@ -114,8 +119,11 @@ def is_elf(path: Path) -> bool:
 def flatten(boot_file: Path, dram_base: int, out_dir: Path | None = None) -> Flat:
     """The raw bytes of a boot file and where they load and start.
 
-    ELF: PT_LOAD file bytes from the lowest to the highest physical address
-    (gaps zero-filled; bss is the loader's job), entered at e_entry.
+    ELF: PT_LOAD bytes from the lowest to the highest physical address, gaps and
+    bss (memsz beyond filesz) zero-filled, entered at e_entry: the ELF's own
+    semantics, which bootm of a flat image does not add. seL4's ELF-format
+    elfloader relies on them: only its binary/uImage forms clear their own .bss
+    (crt0, CONFIG_IMAGE_BINARY), and DRAM after a reset holds garbage.
     arm64 Image: the file itself, at DRAM base + text_offset, entered at its
     first byte (booti's placement).
     """
@@ -130,17 +138,17 @@ def flatten(boot_file: Path, dram_base: int, out_dir: Path | None = None) -> Fla
         load = dram_base + text_offset
         return Flat(boot_file, load, load, boot_file.stat().st_size)
     elf = read_elf(boot_file, boot_file.name)
-    segs = sorted((s for s in elf.segments if s.filesz > 0), key=lambda s: s.paddr)
-    if not segs:
+    segs = sorted((s for s in elf.segments if s.memsz > 0), key=lambda s: s.paddr)
+    if not any(s.filesz for s in segs):
         raise HarnessError("no PT_LOAD segment with file bytes", file=boot_file,
                            field="program headers", fix="link the image with a loadable segment")
     load = segs[0].paddr
-    end = max(s.paddr + s.filesz for s in segs)
+    end = max(s.paddr + s.memsz for s in segs)
     if end - load > MAX_FLAT:
         raise HarnessError(f"segments span {(end - load) >> 20} MiB ({load:#x}..{end:#x}): "
                            "a flat image would be that large", file=boot_file,
                            field="program headers", fix="link the loader's segments contiguously")
-    out_dir = out_dir or build_root() / "packages" / _key("flat", *_stamp(boot_file))[:16]
+    out_dir = out_dir or build_root() / "packages" / _key("flat", FLAT_LAYOUT, *_stamp(boot_file))[:16]
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / (boot_file.stem + ".bin")
     if not out.exists() or out.stat().st_mtime_ns < boot_file.stat().st_mtime_ns \
@@ -239,7 +247,7 @@ def package(boot_file: Path, kind: str, dram_base: int, name: str = "seL4 elfloa
     if kind not in KINDS:
         raise HarnessError(f"unknown package kind '{kind}'", field="harness.uboot.package",
                            fix=f"use one of: {', '.join(KINDS)}")
-    key = _key(kind, *_stamp(boot_file), dram_base, name, config, ",".join(hashes))
+    key = _key(kind, FLAT_LAYOUT, *_stamp(boot_file), dram_base, name, config, ",".join(hashes))
     out_dir = (out_root or build_root() / "packages") / key[:16]
     out_dir.mkdir(parents=True, exist_ok=True)
     flat = flatten(boot_file, dram_base, out_dir)

@@ -75,11 +75,6 @@ class Sel4Config:
         return self.early_mmu or self.early_mmu_bug is not None
 
     @property
-    def machine(self) -> str:
-        """The harness machine (targets' `harness.machine`) this image runs on."""
-        return PLATFORMS[self.platform]["machine"]
-
-    @property
     def base_name(self) -> str:
         """Name of the build directory: everything but the loader options."""
         parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]

@@ -13,6 +13,8 @@ from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
 from .payload import from_build, from_user
 from .report import summary
+from .history import cli as history_cli
+from .history.db import history_path
 from .sel4 import cli as sel4_cli
 from .targets import load, with_overrides
 
@@ -61,7 +63,9 @@ def cmd_boot(args: argparse.Namespace) -> int:
             from .lab import lab_session
             lab.enter_context(lab_session(target, results / "lab"))
         session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"),
-                              coherence=args.coherence)
+                              coherence=args.coherence,
+                              history=history_path(args.history, Path(args.results) if args.results
+                                                   else history_cli.RESULTS))
         try:
             if payload is None:
                 payload = session.payload(_variant(target.machine, args, target.console_uart))
@@ -124,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--image", help="boot this seL4 elfloader image instead of a reference build")
     bt.add_argument("--dry-run", action="store_true", help="print the QEMU command line and stop")
     bt.add_argument("--results", help="directory for logs and reports (default: a temp dir)")
+    bt.add_argument("--history", metavar="PATH",
+                    help="record the boot in this SQLite history (default: RESULTS/history.sqlite "
+                         "with --results, else $HARNESS_HISTORY or results/history.sqlite; 'off': none)")
     bt.add_argument("--verify", action="store_true",
                     help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")
     bt.add_argument("--coherence", action="store_true",
@@ -142,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
                     help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
     sel4_cli.add_parser(sub)
+    history_cli.add_parsers(sub)
     args = p.parse_args(argv)
     if args.cmd == "build" and args.default:
         args.machine = "all"
@@ -154,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_inspect(args)
         if args.cmd == "sel4":
             return sel4_cli.run(args)
+        if args.cmd in ("history", "compare", "report"):
+            return history_cli.run(args)
         return cmd_boot(args)
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from .errors import HarnessError
+from .history.db import history_path
 from .images.build import ROOT
 from .payload import Payload, from_user
 from .report import properties
@@ -33,6 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--image", default=None, help="boot this seL4 elfloader image instead of ours")
     g.addoption("--results", default=str(ROOT / "results"),
                 help="where console logs, timelines and reports go")
+    g.addoption("--history", default=None, metavar="PATH",
+                help="record every boot in this SQLite history (default: RESULTS/history.sqlite, "
+                     "or $HARNESS_HISTORY; 'off' records nothing)")
     g.addoption("--coherence", action="store_true",
                 help="run every boot under the cache-model plugin (coherence checks, modeled time)")
     g.addoption("--expect", action="append", default=[], metavar="REGEX",
@@ -137,7 +141,9 @@ def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) 
     """Boots on the selected target; the target is powered off when the session ends."""
     results = Path(pytestconfig.getoption("results")) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
     session = BootSession(harness_target, results, env=env,
-                          coherence=bool(pytestconfig.getoption("coherence")))
+                          coherence=bool(pytestconfig.getoption("coherence")),
+                          history=history_path(pytestconfig.getoption("history"),
+                                               Path(pytestconfig.getoption("results"))))
     try:
         yield session
     finally:

@@ -77,14 +77,14 @@ def properties(r: BootResult) -> dict[str, Any]:
     return out
 
 
-def write(r: BootResult, checks: list[Check], out_dir: Path) -> None:
+def write(r: BootResult, checks: list[Check], out_dir: Path, doc: dict[str, Any]) -> None:
+    """The result folder: summary.txt for people, result.json (the whole record,
+    harness/history/document.py) for tools, and a copy of the target file so the
+    boot can be rerun as it was."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.txt").write_text(summary(r, checks) + "\n")
-    modeled = r.extras.get("model")
-    extras = {"modeled": {"total_s": modeled.total_s, "parts": modeled.parts,
-                          "profile": modeled.profile.__dict__, "label": "modeled"}} if modeled else {}
-    data = {"target": r.target.name, "image": r.payload.label, "ok": r.ok,
-            "failure": str(r.failure) if r.failure else None,
-            "checks": [c.__dict__ for c in checks], "timeline": r.timeline.to_json(),
-            "properties": properties(r), **extras}
-    (out_dir / "result.json").write_text(json.dumps(data, indent=2, default=str))
+    (out_dir / "result.json").write_text(json.dumps(doc, indent=2, default=str))
+    try:
+        (out_dir / "target.yaml").write_bytes(r.target.path.read_bytes())
+    except OSError:
+        pass

@@ -23,6 +23,7 @@ from .checks import Check, check_kernel, run_checks
 from .errors import BootFailure, HarnessError
 from .images.build import Variant, build, build_root
 from .payload import Payload, from_build
+from .history.document import RunContext, document
 from .report import write
 from .phases import Timeline
 from .targets import Target
@@ -138,6 +139,17 @@ def _wait_for_file(path: Path, timeout: float, strategy: Any) -> None:
         time.sleep(0.1)
 
 
+def record(history: Path, doc: dict[str, Any], out_dir: Path) -> None:
+    """Add the boot to the results history; a history that cannot be written is said,
+    loudly, but does not change the boot's verdict (its result folder has it all)."""
+    from .history.db import History
+    try:
+        with History(history) as h:
+            h.record(doc, out_dir)
+    except (HarnessError, OSError) as exc:
+        print(f"harness: warning: boot not recorded in the history: {exc}", file=sys.stderr)
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:120]
 
@@ -150,6 +162,8 @@ class BootSession:
     results: Path
     env: Any = None
     coherence: bool = False
+    history: Path | None = None        # record every boot here (harness/history/)
+    run: RunContext = field(default_factory=RunContext)
     _cache: dict[tuple[Any, ...], Outcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -288,7 +302,12 @@ class BootSession:
             checks += run_checks(result)
         elif "verdict" in result.extras:    # the workload's own failure line: say what decided
             checks.append(check_kernel(result))
-        write(result, checks, out_dir)
+        options = {"coherence": coh, "verify": verify, "until": until, "extra": list(extra or [])}
+        doc = document(result, checks, self.run, f"{self.target.name}/{out_dir.parent.name}/{out_dir.name}",
+                       options, qemu=(self.env.config.data.get("tools") or {}).get("qemu"))
+        write(result, checks, out_dir, doc)
+        if self.history is not None:
+            record(self.history, doc, out_dir)
         outcome = Outcome(result, checks)
         self._cache[key] = outcome
         return outcome

@@ -13,7 +13,9 @@ APT_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu u-boot-qemu u-boo
               device-tree-compiler python3-venv libglib2.0-dev pkg-config xz-utils make gcc git
               # real seL4 builds (harness sel4 build): seL4's CMake/ninja build, C++ for its
               # runtime, nanopb's protoc, xmllint for its config, cpio/xxd for archives and hashes
-              cmake ninja-build g++-aarch64-linux-gnu libxml2-utils protobuf-compiler cpio xxd)
+              cmake ninja-build g++-aarch64-linux-gnu libxml2-utils protobuf-compiler cpio xxd
+              # fuzzing the loader's parsers (libFuzzer + ASan/UBSan); the report's browser test
+              clang libclang-rt-14-dev chromium)
 BACKPORTS_PACKAGES=(qemu-system-arm)
 BACKPORTS_LIST=/etc/apt/sources.list.d/harness-bookworm-backports.list
 

@@ -16,8 +16,15 @@
 #                             logs of a virtual lab
 #   pytest-<target>.log       the run's own output
 #   failures.txt              every failed boot, classified infrastructure | product
+#   compare.txt               tonight against the baseline (harness compare)
+#   report.html               the history as one page: timelines, trends, checks (harness report)
+# The history: every boot of the night is one run ($HARNESS_RUN_ID, default nightly-<UTC time>)
+# in $HARNESS_HISTORY (default artifacts/history.sqlite): keep that file between nights (a
+# runner cache or a shared path). $HARNESS_BASELINE: previous (default), last:N or a name
+# set with 'harness history --set-baseline NAME RUN'.
 # Exit status: 0 all passed; 1 a product failure (the loader or the images); 3 only
-# infrastructure failures (the lab: no prompt, TFTP, lost console, place unavailable).
+# infrastructure failures (the lab: no prompt, TFTP, lost console, place unavailable);
+# 4 every boot passed but a figure regressed against the baseline (see compare.txt).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${ARTIFACTS:-artifacts/nightly-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -27,18 +34,27 @@ targets=("$@")
 
 py=.venv/bin/python
 [ -x "$py" ] || { echo "no .venv: run 'make setup' first" >&2; exit 3; }
+export HARNESS_RUN_ID=${HARNESS_RUN_ID:-nightly-$(date -u +%Y%m%dT%H%M%SZ)} HARNESS_RUN_LABEL=${HARNESS_RUN_LABEL:-nightly}
+history=${HARNESS_HISTORY:-artifacts/history.sqlite}
 
 rc_all=0
 for target in "${targets[@]}"; do
   echo "== nightly: $target -> $out"
   "$py" -m pytest -p no:cacheprovider -o junit_family=xunit1 \
       -m "boot and not lab" --target="$target" \
-      --results "$out/$target" --junitxml "$out/junit-$target.xml" \
+      --results "$out/$target" --history "$history" --junitxml "$out/junit-$target.xml" \
       tests/test_boot.py tests/test_boot_failures.py 2>&1 | tee "$out/pytest-$target.log"
   rc=${PIPESTATUS[0]}
   [ "$rc" -eq 0 ] || rc_all=1
   [ "$rc" -ne 3 ] || echo "== $target: the lab was not usable (see $out/pytest-$target.log)"
 done
+
+# Tonight against the baseline, and the page that shows it (kept with the artifacts).
+.venv/bin/harness compare "$history" --run "$HARNESS_RUN_ID" --baseline "${HARNESS_BASELINE:-previous}" \
+    > "$out/compare.txt" 2>&1
+rc_compare=$?
+cat "$out/compare.txt"
+.venv/bin/harness report "$history" -o "$out/report.html" || echo "== report failed (see above)"
 
 # Classify what failed, from the JUnit reports (a BootFailure names its kind).
 "$py" - "$out" <<'PY'
@@ -62,3 +78,7 @@ print("\n".join(rows) if rows else "all passed")
 kinds = {r.split()[0] for r in rows}
 sys.exit(0 if not rows else 3 if kinds == {"infrastructure"} else 1)
 PY
+rc_boots=$?
+[ "$rc_boots" -ne 0 ] && exit "$rc_boots"
+[ "$rc_compare" -eq 1 ] && { echo "== regression against the baseline: see $out/compare.txt"; exit 4; }
+exit 0

@@ -8,9 +8,12 @@
 #    build/sel4/), stock vs our early-MMU patch, under seL4's hand-off contract; then the patched
 #    image boots sel4test to its verdict; then the modeled 6 MB / 596 MB table of
 #    bench/sel4_model.py if it has been run (its 596 MB runs take minutes, so the demo never starts them).
+# 3. The history: every boot above is one run in results/demo/history.sqlite; the demo compares it
+#    with the previous demo run (deterministic figures must not move) and writes the HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { echo; echo "== $*"; }
+export HARNESS_RUN_ID=${HARNESS_RUN_ID:-demo-$(date -u +%Y%m%dT%H%M%SZ)} HARNESS_RUN_LABEL=${HARNESS_RUN_LABEL:-make demo}
 
 for mode in mmu-off early-mmu; do
   step "reference loader, $mode: boot on qemu-imx8mp with a 64 MiB probe, cache model + memory verify"
@@ -40,3 +43,13 @@ if [[ -f build/sel4-model/headline.txt ]]; then
 else
   echo "not run yet: .venv/bin/python bench/sel4_model.py --sizes 6,596 (builds and runs both sizes; minutes)"
 fi
+
+step "history: this run ($HARNESS_RUN_ID) against the previous demo run, then the report"
+.venv/bin/harness history results/demo --run "$HARNESS_RUN_ID" --limit 10
+if [[ $(.venv/bin/harness history results/demo --runs | wc -l) -gt 1 ]]; then
+  .venv/bin/harness compare results/demo --run "$HARNESS_RUN_ID" --baseline previous \
+    || echo "(a figure moved: see the lines above; the boots themselves passed)"
+else
+  echo "first demo run: nothing to compare with yet (run 'make demo' again)"
+fi
+.venv/bin/harness report results/demo -o results/demo/report.html || true

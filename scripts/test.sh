@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 mkdir -p results
+# Every boot of this invocation is one run in results/history.sqlite (docs/history.md).
+export HARNESS_RUN_ID=${HARNESS_RUN_ID:-make-test-$(date -u +%Y%m%dT%H%M%SZ)} HARNESS_RUN_LABEL=${HARNESS_RUN_LABEL:-make test}
 status=0
 run() {
   local name=$1; shift

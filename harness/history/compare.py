@@ -101,6 +101,25 @@ def _exact(series: str, name: str, old: Metric, new: Metric, same_inputs: bool,
     return Finding("improved", series, name, old.value, new.value, "exact figure shrank: " + change)
 
 
+@dataclass(frozen=True)
+class Spread:
+    """A baseline's centre and spread as the noisy rule sees them: one place for the
+    math, so the report's trend band is exactly the limit compare judges against."""
+
+    median: float
+    mad: float
+    sigma: float
+    limit: float          # median + k * sigma: above it a value is high
+
+
+def spread(baseline: list[float], rule: Rule) -> Spread:
+    """Median, MAD and the floored sigma of non-empty `baseline` values."""
+    med = statistics.median(baseline)
+    mad = statistics.median(abs(v - med) for v in baseline)
+    sigma = max(1.4826 * mad, rule.rel_floor * abs(med), rule.abs_floor)
+    return Spread(med, mad, sigma, med + rule.k * sigma)
+
+
 def judge_noisy(series: str, name: str, unit: str | None, baseline: list[float],
                 streak: list[float], rule: Rule) -> Finding | None:
     """`streak`: the newest values, oldest first, ending with the run under test; the
@@ -110,10 +129,8 @@ def judge_noisy(series: str, name: str, unit: str | None, baseline: list[float],
             if len(streak) > 1 else ""
         return Finding("insufficient", series, name, None, streak[-1],
                        f"{len(baseline)} baseline value(s){aside}, {rule.min_samples} needed: not judged")
-    med = statistics.median(baseline)
-    mad = statistics.median(abs(v - med) for v in baseline)
-    sigma = max(1.4826 * mad, rule.rel_floor * abs(med), rule.abs_floor)
-    limit = med + rule.k * sigma
+    s = spread(baseline, rule)
+    med, mad, limit = s.median, s.mad, s.limit
     stats = (f"baseline median {_fmt(med, unit)}, MAD {_fmt(mad, unit)}, n={len(baseline)}, "
              f"limit {_fmt(limit, unit)}")
     if streak[-1] <= limit:

@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 # Both run the idempotent set-up first (system packages, .venv, images).
-.PHONY: setup demo test bench lint
+.PHONY: setup demo test bench lint fuzz
 
 setup:
 	@scripts/setup.sh
@@ -16,3 +16,10 @@ bench: setup
 
 lint:
 	@.venv/bin/mypy harness
+
+# Fuzz the reference elfloader's CPIO/ELF parsers (fuzz/README.md): FUZZ_SECONDS in total,
+# split over the targets; FUZZ_RUNS=N stops each target after N executions instead.
+FUZZ_SECONDS ?= 600
+FUZZ_RUNS ?= 0
+fuzz: setup
+	@fuzz/run.sh $(if $(filter-out 0,$(FUZZ_RUNS)),0,$(FUZZ_SECONDS)) $(FUZZ_RUNS)

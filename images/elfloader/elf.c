@@ -61,9 +61,11 @@ static bool read_load(const uint8_t *f, uint64_t size, const uint8_t *ph, struct
     s->paddr = le(ph + 24, 8);
     s->filesz = le(ph + 32, 8);
     s->memsz = le(ph + 40, 8);
-    s->src = f + offset;
     if (s->filesz > s->memsz || offset > size || size - offset < s->filesz)
         return false;
+    /* Only now: f + a p_offset beyond the file is undefined, and can wrap the address
+     * (found by fuzzing: fuzz/regressions/cpio/). */
+    s->src = f + offset;
     /* Neither end may wrap around the address space. */
     return s->vaddr + s->memsz >= s->vaddr && s->paddr + s->memsz >= s->paddr;
 }
@@ -75,6 +77,11 @@ static void compute_bounds(struct image *img)
     for (unsigned i = 0; i < img->nseg; i++) {
         const struct segment *s = &img->seg[i];
 
+        /* An empty PT_LOAD occupies nothing, and elf_check_destinations skips it: counting
+         * it here let its unchecked p_paddr stretch the span that mmu-off zeroes -- down to
+         * address 0, over the devices (found by fuzzing: fuzz/regressions/cpio/). */
+        if (s->memsz == 0)
+            continue;
         if (s->vaddr < img->min_vaddr)
             img->min_vaddr = s->vaddr;
         if (s->vaddr + s->memsz > img->max_vaddr)

@@ -120,17 +120,35 @@ void zero_span(uint64_t start, uint64_t end)
         zero_bytes(le, end - le);
 }
 
-void for_each_gap(const struct image *img, void (*fn)(uint64_t start, uint64_t end))
+/* The lowest-placed non-empty PT_LOAD that ends above done, or NULL. */
+static const struct segment *next_above(const struct image *img, uint64_t done)
 {
-    uint64_t done = img->min_paddr;     /* everything below has a segment */
+    const struct segment *next = NULL;
 
     for (unsigned i = 0; i < img->nseg; i++) {
         const struct segment *s = &img->seg[i];
 
+        if (s->memsz && s->paddr + s->memsz > done && (!next || s->paddr < next->paddr))
+            next = s;
+    }
+    return next;
+}
+
+/*
+ * Walk the segments in address order, not header order: the program headers need not be
+ * sorted by p_paddr, and a walk in header order took a later-placed segment's bytes for a
+ * hole and zeroed them after the copy (found by fuzzing: fuzz/regressions/cpio/).
+ * Empty PT_LOADs occupy nothing and open no hole.
+ */
+void for_each_gap(const struct image *img, void (*fn)(uint64_t start, uint64_t end))
+{
+    uint64_t done = img->min_paddr;     /* everything below has a segment */
+    const struct segment *s;
+
+    while ((s = next_above(img, done)) != NULL) {
         if (s->paddr > done)
             fn(done, s->paddr);
-        if (s->paddr + s->memsz > done)
-            done = s->paddr + s->memsz;
+        done = s->paddr + s->memsz;     /* > done: the walk always moves on */
     }
 }
 

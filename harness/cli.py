@@ -69,10 +69,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
         try:
             if payload is None:
                 payload = session.payload(_variant(target.machine, args, target.console_uart))
-            if args.dry_run:
-                line = session.command_line(payload)
-                dry_run = getattr(session.strategy, "dry_run", None)   # [issue 4] U-Boot
-                print(dry_run(line) if dry_run else line)
+            if args.dry_run:                # a command a person can paste (session.dry_run)
+                print(session.dry_run(payload))
                 return 0
             outcome = session.boot(payload, verify=args.verify, until=args.until)
         finally:
@@ -126,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--blob-mib", type=float, default=1.0, help="size of the probe's random blob")
     bt.add_argument("--target", default="qemu-virt", help="target name (targets/NAME.yaml) or path")
     bt.add_argument("--image", help="boot this seL4 elfloader image instead of a reference build")
-    bt.add_argument("--dry-run", action="store_true", help="print the QEMU command line and stop")
+    bt.add_argument("--dry-run", action="store_true", help="print a command that runs this boot by hand (console on the "
+                         "terminal; U-Boot targets: the commands to type) and stop")
     bt.add_argument("--results", help="directory for logs and reports (default: a temp dir)")
     bt.add_argument("--history", metavar="PATH",
                     help="record the boot in this SQLite history (default: RESULTS/history.sqlite "

@@ -238,9 +238,24 @@ class BootSession:
 
     def command_line(self, payload: Payload, extra: list[str] | None = None,
                      coherence: bool | None = None) -> str:
+        """The QEMU command labgrid starts for this payload (paused, QMP, console socket)."""
         coh = self.coherence if coherence is None else coherence
         self.strategy.prepare(payload.boot_file, self.extra_args(payload, None, coh) + list(extra or []))
         return shlex.join(self.strategy.command_line())
+
+    def dry_run(self, payload: Payload, extra: list[str] | None = None,
+                coherence: bool | None = None) -> str:
+        """What `--dry-run` prints: a command a person pastes into a shell to run this
+        same boot, the console on the terminal (and for U-Boot targets the package's
+        TFTP folder and the commands to type); for a board, the commands only."""
+        internal = shlex.split(self.command_line(payload, extra, coherence))
+        line = shlex.join(_strategy.standalone(internal)) if internal else ""
+        uboot = getattr(self.strategy, "dry_run", None)
+        if uboot is not None:
+            return str(uboot(line or None))
+        uart = f" (UART at {self.target.console_uart:#x})" if self.target.console_uart else ""
+        return (f"# {payload.label} on {self.target.name}: the console is this terminal{uart}; "
+                f"{_strategy.QUIT_KEYS} quits QEMU, Ctrl-A C is its monitor.\n{line}")
 
     def boot(self, payload: Payload, name: str | None = None, extra: list[str] | None = None,
              reuse: bool = True, coherence: bool | None = None, verify: bool = False,

@@ -129,6 +129,57 @@ def stop_qemu(qemu: Any) -> None:
         killer.cancel()
 
 
+def labgrid_command(target: Any, qemu: Any) -> list[str]:
+    """The command labgrid's QEMUDriver would start (it is built on activation)."""
+    target.activate(qemu)
+    try:
+        return [str(a) for a in qemu._cmd]
+    finally:
+        target.deactivate(qemu)
+
+
+#: How a person quits the standalone command: QEMU's character-device mux keys.
+QUIT_KEYS = "Ctrl-A X"
+
+
+def standalone(argv: list[str]) -> list[str]:
+    """labgrid's QEMU command made runnable by hand, booting the same thing.
+
+    labgrid starts QEMU paused (`-S`) with QMP on its stdio and the console on a
+    unix socket it serves itself: pasted into a shell that command hangs, paused,
+    waiting for a QMP client and a socket nobody listens on. Here the console
+    goes to the terminal instead, at the same position among the `-serial`
+    options (so the same UART: on imx8mp the first is `-serial null`), with
+    QEMU's monitor muxed in (Ctrl-A C; Ctrl-A X quits); no `-S`, no QMP. Images,
+    memory poison, firmware and plugin arguments are untouched."""
+    out: list[str] = []
+    socket_ids: set[str] = set()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        value = argv[i + 1] if i + 1 < len(argv) else ""
+        if arg == "-S":
+            i += 1
+            continue
+        if arg == "-qmp":
+            i += 2
+            continue
+        if arg == "-chardev" and value.startswith("socket,") and "id=" in value:
+            socket_ids.add(value.split("id=", 1)[1].split(",", 1)[0])
+            i += 2
+            continue
+        if arg == "-serial" and value.startswith("chardev:") and value[8:] in socket_ids:
+            out += ["-serial", "mon:stdio"]
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    if "mon:stdio" not in out:
+        raise HarnessError("labgrid's QEMU command has no console socket to replace",
+                           field="QEMUDriver", fix="report this: labgrid's command line changed")
+    return out
+
+
 @dataclass(frozen=True)
 class Firmware:
     """EL3 firmware given to QEMU's -kernel in front of the loader, and its mailbox: the
@@ -274,14 +325,11 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         """Nothing runs before the elfloader: QEMU starts it directly."""
 
     def command_line(self) -> list[str]:
-        """The exact QEMU command the next power-on runs (for --dry-run): labgrid
-        builds it when the driver activates, console socket and QMP included."""
+        """The exact QEMU command the next power-on runs: labgrid builds it when the
+        driver activates, console socket and QMP included (`standalone()` makes it
+        one a person can run)."""
         self.transition("off")
-        self.target.activate(self.qemu)
-        try:
-            return [str(a) for a in self.qemu._cmd]
-        finally:
-            self.target.deactivate(self.qemu)
+        return labgrid_command(self.target, self.qemu)
 
     def transition(self, status: str | Status) -> None:
         if not isinstance(status, Status):

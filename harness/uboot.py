@@ -50,7 +50,7 @@ from labgrid.protocol import ConsoleProtocol, PowerProtocol
 from labgrid.resource.common import NetworkResource
 from labgrid.strategy.common import Strategy, StrategyError
 
-from .strategy import start_qemu, stop_qemu
+from .strategy import labgrid_command, start_qemu, stop_qemu
 from .console import ConsoleLine, ConsoleRecorder
 from .errors import BootFailure, HarnessError
 from .images.package import Package, package
@@ -150,20 +150,34 @@ def _placeholders(target: Target) -> dict[str, str]:
 
 def dry_run_text(target: Target, pkg: Package, image: str, qemu: str | None = None,
                  tftp_root: str | None = None) -> str:
-    """What a boot would do, without doing it: QEMU command, package, U-Boot commands."""
+    """What a boot would do, without doing it.
+
+    With QEMU (`qemu`: the standalone command, strategy.standalone) the text is a
+    shell script a person pastes: the package linked into the TFTP folder QEMU
+    serves, then QEMU with the console on the terminal; the U-Boot steps are
+    comments to follow at the prompt. For a board: the package and the commands
+    to type at its prompt, one per line."""
     u = _uboot(target)
-    out = []
-    if qemu:
-        out += ["# QEMU (started paused; labgrid resumes it once the console is attached):", qemu]
+    commands = command_sequence(target, image, _placeholders(target))
     what = f"{pkg.kind} {pkg.path} ({pkg.size} bytes; load {pkg.load:#x}, entry {pkg.entry:#x}"
     what += f"; {u.fit_config}, hashes {', '.join(pkg.hashes)})" if pkg.kind == "fit" else ")"
-    out.append(f"# package: {what}")
+    out = [f"# package: {what}"]
     if u.transport == "tftp":
         out.append(f"# served by TFTP as '{image}'" + (f" from {tftp_root}" if tftp_root else
                    " (prefixed with the exporter's TFTPProvider 'external' path)"))
-    out.append(f"# U-Boot: interrupt autoboot ('{u.autoboot}') with {u.interrupt!r}, wait for "
-               f"the prompt {u.prompt!r}, resync, then send:")
-    out += command_sequence(target, image, _placeholders(target))
+    if qemu is None:
+        out.append(f"# U-Boot: interrupt autoboot ('{u.autoboot}') with {u.interrupt!r}, wait for "
+                   f"the prompt {u.prompt!r}, resync, then send:")
+        return "\n".join(out + commands)
+    if u.transport == "tftp" and tftp_root:
+        out += [f"mkdir -p {shlex.quote(tftp_root)}",
+                f"ln -sfn {shlex.quote(str(pkg.path.resolve()))} "
+                f"{shlex.quote(str(Path(tftp_root) / image))}"]
+    key = "press Enter" if u.interrupt in ("\n", "\r") else f"type {u.interrupt!r}"
+    out.append(f"# The console is this terminal; Ctrl-A X quits QEMU. At '{u.autoboot}' {key}, "
+               f"then type at the prompt {u.prompt!r}:")
+    out += [f"#   {c}" for c in commands]
+    out.append(qemu)
     return "\n".join(out)
 
 
@@ -330,18 +344,14 @@ class UBootBootStrategy(Strategy):  # type: ignore[misc]
         if not self.is_qemu:
             return []
         self.transition("off")
-        self.target.activate(self.power)
-        try:
-            return [str(a) for a in self.power._cmd]
-        finally:
-            self.target.deactivate(self.power)
+        return labgrid_command(self.target, self.power)
 
     def uboot_commands(self, environ: Mapping[str, str] | None = None) -> list[str]:
         """The commands the next boot sends at the prompt (for --dry-run)."""
         return command_sequence(self.harness, self._predicted_name(), environ)
 
-    def dry_run(self, qemu_line: str) -> str:
-        """--dry-run: the QEMU command (if any), the package and the U-Boot commands."""
+    def dry_run(self, qemu_line: str | None) -> str:
+        """--dry-run: the package, the U-Boot commands and (QEMU) the standalone command."""
         root = None
         if self.uboot.transport == "tftp" and self.tftp is not None and \
                 not isinstance(self.tftp.provider, NetworkResource):

@@ -1,0 +1,71 @@
+"""`harness boot --dry-run` prints a command a person can paste: run it, see the loader boot.
+
+The printed text is run as it is (bash -c, in a pseudo-terminal, as a shell would);
+for U-Boot targets the commands it says to type are typed at the prompt. Whatever
+happens, every process the test started is stopped by its id.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from harness.targets import Target
+
+pytestmark = [pytest.mark.boot, pytest.mark.reference]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children first listed deepest last)."""
+    out: list[int] = []
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for kid in map(int, kids):
+        out += [kid, *descendants(kid)]
+    return out
+
+
+def stop_tree(child: pexpect.spawn) -> None:
+    """Stop the shell the test spawned and what it started (by pid, deepest first)."""
+    for pid in reversed(descendants(child.pid)):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if child.isalive():
+        child.terminate(force=True)
+    child.close()
+
+
+def test_the_dry_run_boots_when_pasted(harness_target: Target, tmp_path: Path) -> None:
+    if harness_target.remote or not harness_target.is_qemu:
+        pytest.skip("a lab or board target: its dry run is the commands to type on the board")
+    text = subprocess.run([sys.executable, "-m", "harness.cli", "boot", "--target",
+                           str(harness_target.path), "--dry-run", "--results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "-qmp" not in text and "serialsocket" not in text
+    child = pexpect.spawn("bash", ["-c", text], timeout=60, encoding="utf-8", echo=False,
+                          cwd="/")      # the command depends on no working directory
+    child.logfile_read = (tmp_path / "console.txt").open("w")
+    try:
+        if harness_target.uboot is not None:
+            u = harness_target.uboot
+            child.expect_exact(u.autoboot)
+            child.send("\r")
+            for cmd in (ln[4:] for ln in text.splitlines() if ln.startswith("#   ")):
+                child.expect_exact(u.prompt)
+                child.sendline(cmd)
+        child.expect_exact("ELF-loader started")
+        child.expect(r"@h probe verdict (\w+)")
+        assert child.match.group(1) == "ok", child.before
+        child.send("\x01x")                     # what the dry run says quits QEMU
+        child.expect(pexpect.EOF, timeout=10)
+    finally:
+        stop_tree(child)

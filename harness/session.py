@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from labgrid import Environment
 
+from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
 from . import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy [issue 4]
 from .boot import BootResult, run_boot

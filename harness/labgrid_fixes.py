@@ -34,7 +34,7 @@ def install() -> None:
 
     setattr(flush, _FIXED, True)
     flush.__doc__ = original.__doc__
-    SerialLoggingReporter.flush = flush   # type: ignore[method-assign]
+    SerialLoggingReporter.flush = flush
 
 
 install()

@@ -29,7 +29,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=64:malloc_context_size=10
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "$out/corpus/$t" "$out/crashes" "$out/seeds/$t"
-  echo "== fuzz_$t: ${per_target}s${runs:+, at most $runs runs} (max_len=$max_len)"
+  limit="${per_target}s"; [ "$seconds" -gt 0 ] || limit="no time limit"
+  [ "$runs" -gt 0 ] && limit="$limit, $runs runs"
+  echo "== fuzz_$t: $limit (max_len=$max_len)"
   "$out/bin/fuzz_$t" -max_len="$max_len" -rss_limit_mb=2048 -timeout=10 \
       -max_total_time="$per_target" -runs="$( [ "$runs" -gt 0 ] && echo "$runs" || echo -1 )" \
       -print_final_stats=1 -artifact_prefix="$out/crashes/$t-" \

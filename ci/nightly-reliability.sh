@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Nightly reliability run (no lab needed): the long fuzz run over the reference loader's CPIO/ELF
+# parsers (>= 10 M executions per target), the property tests with the nightly Hypothesis
+# profile, and the soak (200 boots across QEMU targets and modes, random sizes).
+#
+#   ci/nightly-reliability.sh            artifacts under $ARTIFACTS (default artifacts/reliability-<UTC time>/)
+#
+# Exit status: 0 all clean; 1 a crash, a failing property or an unexplained soak failure/leak.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${ARTIFACTS:-artifacts/reliability-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out"
+make setup >/dev/null || { echo "set-up failed" >&2; exit 1; }
+rc=0
+echo "== fuzz: 10 M executions per parser (crashes in build/fuzz/crashes/)"
+make fuzz FUZZ_RUNS=10000000 2>&1 | tee "$out/fuzz.log" | tail -n 20
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+cp -r build/fuzz/crashes "$out/" 2>/dev/null || true
+echo "== property tests, nightly profile"
+HYPOTHESIS_PROFILE=nightly .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_properties.py \
+    2>&1 | tee "$out/properties.log" | tail -n 5
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+echo "== soak: 200 boots"
+.venv/bin/python bench/soak.py --boots 200 --seed "$(date +%j)" 2>&1 | tee "$out/soak.log" | tail -n 8
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+cp build/soak/soak.json "$out/" 2>/dev/null || true
+exit $rc

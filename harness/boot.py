@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from . import processes
 from .console import ConsoleLine, ConsoleRecorder
 from .errors import BootFailure
 from .payload import Payload
@@ -44,6 +45,15 @@ class BootStrategy(Protocol):
 
     def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target,
                   payload: Payload) -> None: ...
+
+
+class Attachment(Protocol):
+    """A person at the console (harness/interactive.py): sees what the recorder reads,
+    types to the target, and keeps the console after the boot's end until detached."""
+
+    def wrap(self, console: Any) -> Any: ...
+
+    def linger(self, rec: ConsoleRecorder) -> None: ...
 
 
 @dataclass
@@ -149,6 +159,47 @@ def _follow_kernel(rec: ConsoleRecorder, tl: Timeline, target: Target,
 
 UNTIL = ("verdict", "handoff")
 
+# Where a boot was when its console went away, as its failure's phase (the phases of the
+# timeouts: `loader` = power-on to the banner, `unpack` = banner to the hand-off, ...).
+_REACHED = (("kernel", ("handoff", "handoff.mmu")), ("unpack", ("loader.banner",)),
+            ("loader", ("uboot.starting",)), ("bootm", ("uboot.booting",)),
+            ("load", ("uboot.prompt",)), ("u-boot", ("uboot.banner",)))
+_WORDS = {"kernel": "kernel run (after the hand-off)", "unpack": "unpack",
+          "loader": "loader start", "bootm": "bootm", "load": "image load",
+          "u-boot": "U-Boot start"}
+
+
+def phase_reached(tl: Timeline, uboot: bool) -> str:
+    """The phase a boot is in, from what its console said so far."""
+    for phase, events in _REACHED:
+        if tl.first(*events):
+            return phase
+    return "u-boot" if uboot else "loader"
+
+
+def _qemu_exit(strategy: Any, wait: float = 1.0) -> str | None:
+    """'QEMU exited (killed by signal 9)' if the strategy's QEMU is gone, else None.
+    A dying QEMU closes its console a moment before it can be reaped: wait a little."""
+    child = getattr(getattr(strategy, "qemu", None), "_child", None)
+    if child is None:
+        return None
+    end = time.monotonic() + wait
+    while child.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+    return None if child.returncode is None else f"QEMU {processes.describe_exit(child.returncode)}"
+
+
+def _console_lost(exc: BootFailure, strategy: Any, tl: Timeline, target: Target) -> BootFailure:
+    """A lost console, said in the words of what happened and where: QEMU died (and
+    how), or the connection closed under a target that still runs."""
+    phase = phase_reached(tl, target.uboot is not None)
+    exited = _qemu_exit(strategy)
+    if exited:
+        msg = f"{exited} during the {_WORDS[phase]}; its console closed with it"
+    else:
+        msg = f"the console closed during the {_WORDS[phase]}: {exc.message}"
+    return BootFailure(msg, kind="infrastructure", phase=phase, last_lines=exc.last_lines)
+
 
 def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
            at_handoff: Callable[[Timeline], None] | None = None,
@@ -196,8 +247,9 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
 def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: Path | None,
              extra_args: list[str] | None = None,
              at_handoff: Callable[[Timeline], None] | None = None,
-             until: str = "verdict") -> BootResult:
-    """Boot `payload` once and return its record; the target is off afterwards."""
+             until: str = "verdict", attach: Attachment | None = None) -> BootResult:
+    """Boot `payload` once and return its record; the target is off afterwards.
+    With `attach` the console is also a person's until they detach."""
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / "console.log" if out_dir else None
@@ -209,12 +261,15 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
     verdict: list[KernelVerdict] = []
     try:
         strategy.transition("running")
-        rec = ConsoleRecorder(strategy.console, log, strategy.is_alive)
+        console = strategy.console
+        rec = ConsoleRecorder(attach.wrap(console) if attach else console, log, strategy.is_alive)
         tl.t0_ns = rec.t0_ns = strategy.power_on_ns or rec.t0_ns
         strategy.bootstrap(rec, tl, target, payload)
         follow(rec, tl, target, payload, at_handoff, verdict, until)
+        if attach is not None:
+            attach.linger(rec)
     except BootFailure as exc:
-        failure = exc
+        failure = exc if exc.phase != "console" else _console_lost(exc, strategy, tl, target)
     finally:
         try:
             strategy.transition("off")
@@ -226,6 +281,12 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
         result.extras["verdict"] = verdict[-1]
     if until != "verdict":
         result.extras["until"] = until
+    errors = [rec.log_error] if rec is not None and rec.log_error else []
     if out_dir is not None:
-        (out_dir / "timeline.json").write_text(json.dumps(tl.to_json(), indent=2))
+        try:
+            (out_dir / "timeline.json").write_text(json.dumps(tl.to_json(), indent=2))
+        except OSError as exc:      # the verdict stands; report.write says what is missing
+            errors.append(f"timeline.json: {exc.strerror or exc}")
+    if errors:
+        result.extras["write_errors"] = errors
     return result

@@ -7,16 +7,21 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import doctor
 from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
-from .payload import from_build, from_user
+from .payload import Payload, from_build, from_user
+from .repro import Outcome as Outcome_
 from .report import summary
 from .history import cli as history_cli
 from .history.db import history_path
 from .sel4 import cli as sel4_cli
-from .targets import load, with_overrides
+from .targets import Target, load, with_overrides
+
+if TYPE_CHECKING:
+    from .session import BootSession, Outcome
 
 
 def _variant(machine: str, args: argparse.Namespace, uart_base: int | None = None) -> Variant:
@@ -42,8 +47,6 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
-    from .session import BootSession
-
     target = with_overrides(load(args.target), expect=args.expect, fail_on=args.fail_on,
                             silent_ok=args.silent_ok, timeouts=args.timeout)
     if args.image:
@@ -58,25 +61,67 @@ def cmd_boot(args: argparse.Namespace) -> int:
                        target.image_format).boot_file
         print(dry_run_offline(target, boot_file))
         return 0
-    with ExitStack() as lab:
-        if target.remote:                  # [issue 4] hold the place (start a virtual lab)
-            from .lab import lab_session
-            lab.enter_context(lab_session(target, results / "lab"))
-        session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"),
-                              coherence=args.coherence,
-                              history=history_path(args.history, Path(args.results) if args.results
-                                                   else history_cli.RESULTS))
-        try:
-            if payload is None:
-                payload = session.payload(_variant(target.machine, args, target.console_uart))
-            if args.dry_run:                # a command a person can paste (session.dry_run)
-                print(session.dry_run(payload))
-                return 0
-            outcome = session.boot(payload, verify=args.verify, until=args.until)
-        finally:
-            session.close()
+    with ExitStack() as stack:
+        session = _session(stack, target, results, args.history, args.results, args.coherence)
+        if payload is None:
+            payload = session.payload(_variant(target.machine, args, target.console_uart))
+        if args.dry_run:                # a command a person can paste (session.dry_run)
+            print(session.dry_run(payload))
+            return 0
+        outcome = _boot(stack, session, payload, args, verify=args.verify, until=args.until)
     print(summary(outcome.result, outcome.checks))
     return 0 if outcome.result.ok and not outcome.failed else 1
+
+
+def _session(stack: ExitStack, target: Target, results: Path, history: str | None,
+             results_arg: str | None, coherence: bool) -> "BootSession":
+    """A boot session for the CLI (a lab target's place held, a virtual lab started),
+    closed when `stack` closes."""
+    from .session import BootSession
+    if target.remote:                  # [issue 4] hold the place (start a virtual lab)
+        from .lab import lab_session
+        stack.enter_context(lab_session(target, results / "lab"))
+    session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"),
+                          coherence=coherence,
+                          history=history_path(history, Path(results_arg) if results_arg
+                                               else history_cli.RESULTS))
+    stack.callback(session.close)
+    return session
+
+
+def _boot(stack: ExitStack, session: "BootSession", payload: Payload, args: argparse.Namespace,
+          **kw: Any) -> "Outcome":
+    """One boot with the person-facing options: --interactive and --gdb."""
+    attach = None
+    if args.interactive:
+        from .interactive import Terminal
+        attach = stack.enter_context(Terminal())
+    return session.boot(payload, attach=attach, gdb=args.gdb, **kw)
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    """Rerun the boot a result records; say whether the outcome matches."""
+    from .repro import plan, verdict_line
+    results = Path(args.results) if args.results else Path(tempfile.mkdtemp(prefix="harness-repro-"))
+    p = plan(args.result, results)
+    for note in p.notes:
+        print(f"harness: {note}")
+    o = p.options
+    print(f"harness: rerunning {p.boot_id} ({p.source}): {p.payload.label} "
+          f"[sha256 {str(p.doc['payload']['sha256'])[:12]}] on {p.target.name}, mode "
+          f"{p.doc.get('mode')}, options coherence={o['coherence']} verify={o['verify']} "
+          f"until={o['until']}" + (f" extra={' '.join(o['extra'])}" if o["extra"] else ""))
+    with ExitStack() as stack:
+        session = _session(stack, p.target, results, args.history, args.results, o["coherence"])
+        outcome = _boot(stack, session, p.payload, args, extra=o["extra"],
+                        coherence=o["coherence"], verify=o["verify"], until=o["until"])
+    print(summary(outcome.result, outcome.checks))
+    now = Outcome_(outcome.result.ok,
+                   (outcome.result.failure.kind, outcome.result.failure.phase)
+                   if outcome.result.failure else None, tuple(sorted(outcome.failed)))
+    same, line = verdict_line(p.recorded, now)
+    print(f"harness: {line}")
+    return 0 if same else 1
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -147,6 +192,17 @@ def main(argv: list[str] | None = None) -> int:
                          "(enough for --coherence / --verify; the kernel check then skips)")
     bt.add_argument("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
                     help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
+    for sp in (bt, rp := sub.add_parser("repro", help="rerun exactly the boot a result records "
+                                         "and say whether the outcome is the same")):
+        sp.add_argument("--interactive", action="store_true",
+                        help="the console on this terminal too (Ctrl-] detaches and powers off)")
+        sp.add_argument("--gdb", action="store_true",
+                        help="gdbstub on 127.0.0.1, the guest held at the loader entry; prints "
+                             "the gdb-multiarch command (QEMU targets started directly)")
+    rp.add_argument("result", metavar="RESULT",
+                    help="a result folder, its result.json, or JUNIT.xml::TEST")
+    rp.add_argument("--results", help="directory for the rerun's logs and reports (default: a temp dir)")
+    rp.add_argument("--history", metavar="PATH", help="as for 'boot' ('off': not recorded)")
     sel4_cli.add_parser(sub)
     history_cli.add_parsers(sub)
     args = p.parse_args(argv)
@@ -163,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return sel4_cli.run(args)
         if args.cmd in ("history", "compare", "report"):
             return history_cli.run(args)
+        if args.cmd == "repro":
+            return cmd_repro(args)
         return cmd_boot(args)
     except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)

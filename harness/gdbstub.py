@@ -6,8 +6,10 @@ interfaces).
 """
 from __future__ import annotations
 
+import shlex
 import socket
 import time
+from pathlib import Path
 
 from .errors import BootFailure
 
@@ -94,3 +96,32 @@ class GdbStub:
             self.command("D", timeout=2)
         except (TimeoutError, ConnectionError):
             pass
+
+
+def hold_at(port: int, addr: int, timeout: float = 30.0) -> None:
+    """Run the guest (started with -S) to `addr` and leave it stopped there for a
+    person's gdb: our connection closes without a detach, which QEMU takes as
+    'stay stopped' (a detach would resume the guest)."""
+    stub = GdbStub(port)
+    try:
+        stub.breakpoint(addr)
+        stub.resume()
+        try:
+            stub.wait_stop(timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            raise BootFailure(f"the guest never reached the loader entry {addr:#x}: {exc}",
+                              kind="product", phase="loader") from None
+        stub.command(f"z1,{addr:x},4")
+    finally:
+        stub.close()
+
+
+def gdb_command(port: int, loader: Path, kernel: Path | None) -> str:
+    """The gdb-multiarch command that attaches to our stub with both symbol files:
+    the loader's (its own addresses) and the kernel's (where it is linked)."""
+    argv = ["gdb-multiarch", "-q", "-ex", "set confirm off", "-ex", "set architecture aarch64",
+            str(loader)]
+    if kernel is not None:
+        argv[-1:-1] = ["-ex", f"add-symbol-file {shlex.quote(str(kernel))}"]
+    argv[-1:-1] = ["-ex", f"target remote 127.0.0.1:{port}"]
+    return shlex.join(argv)

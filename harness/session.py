@@ -5,6 +5,7 @@ command line and a boot in CI are the same boot.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import shlex
@@ -19,7 +20,7 @@ from labgrid import Environment
 from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
 from . import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy [issue 4]
-from .boot import BootResult, run_boot
+from .boot import Attachment, BootResult, run_boot
 from .checks import Check, check_kernel, run_checks
 from .errors import BootFailure, HarnessError
 from .images.build import Variant, build, build_root
@@ -43,6 +44,10 @@ class Outcome:
     @property
     def failed(self) -> list[str]:
         return [c.name for c in self.checks if c.failed]
+
+
+#: --gdb: a person steps through the loader, so its phases wait this long (a day).
+DEBUG_WAIT = 86400.0
 
 
 # With an ELF given to -kernel, QEMU places the DTB it generates at the base of RAM
@@ -149,6 +154,19 @@ def record(history: Path, doc: dict[str, Any], out_dir: Path) -> None:
             h.record(doc, out_dir)
     except (HarnessError, OSError) as exc:
         print(f"harness: warning: boot not recorded in the history: {exc}", file=sys.stderr)
+
+
+def _kernel_file(payload: Payload, out_dir: Path) -> Path | None:
+    """The kernel ELF from the image's archive, as a file gdb can read its symbols from."""
+    try:
+        member = next(m for m in payload.members if m.name == "kernel.elf")
+    except (HarnessError, StopIteration):
+        return None
+    path = out_dir / "kernel.elf"
+    with path.open("wb") as f:
+        for chunk in member.data.chunks():
+            f.write(chunk)
+    return path
 
 
 def _slug(text: str) -> str:
@@ -260,18 +278,22 @@ class BootSession:
 
     def boot(self, payload: Payload, name: str | None = None, extra: list[str] | None = None,
              reuse: bool = True, coherence: bool | None = None, verify: bool = False,
-             until: str = "verdict") -> Outcome:
+             until: str = "verdict", attach: Attachment | None = None,
+             gdb: bool = False) -> Outcome:
         """Boot once (or return this session's earlier boot of the same payload).
 
         `coherence` runs the cache model; `verify` stops at the kernel entry and
         compares memory with the ELF images out of band (QEMU targets);
         `until="handoff"` ends the boot at the hand-off (the kernel check skips).
+        `attach` gives the console to a person too (harness/interactive.py); `gdb`
+        holds the guest at the loader entry for a person's gdb (`debug_at_entry`).
         """
         if until not in ("verdict", "handoff"):
             raise HarnessError(f"unknown end of boot '{until}'", field="until",
                                fix="use 'verdict' or 'handoff'")
         coh = self.coherence if coherence is None else coherence
         key = (payload.boot_file, tuple(extra or ()), coh, verify, until)
+        reuse = reuse and attach is None and not gdb
         if reuse and key in self._cache:
             return self._cache[key]
         suffix = ("-coherence" if coh else "") + ("-verify" if verify else "")
@@ -297,6 +319,15 @@ class BootSession:
                 self.strategy.before_bootm = oob.arm_running
             else:                                           # direct boot: arm at QMP cont
                 self.strategy.before_cont = oob.arm
+        target = self.target
+        if gdb:
+            if verify:
+                raise HarnessError("--gdb and --verify both need the gdbstub", field="--gdb",
+                                   fix="use one of them")
+            args += self.debug_at_entry(payload, out_dir)
+            timeouts = dataclasses.replace(target.timeouts, loader=DEBUG_WAIT, unpack=DEBUG_WAIT,
+                                           kernel=DEBUG_WAIT)
+            target = dataclasses.replace(target, timeouts=timeouts)
         hooks: list[Callable[[Timeline], None]] = []
         if oob is not None:
             hooks.append(lambda tl: oob.at_handoff(tl, self.target.timeouts.kernel))
@@ -307,8 +338,8 @@ class BootSession:
         def at_handoff(tl: Timeline) -> None:
             for hook in hooks:
                 hook(tl)
-        result = run_boot(self.strategy, self.target, payload, out_dir, args,
-                          at_handoff if hooks else None, until)
+        result = run_boot(self.strategy, target, payload, out_dir, args,
+                          at_handoff if hooks else None, until, attach)
         if oob is not None and oob.report is not None:
             result.extras["verify"] = oob.report
         if coh:
@@ -318,7 +349,8 @@ class BootSession:
             checks += run_checks(result)
         elif "verdict" in result.extras:    # the workload's own failure line: say what decided
             checks.append(check_kernel(result))
-        options = {"coherence": coh, "verify": verify, "until": until, "extra": list(extra or [])}
+        options = {"coherence": coh, "verify": verify, "until": until, "extra": list(extra or []),
+                   "interactive": attach is not None, "gdb": gdb}
         doc = document(result, checks, self.run, f"{self.target.name}/{out_dir.parent.name}/{out_dir.name}",
                        options, qemu=(self.env.config.data.get("tools") or {}).get("qemu"))
         write(result, checks, out_dir, doc)
@@ -327,6 +359,28 @@ class BootSession:
         outcome = Outcome(result, checks)
         self._cache[key] = outcome
         return outcome
+
+    def debug_at_entry(self, payload: Payload, out_dir: Path) -> list[str]:
+        """QEMU arguments and hooks for --gdb: a gdbstub on 127.0.0.1 only, the guest run
+        to the loader's entry and held there (no QMP 'cont'), and the gdb-multiarch
+        command with the loader's and the kernel's symbols printed for the person."""
+        from .gdbstub import free_port, gdb_command, hold_at
+        if not self.target.is_qemu or hasattr(self.strategy, "before_bootm"):
+            raise HarnessError("--gdb holds the loader of a QEMU target that starts it directly",
+                               file=self.target.path, field="harness.boot",
+                               fix="use qemu-virt, qemu-virt-el2, qemu-imx8mp or qemu-imx8mp-el3")
+        port = free_port()
+        command = gdb_command(port, payload.elf, _kernel_file(payload, out_dir))
+        (out_dir / "gdb.txt").write_text(command + "\n")
+        entry = payload.loader.entry
+
+        def hold() -> None:
+            hold_at(port, entry)
+            print(f"\r\nharness: stopped at the loader entry {entry:#x}, gdbstub on "
+                  f"127.0.0.1:{port}; debug with:\r\n{command}\r\n", file=sys.stderr, flush=True)
+        self.strategy.before_cont = hold
+        self.strategy.hold_at_cont = True
+        return ["-gdb", f"tcp:127.0.0.1:{port}"]
 
     def _attach_model(self, result: BootResult, path: Path) -> None:
         """Read the cache model's report; turn its counts into modeled board time."""

@@ -37,7 +37,8 @@ def set_image(target: Any, key: str, path: Path) -> None:
     target.env.config.data.setdefault("images", {})[key] = str(path)
 
 
-def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None = None) -> bytes:
+def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None = None,
+               hold: bool = False) -> bytes:
     """Start labgrid's QEMUDriver (already activated), reading the console from the first
     instruction; return what the guest printed during start-up.
 
@@ -48,6 +49,8 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
     under load: 3 boots in 40). So a drain thread reads the console from just
     before 'cont' until on() returns, and a watchdog kills our QEMU if start-up
     still hangs. `before_cont` runs at that moment too (a debugger arming).
+    `hold`: 'cont' is not sent -- a debugger stopped the guest and a person's gdb
+    resumes it.
     """
     fired = threading.Event()
 
@@ -67,12 +70,17 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
             drain.start(qemu._clientsocket)
             if before_cont is not None:
                 before_cont()
+            if hold:
+                return {}
         return original(command, arguments)
 
     qemu.monitor_command = monitor_command
     stderr = _capture_stderr(qemu)
     try:
         qemu.on()
+    except BootFailure:         # the before_cont hook's own verdict (e.g. a silent gdbstub)
+        drain.stop()
+        raise
     except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
         drain.stop()
         said = _stderr_lines(stderr)    # QEMU's own words ("Some ROM regions are overlapping")
@@ -270,7 +278,10 @@ class PrefixedConsole:
         if self._early:
             data, self._early = self._early, b""
             return data
-        return bytes(self._console.read(size=size, timeout=timeout, max_size=max_size))
+        data = bytes(self._console.read(size=size, timeout=timeout, max_size=max_size))
+        if not data:    # QEMUDriver reads only when the socket is readable: this is its end
+            raise EOFError("the console socket closed")
+        return data
 
     def write(self, data: bytes) -> Any:
         return self._console.write(data)
@@ -292,6 +303,7 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
         # Runs once when labgrid resumes the paused guest (QMP 'cont'): the one
         # moment a debugger can arm breakpoints before the first instruction.
         self.before_cont: Callable[[], None] | None = None
+        self.hold_at_cont = False      # --gdb: the guest waits for the person's debugger
         self.early_console = b""
         self.firmware: Firmware | None = None
         self._dram_base = 0x40000000
@@ -349,8 +361,9 @@ class QEMUBootStrategy(Strategy):  # type: ignore[misc]
 
     def _start_with_watchdog(self) -> None:
         hook, self.before_cont = self.before_cont, None
+        hold, self.hold_at_cont = self.hold_at_cont, False
         try:
-            self.early_console = start_qemu(self.qemu, self.power_on_timeout, hook)
+            self.early_console = start_qemu(self.qemu, self.power_on_timeout, hook, hold)
         except BootFailure:
             self._stop()
             raise

@@ -158,5 +158,7 @@ def boot(boot_session: BootSession, record_property: Callable[[str, object], Non
         outcome = boot_session.boot(payload, name=kw.pop("name", payload.label), **kw)
         for key, value in properties(outcome.result).items():
             record_property(key, value)
+        if outcome.result.log_path is not None:     # `harness repro junit.xml::TEST`
+            record_property("result_dir", str(outcome.result.log_path.parent))
         return outcome
     return run

@@ -15,7 +15,9 @@ APT_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu u-boot-qemu u-boo
               # runtime, nanopb's protoc, xmllint for its config, cpio/xxd for archives and hashes
               cmake ninja-build g++-aarch64-linux-gnu libxml2-utils protobuf-compiler cpio xxd
               # fuzzing the loader's parsers (libFuzzer + ASan/UBSan); the report's browser test
-              clang libclang-rt-14-dev chromium)
+              clang libclang-rt-14-dev chromium
+              # `harness boot --gdb` prints a gdb-multiarch command line
+              gdb-multiarch)
 BACKPORTS_PACKAGES=(qemu-system-arm)
 BACKPORTS_LIST=/etc/apt/sources.list.d/harness-bookworm-backports.list
 

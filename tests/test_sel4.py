@@ -82,7 +82,7 @@ def test_sel4test_passes(name: str, loader: Callable[[str], Payload], boot: Call
 
 def test_patched_loader_unpacks_with_caches_on(loader: Callable[[str], Payload],
                                                 boot: Callable[..., Outcome]) -> None:
-    patched = boot(loader("early-mmu"), name="sel4-early-mmu").result.timeline
+    patched = boot(loader("early-mmu"), name="sel4-early-mmu", until="handoff").result.timeline
     on, clean = patched.first("earlymmu.on"), patched.first("earlymmu.clean")
     assert on is not None and clean is not None, "the patched loader printed no Early MMU lines"
     assert patched.first("earlymmu.off") is None, "the patched loader fell back to the MMU off"
@@ -91,7 +91,7 @@ def test_patched_loader_unpacks_with_caches_on(loader: Callable[[str], Payload],
 
 def test_stock_loader_prints_no_early_mmu_line(loader: Callable[[str], Payload],
                                                boot: Callable[..., Outcome]) -> None:
-    stock = boot(loader("stock"), name="sel4-stock").result.timeline
+    stock = boot(loader("stock"), name="sel4-stock", until="handoff").result.timeline
     assert not [e for e in stock.events if e.name.startswith("earlymmu.")]
 
 
@@ -100,7 +100,7 @@ def test_unpack_window_is_the_seed_window(name: str, loader: Callable[[str], Pay
                                           boot: Callable[..., Outcome],
                                           record_property: Callable[[str, object], None]) -> None:
     """From the first 'ELF-loading image' line to 'Enabling (hypervisor) MMU ...'."""
-    outcome = boot(loader(name), name=f"sel4-{name}")
+    outcome = boot(loader(name), name=f"sel4-{name}", until="handoff")
     assert outcome.check("timeline").status == "pass", outcome.check("timeline").message
     window, seed = outcome.result.timeline.unpack_window(), outcome.result.timeline.seed_window()
     assert window is not None and window.host_s > 0

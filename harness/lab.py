@@ -313,12 +313,30 @@ class PlaceLock:
             proc = self.client.run("release", place=self.place, check=False, timeout=20)
             if proc.returncode == 0:
                 self.log(f"released place '{self.place}'")
-            else:
-                said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no answer"]
-                self.log(f"could not release place '{self.place}': {said[0]} (the next run "
-                         "releases it: its lock names this run)")
+                return
+            said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no answer"]
+            self.log(self._not_released(said[0]))
+        except LabError as exc:         # labgrid-client itself hung: say so, never raise here
+            self.log(f"could not release place '{self.place}': {exc.what}")
         finally:
             self.record.unlink(missing_ok=True)
+
+    def _not_released(self, said: str) -> str:
+        """Why a release failed, and whether the place is held at all."""
+        if "connect to coordinator" in said.lower():
+            # A coordinator keeps no acquisition across a restart: the lock died with it.
+            return (f"place '{self.place}': the coordinator {self.client.address} is gone "
+                    f"({said}); the acquisition ended with it (a coordinator keeps none "
+                    "across a restart)")
+        try:
+            info = self.client.place(self.place)
+        except LabError:
+            info = None
+        if info is not None and info.acquired is None:
+            return (f"place '{self.place}' was no longer acquired (the coordinator restarted "
+                    "during the run?): nothing left to release")
+        return (f"could not release place '{self.place}': {said} (the next run releases it: "
+                "its lock names this run)")
 
 
 # -- the virtual board --------------------------------------------------------------------
@@ -370,6 +388,7 @@ class VirtualLab:
         self.dir = build_root() / "lab" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
         self.log_dir = log_dir or self.dir / "logs"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._how: dict[str, tuple[list[str], dict[str, Any]]] = {}
         self.ports: dict[str, int] = {}
         self.address = ""
 
@@ -411,8 +430,30 @@ class VirtualLab:
     def _spawn(self, what: str, cmd: list[str], **kw: Any) -> "subprocess.Popen[bytes]":
         proc = spawn(cmd, what, self.log_dir / f"{what}.log", **kw)
         self.procs[what] = proc
+        self._how[what] = (cmd, kw)
         self._write_state()
         return proc
+
+    def restart(self, what: str) -> None:
+        """Start one lab process again as it was started (a lab's service manager would),
+        after it died or was killed; the exporter is waited for until its resources are
+        back on the coordinator, the coordinator until it listens and has the place."""
+        old = self.procs.get(what)
+        if old is not None:
+            processes.stop(old, grace=1.0)
+        cmd, kw = self._how[what]
+        proc = self._spawn(what, cmd, **kw)
+        log = self.log_dir / f"{what}.log"
+        client = LabClient(self.address)
+        if what == "labgrid-coordinator":
+            wait_until(lambda: port_open(self.ports["coordinator"]), 30, what, proc, log)
+            if client.place(self.place) is None:    # its places.yaml may not have been saved
+                client.run("create", place=self.place)
+                client.run("add-match", f"{self.exporter}/virtual-board/*", place=self.place)
+        elif what == "labgrid-exporter":
+            wanted = f"{self.exporter}/virtual-board/NetworkSerialPort"
+            wait_until(lambda: wanted in client.run("resources", check=False).stdout, 60,
+                       what, proc, log)
 
     def start(self) -> None:
         self.clean_stale()
@@ -469,6 +510,24 @@ class VirtualLab:
         if left:
             raise LabError(f"lab processes survived their stop: {left}", field="lab",
                            fix="report this: harness/lab.py stops them by pid")
+
+
+def resources_gone(lg_target: Any) -> list[str]:
+    """The place's resources its exporter no longer offers (an exporter that died or
+    went offline): labgrid keeps their entries, emptied, and fails on them later with
+    a bare KeyError. [] for a target without a RemotePlace."""
+    gone = []
+    for res in getattr(lg_target, "resources", []):
+        entry = getattr(res, "_remote_entry", None)
+        if entry is None:
+            continue
+        try:
+            offered = bool(entry.avail) and "params" in entry.data
+        except (AttributeError, KeyError, TypeError):
+            offered = False
+        if not offered:
+            gone.append(type(res).__name__)
+    return gone
 
 
 # -- what a run needs from a lab --------------------------------------------------------

@@ -24,6 +24,17 @@ def register(pid: int, what: str, *, session: bool = False) -> None:
         _session.add(pid)
 
 
+def describe_exit(returncode: int) -> str:
+    """A child's end in a lab engineer's words: 'exited (killed by signal 9)'."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "?"
+        return f"exited (killed by signal {-returncode}, {name})"
+    return f"exited with status {returncode}"
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +78,59 @@ def properties(r: BootResult) -> dict[str, Any]:
     return out
 
 
+FOLDER_FIX = "choose another --results folder, or free space in it"
+
+
+def prepare_dir(out_dir: Path) -> None:
+    """Create a boot's result folder and prove it takes a file, before anything is
+    powered on: a folder that cannot be written is said once, naming it."""
+    probe = out_dir / f".harness-write-test-{os.getpid()}"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        what = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != probe else ""
+        raise HarnessError(f"the results folder cannot be written: {what}{where}",
+                           file=out_dir, fix=FOLDER_FIX) from None
+
+
 def write(r: BootResult, checks: list[Check], out_dir: Path, doc: dict[str, Any]) -> None:
     """The result folder: summary.txt for people, result.json (the whole record,
     harness/history/document.py) for tools, and a copy of the target file so the
-    boot can be rerun as it was."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.txt").write_text(summary(r, checks) + "\n")
-    (out_dir / "result.json").write_text(json.dumps(doc, indent=2, default=str))
+    boot can be rerun as it was.
+
+    Every file is tried; what could not be written (here, or the console log and
+    timeline during the boot: `extras["write_errors"]`) ends in one HarnessError
+    naming the folder. The boot's verdict is the caller's to keep."""
+    errors = list(r.extras.get("write_errors", []))
+    files: list[tuple[str, Any]] = [
+        ("result.json", lambda: json.dumps(doc, indent=2, default=str)),   # first: tools
+        ("summary.txt", lambda: summary(r, checks) + "\n"),
+        ("target.yaml", lambda: r.target.path.read_bytes())]
     try:
-        (out_dir / "target.yaml").write_bytes(r.target.path.read_bytes())
-    except OSError:
-        pass
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        errors.append(f"the folder itself: {exc.strerror or exc}")
+        files = []
+    for name, content in files:
+        try:
+            data = content()
+        except OSError:
+            continue            # the target file moved away: nothing to copy
+        path = out_dir / name
+        try:
+            if isinstance(data, bytes):
+                path.write_bytes(data)
+            else:
+                path.write_text(data)
+        except OSError as exc:
+            errors.append(f"{name}: {exc.strerror or exc}")
+            try:
+                path.unlink(missing_ok=True)    # no half file a tool could take as whole
+            except OSError:
+                pass
+    if errors:
+        raise HarnessError(f"the results folder could not keep this boot's record: "
+                           f"{'; '.join(errors)}", file=out_dir, fix=FOLDER_FIX)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,17 +132,54 @@ def entry_state(stub: GdbStub) -> tuple[int | None, int | None]:
         return el, None
 
 
+QMP_TIMEOUT = 30.0      # one QMP command (a 32 MiB pmemsave included), at most
+
+
+def bounded(call: Callable[[], Any], timeout: float, what: str, phase: str) -> Any:
+    """`call()` within `timeout` s, else an infrastructure failure naming `what`.
+
+    labgrid's QMP client reads QEMU's answer with a blocking readline: a QEMU that
+    stopped answering would hang the run. The call runs in a daemon thread; one that
+    never returns is left blocked on the pipe until QEMU is stopped (its end ends it)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+    worker = threading.Thread(target=run, name=f"harness {what}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise BootFailure(f"{what} did not answer within {timeout:g} s", kind="infrastructure",
+                          phase=phase)
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 class OutOfBand:
     """Arms the gdbstub before the guest runs and verifies at the kernel entry."""
 
     def __init__(self, payload: Payload, port: int, qmp: Callable[[str, dict[str, Any]], Any]) -> None:
         self.payload = payload
         self.port = port
-        self.qmp = qmp
+        self._qmp = qmp
         self.stub: GdbStub | None = None
         self.report: VerifyReport | None = None
         self.start_timeout = 30.0
+        self.qmp_timeout = QMP_TIMEOUT
         self._stop_reply_pending = False
+
+    def qmp(self, command: str, arguments: dict[str, Any]) -> Any:
+        """One QMP command, bounded (a QEMU that stops answering fails the boot)."""
+        return bounded(lambda: self._qmp(command, arguments), self.qmp_timeout,
+                       f"QEMU's QMP monitor ('{command}')", "kernel")
+
+    def _stub_failed(self, exc: BaseException, when: str, phase: str) -> BootFailure:
+        return BootFailure(f"the gdbstub on 127.0.0.1:{self.port} did not answer {when}: {exc}",
+                           kind="infrastructure", phase=phase)
 
     def entries(self) -> list[int]:
         kernel = self.payload.images[0]
@@ -156,18 +194,24 @@ class OutOfBand:
         linked). Running to the loader's entry first tells the two apart; the
         guest is left stopped there and labgrid's `cont` resumes it.
         """
-        self.stub = stub = GdbStub(self.port)
         loader = self.payload.loader.entry
-        stub.breakpoint(loader)
-        stub.resume()
+        try:
+            self.stub = stub = GdbStub(self.port)
+            stub.breakpoint(loader)
+            stub.resume()
+        except (TimeoutError, OSError) as exc:
+            raise self._stub_failed(exc, "before the guest started", "power-on") from None
         try:
             stub.wait_stop(self.start_timeout)
         except (TimeoutError, ConnectionError) as exc:
             raise BootFailure(f"the guest never reached the loader entry {loader:#x}: {exc}",
                               kind="product", phase="loader") from None
-        stub.command(f"z1,{loader:x},4")
-        for addr in self.entries():
-            stub.breakpoint(addr)
+        try:
+            stub.command(f"z1,{loader:x},4")
+            for addr in self.entries():
+                stub.breakpoint(addr)
+        except (TimeoutError, OSError) as exc:
+            raise self._stub_failed(exc, "at the loader entry", "loader") from None
 
     def arm_running(self) -> None:
         """With firmware in front (U-Boot, right before bootm): stop the running guest
@@ -175,13 +219,17 @@ class OutOfBand:
         resume it through the stub."""
         try:
             self.stub = stub = GdbStub(self.port)
-            stub.command("?", timeout=self.start_timeout)   # the stop the connection caused
-        except (TimeoutError, ConnectionError) as exc:
-            raise BootFailure(f"gdbstub on 127.0.0.1:{self.port} did not stop the guest: {exc}",
-                              kind="infrastructure", phase="bootm") from None
-        for addr in self.entries():
-            stub.breakpoint(addr)
-        stub.resume()
+            # the stop the connection caused: QEMU answers at once when it answers at all
+            stub.command("?", timeout=min(self.start_timeout, 10.0))
+        except (TimeoutError, OSError) as exc:
+            raise self._stub_failed(exc, "when asked to stop the guest before bootm",
+                                    "bootm") from None
+        try:
+            for addr in self.entries():
+                stub.breakpoint(addr)
+            stub.resume()
+        except (TimeoutError, OSError) as exc:
+            raise self._stub_failed(exc, "before bootm", "bootm") from None
         self._stop_reply_pending = True
 
     def at_handoff(self, tl: Timeline, timeout: float) -> None:
@@ -193,6 +241,7 @@ class OutOfBand:
         """
         assert self.stub is not None
         deadline = time.monotonic() + timeout
+        self.qmp_timeout = min(self.qmp_timeout, max(timeout, 1.0))
         if self._stop_reply_pending:    # resumed by the stub: it reports the stop itself
             try:
                 self.stub.wait_stop(timeout)
@@ -204,7 +253,10 @@ class OutOfBand:
                                   f"{', '.join(hex(a) for a in self.entries())}",
                                   kind="product", phase="kernel")
             time.sleep(0.02)
-        pc = self.stub.pc()
+        try:
+            pc = self.stub.pc()
+        except (TimeoutError, OSError) as exc:
+            raise self._stub_failed(exc, "at the kernel entry", "kernel") from None
         el, sctlr = entry_state(self.stub)
         with tempfile.TemporaryDirectory(prefix="harness-oob-") as tmp:
             path = Path(tmp) / "chunk.bin"
@@ -217,7 +269,10 @@ class OutOfBand:
 
             report = compare(self.payload, tl, dump)
         self.report = VerifyReport(pc, report.checked_bytes, report.mismatches, el, sctlr)
-        for addr in self.entries():
-            self.stub.command(f"z1,{addr:x},4")
+        try:
+            for addr in self.entries():
+                self.stub.command(f"z1,{addr:x},4")
+        except (TimeoutError, OSError) as exc:
+            raise self._stub_failed(exc, "after the dump (breakpoints left in)", "kernel") from None
         self.stub.detach()
         self.stub.close()

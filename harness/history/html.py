@@ -271,8 +271,7 @@ def trends_section(window: Window, rule: Rule, docs: Documents, comparison: Comp
     flagged = {f.series for f in (comparison.findings if comparison else [])
                if f.status in ("regression", "outlier", "missing", "changed")}
     series = sorted({b.series for b in window.shown_boots()}, key=lambda s: (s not in flagged, s))
-    x_labels = [time.strftime("%m-%d %H:%M", time.localtime(started))
-                for _, started in reversed(window.runs[:window.shown])]
+    x_labels = _run_labels([started for _, started in reversed(window.runs[:window.shown])])
     parts = ["<p>Each strip is one figure of the series over the runs (oldest left), on its own "
              "scale. Shaded: the baseline band, median \u00b1 k\u00b7sigma of the runs before "
              "(compare's rule; the median dashed); "
@@ -287,6 +286,13 @@ def trends_section(window: Window, rule: Rule, docs: Documents, comparison: Comp
     for s in series[:MAX_SERIES]:
         parts.append(series_trends(s, window, rule, docs, x_labels, figs))
     return "\n".join(parts)
+
+
+def _run_labels(started: Sequence[float]) -> list[str]:
+    """The runs' start times as the x labels: dates for nightlies, times of day (to the
+    second) when the runs all fall within a day, as in a morning of manual boots."""
+    fmt = "%H:%M:%S" if started and max(started) - min(started) < 86400 else "%m-%d %H:%M"
+    return [time.strftime(fmt, time.localtime(t)) for t in started]
 
 
 def series_trends(series: str, window: Window, rule: Rule, docs: Documents,

@@ -237,7 +237,7 @@ def trend_svg(title: str, x_labels: Sequence[str], rows: Sequence[TrendRow], sal
     _draw_rows(ax, rows, n, gid)
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(len(rows), 0)
-    step = max(1, n // 6)
+    step = max(1, -(-n // 6))           # at most 6 labels: they are ~50 pt wide
     ticks = sorted({*range(n - 1, -1, -step)})
     _x_labels(ax, ticks, [x_labels[t] for t in ticks])
     return svg_text(fig, salt)

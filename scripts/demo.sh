@@ -52,4 +52,4 @@ if [[ $(.venv/bin/harness history results/demo --runs | wc -l) -gt 1 ]]; then
 else
   echo "first demo run: nothing to compare with yet (run 'make demo' again)"
 fi
-.venv/bin/harness report results/demo -o results/demo/report.html || true
+.venv/bin/harness report results/demo -o results/demo/report.html

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .errors import HarnessError
 from .images.build import Build, Variant
 from .images.cpio import Member, find_archive, hash_algorithm, is_hash_member, read_newc
-from .images.elf import ElfImage, read_elf
+from .images.elf import ElfImage, checked_file, read_elf
 
 if TYPE_CHECKING:
     from .phases import Timeline
@@ -171,6 +171,7 @@ def from_build(build: Build, image_format: str) -> Payload:
 
 def from_user(path: Path) -> Payload:
     """A user's seL4 elfloader image: validate it now so errors come before any boot."""
+    checked_file(path)      # "is a directory" / "no such file", named as the user wrote it
     payload = Payload(path.resolve(), path.resolve())
     payload.images  # noqa: B018 - parse eagerly for a clear error
     return payload

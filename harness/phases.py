@@ -15,6 +15,16 @@ from .console import ConsoleLine
 from .protocol import Patterns, Record, parse_record
 
 
+def _number(text: str) -> int | None:
+    """An integer field of a console line (0x.. or decimal); None when it is not one."""
+    if len(text) > 40:      # no counter is that long (and int() refuses > 4300 digits)
+        return None
+    try:
+        return int(text, 0)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Event:
     """A recognised console line."""
@@ -99,8 +109,10 @@ class Timeline:
         if rec is not None:
             self.records.append(rec)
             if rec.kind == "mark" and {"name", "ticks", "freq"} <= rec.fields.keys():
-                self.marks.append(Mark(rec.fields["name"], rec.int("ticks"), rec.int("freq"),
-                                       line.t_ns, rec.fields.get("image")))
+                ticks, freq = _number(rec.fields["ticks"]), _number(rec.fields["freq"])
+                if ticks is not None and freq is not None:     # a garbled mark is no mark
+                    self.marks.append(Mark(rec.fields["name"], ticks, freq, line.t_ns,
+                                           rec.fields.get("image")))
             return rec
         hit = self.patterns.match(line.text)
         if hit is None:

@@ -21,7 +21,7 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "uboot.autoboot": r"Hit any key to stop autoboot",
     # TFTP start, done (bytes), and U-Boot's own rate line ("\t 21.9 MiB/s").
     "uboot.tftp": r"^TFTP from server (?P<server>\S+); our IP address is (?P<ip>\S+)",
-    "uboot.loaded": r"^Bytes transferred = (?P<bytes>\d+)",
+    "uboot.loaded": r"^Bytes transferred = (?P<bytes>\d{1,20})(?!\d)",
     "uboot.rate": r"^\s*(?P<rate>\d+(?:\.\d+)? [KMG]?i?B/s)\s*$",
     # Legacy images are "Booting", FIT images "Loading" (then booted the same way).
     "uboot.booting": r"^## (?:Booting|Loading) kernel from (?P<format>Legacy Image|FIT Image)",

@@ -9,6 +9,7 @@ and the fix.
 from __future__ import annotations
 
 import re
+import reprlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -17,6 +18,7 @@ import yaml
 
 from .errors import HarnessError
 from .images.build import FIRMWARE_MACHINES, MACHINES, ROOT
+from .protocol import DEFAULT_PATTERNS
 
 TARGETS_DIR = ROOT / "targets"
 T = TypeVar("T")
@@ -141,6 +143,16 @@ def resolve(name_or_path: str) -> Path:
     return candidate
 
 
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring = 2, 4, 4, 60
+
+
+def _show(v: Any) -> str:
+    """A value for a message, bounded (YAML aliases can nest a list a billion items deep)."""
+    text = _SHOW.repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 class _Fields:
     """Typed access to one mapping of the YAML with errors that point at the field."""
 
@@ -162,7 +174,7 @@ class _Fields:
         try:
             return kind(self.data[key])
         except (TypeError, ValueError) as exc:
-            raise HarnessError(f"bad value {self.data[key]!r}: {exc}", file=self.path,
+            raise HarnessError(f"bad value {_show(self.data[key])}: {exc}", file=self.path,
                                field=where, fix=f"use {hint or kind.__name__}") from None
 
     def sub(self, key: str) -> "_Fields | None":
@@ -170,7 +182,7 @@ class _Fields:
         return _Fields(self.path, f"{self.prefix}.{key}", self.data[key]) if key in self.data else None
 
     def done(self) -> None:
-        extra = sorted(set(self.data) - self.used)
+        extra = sorted((k for k in self.data if k not in self.used), key=str)   # keys: any YAML scalar
         if extra:
             raise HarnessError(f"unknown field '{extra[0]}'", file=self.path,
                                field=f"{self.prefix}.{extra[0]}",
@@ -189,7 +201,7 @@ def _int(v: Any) -> int:
 
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def check(v: Any) -> str:
-        if str(v) not in allowed:
+        if not isinstance(v, (str, int)) or isinstance(v, bool) or str(v) not in allowed:
             raise ValueError(f"expected one of {', '.join(allowed)}")
         return str(v)
     check.__name__ = " | ".join(allowed)
@@ -197,14 +209,31 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
 
 
 def _seconds(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
         raise ValueError("must be a positive number of seconds")
     return float(v)
 
 
+def _compiles(rx: str) -> str:
+    """`rx` if it is a regular expression, else ValueError saying why (re.compile also
+    raises OverflowError and RecursionError)."""
+    try:
+        re.compile(rx)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise ValueError(f"/{_show(rx)[1:-1]}/ is not a regular expression ({exc})") from None
+    return rx
+
+
 def _regex(v: Any) -> str:
-    re.compile(str(v))
-    return str(v)
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise ValueError("must be a regular expression (a string)")
+    return _compiles(str(v))
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("must be a string")
+    return v
 
 
 def _bool(v: Any) -> bool:
@@ -221,8 +250,8 @@ def _commands(v: Any) -> tuple[str, ...]:
 
 def _profile_name(v: Any) -> str:
     known = sorted(p.stem for p in (TARGETS_DIR / "profiles").glob("*.yaml"))
-    if str(v) not in known:
-        raise ValueError(f"no targets/profiles/{v}.yaml (known: {', '.join(known)})")
+    if not isinstance(v, str) or v not in known:
+        raise ValueError(f"no targets/profiles/{_show(v)}.yaml (known: {', '.join(known)})")
     return str(v)
 
 
@@ -241,10 +270,7 @@ def _regexes(v: Any) -> tuple[str, ...]:
     if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
         raise ValueError("must be a regular expression or a list of them")
     for rx in items:
-        try:
-            re.compile(rx)
-        except re.error as exc:
-            raise ValueError(f"/{rx}/ is not a regular expression ({exc})") from None
+        _compiles(rx)
     return tuple(items)
 
 
@@ -312,14 +338,16 @@ def _uboot(f: _Fields | None) -> UBoot | None:
     if f is None:
         return None
     d = UBoot()
-    u = UBoot(prompt=f.get("prompt", str, d.prompt), autoboot=f.get("autoboot", _regex, d.autoboot),
-              interrupt=f.get("interrupt", str, d.interrupt),
+    u = UBoot(prompt=f.get("prompt", _text, d.prompt, hint="a string"),
+              autoboot=f.get("autoboot", _regex, d.autoboot, hint="a regular expression"),
+              interrupt=f.get("interrupt", _text, d.interrupt, hint="a string"),
               load_addr=f.get("load_addr", _int, d.load_addr, hint="0x40400000"),
               transport=f.get("transport", _choice("tftp", "loader"), d.transport),
               package=f.get("package", _choice("uimage", "fit"), d.package),
-              fdt=f.get("fdt", str, d.fdt), setup=f.get("setup", _commands, d.setup),
+              fdt=f.get("fdt", _text, d.fdt, hint="a string"),
+              setup=f.get("setup", _commands, d.setup, hint="a list of strings"),
               retries=f.get("retries", _count, d.retries, hint="a whole number >= 1"),
-              fit_config=f.get("fit_config", str, d.fit_config, hint="conf-1"),
+              fit_config=f.get("fit_config", _text, d.fit_config, hint="conf-1"),
               fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"))
     f.done()
     return u
@@ -385,14 +413,20 @@ def load(name_or_path: str) -> Target:
     """Load and validate a target; raise HarnessError naming file, field and fix."""
     path = resolve(name_or_path)
     try:
-        data = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - a SafeLoader
+        # bytes: PyYAML reports a file that is not UTF-8 as a YAMLError (read_text() would
+        # raise UnicodeDecodeError)
+        data = yaml.load(path.read_bytes(), Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else "(yaml)"
-        raise HarnessError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=path,
+        raise HarnessError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=path,
                            field=line, fix="fix the YAML syntax") from None
+    except RecursionError:
+        raise HarnessError("nested too deeply to read", file=path, field="(yaml)",
+                           fix="flatten the YAML (see targets/qemu-virt.yaml)") from None
     if not isinstance(data, dict):
-        raise HarnessError("empty or not a mapping", file=path, fix="see targets/qemu-virt.yaml")
+        raise HarnessError("empty or not a mapping", file=path, field="(top level)",
+                           fix="see targets/qemu-virt.yaml")
     targets = data.get("targets")
     if not isinstance(targets, dict) or "main" not in targets:
         raise HarnessError("no labgrid target 'main'", file=path, field="targets.main",
@@ -419,7 +453,12 @@ def load(name_or_path: str) -> Target:
         handoff = ex.get("handoff", _choice("mmu-off", "any"), "mmu-off")
         ex.done()
     ph = h.sub("phases")
-    phases = {k: ph.get(k, _regex) for k in list(ph.data)} if ph else {}
+    phases = {k: ph.get(k, _regex, hint="a regular expression") for k in list(ph.data)} if ph else {}
+    unknown = [k for k in phases if k not in DEFAULT_PATTERNS]
+    if ph is not None and unknown:
+        raise HarnessError(f"unknown phase pattern {_show(unknown[0])}", file=path,
+                           field=f"harness.phases.{unknown[0]}",
+                           fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}")
     target = Target(
         name=path.stem, path=path, machine=machine, boot=boot, image_format=fmt, dram=dram,
         expect_el=el, expect_handoff=handoff, poison=h.get("poison", _bool, False),

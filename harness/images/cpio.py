@@ -53,8 +53,9 @@ def hash_algorithm(member: Member) -> str:
 
 
 def _header(name: str, size: int, ino: int, mode: int = 0o100644) -> bytes:
-    fields = [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(name) + 1, 0]
-    head = MAGIC + b"".join(b"%08X" % v for v in fields) + name.encode() + b"\0"
+    raw = name.encode()     # the name size counts bytes, not characters
+    fields = [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(raw) + 1, 0]
+    head = MAGIC + b"".join(b"%08X" % v for v in fields) + raw + b"\0"
     return head + b"\0" * _pad4(len(head))
 
 
@@ -70,34 +71,42 @@ def write_newc(members: list[tuple[str, Path]], out: Path) -> None:
         f.write(_header(TRAILER, 0, 0, 0))
 
 
+# A newc header: the magic and 13 fields of 8 hex digits (int() alone would take
+# "-0000001", " 00001 " or "0000_001").
+_HEADER_RE = re.compile(rb"070701[0-9A-Fa-f]{104}")
+NAME_MAX = 4096     # PATH_MAX: a name size beyond it is a corrupt header, not a name
+
+
 def read_newc(archive: FileRange) -> list[Member]:
     """List the members of a newc archive (data left in place)."""
     members: list[Member] = []
     pos = 0
+
+    def bad(what: str, fix: str = "rebuild the archive with 'cpio -o -H newc'") -> HarnessError:
+        return HarnessError(what, file=archive.path, field="cpio archive", fix=fix)
+
+    truncated = "the image is truncated: rebuild it"
     with archive.open() as f:
         while True:
             f.seek(pos)
             head = f.read(HEADER)
-            if len(head) < HEADER or head[:6] != MAGIC:
-                raise HarnessError(f"bad newc header at archive offset {pos:#x}",
-                                   file=archive.path, field="cpio archive",
-                                   fix="rebuild the archive with 'cpio -o -H newc'")
-            try:
-                size = int(head[54:62], 16)
-                namesize = int(head[94:102], 16)
-            except ValueError:
-                raise HarnessError(f"bad newc header at archive offset {pos:#x}",
-                                   file=archive.path, field="cpio archive",
-                                   fix="rebuild the archive") from None
+            if len(head) < HEADER or not _HEADER_RE.fullmatch(head):
+                raise bad(f"bad newc header at archive offset {pos:#x}")
+            size = int(head[54:62], 16)
+            namesize = int(head[94:102], 16)
+            if not 0 < namesize <= NAME_MAX:
+                raise bad(f"bad newc header at archive offset {pos:#x}: name size {namesize:#x}")
+            if pos + HEADER + namesize > archive.size:
+                raise bad(f"the member name at archive offset {pos:#x} runs past the end of "
+                          "the archive", truncated)
             name = f.read(namesize).split(b"\0", 1)[0].decode(errors="replace")
             data_at = pos + HEADER + namesize
             data_at += _pad4(data_at)
             if name == TRAILER:
                 return members
             if data_at + size > archive.size:
-                raise HarnessError(f"member '{name}' runs past the end of the archive",
-                                   file=archive.path, field="cpio archive",
-                                   fix="the image is truncated: rebuild it")
+                raise bad(f"member '{name}' ({size} bytes at archive offset {data_at:#x}) runs "
+                          f"past the end of the archive ({archive.size} bytes)", truncated)
             members.append(Member(name, archive.sub(data_at, size)))
             pos = data_at + size + _pad4(size)
 
@@ -110,6 +119,12 @@ def find_archive(image: Path) -> FileRange:
     if "_archive_start" in elf.symbols and "_archive_start_end" in elf.symbols:
         start = elf.file_offset(elf.symbols["_archive_start"])
         size = elf.symbols["_archive_start_end"] - elf.symbols["_archive_start"]
+        file_size = elf.source.size
+        if size < 0 or start + size > file_size:
+            raise HarnessError(f"the archive (_archive_start to _archive_start_end) is {size} bytes "
+                               f"at file offset {start:#x}, but the file has {file_size} bytes",
+                               file=image, field="_archive_start_end",
+                               fix="the image is truncated or its symbols are wrong: rebuild it")
         return FileRange(image, start, size)
     # Stripped image: scan the load segments for a newc header named kernel.elf.
     pattern = re.compile(rb"070701[0-9A-Fa-f]{104}kernel\.elf\x00")

@@ -104,15 +104,32 @@ class ElfImage:
                            file=self.source.path, field="program headers")
 
 
+def checked_file(path: Path) -> Path:
+    """`path` if it is a regular file; else a HarnessError saying what it is instead."""
+    if path.is_dir():
+        found = [p for p in [path / "elfloader.elf", *sorted(path.glob("*-image-*")),
+                             *sorted(path.glob("images/*-image-*"))] if p.is_file()]
+        raise HarnessError("is a directory", file=path,
+                           fix="pass the elfloader image file inside it" +
+                               (f", e.g. {found[0]}" if found else ""))
+    if not path.is_file():
+        what = "no such file" if not path.exists() else "not a regular file"
+        raise HarnessError(what, file=path, fix="check the path (build the image first?)")
+    return path
+
+
 def read_elf(source: FileRange | Path, name: str | None = None) -> ElfImage:
     """Parse an aarch64 ELF and its PT_LOADs, or raise a HarnessError saying what is wrong."""
     if isinstance(source, Path):
-        if not source.is_file():
-            raise HarnessError("no such file", file=source, fix="check the path (build the image first?)")
-        source = FileRange(source, 0, source.stat().st_size)
+        source = FileRange(source, 0, checked_file(source).stat().st_size)
     label = name or source.path.name
     where = source.path if source.offset == 0 else f"{source.path} (member '{label}')"
-    with source.open() as stream:
+    try:
+        opened = source.open()
+    except OSError as exc:
+        raise HarnessError(f"cannot read it: {exc.strerror or exc}", file=where,
+                           fix="check the file's permissions") from None
+    with opened as stream:
         if stream.read(4) != b"\x7fELF":
             raise HarnessError("not an ELF file (bad magic)", file=where, field="e_ident",
                                fix="pass an ELF image, e.g. build/.../elfloader.elf")

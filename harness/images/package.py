@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..errors import HarnessError
 from .build import build_root
-from .elf import read_elf
+from .elf import checked_file, read_elf
 
 KINDS = ("uimage", "fit")
 SUFFIX = {"uimage": ".uimg", "fit": ".itb"}
@@ -127,8 +127,7 @@ def flatten(boot_file: Path, dram_base: int, out_dir: Path | None = None) -> Fla
     arm64 Image: the file itself, at DRAM base + text_offset, entered at its
     first byte (booti's placement).
     """
-    if not boot_file.is_file():
-        raise HarnessError("no such file", file=boot_file, fix="check the path")
+    checked_file(boot_file)
     if not is_elf(boot_file):
         text_offset = image_header(boot_file)
         if text_offset is None:
@@ -170,8 +169,17 @@ def _env(source: Path) -> dict[str, str]:
     return env
 
 
+def _fits_uimage(flat: Flat, source: Path) -> None:
+    """The legacy header's ih_load/ih_ep are 32 bits: mkimage would keep the low half silently."""
+    if max(flat.load, flat.entry) > 0xFFFFFFFF:
+        raise HarnessError(f"load {flat.load:#x} / entry {flat.entry:#x}: above 4 GiB, a legacy "
+                           "uImage header holds 32-bit addresses", file=source,
+                           field="harness.uboot.package", fix="use 'package: fit'")
+
+
 def make_uimage(flat: Flat, out: Path, name: str = "seL4 elfloader") -> Package:
     """A legacy uImage: arm64, Linux, kernel, uncompressed, header CRC + data CRC."""
+    _fits_uimage(flat, flat.path)
     mkimage = _tool("mkimage", "u-boot-tools")
     tmp = out.with_name(out.name + ".tmp")
     _run([mkimage, "-A", "arm64", "-O", "linux", "-T", "kernel", "-C", "none",
@@ -251,6 +259,8 @@ def package(boot_file: Path, kind: str, dram_base: int, name: str = "seL4 elfloa
     out_dir = (out_root or build_root() / "packages") / key[:16]
     out_dir.mkdir(parents=True, exist_ok=True)
     flat = flatten(boot_file, dram_base, out_dir)
+    if kind == "uimage":
+        _fits_uimage(flat, boot_file)
     out = out_dir / f"sel4-{key[:12]}{SUFFIX[kind]}"
     if out.exists():
         return Package(kind, out, flat.load, flat.entry, flat.size,

@@ -7,6 +7,7 @@ image is never copied into memory.
 from __future__ import annotations
 
 import io
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ class Window(io.RawIOBase):
         self._base = offset
         self._size = size
         self._pos = 0
+        self._file_end = os.fstat(f.fileno()).st_size   # a window may claim more than the file has
 
     def readable(self) -> bool:
         return True
@@ -87,6 +89,18 @@ class Window(io.RawIOBase):
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         self._pos = max(0, base + pos)
         return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        """At most the bytes left in the window: a header's huge length field
+        (a name size, a section size) must not allocate that much up front."""
+        left = max(0, min(self._size - self._pos, self._file_end - self._base - self._pos))
+        n = left if size is None or size < 0 else min(size, left)
+        if n == 0:
+            return b""
+        self._f.seek(self._base + self._pos)
+        data = self._f.read(n)
+        self._pos += len(data)
+        return data
 
     def readinto(self, buf: "bytearray | memoryview") -> int:  # type: ignore[override]
         n = max(0, min(len(buf), self._size - self._pos))

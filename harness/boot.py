@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from .console import ConsoleLine, ConsoleRecorder
+from . import processes
+from .console import CLOSED, ConsoleLine, ConsoleRecorder
 from .errors import BootFailure
 from .payload import Payload
 from .phases import Event, Timeline
@@ -158,6 +159,47 @@ def _follow_kernel(rec: ConsoleRecorder, tl: Timeline, target: Target,
 
 UNTIL = ("verdict", "handoff")
 
+# Where a boot was when its console went away, as its failure's phase (the phases of the
+# timeouts: `loader` = power-on to the banner, `unpack` = banner to the hand-off, ...).
+_REACHED = (("kernel", ("handoff", "handoff.mmu")), ("unpack", ("loader.banner",)),
+            ("loader", ("uboot.starting",)), ("bootm", ("uboot.booting",)),
+            ("load", ("uboot.prompt",)), ("u-boot", ("uboot.banner",)))
+_WORDS = {"kernel": "kernel run (after the hand-off)", "unpack": "unpack",
+          "loader": "loader start", "bootm": "bootm", "load": "image load",
+          "u-boot": "U-Boot start"}
+
+
+def phase_reached(tl: Timeline, uboot: bool) -> str:
+    """The phase a boot is in, from what its console said so far."""
+    for phase, events in _REACHED:
+        if tl.first(*events):
+            return phase
+    return "u-boot" if uboot else "loader"
+
+
+def _qemu_exit(strategy: Any, wait: float = 1.0) -> str | None:
+    """'QEMU exited (killed by signal 9)' if the strategy's QEMU is gone, else None.
+    A dying QEMU closes its console a moment before it can be reaped: wait a little."""
+    child = getattr(getattr(strategy, "qemu", None), "_child", None)
+    if child is None:
+        return None
+    end = time.monotonic() + wait
+    while child.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+    return None if child.returncode is None else f"QEMU {processes.describe_exit(child.returncode)}"
+
+
+def _console_lost(exc: BootFailure, strategy: Any, tl: Timeline, target: Target) -> BootFailure:
+    """A lost console, said in the words of what happened and where: QEMU died (and
+    how), or the connection closed under a target that still runs."""
+    phase = phase_reached(tl, target.uboot is not None)
+    exited = _qemu_exit(strategy)
+    if exited:
+        msg = f"{exited} during the {_WORDS[phase]}; its console closed with it"
+    else:
+        msg = f"console closed during the {_WORDS[phase]}: {exc.message.removeprefix(CLOSED)}"
+    return BootFailure(msg, kind="infrastructure", phase=phase, last_lines=exc.last_lines)
+
 
 def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
            at_handoff: Callable[[Timeline], None] | None = None,
@@ -227,18 +269,31 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
         if attach is not None:
             attach.linger(rec)
     except BootFailure as exc:
-        failure = exc
+        failure = exc if exc.phase != "console" else _console_lost(exc, strategy, tl, target)
+        if not failure.last_lines and rec is not None:  # e.g. a debugger's or QMP's failure:
+            failure.last_lines = rec.tail()             # the console had its say before it
     finally:
         try:
             strategy.transition("off")
         finally:
             if rec is not None:
                 rec.close()
+            elif log is not None:   # ended before a console was attached: an empty log says so
+                try:
+                    log.touch()
+                except OSError:
+                    pass
     result = BootResult(target, payload, tl, rec.lines if rec else [], tl.t0_ns, log, failure)
     if verdict:
         result.extras["verdict"] = verdict[-1]
     if until != "verdict":
         result.extras["until"] = until
+    errors = [rec.log_error] if rec is not None and rec.log_error else []
     if out_dir is not None:
-        (out_dir / "timeline.json").write_text(json.dumps(tl.to_json(), indent=2))
+        try:
+            (out_dir / "timeline.json").write_text(json.dumps(tl.to_json(), indent=2))
+        except OSError as exc:      # the verdict stands; report.write says what is missing
+            errors.append(f"timeline.json: {exc.strerror or exc}")
+    if errors:
+        result.extras["write_errors"] = errors
     return result

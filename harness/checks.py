@@ -287,9 +287,18 @@ CHECKS: dict[str, Callable[[BootResult], Check]] = {
 def run_checks(r: BootResult) -> list[Check]:
     """The generic checks, plus the cache-coherence ones when the boot ran under the model."""
     from .coherence.checks import CHECKS as COHERENCE
-    out = [fn(r) for fn in CHECKS.values()]
+    out = [_guarded(name, fn, r) for name, fn in CHECKS.items()]
     if "verify" in r.extras:
         out.append(check_out_of_band(r))
     if "coherence" in r.extras:
-        out += [fn(r) for fn in COHERENCE.values()]
+        out += [_guarded(name, fn, r) for name, fn in COHERENCE.items()]
     return out
+
+
+def _guarded(name: str, fn: Callable[[BootResult], Check], r: BootResult) -> Check:
+    """A check over the loader's own records: a garbled record (a number that is not
+    one, a field missing) fails that check with what was garbled, never a traceback."""
+    try:
+        return fn(r)
+    except (ValueError, KeyError, OverflowError) as exc:
+        return _fail(name, [f"the loader's '@h' records are garbled ({type(exc).__name__}: {exc})"])

@@ -6,6 +6,7 @@ written to a log as it comes (a hung boot still leaves its log behind).
 """
 from __future__ import annotations
 
+import codecs
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pexpect
 from .errors import BootFailure
 
 T = TypeVar("T")
+CLOSED = "the target's console closed: "    # how a lost console's failure begins
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Readable(Protocol):
 
 
 def save_log(lines: list[ConsoleLine], path: Path, t0_ns: int) -> None:
-    with open(path, "w") as f:
+    with open(path, "w", encoding="utf-8") as f:
         for line in lines:
             f.write(format_line(line, t0_ns))
 
@@ -47,18 +49,32 @@ def format_line(line: ConsoleLine, t0_ns: int) -> str:
 def load_log(path: Path) -> list[ConsoleLine]:
     """Read a log written by save_log/ConsoleRecorder (times relative to its t0)."""
     lines = []
-    for raw in path.read_text().splitlines():
-        if raw.startswith("[") and "] " in raw:
-            stamp, text = raw[1:].split("] ", 1)
-            lines.append(ConsoleLine(int(float(stamp) * 1e9), text))
+    # split on LF only: splitlines() would also split a line at the \f, \v, \x1c-\x1e, \x85
+    # or \u2028 a console may print, making up lines (and phases) the target never printed
+    for raw in path.read_text(encoding="utf-8", errors="replace").split("\n"):
+        stamp, sep, text = raw[1:].partition("] ")
+        if raw.startswith("[") and sep:
+            try:
+                t_ns = int(float(stamp) * 1e9)
+            except (ValueError, OverflowError):
+                continue
+            lines.append(ConsoleLine(t_ns, text))
     return lines
 
 
 def split_lines(buffer: str, data: str) -> tuple[list[str], str]:
-    """Add `data` to a partial line; return complete lines (CRLF tolerant) and the rest."""
-    buffer += data
-    *complete, rest = buffer.split("\n")
-    return [c.replace("\r", "") for c in complete], rest
+    """Add `data` to a partial line; return complete lines (CRLF tolerant) and the rest.
+
+    NULs go with the CRs: a UART that glitches at reset prints one before U-Boot's
+    banner, and `\0U-Boot 2024.01` would not be recognised."""
+    if "\n" not in data:       # a long line arriving in pieces: no re-split of all of it
+        return [], buffer + data
+    *complete, rest = (buffer + data).split("\n")
+    return [_clean(c) for c in complete], rest
+
+
+def _clean(text: str) -> str:
+    return text.replace("\r", "").replace("\0", "")
 
 
 class ConsoleRecorder:
@@ -70,24 +86,42 @@ class ConsoleRecorder:
         self.lines: list[ConsoleLine] = []
         self.partial = ""
         self.t0_ns = time.monotonic_ns()
-        self._log: IO[str] | None = open(log_path, "w") if log_path else None
+        self._log: IO[str] | None = open(log_path, "w", encoding="utf-8") if log_path else None
+        # one decoder for the whole stream: a UTF-8 character split across two reads
+        # must not turn into two replacement characters
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._is_alive = is_alive
         self._seen = 0
+        self.log_error: str | None = None     # why console.log stopped being written
 
     def close(self) -> None:
+        self.partial += self._decoder.decode(b"", final=True)
         if self.partial:
-            self._add(self.partial.replace("\r", ""), time.monotonic_ns())
+            self._add(_clean(self.partial), time.monotonic_ns())
             self.partial = ""
-        if self._log:
-            self._log.close()
-            self._log = None
+        self._drop_log()
+
+    def _drop_log(self) -> None:
+        log, self._log = self._log, None
+        if log is not None:
+            try:
+                log.close()
+            except OSError as exc:      # the last buffered bytes did not fit
+                self.log_error = self.log_error or f"console.log: {exc.strerror or exc}"
 
     def _add(self, text: str, t_ns: int) -> None:
         line = ConsoleLine(t_ns, text)
         self.lines.append(line)
         if self._log:
-            self._log.write(format_line(line, self.t0_ns))
-            self._log.flush()
+            try:
+                self._log.write(format_line(line, self.t0_ns))
+                self._log.flush()
+            except OSError as exc:
+                # a full or vanished results folder: the lines stay in memory, the boot
+                # goes on, and the result says from when on the log is missing
+                self.log_error = (f"console.log: {exc.strerror or exc} (from "
+                                  f"{(t_ns - self.t0_ns) / 1e9:.3f} s on)")
+                self._drop_log()
 
     def poll(self, timeout: float) -> bool:
         """Read what is there (waiting up to `timeout`); False if nothing came."""
@@ -95,16 +129,30 @@ class ConsoleRecorder:
             data = self.console.read(size=4096, timeout=timeout)
         except pexpect.TIMEOUT:
             return False
+        except (BlockingIOError, InterruptedError):
+            return False
+        except (OSError, ValueError, EOFError) as exc:  # the console's socket itself is gone
+            raise self._closed(f"{exc.__class__.__name__}: {exc}") from None
         now = time.monotonic_ns()
         if not data:
             if self._is_alive is not None and not self._is_alive():
-                raise BootFailure("the target's console closed (QEMU exited?)",
-                                  kind="infrastructure", phase="console", last_lines=self.tail())
+                raise self._closed("end of stream")
             return False
-        complete, self.partial = split_lines(self.partial, data.decode("utf-8", "replace"))
+        complete, self.partial = split_lines(self.partial, self._decoder.decode(data))
         for text in complete:
             self._add(text, now)
         return True
+
+    def _closed(self, detail: str) -> BootFailure:
+        """The console ended: say whether the target went with it (a dying QEMU closes
+        its socket a moment before it can be reaped, so wait up to 1 s to tell)."""
+        end = time.monotonic() + 1.0
+        while self._is_alive is not None and self._is_alive() and time.monotonic() < end:
+            time.sleep(0.02)
+        gone = self._is_alive is not None and not self._is_alive()
+        what = CLOSED + ("the target exited" if gone else
+                         f"the connection ended, the target still runs ({detail})")
+        return BootFailure(what, kind="infrastructure", phase="console", last_lines=self.tail())
 
     def tail(self, n: int = 15) -> list[str]:
         out = [line.text for line in self.lines[-n:]]

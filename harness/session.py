@@ -26,7 +26,7 @@ from .errors import BootFailure, HarnessError
 from .images.build import Variant, build, build_root
 from .payload import Payload, from_build
 from .history.document import RunContext, document
-from .report import write
+from .report import prepare_dir, write
 from .phases import Timeline
 from .targets import Target
 
@@ -298,7 +298,7 @@ class BootSession:
             return self._cache[key]
         suffix = ("-coherence" if coh else "") + ("-verify" if verify else "")
         out_dir = self.results / (_slug(name or payload.label) + suffix)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        prepare_dir(out_dir)    # a folder that cannot be written: said before power-on
         pre = archive_hash_check(payload)
         if pre is not None and pre.failed:     # said before the boot, which still runs:
             print(f"harness: warning: {payload.elf}: archive hash mismatch: {pre.message}",
@@ -340,6 +340,7 @@ class BootSession:
                 hook(tl)
         result = run_boot(self.strategy, target, payload, out_dir, args,
                           at_handoff if hooks else None, until, attach)
+        result.target = self.target     # the record keeps the target's timeouts, not --gdb's day
         if oob is not None and oob.report is not None:
             result.extras["verify"] = oob.report
         if coh:
@@ -353,7 +354,11 @@ class BootSession:
                    "interactive": attach is not None, "gdb": gdb}
         doc = document(result, checks, self.run, f"{self.target.name}/{out_dir.parent.name}/{out_dir.name}",
                        options, qemu=(self.env.config.data.get("tools") or {}).get("qemu"))
-        write(result, checks, out_dir, doc)
+        try:
+            write(result, checks, out_dir, doc)
+        except HarnessError as exc:     # the boot's verdict stands; its record is incomplete
+            result.extras["write_error"] = str(exc)
+            print(f"harness: warning: {exc}", file=sys.stderr)
         if self.history is not None:
             record(self.history, doc, out_dir)
         outcome = Outcome(result, checks)

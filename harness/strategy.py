@@ -78,6 +78,9 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
     stderr = _capture_stderr(qemu)
     try:
         qemu.on()
+    except BootFailure:         # the before_cont hook's own verdict (e.g. a silent gdbstub)
+        drain.stop()
+        raise
     except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
         drain.stop()
         said = _stderr_lines(stderr)    # QEMU's own words ("Some ROM regions are overlapping")
@@ -275,7 +278,10 @@ class PrefixedConsole:
         if self._early:
             data, self._early = self._early, b""
             return data
-        return bytes(self._console.read(size=size, timeout=timeout, max_size=max_size))
+        data = bytes(self._console.read(size=size, timeout=timeout, max_size=max_size))
+        if not data:    # QEMUDriver reads only when the socket is readable: this is its end
+            raise EOFError("the console socket closed")
+        return data
 
     def write(self, data: bytes) -> Any:
         return self._console.write(data)

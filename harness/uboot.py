@@ -225,6 +225,8 @@ class _Console:
         limit = max_size or max(size, 4096)
         try:
             data = bytes(self._s.serial.read(size=1, timeout=timeout, max_size=limit))
+            if not data and self._s.is_qemu:    # readable but empty: the socket's end
+                raise EOFError("the console socket closed")
             if len(data) == 1 and not self._s.is_qemu:
                 # pyserial's socket:// hands out one byte per read: collect what follows
                 # within 10 ms in one go (QEMUDriver does the same), not a step per byte.
@@ -435,9 +437,14 @@ class UBootBootStrategy(Strategy):  # type: ignore[misc]
             self._stop()
             raise
         except Exception as exc:  # noqa: BLE001 - PDU unreachable, QEMU refusing to start, ...
+            from .lab import resources_gone
+            gone = resources_gone(self.target)     # labgrid says only KeyError: 'params'
+            why = (f"the lab's exporter no longer offers {', '.join(gone)} for this place "
+                   f"(is its labgrid-exporter running?)" if gone else
+                   f"{exc.__class__.__name__}: {exc}")
             self._stop()
-            raise BootFailure(f"power-on failed: {exc.__class__.__name__}: {exc}",
-                              kind="infrastructure", phase="power-on") from None
+            raise BootFailure(f"power-on failed: {why}", kind="infrastructure",
+                              phase="power-on") from None
         self.status = Status.running
 
     def _qemu_on(self) -> None:
@@ -727,8 +734,9 @@ class UBootBootStrategy(Strategy):  # type: ignore[misc]
         got = int(loaded[-1].fields["bytes"])
         if got != self.package.size:
             raise BootFailure(f"TFTP failure: {got} bytes transferred, {self.package.name} has "
-                              f"{self.package.size}", kind="infrastructure", phase="load",
-                              last_lines=rec.tail())
+                              f"{self.package.size} (the file the server sent is "
+                              f"{'truncated' if got < self.package.size else 'not this package'})",
+                              kind="infrastructure", phase="load", last_lines=rec.tail())
 
     def _bootm(self, rec: ConsoleRecorder, tl: Timeline) -> None:
         """bootm until `Starting kernel ...`: U-Boot rejecting the image is the product's."""

@@ -506,3 +506,13 @@ def test_no_archive_means_no_hash_check(tmp_path: Path) -> None:
     """A bare kernel booted as an image (no archive): nothing to hash, the loader says the rest."""
     bare = Elf(0x40200000, [Seg(0x40200000, b"\x1f\x20\x03\xd5" * 16)]).write(tmp_path / "bare")
     assert archive_hash_check(Payload(bare, bare, None)) is None
+
+
+def test_garbled_loader_records_fail_their_check_not_the_harness(target: Target,
+                                                                 sel4_payload: Payload) -> None:
+    """A target that prints a garbled '@h seg' record (a number that is not one) gets a
+    failed 'segments' check naming it; a well-formed record is still judged normally."""
+    from harness.checks import run_checks
+    garbled = sel4_result(target, sel4_payload, ["@h seg image=kernel idx=zz paddr=0x1 filesz=1 crc32=1"])
+    seg = next(c for c in run_checks(garbled) if c.name == "segments")
+    assert seg.failed and "garbled" in seg.message and "zz" in seg.message

@@ -72,6 +72,8 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
         out.append(Metric("unpack.host_s", w["host_s"], "s", NOISY))
     if _num(w.get("target_s")):
         out.append(Metric("unpack.target_s", w["target_s"], "s", NOISY))
+    if _num(w.get("ticks")):
+        out.append(Metric("unpack.ticks", w["ticks"], "ticks", NOISY))
     uboot = tl.get("uboot") or {}
     if _num(uboot.get("bytes")):
         out.append(Metric("uboot.load_bytes", uboot["bytes"], "bytes", EXACT))

@@ -1,0 +1,372 @@
+"""The labgrid `UBootBootStrategy`: the state machine off -> running -> uboot -> loader.
+
+This is what boot.py and plain labgrid users talk to: it owns power (QEMUDriver
+or any labgrid power driver + SerialDriver, locally or through a RemotePlace),
+the states and their transitions, and the order of a boot: prompt, load,
+`bootm`, `Starting kernel ...`. It classifies failures: infrastructure (no
+console output, no prompt, a garbled console, TFTP or staging failure, lost
+console) versus product (U-Boot rejects the image, bootm never starts it, the
+loader's own errors). The prompt dialogue (console.py) and the TFTP staging
+(staging.py) are its mixins; the commands come from commands.py.
+"""
+from __future__ import annotations
+
+import enum
+import shlex
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import attr
+import pexpect
+from labgrid.driver import QEMUDriver
+from labgrid.factory import target_factory
+from labgrid.protocol import ConsoleProtocol, PowerProtocol
+from labgrid.resource.common import NetworkResource
+from labgrid.strategy.common import Strategy, StrategyError
+
+from ..console import ConsoleLine, ConsoleRecorder
+from ..errors import BootFailure
+from ..images.package import Package
+from ..phases import Event, Timeline
+from ..protocol import Patterns
+from ..strategy import labgrid_command, start_qemu, stop_qemu
+from ..targets import Target, UBoot, load
+from .commands import _uboot, command_parts, command_sequence, dry_run_text
+from .console import PromptDialogue, _Console, _NoPrompt
+from .staging import TFTPStaging, package_for
+
+
+class Status(enum.Enum):
+    unknown = 0
+    off = 1
+    running = 2
+    uboot = 3
+    loader = 4
+    handoff = 5
+
+
+ORDER = [Status.off, Status.running, Status.uboot, Status.loader, Status.handoff]
+
+@target_factory.reg_driver
+@attr.s(eq=False)
+class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[misc]
+    """off -> running -> uboot -> loader (-> handoff): boot through U-Boot `bootm`."""
+
+    bindings = {
+        "power": PowerProtocol,
+        "serial": ConsoleProtocol,
+        "tftp": {"TFTPProviderDriver", None},
+    }
+    status: Status = attr.ib(default=Status.unknown)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        self.power_on_ns: int | None = None
+        self._harness: Target | None = None
+        self._image: Path | None = None
+        self._extra: list[str] = []
+        self._base_args: str | None = None
+        self._package: Package | None = None
+        self._rec: ConsoleRecorder | None = None
+        self._tl: Timeline | None = None
+        self._sync_no = 0
+        self._console = _Console(self)
+        self._early = b""
+        self.power_on_timeout = 10.0    # boot.py sets the target's power_on timeout
+        # Runs once when QEMU is resumed (QMP 'cont'): not supported here (see _qemu_on).
+        self.before_cont: Callable[[], None] | None = None
+        # Runs once right before `bootm` is sent: U-Boot is done with memory, the
+        # loader has not run; a debugger arms its kernel-entry breakpoints here.
+        self.before_bootm: Callable[[], None] | None = None
+
+    # -- configuration ---------------------------------------------------------
+    def configure(self, target: Target) -> None:
+        """The harness target this strategy boots (BootSession calls this)."""
+        self._harness = target
+
+    @property
+    def harness(self) -> Target:
+        if self._harness is None:   # plain labgrid use: read our section of the env file
+            self._harness = load(str(self.target.env.config_file))
+        return self._harness
+
+    @property
+    def uboot(self) -> UBoot:
+        return _uboot(self.harness)
+
+    @property
+    def is_qemu(self) -> bool:
+        return isinstance(self.power, QEMUDriver)
+
+    @property
+    def qemu(self) -> Any:
+        """The QEMUDriver (QMP for out-of-band verification), None on a board."""
+        return self.power if self.is_qemu else None
+
+    @property
+    def console(self) -> _Console:
+        return self._console
+
+    def lost_console(self, exc: BaseException) -> BootFailure:
+        tail = self._rec.tail() if self._rec else []
+        return BootFailure(f"lost the console: {exc.__class__.__name__}: {exc}",
+                           kind="infrastructure", phase="console", last_lines=tail)
+
+    # -- what boot.py calls ----------------------------------------------------
+    def prepare(self, image: Path, extra_args: list[str]) -> None:
+        """Choose what the next power-on boots (only while off): package it now."""
+        self.transition("off")
+        self._image = image
+        self._extra = list(extra_args)
+        self._package = package_for(self.harness, image)
+        if self.is_qemu:
+            if self._base_args is None:
+                self._base_args = self.power.extra_args or ""
+            args = list(self._extra)
+            if self.uboot.transport == "tftp" and "-netdev" not in self._base_args:
+                # User networking sealed off from the host (restrict=on) whose TFTP server
+                # serves the provider's directory, on a virtio-mmio NIC (no option ROM).
+                args += ["-netdev", f"user,id=uboot-net,tftp={self._tftp_root()},restrict=on",
+                         "-device", "virtio-net-device,netdev=uboot-net"]
+            if self.uboot.transport == "loader":   # no network: QEMU puts the package in RAM
+                args += ["-device", f"loader,file={self._package.path},"
+                                    f"addr={self.uboot.load_addr:#x},force-raw=on"]
+            self.power.extra_args = " ".join([self._base_args, *map(shlex.quote, args)]).strip()
+
+    @property
+    def package(self) -> Package:
+        if self._package is None:
+            raise StrategyError("prepare() was not called: nothing to boot")
+        return self._package
+
+    def command_line(self) -> list[str]:
+        """The exact QEMU command the next power-on runs, console socket and QMP included
+        (labgrid builds it when the driver activates); [] for a board."""
+        if not self.is_qemu:
+            return []
+        self.transition("off")
+        return labgrid_command(self.target, self.power)
+
+    def uboot_commands(self, environ: Mapping[str, str] | None = None) -> list[str]:
+        """The commands the next boot sends at the prompt (for --dry-run)."""
+        return command_sequence(self.harness, self._predicted_name(), environ)
+
+    def dry_run(self, qemu_line: str | None) -> str:
+        """--dry-run: the package, the U-Boot commands and (QEMU) the standalone command."""
+        root = None
+        if self.uboot.transport == "tftp" and self.tftp is not None and \
+                not isinstance(self.tftp.provider, NetworkResource):
+            root = str(self._tftp_root())
+        return dry_run_text(self.harness, self.package, self._predicted_name(),
+                            qemu_line if self.is_qemu else None, root)
+
+    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Any) -> None:
+        """running -> uboot -> loader: prompt, transfer, bootm, `Starting kernel`."""
+        if self._harness is None or self._harness.path != target.path:
+            self._harness = target
+            if self._image is not None:
+                self._package = package_for(target, self._image)
+        self._rec, self._tl = rec, tl
+        self._to_prompt(rec, tl)
+        self._load(rec, tl)
+        self._bootm(rec, tl)
+
+    def is_alive(self) -> bool:
+        if self.is_qemu:
+            child = self.power._child
+            return child is not None and child.poll() is None
+        return bool(getattr(self.serial, "status", 1))
+
+    # -- states ------------------------------------------------------------------
+    def force(self, status: str | Status) -> None:
+        self.status = status if isinstance(status, Status) else Status[status]
+
+    def transition(self, status: str | Status) -> None:
+        if not isinstance(status, Status):
+            try:
+                status = Status[status]
+            except KeyError:
+                raise StrategyError(f"unknown state '{status}'") from None
+        if status == Status.unknown:
+            raise StrategyError(f"can not transition to {status}")
+        if status == self.status:
+            return
+        if status == Status.off:
+            self._stop()
+        elif status == Status.running:
+            self._stop()
+            self._power_on()
+        else:
+            # Walk forward from where we are; anything past the goal starts over.
+            if self.status not in ORDER[1:] or ORDER.index(self.status) > ORDER.index(status):
+                self.transition(Status.running)
+            rec, tl = self._recorder()
+            if self.status == Status.running:
+                self._to_prompt(rec, tl)
+            if status in (Status.loader, Status.handoff) and self.status == Status.uboot:
+                self._load(rec, tl)
+                self._bootm(rec, tl)
+            if status == Status.handoff and self.status == Status.loader:
+                self._await_handoff(rec, tl)
+
+    def _recorder(self) -> tuple[ConsoleRecorder, Timeline]:
+        """Standalone transitions (not through boot.py) read with a recorder of their own."""
+        if self._rec is None or self._tl is None:
+            self._rec = ConsoleRecorder(self.console, None, self.is_alive)
+            self._tl = Timeline(self.power_on_ns or time.monotonic_ns(),
+                                Patterns.for_target(self.harness.phases))
+        return self._rec, self._tl
+
+    # -- power -------------------------------------------------------------------
+    def _power_on(self) -> None:
+        try:
+            if self.is_qemu:
+                self.target.activate(self.power)      # QEMUDriver: power and console
+                self.power_on_ns = time.monotonic_ns()
+                self._qemu_on()                       # starts paused, `cont` once attached
+            else:
+                self.target.activate(self.serial)     # attach first: no byte is lost
+                self.target.activate(self.power)
+                self.power.off()                      # a clean start, whatever ran before
+                time.sleep(float(getattr(self.power, "delay", 0.0) or 0.0))
+                self._drain()
+                self.power_on_ns = time.monotonic_ns()
+                self.power.on()
+        except BootFailure:
+            self._stop()
+            raise
+        except Exception as exc:  # noqa: BLE001 - PDU unreachable, QEMU refusing to start, ...
+            from ..lab import resources_gone
+            gone = resources_gone(self.target)     # labgrid says only KeyError: 'params'
+            why = (f"the lab's exporter no longer offers {', '.join(gone)} for this place "
+                   f"(is its labgrid-exporter running?)" if gone else
+                   f"{exc.__class__.__name__}: {exc}")
+            self._stop()
+            raise BootFailure(f"power-on failed: {why}", kind="infrastructure",
+                              phase="power-on") from None
+        self.status = Status.running
+
+    def _qemu_on(self) -> None:
+        """QEMUDriver.on() with the console drained from 'cont' on, under a watchdog."""
+        if self.before_cont is not None:
+            # Out-of-band verification arms at QEMU's first `cont` and runs the guest to the
+            # loader's entry right there; with U-Boot in front the loader only runs after
+            # bootm, which this strategy sends later. Say so instead of hanging.
+            self.before_cont = None
+            raise BootFailure("a before_cont hook with U-Boot in front: arm at before_bootm "
+                              "instead (the loader runs only after bootm)",
+                              kind="infrastructure", phase="power-on")
+        self._early = start_qemu(self.power, self.power_on_timeout)
+
+    def _drain(self, quiet: float = 0.2, limit: float = 2.0) -> None:
+        """Discard what an earlier boot left in the console buffers."""
+        port = getattr(self.serial, "serial", None)     # SerialDriver's pyserial port
+        if port is not None and hasattr(port, "reset_input_buffer"):
+            time.sleep(quiet)
+            port.reset_input_buffer()
+            return
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            try:
+                self.console.read(size=1, timeout=quiet, max_size=4096)
+            except pexpect.TIMEOUT:
+                return
+
+    def _power_cycle(self, rec: ConsoleRecorder, tl: Timeline, attempt: int) -> None:
+        tl.events.append(Event("uboot.powercycle", time.monotonic_ns(), {"attempt": str(attempt)},
+                               f"power cycle for attempt {attempt}"))
+        try:
+            if self.is_qemu:
+                self._stop_qemu_child()
+                self._qemu_on()
+            else:
+                self.power.cycle()
+        except Exception as exc:  # noqa: BLE001
+            raise BootFailure(f"power cycle failed: {exc.__class__.__name__}: {exc}",
+                              kind="infrastructure", phase="power-on",
+                              last_lines=rec.tail()) from None
+
+    def _stop_qemu_child(self) -> None:
+        stop_qemu(self.power)
+
+    def _stop(self) -> None:
+        """Power off and let go of every driver this boot activated."""
+        self._rec, self._tl = None, None
+        try:
+            if self.is_qemu:
+                self._stop_qemu_child()
+                self.target.deactivate(self.power)
+            else:
+                try:
+                    if self.power.state.name == "active":
+                        self.power.off()
+                except Exception as exc:  # noqa: BLE001 - still release the console
+                    self.logger.warning("power off failed: %s", exc)
+                for drv in (self.serial, self.power, self.tftp):
+                    if drv is not None:
+                        self.target.deactivate(drv)
+        finally:
+            self.status = Status.off
+
+    # -- off/running -> uboot ---------------------------------------------------------
+    def _to_prompt(self, rec: ConsoleRecorder, tl: Timeline) -> None:
+        u = self.uboot
+        last = ""
+        for attempt in range(1, u.retries + 1):
+            try:
+                self._reach_prompt(rec, tl)
+                break
+            except _NoPrompt as exc:
+                last = str(exc)
+                if attempt == u.retries:
+                    raise BootFailure(f"no U-Boot prompt '{u.prompt.strip()}' after {attempt} "
+                                      f"power-on(s): {last}", kind="infrastructure",
+                                      phase="u-boot", last_lines=rec.tail()) from None
+                self._power_cycle(rec, tl, attempt + 1)
+        self._sync(rec, tl)
+        self.status = Status.uboot
+
+    def _load(self, rec: ConsoleRecorder, tl: Timeline) -> None:
+        """Network set-up and the transfer; any failure here is the lab's."""
+        t = self.harness.timeouts
+        name = self._stage()
+        setup, transfer, _ = command_parts(self.harness, name)
+        for cmd in setup:
+            self._command(rec, tl, cmd, t.load, "load", "infrastructure")
+        if transfer is None:
+            return
+        before = len([e for e in tl.events if e.name == "uboot.loaded"])
+        self._command(rec, tl, transfer, t.load, "load", "infrastructure")
+        loaded = [e for e in tl.events if e.name == "uboot.loaded"][before:]
+        if not loaded:
+            raise BootFailure(f"TFTP failure: '{transfer}' reported no 'Bytes transferred'",
+                              kind="infrastructure", phase="load", last_lines=rec.tail())
+        got = int(loaded[-1].fields["bytes"])
+        if got != self.package.size:
+            raise BootFailure(f"TFTP failure: {got} bytes transferred, {self.package.name} has "
+                              f"{self.package.size} (the file the server sent is "
+                              f"{'truncated' if got < self.package.size else 'not this package'})",
+                              kind="infrastructure", phase="load", last_lines=rec.tail())
+
+    def _bootm(self, rec: ConsoleRecorder, tl: Timeline) -> None:
+        """bootm until `Starting kernel ...`: U-Boot rejecting the image is the product's."""
+        _, _, boot = command_parts(self.harness, self.package.name)
+        hook, self.before_bootm = self.before_bootm, None
+        if hook is not None:
+            hook()      # e.g. out-of-band verification arming its kernel-entry breakpoints
+        self._command(rec, tl, boot, self.harness.timeouts.loader, "bootm", "product",
+                      until="uboot.starting")
+        self.status = Status.loader
+
+    def _await_handoff(self, rec: ConsoleRecorder, tl: Timeline) -> None:
+        t = self.harness.timeouts
+
+        def match(line: ConsoleLine) -> Event | None:
+            ev = tl.feed(line)
+            if isinstance(ev, Event) and ev.name in ("loader.error", "loader.abort"):
+                raise BootFailure(f"loader error: {ev.text}", kind="product", phase="unpack",
+                                  last_lines=rec.tail())
+            return ev if isinstance(ev, Event) and ev.name == "handoff" else None
+        rec.wait_for(match, t.loader + t.unpack, "unpack", "the hand-off line")
+        self.status = Status.handoff

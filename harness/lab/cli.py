@@ -1,0 +1,36 @@
+"""`python -m harness.lab`: a virtual lab in the foreground, and the power switch process.
+
+`up` runs a virtual lab until Ctrl-C, for trying labgrid-client against it;
+`pdu` is the virtual board's power switch, the process `VirtualLab` starts.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+from . import __doc__ as LAB_DOC
+from .power import serve_power_switch
+from .session import signals_interrupt
+from .virtual import VirtualLab
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.lab", description=LAB_DOC.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pdu = sub.add_parser("pdu", help="the virtual board's power switch (started by the lab)")
+    pdu.add_argument("--listen", required=True)
+    pdu.add_argument("--qmp", required=True)
+    sub.add_parser("up", help="run a virtual lab in the foreground until Ctrl-C")
+    args = p.parse_args(argv)
+    if args.cmd == "pdu":
+        serve_power_switch(args.listen, args.qmp)
+        return 0
+    with signals_interrupt(), VirtualLab() as lab:
+        print(f"virtual lab up: export LG_COORDINATOR={lab.address}; place '{lab.place}'; "
+              f"logs in {lab.log_dir}. Ctrl-C stops it.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0

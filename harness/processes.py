@@ -18,7 +18,7 @@ _session: set[int] = set()
 def register(pid: int, what: str, *, session: bool = False) -> None:
     """Record a process we started. `session=True`: infrastructure meant to run until the
     test session ends (the virtual lab); survivors() leaves it out, its owner stops it and
-    proves it stopped (harness/lab.py)."""
+    proves it stopped (harness/lab/)."""
     _started[pid] = what
     if session:
         _session.add(pid)

@@ -103,7 +103,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def harness_lab(pytestconfig: pytest.Config) -> Iterator[Any]:
     """[issue 4] A lab target (`remote: true`): hold its place for the whole run — and for
     `lab: virtual` bring the virtual lab up first — released/stopped at the end, also when
-    a test fails or the run is interrupted (harness/lab.py). Set up before labgrid's `env`
+    a test fails or the run is interrupted (harness/lab/). Set up before labgrid's `env`
     (autouse), so the RemotePlace finds its coordinator and an acquired place."""
     target = pytestconfig.stash[TARGET_KEY]
     if not target.remote or not pytestconfig.stash.get(NEEDS_LAB_KEY, False):

@@ -88,7 +88,7 @@ class UBoot:
     package: str = "uimage"           # uimage | fit
     fdt: str = "${fdtcontroladdr}"
     setup: tuple[str, ...] = ()       # commands sent before the transfer (ipaddr, serverip, …)
-    # [issue 4: U-Boot strategy, harness/uboot.py]
+    # [issue 4: U-Boot strategy, harness/uboot/]
     retries: int = 3                  # autoboot interrupts / prompt resyncs / power cycles
     fit_config: str = "conf-1"        # FIT configuration booted with `bootm ADDR#conf`
     fit_hashes: tuple[str, ...] = ("crc32", "sha256")   # hash nodes in the FIT
@@ -111,7 +111,7 @@ class Target:
     timeouts: Timeouts
     uboot: UBoot | None
     timing_profile: str | None = None
-    lab: str | None = None      # [issue 4] "virtual": the run brings up a lab (harness/lab.py)
+    lab: str | None = None      # [issue 4] "virtual": the run brings up a lab (harness/lab/)
     console_uart: int | None = None     # the board's console UART base, when not the machine's
     # EL3 firmware QEMU starts before the loader (None: the loader is started directly).
     # "stand-in": images/firmware/, TF-A's hand-off state; the loader is entered at EL2.

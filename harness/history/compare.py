@@ -88,8 +88,10 @@ def _delta(old: float, new: float, unit: str | None) -> str:
     return f"{_fmt(old, unit)} -> {_fmt(new, unit)} ({'+' if new >= old else ''}{_fmt(new - old, unit)}{pct})"
 
 
-def _exact(series: str, name: str, old: Metric, new: Metric, same_inputs: bool,
-           base_run: str) -> Finding | None:
+def judge_exact(series: str, name: str, old: Metric, new: Metric, same_inputs: bool,
+                base_run: str) -> Finding | None:
+    """An exact figure against its baseline value: any move is a finding (growth, or any
+    move with the same image and target, a regression); None when it did not move."""
     if old.value == new.value:
         return None
     change = _delta(old.value, new.value, new.unit) + f" vs run {base_run}"
@@ -236,7 +238,7 @@ def _compare_series(history: History, out: Comparison, new: Boot, before: list[B
             old = m[ref.id].get(name)
             if old is None:
                 continue
-            finding = _exact(new.series, name, old, metric, same_inputs, ref.run_id)
+            finding = judge_exact(new.series, name, old, metric, same_inputs, ref.run_id)
         elif not new.ok:          # a failed boot's times say nothing about speed
             continue
         else:

@@ -34,7 +34,19 @@ SCHEMA = 2
 
 
 def sha256_of(path: Path) -> str | None:
-    """The file's sha256, or None when it is not readable (a removed build, say)."""
+    """The file's sha256, or None when it is not readable (a removed build, say).
+
+    A suite boots the same 600 MB image many times: the digest is kept per
+    (path, size, mtime), so an unchanged file is read once per process."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _digest(path.resolve(), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _digest(path: Path, size: int, mtime_ns: int) -> str | None:
     digest = hashlib.sha256()
     try:
         with path.open("rb") as f:

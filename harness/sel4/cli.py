@@ -26,6 +26,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="apply our early-MMU patch (patches/seL4_tools/early-mmu) to the elfloader")
     b.add_argument("--early-mmu-bug", choices=EARLY_MMU_BUGS,
                    help="the early-MMU patch plus exactly one defect (a negative control)")
+    b.add_argument("--elfloader-patch", type=Path, action="append", default=[], metavar="FILE",
+                   help="apply this seL4_tools patch last (repeatable): a mutant or a stock-loader "
+                        "control, on the stock loader or on top of --early-mmu")
     b.add_argument("--elfloader", action="store_true",
                    help="print the elfloader ELF's path instead of the image's")
 
@@ -33,7 +36,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 def run(args: argparse.Namespace) -> int:
     cfg = Sel4Config(platform=args.platform, hyp=args.hyp, release=args.release,
                      payload_mib=args.payload_mib, hash=args.hash, early_mmu=args.early_mmu,
-                     early_mmu_bug=args.early_mmu_bug)
+                     early_mmu_bug=args.early_mmu_bug,
+                     extra_patches=tuple(p.resolve() for p in args.elfloader_patch))
     result = build(cfg, args.project)
     print(repo_relative(result.elfloader if args.elfloader else result.image))
     return 0

@@ -8,6 +8,7 @@ elfloader rebuild, not a kernel and a test suite.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,9 @@ class Sel4Config:
     hash: str | None = None
     early_mmu: bool = False
     early_mmu_bug: str | None = None
+    # Further seL4_tools patches applied last, on the stock or the patched loader (mutants,
+    # stock-loader controls): switched in the same build directory, like the controls.
+    extra_patches: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         checks = (
@@ -69,6 +73,10 @@ class Sel4Config:
         for ok, field, what, fix in checks:
             if not ok:
                 raise HarnessError(what, field=field, fix=fix)
+        for extra in self.extra_patches:
+            if not Path(extra).is_file():
+                raise HarnessError("elfloader patch not found", file=Path(extra),
+                                   field="--elfloader-patch", fix="give an existing patch file")
 
     @property
     def patched(self) -> bool:
@@ -92,12 +100,22 @@ class Sel4Config:
             parts.append(f"early-mmu-bug-{self.early_mmu_bug}")
         elif self.early_mmu:
             parts.append("early-mmu")
+        if self.extra_patches:
+            parts.append(f"x{self.extra_digest()}")
         return "-".join(parts)
+
+    def extra_digest(self) -> str:
+        """Twelve hex digits naming the extra patches by their contents."""
+        h = hashlib.sha256()
+        for extra in self.extra_patches:
+            h.update(Path(extra).read_bytes())
+            h.update(b"\0")
+        return h.hexdigest()[:12]
 
     def loader_patches(self) -> list[Path]:
         """seL4_tools patches for this image, in the order they apply."""
         if not self.patched:
-            return []
+            return [Path(p) for p in self.extra_patches]
         series = sorted((PATCHES / "seL4_tools" / "early-mmu").glob("*.patch"))
         if not series:
             raise HarnessError("no early-MMU patch series", file=PATCHES / "seL4_tools" / "early-mmu",
@@ -108,7 +126,7 @@ class Sel4Config:
                 raise HarnessError("negative control patch missing", file=control,
                                    fix="restore it from git")
             series.append(control)
-        return series
+        return series + [Path(p) for p in self.extra_patches]
 
     def base_cmake_args(self, qemu_wrapper: Path, payload_file: Path | None,
                         hook: bool = True) -> list[str]:

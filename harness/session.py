@@ -232,7 +232,8 @@ class BootSession:
         dtb = [(self.target.dram[0], self.target.dram[0] + QEMU_DTB_BYTES)] \
             if self.target.machine == "virt" else []
         args = poison_args(payload, self.target.dram, reserved=dtb) if self.target.poison else []
-        if coherence:
+        if coherence:   # modeled boots: exact counts need a guest clock the host cannot move
+            args += _strategy.instruction_clock()
             args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")
         return args
 

@@ -146,6 +146,26 @@ def labgrid_command(target: Any, qemu: Any) -> list[str]:
         target.deactivate(qemu)
 
 
+#: Virtual nanoseconds per guest instruction under the instruction-count clock, as a power
+#: of two: 0 is one instruction per ns, a 1 GHz core (the armStone's A53s run at 1.2 GHz).
+ICOUNT_SHIFT = 0
+
+
+def instruction_clock() -> list[str]:
+    """QEMU arguments that make guest time a function of the instructions executed.
+
+    Modeled boots count every instruction of the unpack window, and those counts are
+    judged as exact figures. With QEMU's default clock the generic timer follows the
+    host: a busy host makes the loader print a longer tick value inside the window (one
+    more digit: ~26 instructions and a UART access), so identical boots differed. With
+    `-icount shift=N` the timer advances 2**N ns per instruction, and `sleep=off` skips
+    idle time straight to the next timer deadline instead of waiting for the host, so
+    the guest sees the same time at the same instruction on any host, loaded or not
+    (tests/test_determinism.py). A fixed shift, never `auto`: that adapts to the host.
+    """
+    return ["-icount", f"shift={ICOUNT_SHIFT},sleep=off"]
+
+
 #: How a person quits the standalone command: QEMU's character-device mux keys.
 QUIT_KEYS = "Ctrl-A X"
 

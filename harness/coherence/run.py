@@ -13,6 +13,7 @@ from pathlib import Path
 from ..images.build import build_root
 from ..payload import from_user
 from ..processes import register, stop
+from ..strategy import instruction_clock
 from . import CoherenceReport, plugin_args, plugin_path
 from .window import Window, window_for
 
@@ -40,7 +41,7 @@ def run_to_handoff(image: Path, out: Path, *, el2: bool, scope: str = "seed",
     plugin = plugin_path(build_root() / "coherence")
     out.parent.mkdir(parents=True, exist_ok=True)   # else the plugin cannot write and we wait
     out.unlink(missing_ok=True)
-    cmd = virt_command(image, el2) + plugin_args(
+    cmd = virt_command(image, el2) + instruction_clock() + plugin_args(
         plugin, out, VIRT_RAM, w.begin_pc, w.handoff_pc, pause=w.pause,
         expect_handoff=w.contract, begin_hit=w.begin_hit, end_pcs=w.end_pcs,
         handoff_el=w.handoff_el, targets=w.targets)

@@ -18,6 +18,7 @@ from .report import summary
 from .history import cli as history_cli
 from .history.db import history_path
 from .sel4 import cli as sel4_cli
+from .mutate import cli as mutate_cli
 from .targets import Target, load, with_overrides
 
 if TYPE_CHECKING:
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--results", help="directory for the rerun's logs and reports (default: a temp dir)")
     rp.add_argument("--history", metavar="PATH", help="as for 'boot' ('off': not recorded)")
     sel4_cli.add_parser(sub)
+    mutate_cli.add_parser(sub)
     history_cli.add_parsers(sub)
     args = p.parse_args(argv)
     if args.cmd == "build" and args.default:
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_inspect(args)
         if args.cmd == "sel4":
             return sel4_cli.run(args)
+        if args.cmd == "mutate":
+            return mutate_cli.run(args)
         if args.cmd in ("history", "compare", "report"):
             return history_cli.run(args)
         if args.cmd == "repro":

@@ -28,9 +28,10 @@ class HarnessError(Exception):
 class BootFailure(Exception):
     """A boot that did not reach its end: timeout, loader error, lost console.
 
-    `kind` is "infrastructure" (no prompt, QEMU died, lost console) or "product"
-    (the loader or kernel reported an error), so nightly CI can tell a broken lab
-    from a broken loader.
+    `kind` is "infrastructure" (no prompt, QEMU died, lost console), "setup" (the
+    boot set-up: U-Boot's bootm size limit, an overlap; a target file or U-Boot
+    configuration change fixes it) or "product" (the loader or kernel reported an
+    error), so nightly CI can tell a broken lab or set-up from a broken loader.
     """
 
     def __init__(self, message: str, *, kind: str, phase: str,

@@ -83,7 +83,9 @@ class UBoot:
     prompt: str = "=> "
     autoboot: str = "Hit any key to stop autoboot"
     interrupt: str = "\n"
-    load_addr: int = 0x40400000
+    # The transfer buffer; None (`load_addr: auto`) lets the harness place it clear of the
+    # image, its unpack destinations and U-Boot (harness/uboot/placement.py).
+    load_addr: int | None = None
     transport: str = "tftp"           # tftp | loader (QEMU -device loader, no network)
     package: str = "uimage"           # uimage | fit
     fdt: str = "${fdtcontroladdr}"
@@ -92,6 +94,13 @@ class UBoot:
     retries: int = 3                  # autoboot interrupts / prompt resyncs / power cycles
     fit_config: str = "conf-1"        # FIT configuration booted with `bootm ADDR#conf`
     fit_hashes: tuple[str, ...] = ("crc32", "sha256")   # hash nodes in the FIT
+    # in-place: stage the package so its data sits at its load address (bootm neither
+    # copies it nor applies its size limit); copy: bootm copies it from the buffer;
+    # auto: in place where that fits in DRAM clear of U-Boot, else copy.
+    bootm: str = "auto"
+    # The top of DRAM U-Boot relocates itself, its heap, stack and FDT into (64 MiB:
+    # Debian's qemu_arm64 2023.01 reserves 35 MiB, boards a little less).
+    uboot_reserve: int = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -338,19 +347,43 @@ def _uboot(f: _Fields | None) -> UBoot | None:
     if f is None:
         return None
     d = UBoot()
+    addr = f.get("load_addr", _address_or_auto, AUTO, hint="auto or 0x48000000")
+    load_addr = None if addr == AUTO else addr
     u = UBoot(prompt=f.get("prompt", _text, d.prompt, hint="a string"),
               autoboot=f.get("autoboot", _regex, d.autoboot, hint="a regular expression"),
               interrupt=f.get("interrupt", _text, d.interrupt, hint="a string"),
-              load_addr=f.get("load_addr", _int, d.load_addr, hint="0x40400000"),
+              load_addr=load_addr,
               transport=f.get("transport", _choice("tftp", "loader"), d.transport),
               package=f.get("package", _choice("uimage", "fit"), d.package),
               fdt=f.get("fdt", _text, d.fdt, hint="a string"),
               setup=f.get("setup", _commands, d.setup, hint="a list of strings"),
               retries=f.get("retries", _count, d.retries, hint="a whole number >= 1"),
               fit_config=f.get("fit_config", _text, d.fit_config, hint="conf-1"),
-              fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"))
+              fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"),
+              bootm=f.get("bootm", _choice("auto", "in-place", "copy"), d.bootm,
+                          hint="auto | in-place | copy"),
+              uboot_reserve=f.get("uboot_reserve", _reserve, d.uboot_reserve, hint="0x4000000"))
     f.done()
     return u
+
+
+AUTO = -1      # `load_addr: auto` while parsing (UBoot.load_addr None)
+
+
+def _reserve(v: Any) -> int:
+    n = _int(v)
+    if n <= 0:
+        raise ValueError("must be a positive number of bytes")
+    return n
+
+
+def _address_or_auto(v: Any) -> int:
+    if v == "auto":
+        return AUTO
+    n = _int(v)
+    if n < 0:
+        raise ValueError("not an address")
+    return n
 
 
 def _count(v: Any) -> int:
@@ -472,5 +505,5 @@ def load(name_or_path: str) -> Target:
     h.done()
     if boot == "uboot" and target.uboot is None:
         raise HarnessError("boot is 'uboot' but there is no uboot section", file=path,
-                           field="harness.uboot", fix="add 'uboot: {load_addr: 0x40400000}'")
+                           field="harness.uboot", fix="add 'uboot: {load_addr: auto}'")
     return target

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import attr
 import pexpect
 import pytest
+from harness.testing import require_tool
 from labgrid import Target as LgTarget
 from labgrid.driver import Driver, TFTPProviderDriver
 from labgrid.factory import target_factory
@@ -32,13 +33,14 @@ from harness.protocol import Patterns
 from harness.targets import Target, available, load
 from harness.uboot import (Status, UBootBootStrategy, check_layout, command_sequence,
                            dry_run_offline, render, template_names)
+from harness.uboot.placement import Placement
 
 pytestmark = pytest.mark.host
 
 UBOOT_TARGETS = [n for n in available() if load(n).boot == "uboot"]
 LAB_ENV = {"LG_TFTP_SERVER": "192.168.10.1", "LG_BOARD_IP": "192.168.10.50"}
-needs_mkimage = pytest.mark.skipif(shutil.which("mkimage") is None or shutil.which("dtc") is None,
-                                   reason="needs u-boot-tools and device-tree-compiler")
+needs_mkimage = pytest.mark.requires_tool("mkimage", "dtc", why="U-Boot packages are built with them",
+                                          fix="apt-get install u-boot-tools device-tree-compiler")
 
 
 # -- command sequences ------------------------------------------------------------
@@ -53,47 +55,48 @@ def test_command_sequence_shape(name: str) -> None:
     t = load(name)
     u = t.uboot
     assert u is not None
-    cmds = command_sequence(t, "dir/sel4-0123.img", LAB_ENV)
+    cmds = command_sequence(t, "dir/sel4-0123.img", Placement(0x4fffffc0, True, True), LAB_ENV)
     assert not any("{{" in c for c in cmds), cmds
-    addr = f"{u.load_addr:#x}"
-    assert cmds[-2] == f"tftpboot {addr} dir/sel4-0123.img"
-    spec = addr + (f"#{u.fit_config}" if u.package == "fit" else "")
+    assert cmds[-2] == "tftpboot 0x4fffffc0 dir/sel4-0123.img"
+    spec = "0x4fffffc0" + (f"#{u.fit_config}" if u.package == "fit" else "")
     assert cmds[-1] == f"bootm {spec} - ${{fdtcontroladdr}}"
     assert any(c.startswith("setenv serverip ") for c in cmds[:-2])
-    # the transfer buffer is DRAM, clear of where the loader of this machine is linked
-    base, size = t.dram
-    assert base <= u.load_addr < base + size
-    loader = {"virt": 0x80000000, "imx8mp": 0x50000000}[t.machine]
-    assert not loader <= u.load_addr < loader + (64 << 20)
+    # every shipped U-Boot target places the buffer itself and boots in place where it fits
+    assert u.load_addr is None and u.bootm in ("auto", "in-place")
 
 
 def test_armstone_sequence() -> None:
-    assert command_sequence(load("armstone-imx8mp"), "lab/armstone-1/sel4-ab.uimg", LAB_ENV) == [
+    """The reference Image at 0x50000000, as a uImage in place: 64 bytes below."""
+    where = Placement(0x50000000 - 64, True, True)
+    assert command_sequence(load("armstone-imx8mp"), "lab/armstone-1/sel4-ab.uimg", where,
+                            LAB_ENV) == [
         "setenv autoload no", "setenv netretry no", "dhcp", "setenv serverip 192.168.10.1",
-        "tftpboot 0x90000000 lab/armstone-1/sel4-ab.uimg",
-        "bootm 0x90000000 - ${fdtcontroladdr}"]
+        "tftpboot 0x4fffffc0 lab/armstone-1/sel4-ab.uimg",
+        "bootm 0x4fffffc0 - ${fdtcontroladdr}"]
 
 
 def test_verdin_sequence() -> None:
-    assert command_sequence(load("verdin-imx8mp"), "sel4-ab.itb", LAB_ENV) == [
+    """A FIT in place: its data at 0x1000, the FIT 0x1000 below the load address."""
+    where = Placement(0x50000000 - 0x1000, True, True)
+    assert command_sequence(load("verdin-imx8mp"), "sel4-ab.itb", where, LAB_ENV) == [
         "setenv netretry no", "setenv ipaddr 192.168.10.50", "setenv netmask 255.255.255.0",
-        "setenv serverip 192.168.10.1", "tftpboot 0x90000000 sel4-ab.itb",
-        "bootm 0x90000000#conf-1 - ${fdtcontroladdr}"]
+        "setenv serverip 192.168.10.1", "tftpboot 0x4ffff000 sel4-ab.itb",
+        "bootm 0x4ffff000#conf-1 - ${fdtcontroladdr}"]
 
 
 @pytest.mark.parametrize("name,kind", [("qemu-virt-uboot", ""), ("qemu-virt-uboot-fit", "#conf-1"),
                                        ("lab-virtual-board", ""), ("lab-virtual-board-fit", "#conf-1")])
 def test_qemu_sequences(name: str, kind: str) -> None:
-    assert command_sequence(load(name), "x.img", {}) == [
+    assert command_sequence(load(name), "x.img", Placement(0x8a200000, False, True), {}) == [
         "setenv ipaddr 10.0.2.15", "setenv serverip 10.0.2.2", "setenv netretry no",
-        "tftpboot 0x48000000 x.img", f"bootm 0x48000000{kind} - ${{fdtcontroladdr}}"]
+        "tftpboot 0x8a200000 x.img", f"bootm 0x8a200000{kind} - ${{fdtcontroladdr}}"]
 
 
 def test_board_targets_template_from_the_environment() -> None:
     assert template_names(load("armstone-imx8mp")) == ["LG_TFTP_SERVER"]
     assert template_names(load("verdin-imx8mp")) == ["LG_BOARD_IP", "LG_TFTP_SERVER"]
     with pytest.raises(HarnessError) as exc:
-        command_sequence(load("armstone-imx8mp"), "x", {})
+        command_sequence(load("armstone-imx8mp"), "x", Placement(0x4fffffc0, True, True), {})
     assert "LG_TFTP_SERVER" in str(exc.value) and "export LG_TFTP_SERVER" in str(exc.value)
     env = yaml_of("armstone-imx8mp")
     assert "$LG_PLACE" in env and "$LG_COORDINATOR" in env
@@ -193,10 +196,12 @@ def test_flatten_rejects_unknown_format(tmp_path: Path) -> None:
 
 
 def test_layout_rejects_overlap_and_outside_dram() -> None:
-    t = load("qemu-virt-uboot")
-    ok = Package("uimage", Path("/x"), 0x80000000, 0x80000000, 1 << 20)
-    check_layout(t, dataclasses.replace(ok, path=_sized(1 << 20)))
-    big = Package("uimage", _sized(0x40000000), 0x80000000, 0x80000000, 0x40000000)
+    base = load("qemu-virt-uboot")
+    assert base.uboot is not None
+    t = dataclasses.replace(base, uboot=dataclasses.replace(base.uboot, load_addr=0x48000000))
+    ok = Package("uimage", Path("/x"), 0x80000000, 0x80000000, 1 << 20, data_offset=64)
+    assert check_layout(t, dataclasses.replace(ok, path=_sized(1 << 20))).addr == 0x48000000
+    big = Package("uimage", _sized(0x40000000), 0x80000000, 0x80000000, 0x40000000, data_offset=64)
     with pytest.raises(HarnessError) as exc:
         check_layout(t, big)
     assert "overlaps where bootm puts the image" in str(exc.value)
@@ -206,7 +211,8 @@ def test_layout_rejects_overlap_and_outside_dram() -> None:
         check_layout(dataclasses.replace(t, uboot=u), dataclasses.replace(ok, path=_sized(1 << 20)))
     # a legacy image 64 bytes below its load address boots in place
     u = dataclasses.replace(t.uboot, load_addr=0x80000000 - 64)
-    check_layout(dataclasses.replace(t, uboot=u), dataclasses.replace(ok, path=_sized(64 + (1 << 20))))
+    assert check_layout(dataclasses.replace(t, uboot=u),
+                        dataclasses.replace(ok, path=_sized(64 + (1 << 20)))).in_place
 
 
 _SIZED: dict[int, Path] = {}
@@ -228,7 +234,8 @@ def test_dry_run_of_a_board_needs_no_lab(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.delenv("LG_TFTP_SERVER", raising=False)
     text = dry_run_offline(load("armstone-imx8mp"), image_file(tmp_path, 0x10000000))
     assert "load 0x50000000" in text and "setenv serverip {{LG_TFTP_SERVER}}" in text
-    assert text.splitlines()[-1] == "bootm 0x90000000 - ${fdtcontroladdr}"
+    assert "in place: bootm does not copy" in text
+    assert text.splitlines()[-1] == "bootm 0x4fffffc0 - ${fdtcontroladdr}"
 
 
 # -- the strategy against a scripted U-Boot --------------------------------------------
@@ -329,11 +336,14 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]
                 n = self.b.get("bytes", 0)
                 self.emit(f"##\r\n\t 21.9 MiB/s\r\ndone\r\nBytes transferred = {n} ({n:x} hex)\r\n=> ")
         elif cmd.startswith("bootm"):
+            text = self.b.get("bootm_text")     # U-Boot's answer as recorded (tests/data/uboot)
             if self.b.get("bad_image"):
                 self.emit("Wrong Image Format for bootm command\r\nERROR: can't get kernel image!\r\n=> ")
+            elif text is not None and "Starting kernel" not in text:
+                self.emit(text + "=> ")
             else:
-                self.emit("## Booting kernel from Legacy Image at 48000000 ...\r\n   Verifying "
-                          "Checksum ... OK\r\n\r\nStarting kernel ...\r\n\r\n")
+                self.emit(text or "## Booting kernel from Legacy Image at 7fffffc0 ...\r\n   Verifying "
+                          "Checksum ... OK\r\n   XIP Kernel Image\r\n\r\nStarting kernel ...\r\n\r\n")
                 self.mode = "kernel"
                 self.emit("ELF-loader started on CPU: fake\r\nJumping to kernel-image entry point...\r\n")
         elif cmd:
@@ -362,8 +372,7 @@ class FakeBoardPower(Driver, PowerProtocol):  # type: ignore[misc]
 
 @pytest.fixture
 def board(tmp_path: Path) -> Iterator[tuple[UBootBootStrategy, FakeUBootConsole, Target]]:
-    if shutil.which("mkimage") is None:
-        pytest.skip("needs u-boot-tools")
+    require_tool("mkimage", "the fake board boots a real uImage", "apt-get install u-boot-tools")
     lg = LgTarget("fake-board", env=None)
     console = FakeUBootConsole(lg, None)
     FakeBoardPower(lg, None)
@@ -396,7 +405,7 @@ def test_boots_to_the_loader_with_the_exact_commands(board: Any, tmp_path: Path)
     name = strategy.package.name
     assert (tmp_path / "tftp" / name).resolve() == strategy.package.path.resolve()
     sent = [c for c in console.commands if not c.startswith("echo HARNESS-SYNC")]
-    assert sent == command_sequence(target, name)
+    assert sent == command_sequence(target, name, strategy.placement)
     names = [e.name for e in tl.events]
     for ev in ("uboot.banner", "uboot.prompt", "uboot.tftp", "uboot.rate", "uboot.loaded",
                "uboot.booting", "uboot.verify", "uboot.starting"):

@@ -38,6 +38,11 @@ FIT_CONFIG = "conf-1"
 FIT_HASHES = ("crc32", "sha256")
 MAX_FLAT = 2 << 30          # a flattened ELF larger than this is a mistake (segments far apart)
 UIMAGE_NAME_MAX = 31        # IH_NMLEN - 1
+UIMAGE_HEADER = 64          # sizeof(legacy image header): the data follows it
+# An in-place FIT keeps its data outside the device tree at this fixed offset
+# (`mkimage -E -p`), so the data's address is the FIT's address plus this, whatever
+# the tree's size; the tree of one image with two hash nodes is well under it.
+FIT_DATA_POSITION = 0x1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class Package:
     data_bytes: int         # the payload inside the wrapper
     config: str | None = None               # FIT configuration to boot
     hashes: tuple[str, ...] = ()            # FIT hash algorithms
+    # Where the data starts inside the file (uImage: after its header; FIT: its static
+    # external data position), None when it moves with the tree (an embedded-data FIT):
+    # staged at `load - data_offset`, bootm finds the data at its load address.
+    data_offset: int | None = None
 
     @property
     def size(self) -> int:
@@ -186,7 +195,7 @@ def make_uimage(flat: Flat, out: Path, name: str = "seL4 elfloader") -> Package:
           "-a", f"{flat.load:#x}", "-e", f"{flat.entry:#x}", "-n", name[:UIMAGE_NAME_MAX],
           "-d", str(flat.path), str(tmp)], "mkimage (uImage)", _env(flat.path))
     tmp.rename(out)
-    return Package("uimage", out, flat.load, flat.entry, flat.size)
+    return Package("uimage", out, flat.load, flat.entry, flat.size, data_offset=UIMAGE_HEADER)
 
 
 def _cells(value: int, cells: int) -> str:
@@ -236,26 +245,34 @@ def its_source(flat: Flat, name: str, config: str = FIT_CONFIG,
 
 
 def make_fit(flat: Flat, out: Path, name: str = "seL4 elfloader", config: str = FIT_CONFIG,
-             hashes: tuple[str, ...] = FIT_HASHES) -> Package:
-    """A FIT image with `hashes` over the kernel data, booted as `ADDR#config`."""
+             hashes: tuple[str, ...] = FIT_HASHES, in_place: bool = False) -> Package:
+    """A FIT image with `hashes` over the kernel data, booted as `ADDR#config`.
+
+    `in_place`: the data outside the tree at FIT_DATA_POSITION (`mkimage -E -p`), so a
+    FIT staged FIT_DATA_POSITION below the load address has its data exactly there."""
     mkimage = _tool("mkimage", "u-boot-tools")
     _tool("dtc", "device-tree-compiler")
     its = out.with_suffix(".its")
     its.write_text(its_source(flat, name, config, hashes))
     tmp = out.with_name(out.name + ".tmp")
-    _run([mkimage, "-f", str(its), str(tmp)], "mkimage (FIT)", _env(flat.path))
+    external = ["-E", "-p", f"{FIT_DATA_POSITION:#x}"] if in_place else []
+    _run([mkimage, *external, "-f", str(its), str(tmp)], "mkimage (FIT)", _env(flat.path))
     tmp.rename(out)
-    return Package("fit", out, flat.load, flat.entry, flat.size, config, tuple(hashes))
+    return Package("fit", out, flat.load, flat.entry, flat.size, config, tuple(hashes),
+                   FIT_DATA_POSITION if in_place else None)
 
 
 def package(boot_file: Path, kind: str, dram_base: int, name: str = "seL4 elfloader",
             config: str = FIT_CONFIG, hashes: tuple[str, ...] = FIT_HASHES,
-            out_root: Path | None = None) -> Package:
-    """Package `boot_file` as `kind` (uimage | fit); reuse an earlier identical package."""
+            out_root: Path | None = None, in_place: bool = False) -> Package:
+    """Package `boot_file` as `kind` (uimage | fit); reuse an earlier identical package.
+    `in_place` matters for FIT only (a uImage's data is always 64 bytes in)."""
     if kind not in KINDS:
         raise HarnessError(f"unknown package kind '{kind}'", field="harness.uboot.package",
                            fix=f"use one of: {', '.join(KINDS)}")
-    key = _key(kind, FLAT_LAYOUT, *_stamp(boot_file), dram_base, name, config, ",".join(hashes))
+    fit_in_place = kind == "fit" and in_place
+    key = _key(kind, FLAT_LAYOUT, *_stamp(boot_file), dram_base, name, config, ",".join(hashes),
+               *(["in-place"] if fit_in_place else []))
     out_dir = (out_root or build_root() / "packages") / key[:16]
     out_dir.mkdir(parents=True, exist_ok=True)
     flat = flatten(boot_file, dram_base, out_dir)
@@ -263,11 +280,13 @@ def package(boot_file: Path, kind: str, dram_base: int, name: str = "seL4 elfloa
         _fits_uimage(flat, boot_file)
     out = out_dir / f"sel4-{key[:12]}{SUFFIX[kind]}"
     if out.exists():
-        return Package(kind, out, flat.load, flat.entry, flat.size,
-                       config if kind == "fit" else None, tuple(hashes) if kind == "fit" else ())
+        if kind == "uimage":
+            return Package(kind, out, flat.load, flat.entry, flat.size, data_offset=UIMAGE_HEADER)
+        return Package(kind, out, flat.load, flat.entry, flat.size, config, tuple(hashes),
+                       FIT_DATA_POSITION if fit_in_place else None)
     if kind == "uimage":
         return make_uimage(flat, out, name)
-    return make_fit(flat, out, name, config, hashes)
+    return make_fit(flat, out, name, config, hashes, fit_in_place)
 
 
 def describe(path: Path) -> str:

@@ -18,6 +18,7 @@ from typing import Mapping
 from ..errors import HarnessError
 from ..images.package import Package
 from ..targets import Target, UBoot
+from .placement import Placement
 
 TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
@@ -44,21 +45,22 @@ def template_names(target: Target) -> list[str]:
     return sorted({m.group(1) for c in (u.setup if u else ()) for m in TEMPLATE.finditer(c)})
 
 
-def command_parts(target: Target, image: str, environ: Mapping[str, str] | None = None
-                  ) -> tuple[list[str], str | None, str]:
-    """(setup commands, transfer command or None, boot command) for `image`."""
+def command_parts(target: Target, image: str, where: Placement,
+                  environ: Mapping[str, str] | None = None) -> tuple[list[str], str | None, str]:
+    """(setup commands, transfer command or None, boot command) for `image` staged at
+    `where` (placement.place: the package's first byte)."""
     u = _uboot(target)
     setup = [render(c, environ) for c in u.setup]
-    transfer = f"tftpboot {u.load_addr:#x} {image}" if u.transport == "tftp" else None
-    spec = f"{u.load_addr:#x}" + (f"#{u.fit_config}" if u.package == "fit" else "")
+    transfer = f"tftpboot {where.addr:#x} {image}" if u.transport == "tftp" else None
+    spec = f"{where.addr:#x}" + (f"#{u.fit_config}" if u.package == "fit" else "")
     boot = f"bootm {spec} - {u.fdt}" if u.fdt else f"bootm {spec}"
     return setup, transfer, boot
 
 
-def command_sequence(target: Target, image: str, environ: Mapping[str, str] | None = None
-                     ) -> list[str]:
+def command_sequence(target: Target, image: str, where: Placement,
+                     environ: Mapping[str, str] | None = None) -> list[str]:
     """Every command sent at the U-Boot prompt, in order."""
-    setup, transfer, boot = command_parts(target, image, environ)
+    setup, transfer, boot = command_parts(target, image, where, environ)
     return setup + ([transfer] if transfer else []) + [boot]
 
 
@@ -78,8 +80,8 @@ def _placeholders(target: Target) -> dict[str, str]:
     return env
 
 
-def dry_run_text(target: Target, pkg: Package, image: str, qemu: str | None = None,
-                 tftp_root: str | None = None) -> str:
+def dry_run_text(target: Target, pkg: Package, image: str, where: Placement,
+                 qemu: str | None = None, tftp_root: str | None = None) -> str:
     """What a boot would do, without doing it.
 
     With QEMU (`qemu`: the standalone command, strategy.standalone) the text is a
@@ -88,10 +90,10 @@ def dry_run_text(target: Target, pkg: Package, image: str, qemu: str | None = No
     comments to follow at the prompt. For a board: the package and the commands
     to type at its prompt, one per line."""
     u = _uboot(target)
-    commands = command_sequence(target, image, _placeholders(target))
+    commands = command_sequence(target, image, where, _placeholders(target))
     what = f"{pkg.kind} {pkg.path} ({pkg.size} bytes; load {pkg.load:#x}, entry {pkg.entry:#x}"
     what += f"; {u.fit_config}, hashes {', '.join(pkg.hashes)})" if pkg.kind == "fit" else ")"
-    out = [f"# package: {what}"]
+    out = [f"# package: {what}", f"# {where.describe(pkg)}"]
     if u.transport == "tftp":
         out.append(f"# served by TFTP as '{image}'" + (f" from {tftp_root}" if tftp_root else
                    " (prefixed with the exporter's TFTPProvider 'external' path)"))

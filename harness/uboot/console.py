@@ -23,6 +23,7 @@ from ..console import ConsoleLine, ConsoleRecorder
 from ..errors import BootFailure
 from ..phases import Event, Timeline
 from ..targets import Target, UBoot
+from .diagnose import COPIED, IN_PLACE, classify, explain
 
 if TYPE_CHECKING:
     from .strategy import UBootBootStrategy
@@ -210,6 +211,14 @@ class PromptDialogue:
 
         def match(line: ConsoleLine) -> Event | None:
             ev = tl.feed(line)
+            known = classify(line.text)
+            if known is not None:       # U-Boot's own line, its class and (set-up) the fix
+                raise BootFailure(f"{explain(line.text, known)} (after '{cmd}')",
+                                  kind=known.kind, phase=phase, last_lines=rec.tail())
+            copy = IN_PLACE.match(line.text) or COPIED.match(line.text)
+            if copy is not None:
+                self._note(tl, "uboot.xip", line.text,
+                           in_place="true" if copy.re is IN_PLACE else "false")
             if isinstance(ev, Event):
                 if ev.name == "uboot.error":
                     raise BootFailure(f"U-Boot: {ev.fields.get('text', ev.text)} (after '{cmd}')",

@@ -1,7 +1,8 @@
 """Packaging and TFTP staging: getting the boot file to where U-Boot fetches it.
 
 The elfloader is packaged as a uImage or FIT (`package_for`), checked against
-the board's DRAM and bootm's copy (`check_layout`), and put where the TFTP
+the board's DRAM, bootm's copy and U-Boot and placed (`check_layout`,
+placement.py: in place where it fits), and put where the TFTP
 server serves it: linked into a local TFTP root (QEMU's user-net TFTP, or an
 exporter on this machine) or handed to labgrid's TFTPProviderDriver for a remote
 one. That is file-system and lab work, not console work, so it lives apart from
@@ -21,44 +22,30 @@ from ..errors import BootFailure, HarnessError
 from ..images.package import Package, package
 from ..targets import Target, UBoot
 from .commands import _uboot, dry_run_text
+from .placement import Area, Placement, place, unpack_destinations
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
-def check_layout(target: Target, pkg: Package) -> None:
-    """The transfer buffer must lie in DRAM and must not overlap where bootm
-    copies the data (a legacy image placed exactly 64 bytes below its load
-    address is booted in place, which is fine)."""
+def check_layout(target: Target, pkg: Package,
+                 destinations: tuple[Area, ...] = ()) -> Placement:
+    """Where the package goes (placement.place): in DRAM, clear of bootm's copy and
+    U-Boot, booted in place where the target allows; HarnessError if it cannot."""
+    return place(target, pkg, destinations)
+
+
+def package_for(target: Target, boot_file: Path) -> tuple[Package, Placement]:
+    """Package `boot_file` the way the target's U-Boot section asks, and place it."""
     u = _uboot(target)
-    base, size = target.dram
-    lo, hi = u.load_addr, u.load_addr + pkg.size
-    where = "harness.uboot.load_addr"
-    if lo < base or hi > base + size:
-        raise HarnessError(f"the {pkg.kind} ({pkg.size} bytes) at {lo:#x} does not fit in DRAM "
-                           f"{base:#x}..{base + size:#x}", file=target.path, field=where,
-                           fix="pick a transfer address inside the board's DRAM")
-    in_place = pkg.kind == "uimage" and lo + 64 == pkg.load
-    if not in_place and lo < pkg.load + pkg.data_bytes and pkg.load < hi:
-        raise HarnessError(f"the transfer buffer {lo:#x}..{hi:#x} overlaps where bootm puts the "
-                           f"image ({pkg.load:#x}..{pkg.load + pkg.data_bytes:#x})",
-                           file=target.path, field=where,
-                           fix=f"move it above {pkg.load + pkg.data_bytes:#x} or below "
-                               f"{pkg.load - pkg.size:#x}")
-
-
-def package_for(target: Target, boot_file: Path) -> Package:
-    """Package `boot_file` the way the target's U-Boot section asks, and check the layout."""
-    u = _uboot(target)
-    pkg = package(boot_file, u.package, target.dram[0], config=u.fit_config, hashes=u.fit_hashes)
-    check_layout(target, pkg)
-    return pkg
-
+    pkg = package(boot_file, u.package, target.dram[0], config=u.fit_config, hashes=u.fit_hashes,
+                  in_place=u.bootm != "copy")
+    return pkg, check_layout(target, pkg, unpack_destinations(boot_file))
 
 
 def dry_run_offline(target: Target, boot_file: Path) -> str:
     """A lab target's dry run: no coordinator is contacted."""
-    pkg = package_for(target, boot_file)
-    return dry_run_text(target, pkg, pkg.name)
+    pkg, where = package_for(target, boot_file)
+    return dry_run_text(target, pkg, pkg.name, where)
 
 
 def staged_name(internal: str, external: str, name: str) -> str:

@@ -34,6 +34,7 @@ from ..strategy import labgrid_command, start_qemu, stop_qemu
 from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
 from .console import PromptDialogue, _Console, _NoPrompt
+from .placement import Placement
 from .staging import TFTPStaging, package_for
 
 
@@ -68,6 +69,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         self._extra: list[str] = []
         self._base_args: str | None = None
         self._package: Package | None = None
+        self._placement: Placement | None = None
         self._rec: ConsoleRecorder | None = None
         self._tl: Timeline | None = None
         self._sync_no = 0
@@ -119,7 +121,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         self.transition("off")
         self._image = image
         self._extra = list(extra_args)
-        self._package = package_for(self.harness, image)
+        self._package, self._placement = package_for(self.harness, image)
         if self.is_qemu:
             if self._base_args is None:
                 self._base_args = self.power.extra_args or ""
@@ -131,7 +133,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
                          "-device", "virtio-net-device,netdev=uboot-net"]
             if self.uboot.transport == "loader":   # no network: QEMU puts the package in RAM
                 args += ["-device", f"loader,file={self._package.path},"
-                                    f"addr={self.uboot.load_addr:#x},force-raw=on"]
+                                    f"addr={self.placement.addr:#x},force-raw=on"]
             self.power.extra_args = " ".join([self._base_args, *map(shlex.quote, args)]).strip()
 
     @property
@@ -139,6 +141,13 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         if self._package is None:
             raise StrategyError("prepare() was not called: nothing to boot")
         return self._package
+
+    @property
+    def placement(self) -> Placement:
+        """Where the package is staged (placement.place)."""
+        if self._placement is None:
+            raise StrategyError("prepare() was not called: nothing to boot")
+        return self._placement
 
     def command_line(self) -> list[str]:
         """The exact QEMU command the next power-on runs, console socket and QMP included
@@ -150,7 +159,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
 
     def uboot_commands(self, environ: Mapping[str, str] | None = None) -> list[str]:
         """The commands the next boot sends at the prompt (for --dry-run)."""
-        return command_sequence(self.harness, self._predicted_name(), environ)
+        return command_sequence(self.harness, self._predicted_name(), self.placement, environ)
 
     def dry_run(self, qemu_line: str | None) -> str:
         """--dry-run: the package, the U-Boot commands and (QEMU) the standalone command."""
@@ -158,7 +167,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         if self.uboot.transport == "tftp" and self.tftp is not None and \
                 not isinstance(self.tftp.provider, NetworkResource):
             root = str(self._tftp_root())
-        return dry_run_text(self.harness, self.package, self._predicted_name(),
+        return dry_run_text(self.harness, self.package, self._predicted_name(), self.placement,
                             qemu_line if self.is_qemu else None, root)
 
     def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Any) -> None:
@@ -166,7 +175,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         if self._harness is None or self._harness.path != target.path:
             self._harness = target
             if self._image is not None:
-                self._package = package_for(target, self._image)
+                self._package, self._placement = package_for(target, self._image)
         self._rec, self._tl = rec, tl
         self._to_prompt(rec, tl)
         self._load(rec, tl)
@@ -331,13 +340,13 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         """Network set-up and the transfer; any failure here is the lab's."""
         t = self.harness.timeouts
         name = self._stage()
-        setup, transfer, _ = command_parts(self.harness, name)
+        setup, transfer, _ = command_parts(self.harness, name, self.placement)
         for cmd in setup:
             self._command(rec, tl, cmd, t.load, "load", "infrastructure")
         if transfer is None:
             return
         before = len([e for e in tl.events if e.name == "uboot.loaded"])
-        self._command(rec, tl, transfer, t.load, "load", "infrastructure")
+        self._command(rec, tl, transfer, self._scaled(t.load), "load", "infrastructure")
         loaded = [e for e in tl.events if e.name == "uboot.loaded"][before:]
         if not loaded:
             raise BootFailure(f"TFTP failure: '{transfer}' reported no 'Bytes transferred'",
@@ -351,13 +360,29 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
 
     def _bootm(self, rec: ConsoleRecorder, tl: Timeline) -> None:
         """bootm until `Starting kernel ...`: U-Boot rejecting the image is the product's."""
-        _, _, boot = command_parts(self.harness, self.package.name)
+        _, _, boot = command_parts(self.harness, self.package.name, self.placement)
         hook, self.before_bootm = self.before_bootm, None
         if hook is not None:
             hook()      # e.g. out-of-band verification arming its kernel-entry breakpoints
-        self._command(rec, tl, boot, self.harness.timeouts.loader, "bootm", "product",
+        self._note(tl, "uboot.staging", self.placement.describe(self.package),
+                   addr=f"{self.placement.addr:#x}", in_place=str(self.placement.in_place).lower())
+        self._command(rec, tl, boot, self._scaled(self.harness.timeouts.loader), "bootm", "product",
                       until="uboot.starting")
+        self._check_in_place(rec, tl)
         self.status = Status.loader
+
+    def _scaled(self, seconds: float) -> float:
+        """A step over the whole package (transfer, bootm's checksum and copy) gets the
+        target's per-MiB allowance (unpack_per_mib) on top of its base timeout."""
+        return seconds + self.harness.timeouts.unpack_per_mib * self.package.size / (1 << 20)
+
+    def _check_in_place(self, rec: ConsoleRecorder, tl: Timeline) -> None:
+        """Staged in place, bootm must say so (`XIP ...`): a copy means the staging is wrong."""
+        xip = [e for e in tl.events if e.name == "uboot.xip"]
+        if self.placement.in_place and xip and xip[-1].fields.get("in_place") != "true":
+            raise BootFailure(f"staged in place at {self.placement.addr:#x} but bootm copied the "
+                              f"image ('{xip[-1].text.strip()}')", kind="setup", phase="bootm",
+                              last_lines=rec.tail())
 
     def _await_handoff(self, rec: ConsoleRecorder, tl: Timeline) -> None:
         t = self.harness.timeouts

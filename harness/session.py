@@ -251,10 +251,15 @@ class BootSession:
         if contract == "mmu-off" and self.target.expect_handoff != "mmu-off":
             contract = "any"
         w = window_for(payload, contract)
+        from .coherence.start import START_ENV, start_state, warm_ranges
+        try:    # firmware may leave valid lines on direct boots; behind U-Boot, U-Boot decides
+            start = start_state(direct_boot=self.target.boot == "qemu")
+        except ValueError as exc:
+            raise HarnessError(str(exc), field=START_ENV, fix="unset it, or set warm or cold") from None
         out.unlink(missing_ok=True)
         return plugin_args(plugin, out, self.target.dram, w.begin_pc, w.handoff_pc, pause=w.pause,
                            expect_handoff=w.contract, begin_hit=w.begin_hit, end_pcs=w.end_pcs,
-                           handoff_el=w.handoff_el, targets=w.targets)
+                           handoff_el=w.handoff_el, targets=w.targets, warm=warm_ranges(payload, start))
 
     def command_line(self, payload: Payload, extra: list[str] | None = None,
                      coherence: bool | None = None) -> str:

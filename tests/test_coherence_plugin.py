@@ -117,16 +117,23 @@ def run_guest(
     return report, proc.stdout + proc.stderr, elapsed
 
 
+TT = 0x40200000  # common.h: the level 1 table
+WARM_BUF = ((BUF, BUF_END),)  # firmware left BUF's lines valid (clean)
+WARM_TT = ((TT, TT + LINE),)
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
     kind: str | None  # the one hazard kind expected, or None for a clean run
-    ranges: tuple[tuple[int, int], ...] = ()
+    ranges: tuple[tuple[int, int], ...] | None = ()  # None: not asserted
     pc_symbol: str | None = None  # the PC every hazard of the kind must carry
     defines: tuple[str, ...] = ()
     machine: str = "virt"
     tag: str = ""
     expect_handoff: str = "mmu-off"
+    warm: tuple[tuple[int, int], ...] = ()  # start state: valid clean lines here
+    handoff_el: int | None = None
 
 
 CASES_TABLE = [
@@ -146,6 +153,33 @@ CASES_TABLE = [
     Case("ivac_dirty", "discarded-dirty", ((BUF, BUF + 2 * LINE),)),
     Case("zva_no_clean", "dirty-at-disable", ((BUF + 2 * LINE, BUF + 3 * LINE),)),
     Case("handoff_cached_dirty", "dirty-at-handoff", ((BUF, BUF_END),), "handoff", expect_handoff="any"),
+    # ic iallu is judged like ic ivau: a line not yet cleaned to PoU stays I-stale
+    Case("iallu_before_clean", "stale-icache", ((BUF, BUF_END),), "handoff"),
+    Case("iallu_before_clean", None, defines=("CVAU_FIRST",), tag="_cvau_first"),
+    # firmware left lines valid ("warm" start): uncached writes make them stale
+    Case("warm_stale_load", "stale-clean-line", ((BUF, BUF + LINE),), "stale_load", warm=WARM_BUF),
+    Case("warm_stale_load", None, defines=("INVALIDATE",), tag="_invalidated", warm=WARM_BUF),
+    Case("warm_stale_load", None, tag="_cold"),
+    Case("warm_stale_walk", "stale-walk", WARM_TT, warm=WARM_TT),
+    Case("warm_stale_walk", None, defines=("INVALIDATE",), tag="_invalidated", warm=WARM_TT),
+    Case("warm_stale_walk", None, defines=("WALK_NC",), tag="_walk_nc", warm=WARM_TT),
+    Case("warm_handoff_stale", "stale-at-handoff", ((BUF, BUF_END),), "handoff", expect_handoff="sel4",
+         warm=WARM_BUF, handoff_el=1),
+    Case("warm_handoff_stale", None, defines=("INVALIDATE",), tag="_invalidated", expect_handoff="sel4",
+         warm=WARM_BUF, handoff_el=1),
+    # barriers: maintenance completed by a DSB of its domain; msr then a context sync
+    Case("dsb_missing", "maintenance-incomplete", (), "first_dc"),
+    Case("dsb_missing", "maintenance-incomplete", (), "first_dc", defines=("DSB_AFTER=nsh",), tag="_nsh"),
+    Case("dsb_missing", None, defines=("DSB_AFTER=sy",), tag="_sy"),
+    Case("dsb_missing", None, defines=("DSB_AFTER=ish",), tag="_ish"),
+    Case("dsb_missing", "maintenance-incomplete", (), "first_dc", defines=("AT_ENABLE",), tag="_at_enable"),
+    Case("dsb_missing", "maintenance-incomplete", (), "first_dc", defines=("AT_HANDOFF",), tag="_at_handoff"),
+    Case("no_isb", "no-isb", (), "msr_write"),
+    Case("no_isb", None, defines=("ISB",), tag="_isb"),
+    Case("no_isb", "no-isb", (), "msr_write", defines=("TTBR_ON",), tag="_ttbr_on"),
+    Case("no_isb", None, defines=("TTBR_ON", "ISB"), tag="_ttbr_on_isb"),
+    Case("no_isb", "no-isb", (), "msr_write", defines=("TTBR_OFF",), tag="_ttbr_off"),
+    Case("no_isb", None, defines=("TTBR_OFF", "ISB"), tag="_ttbr_off_isb"),
 ]  # fmt: skip
 
 
@@ -153,19 +187,26 @@ CASES_TABLE = [
 @pytest.mark.parametrize("case", CASES_TABLE, ids=[c.name + c.tag for c in CASES_TABLE])
 def test_hazard_case(plugin: Path, tmp_path: Path, case: Case) -> None:
     elf = build_case(case.name, tmp_path, case.defines, case.tag)
+    window: dict[str, Any] = {"warm": case.warm} if case.warm else {}
+    if case.handoff_el is not None:
+        window["handoff_el"] = case.handoff_el
     report, _, _ = run_guest(
-        plugin, elf, tmp_path / "report.json", machine=case.machine, expect_handoff=case.expect_handoff
+        plugin, elf, tmp_path / "report.json", machine=case.machine, expect_handoff=case.expect_handoff,
+        **window,
     )
     assert report is not None
     assert report.complete and report.handoff_seen
+    assert report.start == ("warm" if case.warm else "cold")
     found = {h.kind: h for h in report.hazards}
     if case.kind is None:
         assert report.hazards == (), f"false alarm: {report.hazards}"
         assert report.sctlr_at_handoff is not None
-        assert report.sctlr_at_handoff & M_C_I == 0
+        if case.expect_handoff == "mmu-off":
+            assert report.sctlr_at_handoff & M_C_I == 0
         return
     assert set(found) == {case.kind}, f"expected only {case.kind}, got {report.hazards}"
-    assert report.ranges_of(case.kind) == list(case.ranges)
+    if case.ranges is not None:
+        assert report.ranges_of(case.kind) == list(case.ranges)
     if case.pc_symbol is not None:
         want = symbols(elf)[case.pc_symbol]
         assert {h.pc for h in report.hazards_of(case.kind)} == {want}
@@ -250,6 +291,37 @@ def test_sel4_contract(plugin: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.qemu
+def test_failed_walks_are_reported_never_write_back(plugin: Path, tmp_path: Path) -> None:
+    """A 64 KiB granule map: the model cannot walk it, so every access under it is a
+    walk-failed hazard (PC and VA), counted uncached, and the UART access is reported
+    too (the device-mapping check cannot judge it, so it must not pass quietly)."""
+    elf = build_case("walk_failed", tmp_path)
+    syms = symbols(elf)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json")
+    assert report is not None and report.handoff_seen
+    assert report.kinds() == {"walk-failed"}, report.hazards
+    by_pc = {h.pc: h for h in report.hazards_of("walk-failed")}
+    store, uart = by_pc[syms["ram_store"]], by_pc[syms["uart_load"]]
+    assert store.va == BUF and store.ranges == ((BUF, BUF + LINE),)
+    assert uart.va == 0x09000018 and uart.ranges == ((0x09000000, 0x09000000 + LINE),)
+    assert report.walks_failed > 0 and len(by_pc) >= 2   # walks are memoised per page
+    assert sum(report.counts.stores.cacheable.values()) == 0     # never defaulted to write-back
+
+
+@pytest.mark.qemu
+def test_fetches_take_the_mappings_cacheability(plugin: Path, tmp_path: Path) -> None:
+    """Code mapped Normal Non-cacheable: with SCTLR.I set its fetches are still uncached
+    (count_copy's write-back map is the positive side: every fetch cacheable)."""
+    elf = build_case("fetch_nc", tmp_path)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json", begin="begin", expect_handoff="any")
+    assert report is not None and report.begin_seen and report.handoff_seen
+    insns = 2 * 100 + 1
+    c = report.counts
+    assert (c.insns, c.ifetch_cacheable, c.ifetch_uncached) == (insns, 0, insns)
+    assert report.kinds() == set(), report.hazards
+
+
+@pytest.mark.qemu
 def test_window_end_and_targets(plugin: Path, tmp_path: Path) -> None:
     """An end PC closes the counts before the hand-off; by_target splits them."""
     elf = build_case("handoff_cached_dirty", tmp_path)
@@ -274,6 +346,17 @@ def test_plugin_args_window_options() -> None:
                             "source=0x100:0x200,dest=0x1:0x2,dest=0x3:0x4")
     with pytest.raises(ValueError):
         plugin_args(Path("/p"), Path("/o"), (0, 1), None, None, expect_handoff="mmu-on")
+
+
+@pytest.mark.host
+def test_plugin_args_warm_start() -> None:
+    """warm=S:E per range (firmware left valid clean lines there); none: a cold start."""
+    args = plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), None, None,
+                       warm=[(0x40000000, 0x40001000), (0x40100000, 0x40100040)])
+    assert args[1].endswith(",warm=0x40000000:0x40001000,warm=0x40100000:0x40100040")
+    assert "warm=" not in plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), None, None)[1]
+    with pytest.raises(ValueError, match="warm"):
+        plugin_args(Path("/p"), Path("/o"), (0, 1), None, None, warm=[(0x10, 0x20)] * 17)
 
 
 @pytest.mark.host

@@ -39,6 +39,7 @@ def plugin_args(
     end_pcs: Sequence[int] = (),
     handoff_el: int | None = None,
     targets: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    warm: Sequence[tuple[int, int]] = (),
 ) -> list[str]:
     """The QEMU arguments that load the plugin (``["-plugin", "file=...,k=v"]``).
 
@@ -53,6 +54,9 @@ def plugin_args(
     ``expect_handoff`` is a contract in CONTRACTS; ``handoff_el`` the EL the
     sel4 contract wants. ``targets`` maps "dest"/"source"/"loader"/"stack" to
     physical [start, end) ranges for the per-target split of the counts.
+    ``warm``: physical [start, end) ranges where the caches start with valid
+    clean lines (firmware left them, as the arm64 boot protocol allows: it
+    only asks that the image be cleaned to PoC); none is a cold start.
     """
     base, size = ram
     if size <= 0 or base < 0:
@@ -81,7 +85,19 @@ def plugin_args(
     if l2 is not None:
         opts.append(f"l2={l2}")
     opts += _window_opts(begin_hit, end_pcs, handoff_el, targets or {})
+    opts += _warm_opts(warm)
     return ["-plugin", ",".join(opts)]
+
+
+MAX_WARM_RANGES = 16
+
+
+def _warm_opts(warm: Sequence[tuple[int, int]]) -> list[str]:
+    """``warm=S:E`` per non-empty range (the plugin keeps at most 16)."""
+    spans = [(s, e) for s, e in warm if s < e]
+    if len(spans) > MAX_WARM_RANGES:
+        raise ValueError(f"at most {MAX_WARM_RANGES} warm ranges, not {len(spans)}")
+    return [f"warm={s:#x}:{e:#x}" for s, e in spans]
 
 
 def _window_opts(begin_hit: int, end_pcs: Sequence[int], handoff_el: int | None,

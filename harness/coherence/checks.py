@@ -23,8 +23,19 @@ COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
     "cache-store-order": (("store-after-clean",), "no store between a clean and the cache disable"),
     "icache": (("stale-icache",), "I-cache invalidated for written code"),
     "device-mapping": (("device-normal",), "no device access through Normal memory"),
-    "cache-stale": (("stale-clean-line",), "no read of a stale cached line after an uncached write"),
+    "cache-stale": (("stale-clean-line", "stale-walk", "stale-at-handoff"),
+                    "no stale cached copy (memory written uncached under a valid line) read, "
+                    "written, walked or left for a kernel entered with the D-cache on"),
+    "page-walk": (("walk-failed",), "every translation of the loader's accesses walked by the model"),
+    "barriers": (("maintenance-incomplete", "no-isb"),
+                 "cache/TLB maintenance completed by a dsb before the MMU/caches change and the "
+                 "hand-off; SCTLR/TTBR/TCR/MAIR writes synchronised (isb) before they are relied on"),
 }
+
+#: Hazards judged only when the loader's own code caused them: firmware and
+#: U-Boot before it keep their grace (they may probe flash through Normal
+#: mappings, run their own tables, order their own barriers).
+LOADER_ONLY: tuple[str, ...] = ("device-normal", "walk-failed", "maintenance-incomplete", "no-isb")
 
 
 def _ranges(h: Hazard, payload: Payload, tl: "Timeline | None" = None) -> str:
@@ -71,10 +82,31 @@ def relevant(report: CoherenceReport, payload: Payload, kind: str) -> list[Hazar
     elif kind in ("dirty-at-disable", "dirty-at-handoff"):
         covered = [r for h in report.hazards_of("store-after-clean") for r in h.ranges]
         found = [c for h in found if (c := _minus(h, covered, report.line_size)) is not None]
-    elif kind == "device-normal":
+    elif kind in LOADER_ONLY:
         lo, hi = payload.loader.span
         found = [h for h in found if lo <= h.pc < hi]
     return found
+
+
+def describe(h: Hazard, payload: Payload, tl: "Timeline | None" = None) -> str:
+    """One hazard in words: kind, what the plugin saw, lines and ranges, VA, PC."""
+    parts = [f"{h.kind}:"]
+    if h.detail:
+        parts.append(h.detail + ";")
+    if h.ranges:
+        parts.append(f"{h.lines} line(s) {_ranges(h, payload, tl)};")
+    if h.va is not None:
+        parts.append(f"va={h.va:#x}")
+    parts.append(f"pc={h.pc:#x} ({payload.locate(h.pc, tl)})")
+    return " ".join(parts)
+
+
+def unjudged_devices(report: CoherenceReport, payload: Payload) -> list[Hazard]:
+    """The loader's accesses outside RAM whose walk failed: device-mapping cannot
+    say whether they went through a Normal mapping."""
+    ram = report.raw.get("ram") or [0, 0]
+    return [h for h in relevant(report, payload, "walk-failed")
+            if any(not (ram[0] <= s < ram[1]) for s, _ in h.ranges)]
 
 
 def _check(name: str) -> Callable[[BootResult], Check]:
@@ -84,15 +116,17 @@ def _check(name: str) -> Callable[[BootResult], Check]:
         report = r.extras.get("coherence")
         if not isinstance(report, CoherenceReport):
             return Check(name, "skip", "no cache-model report (boot without --coherence)")
-        problems = []
-        for kind in kinds:
-            for h in relevant(report, r.payload, kind):
-                problems.append(f"{kind}: {h.lines} line(s) {_ranges(h, r.payload, r.timeline)}; "
-                                f"pc={h.pc:#x} ({r.payload.locate(h.pc, r.timeline)})")
+        problems = [describe(h, r.payload, r.timeline)
+                    for kind in kinds for h in relevant(report, r.payload, kind)]
         if problems:
             return Check(name, "fail", "; ".join(problems))
         if not report.handoff_seen:
             return Check(name, "fail", "the cache model never saw the kernel entry (hand-off)")
+        blind = unjudged_devices(report, r.payload) if name == "device-mapping" else []
+        if blind:
+            return Check(name, "skip", "cannot judge " + ", ".join(
+                f"the access at pc={h.pc:#x} va={h.va or 0:#x}" for h in blind[:4])
+                + ": its page walk failed (see the page-walk check)")
         return Check(name, "pass", promise)
     run.__doc__ = promise
     return run

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 __all__ = [
     "HAZARD_KINDS",
+    "START_STATES",
     "TARGETS",
     "AccessCounts",
     "CoherenceReport",
@@ -37,7 +38,16 @@ HAZARD_KINDS: tuple[str, ...] = (
     "device-normal",
     "handoff-state",
     "discarded-dirty",
+    "walk-failed",
+    "stale-walk",
+    "stale-at-handoff",
+    "maintenance-incomplete",
+    "no-isb",
 )
+
+#: Start states of the model's caches: "cold" (empty) or "warm" (firmware left
+#: valid clean lines over the given ranges, as the arm64 boot protocol allows).
+START_STATES: tuple[str, ...] = ("cold", "warm")
 
 ACCESS_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16)
 
@@ -54,7 +64,9 @@ class Hazard:
     """One hazard: a kind at one PC, with the physical lines it concerns.
 
     ``ranges`` are coalesced [start, end) physical ranges; ``count`` is how
-    many times it happened.  ``sctlr``/``el`` are set for handoff-state only.
+    many times it happened.  ``sctlr``/``el`` are set for handoff-state only;
+    ``va`` (the first virtual address) for walk-failed; ``detail`` says what
+    the barrier hazards saw (the operation or register, and where it mattered).
     """
 
     kind: str
@@ -64,6 +76,8 @@ class Hazard:
     count: int
     sctlr: int | None = None
     el: int | None = None
+    va: int | None = None
+    detail: str | None = None
 
     def clipped(self, spans: Iterable[tuple[int, int]], line_size: int) -> Hazard | None:
         """This hazard restricted to ``spans`` (e.g. executable segments).
@@ -89,7 +103,8 @@ class Hazard:
                 merged.append((s, e))
         mask = line_size - 1
         lines = sum(((e + mask) & ~mask) - (s & ~mask) for s, e in merged) // line_size
-        return Hazard(self.kind, tuple(merged), lines, self.pc, self.count, self.sctlr, self.el)
+        return Hazard(self.kind, tuple(merged), lines, self.pc, self.count, self.sctlr, self.el,
+                      self.va, self.detail)
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,24 @@ def _by_target(c: Mapping[str, Any], where: str) -> dict[str, TargetCounts]:
     return out
 
 
+def _optional_int(obj: Mapping[str, Any], key: str, where: str) -> int:
+    """A count added after version 1 first shipped: 0 when absent."""
+    return _field(obj, key, int, where) if key in obj else 0
+
+
+def _start_state(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The caches' start state (absent in older reports: cold)."""
+    start = data.get("start", "cold")
+    if start not in START_STATES:
+        raise ReportError(f"{where}: field 'start' is {start!r}, not one of {', '.join(START_STATES)}")
+    warm = []
+    for r in data.get("warm", []):
+        if not isinstance(r, list) or len(r) != 2 or not all(isinstance(x, int) for x in r):
+            raise ReportError(f"{where}: bad warm range {r!r}")
+        warm.append((int(r[0]), int(r[1])))
+    return {"start": start, "warm": tuple(warm)}
+
+
 @dataclass(frozen=True)
 class CoherenceReport:
     """The plugin's JSON report, validated.
@@ -205,6 +238,9 @@ class CoherenceReport:
     raw: Mapping[str, Any] = field(repr=False, compare=False)
     end_seen: bool = False
     expect_handoff: str = "mmu-off"
+    start: str = "cold"
+    warm: tuple[tuple[int, int], ...] = ()
+    walks_failed: int = 0
 
     @property
     def handoff_pc(self) -> int | None:
@@ -255,6 +291,8 @@ class CoherenceReport:
                     count=_field(h, "count", int, hw),
                     sctlr=_hex_or_none(h.get("sctlr"), "sctlr", hw),
                     el=h.get("el") if isinstance(h.get("el"), int) else None,
+                    va=_hex_or_none(h.get("va"), "va", hw),
+                    detail=h["detail"] if isinstance(h.get("detail"), str) else None,
                 )
             )
         c = _field(data, "counts", dict, where)
@@ -288,6 +326,8 @@ class CoherenceReport:
             raw=data,
             end_seen=bool(window.get("end_seen", False)),
             expect_handoff=str(data.get("expect_handoff", "mmu-off")),
+            **_start_state(data, where),
+            walks_failed=_optional_int(c, "walks_failed", cw),
         )
 
     def hazards_of(self, kind: str) -> list[Hazard]:

@@ -15,6 +15,7 @@ from ..payload import from_user
 from ..processes import register, stop
 from ..strategy import instruction_clock
 from . import CoherenceReport, plugin_args, plugin_path
+from .start import start_state, warm_ranges
 from .window import Window, window_for
 
 __all__ = ["run_to_handoff", "virt_command"]
@@ -30,13 +31,17 @@ def virt_command(image: Path, el2: bool, qemu: str = "qemu-system-aarch64") -> l
 
 
 def run_to_handoff(image: Path, out: Path, *, el2: bool, scope: str = "seed",
-                   timeout: float = 1800.0) -> tuple[CoherenceReport, Window, float]:
+                   timeout: float = 1800.0, start: str | None = None,
+                   ) -> tuple[CoherenceReport, Window, float]:
     """Boot `image` on QEMU virt under the plugin; return (report, window, wall s).
 
     QEMU is stopped as soon as the report appears (written at the hand-off),
     or at `timeout`; a report without the hand-off raises RuntimeError.
+    ``start`` is the caches' start state ("warm", "cold"; default: a direct
+    boot's, see harness.coherence.start).
     """
     payload = from_user(image)
+    warm = warm_ranges(payload, start or start_state(direct_boot=True))
     w = window_for(payload, scope=scope)
     plugin = plugin_path(build_root() / "coherence")
     out.parent.mkdir(parents=True, exist_ok=True)   # else the plugin cannot write and we wait
@@ -44,7 +49,7 @@ def run_to_handoff(image: Path, out: Path, *, el2: bool, scope: str = "seed",
     cmd = virt_command(image, el2) + instruction_clock() + plugin_args(
         plugin, out, VIRT_RAM, w.begin_pc, w.handoff_pc, pause=w.pause,
         expect_handoff=w.contract, begin_hit=w.begin_hit, end_pcs=w.end_pcs,
-        handoff_el=w.handoff_el, targets=w.targets)
+        handoff_el=w.handoff_el, targets=w.targets, warm=warm)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

@@ -8,9 +8,9 @@ _start:
     caches_on
     mov x0, #0x55
     fill_buf
-    icache_inval
     clean_lines ivac, 2
     clean_lines cvac, BUF_LINES
+    icache_inval                  /* after the D-side: nothing left I-stale */
     caches_off
     b handoff
     handoff_exit

@@ -1,6 +1,7 @@
 /* U-Boot order: disable first, then clean+invalidate every set and way of
- * every level up to the level of coherence, geometry from CLIDR/CCSIDR.
- * Expected: no hazard. */
+ * every level up to the level of coherence, geometry from CLIDR/CCSIDR, then
+ * invalidate the I-cache (after the D-side clean, as U-Boot's
+ * cleanup_before_linux does).  Expected: no hazard. */
 #include "common.h"
 #ifndef LEVELS_TO_SWEEP
 #define LEVELS_TO_SWEEP 7       /* all levels up to LoC; 1 = L1 only (a bug) */
@@ -12,10 +13,10 @@ _start:
     caches_on
     mov x0, #0x55
     fill_buf
-    icache_inval
     caches_off
     mov x0, #LEVELS_TO_SWEEP
     bl setway_cisw
+    icache_inval
     b handoff
 
 /* dc cisw over levels [0, min(x0, LoC)). Clobbers x0-x8, x13-x15. */

@@ -15,6 +15,14 @@
  *    No capacity, no replacement: a line stays cached until maintained.  That
  *    is the conservative choice: real hardware may evict a dirty line and so
  *    hide a missing clean by luck; the model never does.
+ *  - Start state.  Cold (no line valid), or warm (warm=S:E): firmware left
+ *    valid clean lines there, as the arm64 boot protocol allows (it asks only
+ *    that the image be cleaned to PoC).  Memory written non-cacheably under a
+ *    valid line makes the line stale; a cacheable load of it, a cacheable
+ *    store into it (its old bytes go back later) and a cacheable table walk
+ *    over it are hazards (stale-clean-line, stale-walk), and so are stale
+ *    lines at a hand-off with the D-cache on (stale-at-handoff).  The I-cache
+ *    always starts empty.
  *  - Device-normal: an access that QEMU performs as MMIO
  *    (qemu_plugin_hwaddr_is_io) through a Normal mapping while M=1.  Non-RAM
  *    memory that is not MMIO (ROM, flash in read-array mode) is neither
@@ -22,9 +30,16 @@
  *  - Cacheability.  Data: SCTLR.M=1 and SCTLR.C=1 and the access is to RAM
  *    through a Normal write-back/write-through mapping (MAIR attribute found by
  *    walking the current EL's stage-1 tables, 4 KiB granule).  Instruction
- *    fetch: SCTLR.I=1 (architecturally, fetches are cacheable with I=1 even
- *    when M=0: ARM ARM "stage 1 translation disabled").  Stage 2, VHE and
- *    HCR_EL2.DC are not modelled.
+ *    fetch: SCTLR.I=1 and, with M=1, the block's mapping Normal WB/WT (with
+ *    M=0 fetches are cacheable when I=1: ARM ARM "stage 1 translation
+ *    disabled").  Table walks read descriptors through the cache when C=1 and
+ *    TCR.IRGN of the half is not Non-cacheable (the line is allocated).
+ *    Stage 2, VHE and HCR_EL2.DC are not modelled.
+ *  - Failed walks.  A walk the model cannot do (another granule, a table it
+ *    cannot read) is a walk-failed hazard at the PC with the VA; the access
+ *    is counted uncached and leaves the line state alone (never a guess of
+ *    write-back), and a maintenance op on such a VA is skipped.  The count of
+ *    failed walks (memoised per page, like the walks) is in the report.
  *  - "Disable" means the data side stops being cacheable (M or C cleared at the
  *    current EL, or an EL change to a regime with caches off).  Lines dirty at
  *    that moment become "pending": the common and architecturally recommended
@@ -40,16 +55,31 @@
  *    configured number of sets (QEMU's cortex-a53 reports a 1 MiB L2, whose
  *    1024 sets alias onto the 512 of l2=512K:16).  isw/cisw sweeps invalidate
  *    the same way; dirty lines thrown away are discarded-dirty.
- *  - I-cache: ic iallu/ialluis clear every line's I-stale state; ic ivau clears
- *    one line only if it is clean, or was cleaned to PoU (dc cvau, or any clean
- *    to PoC) after its last store.
+ *  - I-cache: ic ivau clears a line's I-stale state only if the line is clean,
+ *    or was cleaned to PoU (dc cvau, or any clean to PoC) after its last
+ *    store; ic iallu/ialluis do the same for every line (the I-side refills
+ *    from PoU, so an invalidate before the D-side clean leaves code stale).
+ *    Stale I-lines still dirty when a D-side hazard reports them (at a
+ *    disable, or a hand-off with the caches off) are that hazard, not a
+ *    second one.
+ *  - Barriers (judged for every PC; the checks keep the loader's own).  Cache
+ *    and TLB maintenance must be completed by a DSB before SCTLR changes M, C
+ *    or I and before the hand-off: set/way ops, ic iallu and non-broadcast
+ *    tlbi by any DSB but DSB *LD; by-VA ops, ic ialluis/ivau and broadcast
+ *    tlbi by DSB ISH, OSH or SY (maintenance-incomplete, at the first op not
+ *    completed).  A write to SCTLR/TTBR0/TTBR1/TCR/MAIR of the current regime
+ *    must be followed by a context synchronization event (isb, eret/svc/hvc/
+ *    smc, an exception vector) before a memory access or maintenance op
+ *    depends on it: always for SCTLR, with the MMU on for the others, and
+ *    before SCTLR turns the MMU on (no-isb, at the msr).  DMB, the ordering
+ *    of memory accesses and of maintenance among itself are not modelled.
  *  - Exception level: read from cpsr at the first block, at the block after an
  *    eret/svc/hvc/smc (an inline flag) and at blocks inside a known vector
  *    table (VBAR_ELx).  An asynchronous exception taken to a higher EL before
  *    VBAR was written is not seen.
  *  - Page tables are read by virtual address (API 4 has no physical read and
- *    no translate call), so table memory must be identity mapped.  A walk that
- *    fails falls back to VA == PA and "Normal write-back".
+ *    no translate call), so table memory must be identity mapped (else the
+ *    walk fails: walk-failed).
  *
  * Speed.  QEMU 10.0 (plugin API 4) has no conditional memory callback and no
  * way for a plugin to flush the translation cache other than a full plugin
@@ -58,11 +88,15 @@
  * attribute lookup, and a one-line memo that skips the line table for
  * repeated accesses to the same line.  Measured cost of the callback itself on
  * a copy loop: about 1.3-1.5x.  Instruction counts use inline per-vCPU
- * scoreboard adds (no callback).  Instruction-fetch cacheability depends only
- * on SCTLR.I, which changes only at an msr or an exception level change, both
- * of which the plugin sees: at each such point it reads the inline counter and
- * credits the instructions since the previous point to the regime that was in
- * force, so fetch counts per regime are exact without per-instruction work.
+ * scoreboard adds (no callback).  Instruction-fetch cacheability changes at
+ * an msr, an exception level change or (MMU on) a block whose mapping has
+ * another cacheability: at each such point the plugin reads the inline
+ * counter and credits the instructions since the previous point to the
+ * cacheability that was in force, so fetch counts are exact without
+ * per-instruction work; the per-block look-up is a translation-block callback
+ * made conditional on a scoreboard flag set only while M=1 and I=1, memoised
+ * per block until the translation changes.  Barrier instructions (dsb, isb)
+ * and the exception-changing ones get a callback each; they are rare.
  * Data access counts are made in the memory callback (which runs anyway)
  * because cacheability of a data access is known only at run time.  The
  * stale-instruction check is a translation-block callback made conditional on
@@ -94,6 +128,8 @@
  *                       (dest repeatable; without dest: RAM outside loader)
  *   l1=32K:4 l2=512K:16 set/way geometry (size:ways; l2=0 for none)
  *   ranges_only=1       0 adds each hazard's individual line addresses
+ *   warm=S:E            hex physical [S, E), repeatable (16): valid clean
+ *                       lines at the start (default: none, a cold start)
  *
  * Written from the public plugin API header only.
  */
@@ -128,6 +164,8 @@ static struct {
     bool ranges_only;
     uint64_t l1_size, l2_size;
     unsigned l1_ways, l2_ways;
+    struct { uint64_t s, e; } warm[16];   /* physical, valid clean at start */
+    unsigned n_warm;
 } cfg = {
     .line_shift = 6,
     .ram_base = 0x40000000ULL,
@@ -184,11 +222,13 @@ struct vsb {                      /* per-vCPU scoreboard entry */
     uint64_t insns;               /* inline: +1 per executed instruction */
     uint64_t el_dirty;            /* inline store 1 at eret/svc/hvc/smc */
     uint64_t icheck;              /* 1: check fetched lines for I-staleness */
+    uint64_t fcheck;              /* 1: M and I on: fetch cacheability per block */
 };
 static struct qemu_plugin_scoreboard *sb;
 #define SB_INSNS qemu_plugin_scoreboard_u64_in_struct(sb, struct vsb, insns)
 #define SB_ELDIRTY qemu_plugin_scoreboard_u64_in_struct(sb, struct vsb, el_dirty)
 #define SB_ICHECK qemu_plugin_scoreboard_u64_in_struct(sb, struct vsb, icheck)
+#define SB_FCHECK qemu_plugin_scoreboard_u64_in_struct(sb, struct vsb, fcheck)
 
 static struct {
     int el;
@@ -238,7 +278,10 @@ static uint64_t begin_hits;
 static bool end_seen;
 static uint64_t cnt_cmo[C_N];
 static uint64_t fetch_acc[2];                 /* [cacheable] */
+static bool fetch_c;                          /* fetches cacheable right now */
 static uint64_t ins_last;
+static uint64_t n_walks_failed;               /* stage 1 walks the model could not do */
+static uint64_t walk_pc;                      /* PC of the access that walks */
 static bool win_active, begin_seen, handoff_seen, paused;
 static uint64_t sctlr_at_handoff;
 static int el_at_handoff = -1;
@@ -248,12 +291,14 @@ static int el_at_handoff = -1;
 enum {
     HZ_DIRTY_DISABLE, HZ_PARTIAL, HZ_DIRTY_HANDOFF, HZ_STALE_ICACHE,
     HZ_STALE_CLEAN, HZ_SAC, HZ_DEVICE_NORMAL, HZ_HANDOFF_STATE, HZ_DISCARDED,
+    HZ_WALK_FAILED, HZ_STALE_WALK, HZ_STALE_HANDOFF, HZ_MAINT, HZ_NO_ISB,
     HZ_N
 };
 static const char *const hz_names[HZ_N] = {
     "dirty-at-disable", "partial-clean", "dirty-at-handoff", "stale-icache",
     "stale-clean-line", "store-after-clean", "device-normal", "handoff-state",
-    "discarded-dirty",
+    "discarded-dirty", "walk-failed", "stale-walk", "stale-at-handoff",
+    "maintenance-incomplete", "no-isb",
 };
 
 struct range { uint64_t s, e; };
@@ -268,6 +313,9 @@ struct hazard {
     bool has_state;
     uint64_t sctlr;
     int el;
+    bool has_va;                  /* walk-failed: the first virtual address */
+    uint64_t va;
+    char *detail;                 /* barrier hazards: what, and where it mattered */
 };
 static GHashTable *hazards;
 static uint64_t pass_id;
@@ -578,6 +626,30 @@ static bool read_desc(uint64_t pa, uint64_t *d)
     return true;
 }
 
+/* The walker reads descriptors through the cache when the regime's D-side is
+ * on and TCR's IRGN for the half says cacheable (WB or WT): a stale line there
+ * is a stale descriptor (stale-walk), and the read allocates the line. */
+static void walk_touch(uint64_t desc_pa, bool cacheable)
+{
+    uint64_t idx;
+    struct chunk *c;
+    struct line *l;
+
+    if (!cacheable || !dir || !pa_in_ram(desc_pa)) {
+        return;
+    }
+    idx = line_of(desc_pa);
+    c = chunk_alloc(idx);
+    if (!c) {
+        return;
+    }
+    l = &c->l[idx & (CHUNK_LINES - 1)];
+    if (l->f & L_STALE) {
+        hz_event(HZ_STALE_WALK, walk_pc, idx, idx);
+    }
+    lset(c, l, l->f | L_VALID);
+}
+
 /* Walk the current EL's stage 1 tables (4 KiB granule).  Returns the class,
  * the output address and the log2 size of the mapping; X_UNKNOWN when the
  * walk cannot be done (other granule, unreadable table), with pa = va. */
@@ -585,7 +657,7 @@ static int walk(uint64_t va, uint64_t *pa, unsigned *map_shift)
 {
     unsigned rel = regime_el(), tsz, tg, ia, lvl, start;
     uint64_t tcr = cpu.tcr[rel], table;
-    bool upper = false;
+    bool upper = false, cwalk;
 
     *pa = va;
     *map_shift = 12;
@@ -597,6 +669,7 @@ static int walk(uint64_t va, uint64_t *pa, unsigned *map_shift)
             return X_UNKNOWN;
         }
         table = cpu.ttbr1[1];
+        cwalk = ((tcr >> 24) & 3) != 0;        /* IRGN1 */
     } else {
         tsz = tcr & 63;
         tg = (tcr >> 14) & 3;
@@ -604,7 +677,9 @@ static int walk(uint64_t va, uint64_t *pa, unsigned *map_shift)
             return X_UNKNOWN;
         }
         table = cpu.ttbr0[rel];
+        cwalk = ((tcr >> 8) & 3) != 0;         /* IRGN0 */
     }
+    cwalk = cwalk && cpu.dc_on;
     if (tsz < 16) {
         tsz = 16;
     }
@@ -623,6 +698,7 @@ static int walk(uint64_t va, uint64_t *pa, unsigned *map_shift)
         uint64_t idx = (va >> shift) & ((1ULL << bits) - 1), d;
         uint8_t attr;
 
+        walk_touch(table + idx * 8, cwalk);
         if (!read_desc(table + idx * 8, &d) || !(d & 1)) {
             return X_UNKNOWN;
         }
@@ -670,6 +746,7 @@ static int xlat(uint64_t va, uint64_t *pa)
         cls = p->cls;
     } else {
         cls = walk(va, &pa0, &shift);
+        n_walks_failed += cls == X_UNKNOWN;
         if (cls != X_UNKNOWN && shift >= 21) {
             *b = (struct xent){ va >> 21, pa0 & ~0x1fffffULL, xgen, (uint8_t)cls };
         } else {
@@ -686,14 +763,142 @@ static int xlat(uint64_t va, uint64_t *pa)
 
 /* ------------------------------------------------------ fetch attribution */
 
+/* Credit the instructions since the last point to the fetch cacheability in
+ * force (fetch_c); called wherever that may change. */
 static void attribute_fetches(void)
 {
     uint64_t now = qemu_plugin_u64_get(SB_INSNS, 0);
 
     if (win_active) {
-        fetch_acc[cpu.ic_on ? 1 : 0] += now - ins_last;
+        fetch_acc[fetch_c ? 1 : 0] += now - ins_last;
     }
     ins_last = now;
+}
+
+/* ---------------------------------------------------------- hazard extras */
+
+static void hz_detail(struct hazard *h, char *text)
+{
+    if (h->detail) {
+        g_free(text);                          /* the first occurrence stands */
+    } else {
+        h->detail = text;
+    }
+}
+
+/* A stage 1 walk the model could not do: where (PC, VA) and which line. */
+static void walk_failed(uint64_t pc, uint64_t va, uint64_t pa, bool have_pa)
+{
+    struct hazard *h;
+
+    if (handoff_seen) {
+        return;
+    }
+    h = hz_get(HZ_WALK_FAILED, pc);
+    h->count++;
+    if (!h->has_va) {
+        h->has_va = true;
+        h->va = va;
+    }
+    if (have_pa) {
+        uint64_t ls = pa & ~((1ULL << cfg.line_shift) - 1);
+        hz_add_range(h, ls, ls + (1ULL << cfg.line_shift));
+    }
+}
+
+/* ---------------------------------------------------------------- barriers */
+
+/* Cache and TLB maintenance not yet completed by a DSB, by the domain a DSB
+ * must cover to complete it: [0] local (set/way, ic iallu, non-broadcast
+ * tlbi: any DSB but *LD), [1] shareable (by VA, ic ialluis/ivau, broadcast
+ * tlbi: DSB ISH, OSH or SY). The first such op's PC and name are kept. */
+static struct { bool on; uint64_t pc, seq; unsigned op; } maint[2];
+static uint64_t maint_seq;
+
+/* A write to SCTLR/TTBRn/TCR/MAIR of the current regime not yet followed by a
+ * context synchronization event (isb, eret, exception entry). */
+enum { U_SCTLR = 1, U_XLAT = 2 };
+static struct { unsigned mask; uint64_t pc; unsigned rg; int el; } unsync;
+
+static const char *const sync_reg_names[RG_N] = {
+    [RG_SCTLR] = "SCTLR", [RG_TTBR0] = "TTBR0", [RG_TTBR1] = "TTBR1",
+    [RG_TCR] = "TCR", [RG_MAIR] = "MAIR", [RG_VBAR] = "VBAR",
+};
+
+static void maint_issue(unsigned domain, uint64_t pc, unsigned op)
+{
+    if (!maint[domain].on) {
+        maint[domain].on = true;
+        maint[domain].pc = pc;
+        maint[domain].op = op;
+        maint[domain].seq = ++maint_seq;
+    }
+}
+
+/* dsb: level 1 completes local maintenance only (NSH), 2 everything. */
+static void dsb_cb(unsigned int vcpu, void *udata)
+{
+    if (vcpu != 0) {
+        return;
+    }
+    maint[0].on = false;
+    if ((uintptr_t)udata >= 2) {
+        maint[1].on = false;
+    }
+}
+
+/* Maintenance must be complete before `what` (at pc): report the first op
+ * still outstanding, then forget them all (one report per defect). */
+static void maint_required(const char *what, uint64_t pc)
+{
+    unsigned d = maint[0].on && (!maint[1].on || maint[0].seq < maint[1].seq)
+                 ? 0 : 1;
+    struct hazard *h;
+    char *name;
+
+    if (!maint[d].on || handoff_seen) {
+        maint[0].on = maint[1].on = false;
+        return;
+    }
+    h = hz_get(HZ_MAINT, maint[d].pc);
+    h->count++;
+    name = g_strdelimit(g_strdup(cmo_names[maint[d].op]), "_", ' ');
+    hz_detail(h, g_strdup_printf("%s at pc=0x%" PRIx64 " not completed by a dsb"
+                                 "%s before %s (pc=0x%" PRIx64 ")", name,
+                                 maint[d].pc, d ? " ish/osh/sy" : "", what, pc));
+    g_free(name);
+    maint[0].on = maint[1].on = false;
+}
+
+static void unsync_hit(const char *what, uint64_t pc)
+{
+    struct hazard *h;
+
+    if (!handoff_seen) {
+        h = hz_get(HZ_NO_ISB, unsync.pc);
+        h->count++;
+        hz_detail(h, g_strdup_printf("msr %s_EL%d at pc=0x%" PRIx64 " not followed "
+                                     "by an isb before %s (pc=0x%" PRIx64 ")",
+                                     sync_reg_names[unsync.rg], unsync.el,
+                                     unsync.pc, what, pc));
+    }
+    unsync.mask = 0;
+}
+
+/* Does an access or maintenance op now depend on an unsynchronised write?
+ * SCTLR always; the translation registers while the MMU is on. */
+static inline void unsync_check(const char *what, uint64_t pc)
+{
+    if (unsync.mask & U_SCTLR || (unsync.mask && cpu.m_on)) {
+        unsync_hit(what, pc);
+    }
+}
+
+static void isb_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    if (vcpu == 0) {
+        unsync.mask = 0;
+    }
 }
 
 /* ------------------------------------------------------- classification */
@@ -837,7 +1042,11 @@ static void judge_early_close(uint64_t pc)
     pass_id++;
     FOR_EACH_FLAGGED(ci, c, i, n_istale, L_ISTALE) {
         uint64_t idx = (ci << CHUNK_SHIFT) | i;
-        hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
+        /* A line still dirty is the D-side's hazard (just classified): its
+         * I-staleness is the same defect, not a second one. */
+        if (!(c->l[i].f & L_DIRTY)) {
+            hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
+        }
         lset(c, &c->l[i], c->l[i].f & ~L_ISTALE);
     }
 }
@@ -867,11 +1076,41 @@ static void regime_update(uint64_t pc)
     cpu.m_on = m;
     cpu.dc_on = dc;
     cpu.ic_on = i;
+    /* With the MMU on, a per-block callback refines this from the mapping. */
+    fetch_c = i;
+    qemu_plugin_u64_set(SB_FCHECK, 0, (m && i) ? 1 : 0);
     update_icheck();
     memo_reset();
 }
 
 /* ---------------------------------------------------- register bootstrap */
+
+/* Firmware may leave valid lines behind (the arm64 boot protocol asks only
+ * that the image be cleaned to PoC): the warm ranges start valid and clean. */
+static void warm_start(void)
+{
+    unsigned k;
+
+    for (k = 0; k < cfg.n_warm; k++) {
+        uint64_t s = cfg.warm[k].s, e = cfg.warm[k].e, idx, last;
+
+        if (s < cfg.ram_base) {
+            s = cfg.ram_base;
+        }
+        if (e > cfg.ram_base + cfg.ram_size) {
+            e = cfg.ram_base + cfg.ram_size;
+        }
+        if (s >= e) {
+            continue;
+        }
+        last = line_of(e - 1);
+        for (idx = line_of(s); idx <= last; idx++) {
+            struct chunk *c = chunk_alloc(idx);
+            struct line *l = &c->l[idx & (CHUNK_LINES - 1)];
+            lset(c, l, l->f | L_VALID);
+        }
+    }
+}
 
 static void started(void)
 {
@@ -902,6 +1141,7 @@ static void started(void)
         }
     }
     table_init();
+    warm_start();
 }
 
 static void set_geometry(void)
@@ -977,6 +1217,10 @@ static void store_cacheable(uint64_t idx, uint64_t pc, bool wt)
         return;
     }
     l = &c->l[idx & (CHUNK_LINES - 1)];
+    if (l->f & L_STALE) {
+        /* Merged into a stale copy: its old bytes go back to memory later. */
+        hz_event(HZ_STALE_CLEAN, pc, idx, idx);
+    }
     nf = (l->f | L_VALID | L_ISTALE) & ~L_POU;
     if (!wt) {
         nf |= L_DIRTY;
@@ -1147,6 +1391,7 @@ enum ikind {
 struct iinfo {
     uint64_t pc;
     uint8_t kind, rt, sub, el;     /* sub: RG_* or C_* */
+    uint8_t dom;                   /* CMO: 0 local, 1 shareable (maint[]) */
 };
 static GHashTable *iinfos;       /* dedup by (pc, word) */
 
@@ -1241,6 +1486,43 @@ static bool decode_cmo(uint32_t w, unsigned *op)
     else if (M(3, 5, 1)) *op = C_IC_IVAU;
     else return false;
 #undef M
+    return true;
+}
+
+/* Which maintenance a DSB must cover: 1 (shareable: by VA, broadcast ic and
+ * tlbi) or 0 (local: set/way, ic iallu, tlbi without IS/OS). */
+static uint8_t cmo_shareable(uint32_t w, unsigned op)
+{
+    unsigned crm = (w >> 8) & 15, op2 = (w >> 5) & 7;
+
+    switch (op) {
+    case C_DC_CSW: case C_DC_CISW: case C_DC_ISW: case C_IC_IALLU:
+        return 0;
+    case C_TLBI:
+        /* CRm 3 IS, 1/5 OS, 0/2 IS range/IPA; 7/6 local; 4: IPA, OS if op2
+         * is 0, 3, 4 or 7 (IPAS2E1OS, RIPAS2E1OS, ...). */
+        if (crm == 7 || crm == 6) {
+            return 0;
+        }
+        if (crm == 4) {
+            return op2 == 0 || op2 == 3 || op2 == 4 || op2 == 7;
+        }
+        return 1;
+    default:
+        return 1;
+    }
+}
+
+/* dsb <option>: *lvl 0 (loads only: completes no maintenance), 1 (NSH:
+ * local maintenance), 2 (ISH, OSH, SY: all). False if not a DSB. */
+static bool decode_dsb(uint32_t w, unsigned *lvl)
+{
+    unsigned crm = (w >> 8) & 15, dom = crm >> 2, types = crm & 3;
+
+    if ((w & 0xfffff0ffu) != 0xd503309fu || types == 0) {
+        return false;                         /* not a DSB (ssbb, pssbb) */
+    }
+    *lvl = types == 1 ? 0 : dom == 1 ? 1 : 2;
     return true;
 }
 
@@ -1351,7 +1633,13 @@ static void write_report(bool complete)
     g_string_append_printf(s, "  \"vcpus\": %d,\n  \"ram\": [%" PRIu64 ", %"
                            PRIu64 "],\n", n_vcpus, cfg.ram_base,
                            cfg.ram_base + cfg.ram_size);
-    g_string_append(s, "  \"hazards\": [");
+    g_string_append_printf(s, "  \"start\": \"%s\",\n  \"warm\": [",
+                           cfg.n_warm ? "warm" : "cold");
+    for (i = 0; i < cfg.n_warm; i++) {
+        g_string_append_printf(s, "%s[%" PRIu64 ", %" PRIu64 "]", i ? ", " : "",
+                               cfg.warm[i].s, cfg.warm[i].e);
+    }
+    g_string_append(s, "],\n  \"hazards\": [");
     for (i = 0; i < hs->len; i++) {
         struct hazard *h = g_ptr_array_index(hs, i);
         uint64_t lines;
@@ -1368,6 +1656,12 @@ static void write_report(bool complete)
         if (h->has_state) {
             g_string_append_printf(s, ", \"sctlr\": \"0x%" PRIx64
                                    "\", \"el\": %d", h->sctlr, h->el);
+        }
+        if (h->has_va) {
+            g_string_append_printf(s, ", \"va\": \"0x%" PRIx64 "\"", h->va);
+        }
+        if (h->detail) {
+            g_string_append_printf(s, ", \"detail\": \"%s\"", h->detail);
         }
         if (!cfg.ranges_only) {
             guint j, n = 0;
@@ -1404,7 +1698,9 @@ static void write_report(bool complete)
         g_string_append_printf(s, "%s\"%s\": %" PRIu64, c ? ", " : "",
                                cmo_names[c], cnt_cmo[c]);
     }
-    g_string_append(s, "},\n    \"by_target\": {");
+    g_string_append_printf(s, "},\n    \"walks_failed\": %" PRIu64,
+                           n_walks_failed);
+    g_string_append(s, ",\n    \"by_target\": {");
     json_targets(s);
     g_string_append(s, "}\n  },\n");
     g_string_append_printf(s, "  \"expect_handoff\": \"%s\",\n",
@@ -1469,6 +1765,8 @@ static void el_refresh_cb(unsigned int vcpu, void *udata)
     if (vcpu != 0) {
         return;
     }
+    /* After eret/svc/hvc/smc or at an exception vector: context synchronized. */
+    unsync.mask = 0;
     qemu_plugin_u64_set(SB_ELDIRTY, 0, 0);
     if (first) {
         started();          /* initial register values, line size */
@@ -1482,6 +1780,35 @@ static void el_refresh_cb(unsigned int vcpu, void *udata)
     }
 }
 
+/* Barrier rules at a write to a register of the current regime: the MMU and
+ * caches change only with maintenance completed; the MMU goes on only with
+ * earlier TTBR/TCR/MAIR writes synchronised; the write itself now waits for
+ * its context synchronization event. */
+static void sync_before_msr(const struct iinfo *ii, uint64_t v)
+{
+    const uint64_t mci = (1u << 0) | (1u << 2) | (1u << 12);
+
+    if (ii->sub == RG_SCTLR) {
+        uint64_t old = cpu.sctlr[ii->el];
+        char what[48];
+
+        if ((old ^ v) & mci) {
+            snprintf(what, sizeof(what), "SCTLR_EL%u changed M/C/I", ii->el);
+            maint_required(what, ii->pc);
+        }
+        if (!(old & 1) && (v & 1) && (unsync.mask & U_XLAT)) {
+            snprintf(what, sizeof(what), "SCTLR_EL%u turned the MMU on", ii->el);
+            unsync_hit(what, ii->pc);
+        }
+    }
+    if (!unsync.mask) {
+        unsync.pc = ii->pc;
+        unsync.rg = ii->sub;
+        unsync.el = ii->el;
+    }
+    unsync.mask |= ii->sub == RG_SCTLR ? U_SCTLR : U_XLAT;
+}
+
 static void msr_cb(unsigned int vcpu, void *udata)
 {
     struct iinfo *ii = udata;
@@ -1491,6 +1818,9 @@ static void msr_cb(unsigned int vcpu, void *udata)
         return;
     }
     v = read_x(ii->rt);
+    if (ii->el == regime_el() && ii->sub != RG_VBAR) {
+        sync_before_msr(ii, v);
+    }
     switch (ii->sub) {
     case RG_SCTLR: cpu.sctlr[ii->el] = v; break;
     case RG_TTBR0: cpu.ttbr0[ii->el] = v; break;
@@ -1511,11 +1841,15 @@ static void msr_cb(unsigned int vcpu, void *udata)
 
 /* Translate a VA operand of a maintenance instruction to a line index;
  * false if it is not in RAM. */
-static bool op_line(uint64_t va, uint64_t *idx)
+static bool op_line(uint64_t va, uint64_t *idx, uint64_t pc)
 {
     uint64_t pa;
 
-    xlat(va, &pa);
+    walk_pc = pc;
+    if (xlat(va, &pa) == X_UNKNOWN && cpu.m_on) {
+        walk_failed(pc, va, 0, false);         /* never guess the line */
+        return false;
+    }
     if (!pa_in_ram(pa)) {
         return false;
     }
@@ -1536,6 +1870,10 @@ static void cmo_cb(unsigned int vcpu, void *udata)
     if (win_active) {
         cnt_cmo[ii->sub]++;
     }
+    unsync_check(cmo_names[ii->sub], ii->pc);
+    if (ii->sub != C_DC_ZVA) {
+        maint_issue(ii->dom, ii->pc, ii->sub);
+    }
     memo_reset();
     switch (ii->sub) {
     case C_TLBI:
@@ -1543,11 +1881,16 @@ static void cmo_cb(unsigned int vcpu, void *udata)
         return;
     case C_IC_IALLU:
     case C_IC_IALLUIS:
+        /* As ic ivau, for every line: the I-side refills from PoU, so a line
+         * written through the D-cache and not yet cleaned there stays stale. */
         if (!g_istale) {
             return;
         }
         FOR_EACH_FLAGGED(ci, c, i, n_istale, L_ISTALE) {
-            lset(c, &c->l[i], c->l[i].f & ~L_ISTALE);
+            uint8_t f = c->l[i].f;
+            if (!(f & L_DIRTY) || (f & L_POU)) {
+                lset(c, &c->l[i], f & ~L_ISTALE);
+            }
         }
         return;
     case C_DC_CSW:
@@ -1569,8 +1912,16 @@ static void cmo_cb(unsigned int vcpu, void *udata)
     if (ii->sub == C_DC_ZVA) {
         /* Zeroes a DCZID block (64 bytes on Cortex-A53) like a store. */
         uint64_t pa, first, last, l;
-        int cls = xlat(x & ~63ULL, &pa);
-        bool cacheable = cpu.dc_on && cls != X_DEV && cls != X_NC;
+        int cls;
+        bool cacheable;
+
+        walk_pc = ii->pc;
+        cls = xlat(x & ~63ULL, &pa);
+        if (cls == X_UNKNOWN && cpu.m_on) {
+            walk_failed(ii->pc, x, 0, false);
+            return;
+        }
+        cacheable = cpu.dc_on && cls != X_DEV && cls != X_NC;
         if (!pa_in_ram(pa)) {
             return;
         }
@@ -1585,7 +1936,7 @@ static void cmo_cb(unsigned int vcpu, void *udata)
         }
         return;
     }
-    if (!op_line(x, &idx)) {
+    if (!op_line(x, &idx, ii->pc)) {
         return;
     }
     switch (ii->sub) {
@@ -1661,7 +2012,7 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
 {
     unsigned sh, st;
     uint64_t pa, first, last, l;
-    bool ram, cacheable = false, wt = false;
+    bool ram, cacheable = false, wt = false, modeled = true;
 
     if (vcpu != 0 || handoff_seen) {
         return;
@@ -1671,12 +2022,27 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
     if (sh > 4) {
         sh = 4;
     }
+    if (unsync.mask) {
+        unsync_check("a memory access", (uint64_t)(uintptr_t)udata);
+    }
     if (cpu.m_on) {
         uint64_t xpa;
-        int cls = xlat(va, &xpa);
+        int cls;
         bool io = false;
 
-        if (cls != X_UNKNOWN && pa_in_ram(xpa)) {
+        walk_pc = (uint64_t)(uintptr_t)udata;
+        cls = xlat(va, &xpa);
+        if (cls == X_UNKNOWN) {
+            /* The model could not walk: report it, count the access as
+             * uncached and leave the line state alone (never guess WB). */
+            struct qemu_plugin_hwaddr *h = qemu_plugin_get_hwaddr(info, va);
+
+            io = h ? qemu_plugin_hwaddr_is_io(h) : false;
+            pa = h ? qemu_plugin_hwaddr_phys_addr(h) : va;
+            walk_failed((uint64_t)(uintptr_t)udata, va, pa, h != NULL);
+            ram = !io && pa_in_ram(pa);
+            modeled = false;
+        } else if (pa_in_ram(xpa)) {
             /* Fast path: our own cached walk says DRAM (never MMIO). */
             pa = xpa;
             ram = true;
@@ -1697,7 +2063,7 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
                 hz->count++;
                 hz_add_range(hz, ls, ls + (1ULL << cfg.line_shift));
             }
-        } else if (cpu.dc_on && cls != X_DEV && cls != X_NC) {
+        } else if (cpu.dc_on && (cls == X_WB || cls == X_WT)) {
             cacheable = true;
             wt = cls == X_WT;
         }
@@ -1709,7 +2075,7 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
         (st ? cnt_st : cnt_ld)[cacheable][sh]++;
         cnt_tg[target_of(pa, ram)][st][cacheable][sh]++;
     }
-    if (!ram || !dir) {
+    if (!ram || !dir || !modeled) {
         return;
     }
     if (!cacheable && !(st && g_valid)) {
@@ -1735,7 +2101,12 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
     memo[st][cacheable] = first == last ? first : UINT64_MAX;
 }
 
-struct tbinfo { uint64_t va, pa; uint32_t len; };
+struct tbinfo {
+    uint64_t va, pa;
+    uint32_t len;
+    uint32_t gen;                 /* xgen of cls below (0: not looked up yet) */
+    uint8_t cls;                  /* the block's mapping class */
+};
 static GHashTable *tbinfos;
 
 static guint tbi_hash(gconstpointer p)
@@ -1773,6 +2144,34 @@ static void ifetch_check_cb(unsigned int vcpu, void *udata)
             /* Report once per translation: stop watching the line. */
             lset(c, ln, ln->f & ~L_CODE);
         }
+    }
+}
+
+/* MMU and I-cache on: a fetch takes the cacheability of the block's mapping
+ * (Normal WB/WT cacheable; Non-cacheable, Device or a failed walk not). The
+ * inline counter gives exact counts: credit up to here, then switch. */
+static void fetch_class_cb(unsigned int vcpu, void *udata)
+{
+    struct tbinfo *t = udata;
+    bool c;
+
+    if (vcpu != 0 || !cpu.m_on || !cpu.ic_on) {
+        return;
+    }
+    if (t->gen != xgen) {
+        uint64_t pa;
+
+        walk_pc = t->va;
+        t->cls = (uint8_t)xlat(t->va, &pa);
+        t->gen = xgen;
+        if (t->cls == X_UNKNOWN) {
+            walk_failed(t->va, t->va, 0, false);
+        }
+    }
+    c = t->cls == X_WB || t->cls == X_WT;
+    if (c != fetch_c) {
+        attribute_fetches();
+        fetch_c = c;
     }
 }
 
@@ -1852,6 +2251,24 @@ static bool handoff_state_wrong(void)
     return false;
 }
 
+/* The kernel is entered with the D-cache on (seL4's contract): it reads
+ * memory through the cache, so a stale copy of any line is what it gets. */
+static void judge_stale_at_handoff(uint64_t pc)
+{
+    uint64_t ci;
+    struct chunk *c;
+    unsigned i;
+
+    if (!g_valid) {
+        return;
+    }
+    pass_id++;
+    FOR_EACH_FLAGGED(ci, c, i, n_valid, L_STALE) {
+        hz_pass_range(HZ_STALE_HANDOFF, pc, (ci << CHUNK_SHIFT) | i,
+                      (ci << CHUNK_SHIFT) | i);
+    }
+}
+
 static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
 {
     uint64_t pc = cfg.handoff_pc, cpsr, ci;
@@ -1867,6 +2284,13 @@ static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     cpsr = read_reg(reg_cpsr, &ok);
     el_at_handoff = ok ? (int)((cpsr >> 2) & 3) : cpu.el;
     sctlr_at_handoff = cpu.sctlr[el_at_handoff <= 1 ? 1 : el_at_handoff];
+    maint_required("the hand-off", pc);
+    if (unsync.mask) {
+        unsync_hit("the hand-off", pc);
+    }
+    if (cpu.dc_on) {
+        judge_stale_at_handoff(pc);
+    }
 
     if (cpu.dc_on) {
         /* seL4's contract keeps the caches on across the hand-off: its dirty
@@ -1878,12 +2302,18 @@ static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
         flush_pending();
     }
     if (g_istale) {
-        pass_id++;
+        /* Dirty lines were reported by the D-side (dirty at a disable or at
+         * the hand-off) unless seL4's contract keeps them coherent. */
+        bool skip_dirty = !(cpu.dc_on && cfg.expect_sel4);
         struct chunk *c;
         unsigned i;
+
+        pass_id++;
         FOR_EACH_FLAGGED(ci, c, i, n_istale, L_ISTALE) {
             uint64_t idx = (ci << CHUNK_SHIFT) | i;
-            hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
+            if (!(skip_dirty && (c->l[i].f & L_DIRTY))) {
+                hz_pass_range(HZ_STALE_ICACHE, pc, idx, idx);
+            }
         }
     }
     if (handoff_state_wrong()) {
@@ -1940,7 +2370,7 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
     } else {
         pa = tb_va;
     }
-    key = (struct tbinfo){ tb_va, pa, (uint32_t)len };
+    key = (struct tbinfo){ tb_va, pa, (uint32_t)len, 0, 0 };
     t = g_hash_table_lookup(tbinfos, &key);
     if (!t) {
         t = g_memdup2(&key, sizeof(key));
@@ -1958,12 +2388,16 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
                                               QEMU_PLUGIN_CB_NO_REGS,
                                               QEMU_PLUGIN_COND_NE, SB_ICHECK,
                                               0, t);
+    qemu_plugin_register_vcpu_tb_exec_cond_cb(tb, fetch_class_cb,
+                                              QEMU_PLUGIN_CB_NO_REGS,
+                                              QEMU_PLUGIN_COND_NE, SB_FCHECK,
+                                              0, t);
 
     for (i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         uint64_t va = qemu_plugin_insn_vaddr(insn);
         uint32_t w = 0;
-        unsigned rg, el, op;
+        unsigned rg, el, op, lvl;
 
         qemu_plugin_insn_data(insn, &w, sizeof(w));
         /* Window callbacks before the counter: the begin instruction counts
@@ -2002,9 +2436,20 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
                 insn, msr_cb, QEMU_PLUGIN_CB_R_REGS,
                 iinfo_get(va, w, IK_MSR, (uint8_t)rg, (uint8_t)el));
         } else if (decode_cmo(w, &op)) {
+            struct iinfo *ii = iinfo_get(va, w, IK_CMO, (uint8_t)op, 0);
+            ii->dom = cmo_shareable(w, op);
             qemu_plugin_register_vcpu_insn_exec_cb(
-                insn, cmo_cb, QEMU_PLUGIN_CB_R_REGS,
-                iinfo_get(va, w, IK_CMO, (uint8_t)op, 0));
+                insn, cmo_cb, QEMU_PLUGIN_CB_R_REGS, ii);
+        } else if (decode_dsb(w, &lvl)) {
+            if (lvl) {
+                qemu_plugin_register_vcpu_insn_exec_cb(
+                    insn, dsb_cb, QEMU_PLUGIN_CB_NO_REGS,
+                    (void *)(uintptr_t)lvl);
+            }
+        } else if ((w & 0xfffff0ffu) == 0xd50330dfu) {    /* isb */
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, isb_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   NULL);
         } else if (changes_el(w)) {
             qemu_plugin_register_vcpu_insn_exec_inline_per_vcpu(
                 insn, QEMU_PLUGIN_INLINE_STORE_U64, SB_ELDIRTY, 1);
@@ -2184,6 +2629,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
                  parse_hex(p[1], &cfg.rg[t][cfg.n_rg[t]].e) &&
                  cfg.rg[t][cfg.n_rg[t]].s < cfg.rg[t][cfg.n_rg[t]].e;
             cfg.n_rg[t] += ok;
+        } else if (IS("warm")) {
+            g_auto(GStrv) p = g_strsplit(val, ":", 2);
+            ok = cfg.n_warm < 16 && p[0] && p[1] &&
+                 parse_hex(p[0], &cfg.warm[cfg.n_warm].s) &&
+                 parse_hex(p[1], &cfg.warm[cfg.n_warm].e) &&
+                 cfg.warm[cfg.n_warm].s < cfg.warm[cfg.n_warm].e;
+            cfg.n_warm += ok;
         } else if (IS("expect_handoff")) {
             cfg.expect_mmu_off = !strcmp(val, "mmu-off");
             cfg.expect_sel4 = !strcmp(val, "sel4");

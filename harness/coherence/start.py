@@ -1,0 +1,61 @@
+"""The caches' start state: which lines firmware may have left valid.
+
+The arm64 boot protocol asks only that the loaded image be cleaned to PoC; it
+does not ask firmware to invalidate, so valid clean lines over the image (and
+whatever firmware touched) may still be cached when the loader starts. A
+loader that writes memory with its caches off under such a line and then reads
+it cached sees the stale copy. The model starts "warm" on direct-boot targets
+(the image and the kernel's destination valid and clean) and "cold" (empty)
+behind U-Boot, whose own cache handling is what the loader meets there.
+``HARNESS_CACHE_START=cold|warm`` overrides the default.
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from .args import MAX_WARM_RANGES
+from .report import START_STATES
+
+if TYPE_CHECKING:
+    from ..payload import Payload
+
+__all__ = ["START_ENV", "start_state", "warm_ranges"]
+
+START_ENV = "HARNESS_CACHE_START"
+
+
+def start_state(direct_boot: bool) -> str:
+    """"warm" on direct-boot targets, "cold" behind U-Boot, unless the
+    environment says otherwise (ValueError names the variable)."""
+    chosen = os.environ.get(START_ENV, "").strip()
+    if not chosen:
+        return "warm" if direct_boot else "cold"
+    if chosen not in START_STATES:
+        raise ValueError(f"{START_ENV}={chosen!r}: use one of {', '.join(START_STATES)}")
+    return chosen
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(x for x in spans if x[0] < x[1]):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    while len(out) > MAX_WARM_RANGES:          # close the smallest gap
+        i = min(range(len(out) - 1), key=lambda k: out[k + 1][0] - out[k][1])
+        out[i:i + 2] = [(out[i][0], out[i + 1][1])]
+    return out
+
+
+def warm_ranges(payload: "Payload", state: str) -> list[tuple[int, int]]:
+    """Physical ranges that start valid and clean: the loader's image (its
+    archive included) and the destinations known before the boot (every image
+    of ours; seL4's kernel: its user images are placed at run time)."""
+    if state == "cold":
+        return []
+    spans = [payload.loader.span]
+    placed = payload.images if payload.reference else payload.images[:1]
+    spans += [(seg.paddr, seg.paddr + seg.memsz) for img in placed for seg in img.segments]
+    return _merged(spans)

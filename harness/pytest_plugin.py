@@ -21,6 +21,7 @@ from .payload import Payload, from_user
 from .report import properties
 from .session import BootSession, Outcome
 from .targets import Target, load, with_overrides
+from .testing import check_tools_marker, skip_reason, summary_lines, tools_marker
 
 TARGET_KEY = pytest.StashKey[Target]()
 PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
@@ -55,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "boot: boots a guest (QEMU or a board)")
     config.addinivalue_line("markers", "reference: needs the reference elfloader (skipped with --image)")
     config.addinivalue_line("markers", "lab: exercises the lab itself (runs with a `lab: virtual` target)")
+    tools_marker(config)
     name = config.getoption("target")
     lg_env = getattr(config.option, "lg_env", None) or os.environ.get("LG_ENV")
     try:
@@ -97,6 +99,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("reference"):
             item.add_marker(skip)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.requires_tool(...)`: a missing tool skips, or fails under CI=true."""
+    check_tools_marker(item)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The run's skips counted by reason, one line each: a skip that hides missing
+    evidence stands out (`[missing]`) instead of drowning in 's' characters."""
+    reports = terminalreporter.stats.get("skipped", [])
+    reasons = [skip_reason(getattr(r, "longrepr", "")) for r in reports]
+    if not reasons:
+        return
+    terminalreporter.write_sep("=", f"skips by reason ({len(reasons)})")
+    for line in summary_lines(reasons):
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,9 +9,11 @@ mkdir -p results
 # Every boot of this invocation is one run in results/history.sqlite (docs/history.md).
 export HARNESS_RUN_ID=${HARNESS_RUN_ID:-make-test-$(date -u +%Y%m%dT%H%M%SZ)} HARNESS_RUN_LABEL=${HARNESS_RUN_LABEL:-make test}
 status=0
+junits=()
 run() {
   local name=$1; shift
   echo "== pytest $name: $*"
+  junits+=("results/junit-$name.xml")
   "$py" -m pytest -q -p no:cacheprovider --junitxml="results/junit-$name.xml" "$@" || status=1
 }
 run host -m 'not boot' tests
@@ -39,4 +41,7 @@ for target in ${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-el2 qemu-imx8mp qemu-i
     *)               run "$target" -m boot -k 'not test_faults' "${NO_STOCK_VERDICT[@]}" --target="$target" tests ;;
   esac
 done
+# Every skip of this invocation, counted by reason (with CI=true a missing tool or input is a
+# failure, never one of these: harness/testing.py).
+"$py" -m harness.testing "${junits[@]}"
 exit $status

@@ -169,7 +169,7 @@ def run_firmware(firmware: Path, mailbox_data: int | None, wait: float = 4.0) ->
 
 
 @pytest.mark.qemu
-@pytest.mark.skipif(QEMU is None, reason="qemu-system-aarch64 not installed")
+@pytest.mark.requires_tool("qemu-system-aarch64", why="the firmware runs on QEMU's imx8mp-evk")
 def test_firmware_enters_the_mailbox_entry_at_el2h(firmware: Path) -> None:
     """Entry = the firmware's own park loop (it is in OCRAM, harmless at EL2): the CPU must
     end up there at EL2h, Non-secure, with x0..x3 = 0 and nothing on the console."""
@@ -185,7 +185,7 @@ def test_firmware_enters_the_mailbox_entry_at_el2h(firmware: Path) -> None:
 
 
 @pytest.mark.qemu
-@pytest.mark.skipif(QEMU is None, reason="qemu-system-aarch64 not installed")
+@pytest.mark.requires_tool("qemu-system-aarch64", why="the firmware runs on QEMU's imx8mp-evk")
 def test_empty_mailbox_says_so(firmware: Path) -> None:
     """Negative control: nobody filled the mailbox -> one ERROR line on the console."""
     console, regs = run_firmware(firmware, None, wait=2.0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from harness.testing import require_tool
 
 from harness.images.cpio import write_newc
 
@@ -45,8 +46,8 @@ class Run:
 @pytest.fixture(scope="module")
 def fuzzers() -> Path:
     """Build the fuzzers (make skips what is up to date) and cut seeds from real images."""
-    if shutil.which("clang") is None:
-        pytest.skip("clang is not installed (make setup installs clang and libclang-rt-14-dev)")
+    require_tool("clang", "the fuzzers are built with clang's libFuzzer",
+                 "make setup installs clang and libclang-rt-14-dev")
     subprocess.run(["make", "-s", "-C", str(ROOT / "fuzz"), f"OUT={BIN}"], check=True)
     subprocess.run([sys.executable, str(ROOT / "fuzz/seeds.py"), str(SEEDS)], check=True,
                    cwd=ROOT)

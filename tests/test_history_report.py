@@ -515,8 +515,8 @@ def _colours(png: bytes) -> int:
     return len(colours or [])
 
 
-needs_chromium = pytest.mark.skipif(CHROMIUM is None,
-                                    reason="chromium not installed (scripts/setup.sh installs it)")
+needs_chromium = pytest.mark.requires_tool("chromium|chromium-browser", why="the report is opened in a real browser",
+                                           fix="scripts/setup.sh installs it")
 
 
 @needs_chromium

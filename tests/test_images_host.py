@@ -5,6 +5,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from harness.testing import require_tool
 
 from harness.errors import HarnessError
 from harness.images.cpio import read_newc, write_newc
@@ -58,8 +59,7 @@ def test_newc_matches_gnu_cpio(tmp_path: Path) -> None:
     """Our writer's archive lists the same with GNU cpio, when it is installed."""
     import shutil
     import subprocess
-    if not shutil.which("cpio"):
-        pytest.skip("GNU cpio not installed")
+    require_tool("cpio", "our newc writer is compared with GNU cpio", "apt-get install cpio")
     k = kernel(tmp_path)
     write_newc([("kernel.elf", k)], tmp_path / "a.cpio")
     out = subprocess.run(["cpio", "-it"], input=(tmp_path / "a.cpio").read_bytes(),

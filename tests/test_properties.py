@@ -66,8 +66,8 @@ def profile(scale: float = 1.0) -> settings:
     return settings(PROFILE, max_examples=max(5, int(PROFILE.max_examples * scale)))
 
 
-needs_mkimage = pytest.mark.skipif(shutil.which("mkimage") is None or shutil.which("dtc") is None,
-                                   reason="mkimage/dtc (u-boot-tools, device-tree-compiler) not installed")
+needs_mkimage = pytest.mark.requires_tool("mkimage", "dtc", why="U-Boot packages are built with them",
+                                          fix="apt-get install u-boot-tools device-tree-compiler")
 
 MiB = 1 << 20
 HUGE = [0, 1, 0x7F, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 32, 1 << 40, 1 << 63,

@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from harness.testing import missing_input
 
 from harness.errors import HarnessError
 from harness.sel4 import build as sel4_build
@@ -100,7 +101,8 @@ def test_project_must_be_a_seL4_checkout(tmp_path: Path, monkeypatch: pytest.Mon
 def test_sel4test_patch_applies_to_the_pinned_sources(tmp_path: Path) -> None:
     tarball = upstream_dir() / "sel4test-src.tar.xz"
     if not tarball.is_file():
-        pytest.skip(f"{tarball} absent (shared/ not beside the repository)")
+        missing_input(str(tarball), "the sel4test patches are checked against the pinned sources",
+                      "put shared/ beside the repository")
     with tarfile.open(tarball) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith("sel4test-src/projects/sel4test/")]
         tar.extractall(tmp_path, members=members, filter="tar")

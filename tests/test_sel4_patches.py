@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from harness.testing import missing_input, require_tool
 
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = (REPO / ".." / "shared" / "upstream").resolve()
@@ -56,11 +57,11 @@ def _extract(tarball: Path, root: str, dest: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def trees(tmp_path_factory) -> dict[str, Path]:
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
+    require_tool("git", "the patches are applied with git apply", "apt-get install git")
     missing = [t for t, _ in TREES.values() if not (UPSTREAM / t).is_file()]
     if missing:
-        pytest.skip(f"upstream tarballs absent from {UPSTREAM}: {', '.join(missing)}")
+        missing_input(f"upstream tarballs in {UPSTREAM}", f"{', '.join(missing)} absent: the patches "
+                      "cannot be applied to the pinned sources", "put shared/ beside the repository")
     base = tmp_path_factory.mktemp("sel4-trees")
     return {name: _extract(UPSTREAM / tarball, root, base / name)
             for name, (tarball, root) in TREES.items()}

@@ -29,6 +29,7 @@ from harness.console import ConsoleRecorder
 from harness.errors import HarnessError
 from harness.session import BootSession, Outcome
 from harness.targets import Target
+from harness.testing import missing_input
 
 from test_boot_failures import short_timeouts
 
@@ -90,6 +91,23 @@ def assert_recorded(outcome: Outcome, session: BootSession, name: str) -> None:
     assert outcome.result.failure.message in (folder / "summary.txt").read_text()
 
 
+def assert_tail_from_fault(outcome: Outcome, text: str) -> None:
+    """The failure's last lines are the console's end (the last lines recorded before
+    the connection ended, taken when it ended), and the line the fault was injected
+    at is in the record.
+
+    Not "that line is among the last 15": the fault fires while the recorder adds the
+    lines of one read, and the rest of that read (a lab's serial read collects up to
+    4 KiB within 10 ms; a busy host lets more queue) and whatever the target had sent
+    before the close still arrive -- real console output, and the report keeps it."""
+    f = outcome.result.failure
+    assert f is not None and f.last_lines, f
+    recorded = [line.text for line in outcome.result.lines]
+    tail = [t.replace("\r", "").replace("\0", "") for t in f.last_lines]
+    assert recorded[-len(tail):] == tail, (tail, recorded[-len(tail):])
+    assert any(text in t for t in recorded), f"'{text}' was not recorded: {recorded[-20:]}"
+
+
 def qemu_pid(session: BootSession) -> int:
     qemu = getattr(session.strategy, "qemu", None)
     assert qemu is not None and qemu._child is not None, "no QEMU running"
@@ -103,6 +121,29 @@ def console_socket(session: BootSession) -> socket.socket:
     if qemu is not None:
         return qemu._clientsocket   # type: ignore[no-any-return]
     return session.strategy.serial.serial._socket   # type: ignore[no-any-return]
+
+
+def end_console(session: BootSession) -> None:
+    """End the harness's console connection at this point of the stream: shut it down
+    and drop what the target had sent that the harness had not read yet.
+
+    shutdown() alone does not end the stream where it is called: bytes already in the
+    socket's receive queue stay readable, so the console "closed" only once the reader
+    had drained them -- under load, lines past the fault point, or the whole rest of
+    a short boot (which then passed). After shutdown nothing new is queued (a unix
+    peer gets EPIPE, a TCP peer a reset), so dropping the queue makes the next read
+    see the end. Runs in the recorder's own thread: no read is in progress."""
+    sock = console_socket(session)
+    sock.shutdown(socket.SHUT_RDWR)
+    blocking = sock.getblocking()
+    sock.setblocking(False)
+    try:
+        while sock.recv(1 << 16):
+            pass
+    except OSError:         # a reset, or nothing left: the end either way
+        pass
+    finally:
+        sock.setblocking(blocking)
 
 
 def needs(condition: bool, why: str) -> None:
@@ -128,7 +169,7 @@ def test_qemu_killed_mid_unpack(harness_target: Target, fault_session: BootSessi
     assert fired, "the unpack never began"
     assert f is not None and (f.kind, f.phase) == ("infrastructure", "unpack"), str(f)
     assert "QEMU exited (killed by signal 9, SIGKILL) during the unpack" in f.message, f.message
-    assert any("unpack.begin" in line for line in f.last_lines), f.last_lines
+    assert_tail_from_fault(outcome, "@h mark name=unpack.begin")
     assert time.monotonic() - fired[0] < 15, "the end of the boot took long after the kill"
     assert took < TIMEOUTS["unpack"] + TIMEOUTS["uboot"] + TIMEOUTS["load"]
     assert_recorded(outcome, session, "qemu-killed")
@@ -141,15 +182,20 @@ def test_console_closed_mid_boot(harness_target: Target, fault_session: BootSess
     as a closed console, at once -- not the unpack timeout, not a product failure."""
     session = fault_session
     payload = session.payload(session.variant())
-    fired = when_console_says(monkeypatch, "ELF-loader started",
-                              lambda: console_socket(session).shutdown(socket.SHUT_RDWR))
+    fired = when_console_says(monkeypatch, "ELF-loader started", lambda: end_console(session))
     outcome, took = boot_timed(session, payload, "console-closed")
     f = outcome.result.failure
     assert fired, "the loader banner never came"
     assert f is not None and (f.kind, f.phase) == ("infrastructure", "unpack"), str(f)
     assert "console closed during the unpack" in f.message, f.message
     assert "the target still runs" in f.message or "lost the console" in f.message, f.message
-    assert any("ELF-loader started" in line for line in f.last_lines), f.last_lines
+    assert_tail_from_fault(outcome, "ELF-loader started")
+    lines = outcome.result.lines
+    banner = next(line for line in lines if "ELF-loader started" in line.text)
+    # nothing was read after the banner's own read (the recorder stamps a read's lines
+    # alike; the last line may be its unfinished one, stamped when the recorder closed)
+    after = [line.text for line in lines[:-1] if line.t_ns > banner.t_ns]
+    assert not after, f"read after the console ended: {after}"
     assert time.monotonic() - fired[0] < 15, "the closed console was not seen at once"
     assert_recorded(outcome, session, "console-closed")
 
@@ -185,8 +231,8 @@ def full_folder(tmp_path: Path) -> Iterator[Path]:
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
                           capture_output=True, text=True, timeout=30)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): the full-folder "
-                    "fault needs one (docs/faults.md)")
+        missing_input("a tmpfs mount", f"the full-folder fault needs one ({done.stderr.strip()})",
+                      "run as root, or where mount -t tmpfs is permitted (docs/faults.md)")
     try:
         st = os.statvfs(mnt)
         (mnt / "filler").write_bytes(bytes(st.f_bavail * st.f_frsize - 4096))
@@ -344,7 +390,7 @@ def test_qmp_not_answering_during_verify(harness_target: Target, fault_session: 
     assert fired, "the hand-off line never came"
     assert f is not None and (f.kind, f.phase) == ("infrastructure", "kernel"), str(f)
     assert "QEMU's QMP monitor ('query-status') did not answer within" in f.message, f.message
-    assert any("Jumping to kernel-image entry point" in line for line in f.last_lines)
+    assert_tail_from_fault(outcome, "Jumping to kernel-image entry point")
     assert time.monotonic() - fired[0] < 5 + 15    # the kernel timeout, QEMU's stop
     assert_recorded(outcome, session, "qmp-silent-verify")
 

@@ -92,11 +92,14 @@ def _entry(r: BootResult) -> Record | None:
 
 
 SCTLR_M, SCTLR_C, SCTLR_I = 1 << 0, 1 << 2, 1 << 12
+#: The SCTLR_ELx bits a hand-off contract speaks of: (bit name, mask, what it enables).
+SCTLR_BITS = (("M", SCTLR_M, "MMU"), ("C", SCTLR_C, "D-cache"), ("I", SCTLR_I, "I-cache"))
 
 
 def _sctlr_bits(sctlr: int) -> str:
-    return ", ".join(f"{n} {'on' if sctlr & b else 'off'}"
-                     for n, b in (("MMU", SCTLR_M), ("D-cache", SCTLR_C), ("I-cache", SCTLR_I)))
+    """Exactly the bits read, e.g. 'M=1 (MMU on), C=1 (D-cache on), I=0 (I-cache off)'."""
+    return ", ".join(f"{b}={int(bool(sctlr & m))} ({what} {'on' if sctlr & m else 'off'})"
+                     for b, m, what in SCTLR_BITS)
 
 
 def sel4_expected_el(r: BootResult) -> tuple[int, str]:
@@ -113,6 +116,32 @@ def sel4_expected_el(r: BootResult) -> tuple[int, str]:
     return 2, f"kernel entry {entry:#x} in the lower half (EL2 kernel)"
 
 
+def sel4_entry_state(source: str, sctlr: int | None, el: int | None,
+                     want_el: int, why: str) -> tuple[list[str], list[str]]:
+    """(problems, evidence) of one source's view of the kernel entry under seL4's
+    contract: SCTLR_ELx M, C and I all set, at the expected EL. The cache model and
+    the gdbstub are judged by this one rule, so neither path passes on less; a
+    source that could not read SCTLR or the EL fails, naming what it lacked."""
+    problems: list[str] = []
+    evidence: list[str] = []
+    if el is None:
+        problems.append(f"{source}: no EL read at the kernel entry (expected EL{want_el}, {why})")
+    elif el != want_el:
+        problems.append(f"{source}: kernel entered at EL{el}, expected EL{want_el} ({why})")
+    reg = f"SCTLR_EL{el if el is not None else want_el}"
+    if sctlr is None:
+        problems.append(f"{source}: {reg} not read at the kernel entry: M, C and I unchecked")
+        return problems, evidence
+    off = [b for b, m, _ in SCTLR_BITS if not sctlr & m]
+    if off:
+        problems.append(f"{source}: {reg}={sctlr:#x} at the kernel entry ({_sctlr_bits(sctlr)}): "
+                        f"{', '.join(off)} clear; seL4's contract is M, C and I set "
+                        "(MMU, D-cache and I-cache on)")
+    elif el == want_el:
+        evidence.append(f"{source}: EL{el}, {reg}={sctlr:#x} ({_sctlr_bits(sctlr)})")
+    return problems, evidence
+
+
 def _handoff_sel4(r: BootResult) -> Check:
     """seL4's contract: MMU and caches on, the kernel's virtual entry, the expected EL."""
     from .coherence import CoherenceReport
@@ -124,20 +153,10 @@ def _handoff_sel4(r: BootResult) -> Check:
     evidence: list[str] = []
     report = r.extras.get("coherence")
     if isinstance(report, CoherenceReport) and report.handoff_seen:
-        if report.sctlr_at_handoff is not None:
-            sctlr = report.sctlr_at_handoff
-            if (sctlr & (SCTLR_M | SCTLR_C | SCTLR_I)) != (SCTLR_M | SCTLR_C | SCTLR_I):
-                problems.append(f"cache model: SCTLR={sctlr:#x} at the kernel's virtual entry "
-                                f"{kernel.entry:#x} ({_sctlr_bits(sctlr)}); seL4's contract is "
-                                "MMU and caches on")
-            else:
-                evidence.append(f"cache model: SCTLR={sctlr:#x} (MMU, D-cache, I-cache on)")
-        if report.el_at_handoff is not None:
-            if report.el_at_handoff != el:
-                problems.append(f"cache model: kernel entered at EL{report.el_at_handoff}, "
-                                f"expected EL{el} ({why})")
-            else:
-                evidence.append(f"EL{report.el_at_handoff}")
+        p, e = sel4_entry_state("cache model", report.sctlr_at_handoff, report.el_at_handoff,
+                                el, why)
+        problems += p
+        evidence += e
     if isinstance(report, CoherenceReport) and not problems:
         # the plugin's own verdict under expect_handoff=sel4 (a wrong EL or state it flagged)
         from .coherence.checks import handoff_state
@@ -148,18 +167,10 @@ def _handoff_sel4(r: BootResult) -> Check:
             problems.append(f"out-of-band stop at {oob.stopped_at:#x}, not the kernel's virtual "
                             f"entry {kernel.entry:#x} (physical entry: MMU off?)")
         else:
-            evidence.append(f"stopped at the virtual entry {kernel.entry:#x}")
-        if oob.sctlr is not None:
-            if (oob.sctlr & (SCTLR_M | SCTLR_C)) != (SCTLR_M | SCTLR_C):
-                problems.append(f"gdbstub: SCTLR={oob.sctlr:#x} at the kernel entry "
-                                f"({_sctlr_bits(oob.sctlr)}); seL4's contract is MMU and caches on")
-            else:
-                evidence.append(f"gdbstub: SCTLR={oob.sctlr:#x}")
-        if oob.el is not None:
-            if oob.el != el:
-                problems.append(f"gdbstub: kernel entered at EL{oob.el}, expected EL{el} ({why})")
-            else:
-                evidence.append(f"gdbstub: EL{oob.el}")
+            evidence.append(f"gdbstub: stopped at the virtual entry {kernel.entry:#x}")
+        p, e = sel4_entry_state("gdbstub", oob.sctlr, oob.el, el, why)
+        problems += p
+        evidence += e
     if problems:
         return _fail(name, problems)
     if not evidence:
@@ -203,7 +214,11 @@ def check_handoff(r: BootResult) -> Check:
         problems.append(f"loader ran at EL{mode.get('el')} but the kernel entered at EL{el}")
     if problems:
         return _fail(name, problems)
-    return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')}: MMU, D-cache, I-cache off")
+    if r.target.expect_handoff != "mmu-off":
+        return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')} (MMU and caches not judged: the "
+                           f"target's expect.handoff is '{r.target.expect_handoff}')")
+    return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')}: the probe read MMU, D-cache, "
+                       "I-cache off")
 
 
 def check_timeline(r: BootResult) -> Check:
@@ -272,8 +287,8 @@ def check_out_of_band(r: BootResult) -> Check:
     report = r.extras.get("verify")
     if not isinstance(report, VerifyReport):
         return _skip(name, "no out-of-band dump (boot without verify)")
-    if report.mismatches:
-        return _fail(name, [m.describe() for m in report.mismatches])
+    if report.mismatches or report.misplaced:
+        return _fail(name, [m.describe() for m in report.mismatches] + list(report.misplaced))
     return _pass(name, f"{report.checked_bytes} bytes at the kernel entry ({report.stopped_at:#x}) "
                        "equal the ELF images")
 

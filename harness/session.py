@@ -72,24 +72,28 @@ def _clip(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int,
 
 def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20,
                   reserved: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
-    """The bss ranges to poison, clipped so they never overlap what QEMU or the image
-    place: the loader's own PT_LOADs, every image's file bytes, and `reserved`
-    (the caller's: e.g. the DTB QEMU's virt machine puts at the RAM base). A user image's user images are skipped: seL4's
-    loader moves them, so where their bss lands is only known at run time."""
+    """The bss ranges to poison, where each image will land (seL4's loader moves user
+    images: `verify.image_offsets`, the placement the out-of-band dump uses too),
+    clipped so they never overlap what QEMU or the image place: the loader's own
+    PT_LOADs, every image's file bytes, and `reserved` (the caller's: e.g. the DTB
+    QEMU's virt machine puts at the RAM base). A user image whose place only the
+    run can tell (a boot loader's DTB is copied before it) is not poisoned."""
+    from .verify import image_offsets
     try:
         images = payload.images
         loader = [(s.paddr, s.paddr + s.memsz) for s in payload.loader.segments]
+        offsets = image_offsets(payload)
     except HarnessError:
         return []   # an archive the loader itself will reject: nothing to poison
+    placed = [img for img in images if img.name in offsets]
     holes = [*loader, *(reserved or [])]
-    holes += [(s.paddr, s.paddr + s.filesz) for img in images for s in img.segments]
+    holes += [(s.paddr + offsets[img.name], s.paddr + offsets[img.name] + s.filesz)
+              for img in placed for s in img.segments]
     lo_ram, hi_ram = dram[0], dram[0] + dram[1]
     out: list[tuple[int, int]] = []
-    for i, img in enumerate(images):
-        if i > 0 and not payload.reference:
-            continue
+    for img in placed:
         for seg in img.segments:
-            start, end = seg.bss
+            start, end = (a + offsets[img.name] for a in seg.bss)
             end = min(end, start + limit, hi_ram)
             if end <= start or not lo_ram <= start < hi_ram:
                 continue    # nothing to zero, or not DRAM

@@ -35,9 +35,11 @@ class Mismatch:
     in_bss: bool
 
     def describe(self) -> str:
-        part = "bss (must be zero)" if self.in_bss else "file bytes"
-        return (f"{self.segment.describe()} at {self.dest:#x}: {part} differ from the ELF from "
-                f"{self.first_bad:#x} ({self.bad_bytes} byte(s) in that {CHUNK >> 20} MiB chunk)")
+        seg = self.segment
+        part = (f"bss [{self.dest + seg.filesz:#x}..{self.dest + seg.memsz:#x}) is not zero"
+                if self.in_bss else "file bytes differ from the ELF")
+        return (f"{seg.describe()} at {self.dest:#x}: {part} from {self.first_bad:#x} "
+                f"({self.bad_bytes} byte(s) in that {CHUNK >> 20} MiB chunk)")
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,91 @@ class VerifyReport:
     mismatches: tuple[Mismatch, ...]
     el: int | None = None       # CurrentEL at the stop (PSTATE through the gdbstub)
     sctlr: int | None = None    # SCTLR_ELx at the stop, when the gdbstub exposes it
+    misplaced: tuple[str, ...] = ()     # user images not where the placement rule put them
 
 
-def destination_offset(image: ElfImage, tl: Timeline) -> int:
-    """Where the loader put an image relative to its ELF paddrs (seL4 moves user images)."""
-    start = tl.placed_at(image.name)
-    return 0 if start is None else start - image.span[0]
+PAGE = 1 << 12          # seL4's elfloader places images on 4 KiB pages
+KEEP_HEADERS = PAGE     # and keeps a page of ELF headers after each user image
+
+
+def _page_up(addr: int) -> int:
+    return (addr + PAGE - 1) & ~(PAGE - 1)
+
+
+def _fdt_size(payload: Payload) -> int | None:
+    """The archive's kernel.dtb size as the loader reads it (the FDT header's
+    totalsize), or None when the archive carries no DTB."""
+    dtb = next((m for m in payload.members if m.name == "kernel.dtb"), None)
+    if dtb is None:
+        return None
+    head = dtb.data.read(0, 8)
+    if len(head) < 8 or head[:4] != b"\xd0\x0d\xfe\xed":
+        return None
+    return int.from_bytes(head[4:8], "big")
+
+
+def sel4_places(payload: Payload) -> dict[str, int]:
+    """Where seL4's elfloader puts each user image (name -> physical start), known
+    before the boot.
+
+    Its rule (load_images): the DTB it uses is copied to the first page after the
+    kernel's physical end, the user images follow one after another, each spanning
+    its page-rounded virtual bounds plus one page of ELF headers. The DTB of the
+    archive wins over a boot loader's; without one in the archive a boot loader's
+    DTB (U-Boot's) may be copied there, whose size only the run shows: then no user
+    image has a place known in advance (empty; the loader's line says it at run time).
+    """
+    images = payload.images
+    if payload.contract != "sel4" or len(images) < 2:
+        return {}
+    dtb = _fdt_size(payload)
+    if dtb is None:
+        return {}       # a boot loader's DTB, or none: only the loader's line will say
+    nxt = _page_up(_page_up(images[0].span[1]) + dtb)
+    out: dict[str, int] = {}
+    for img in images[1:]:
+        lo = min(s.vaddr for s in img.segments)
+        hi = _page_up(max(s.vaddr + s.memsz for s in img.segments))
+        out[img.name] = nxt
+        nxt = _page_up(nxt + hi - lo) + KEEP_HEADERS
+    return out
+
+
+def image_offsets(payload: Payload, tl: Timeline | None = None) -> dict[str, int]:
+    """Per image, where it lands relative to its ELF paddrs: the one placement
+    computation, used to poison bss before the boot (harness/session.py) and to
+    dump memory at the kernel entry (here).
+
+    Our reference loader's images and every kernel stay at their ELF paddrs; seL4's
+    user images go where `sel4_places` says. The loader's own line (`tl`, at run
+    time) is used only where the rule cannot know (`misplaced` reports where the two
+    disagree). An image whose place is unknown is left out.
+    """
+    places = sel4_places(payload)
+    out: dict[str, int] = {}
+    for i, img in enumerate(payload.images):
+        if i == 0 or payload.contract != "sel4":
+            out[img.name] = 0
+            continue
+        start = places.get(img.name)
+        if start is None and tl is not None:
+            start = tl.placed_at(img.name)
+        if start is not None:
+            out[img.name] = start - img.span[0]
+    return out
+
+
+def misplaced(payload: Payload, tl: Timeline) -> list[str]:
+    """User images the loader says it put elsewhere than seL4's placement rule: their
+    bss was poisoned, and their memory dumped, where the rule said."""
+    out = []
+    for name, start in sel4_places(payload).items():
+        said = tl.placed_at(name)
+        if said is not None and said != start:
+            out.append(f"image '{name}': the loader placed it at {said:#x}, seL4's placement "
+                       f"rule (kernel end, DTB, images in archive order) says {start:#x}: "
+                       "its bss poison and dump were at the rule's place")
+    return out
 
 
 def _expected(seg: Segment) -> Iterator[bytes]:
@@ -80,8 +161,9 @@ def compare(payload: Payload, tl: Timeline, dump: Callable[[int, int], bytes]) -
     """Compare every segment with memory read through `dump(addr, size)`."""
     mismatches = []
     checked = 0
+    offsets = image_offsets(payload, tl)
     for img in payload.images:
-        offset = destination_offset(img, tl)
+        offset = offsets.get(img.name, 0)      # unknown: at its ELF paddrs, as linked
         for seg in img.segments:
             dest = seg.paddr + offset
             pos = 0
@@ -95,7 +177,7 @@ def compare(payload: Payload, tl: Timeline, dump: Callable[[int, int], bytes]) -
                                                pos + bad[0] >= seg.filesz))
                     break
                 pos += len(want)
-    return VerifyReport(0, checked, tuple(mismatches))
+    return VerifyReport(0, checked, tuple(mismatches), misplaced=tuple(misplaced(payload, tl)))
 
 
 def _xfer(stub: GdbStub, name: str) -> str:
@@ -268,7 +350,8 @@ class OutOfBand:
                 return data
 
             report = compare(self.payload, tl, dump)
-        self.report = VerifyReport(pc, report.checked_bytes, report.mismatches, el, sctlr)
+        self.report = VerifyReport(pc, report.checked_bytes, report.mismatches, el, sctlr,
+                                   report.misplaced)
         try:
             for addr in self.entries():
                 self.stub.command(f"z1,{addr:x},4")

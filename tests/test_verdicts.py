@@ -332,9 +332,70 @@ def test_poison_never_overlaps_qemu_dtb_or_loader(tmp_path: Path) -> None:
     assert poison_ranges(p, dram)[0][0] < dram[0] + (1 << 20)
 
 
-def test_poison_skips_user_images_seL4_moves(sel4_payload: Payload) -> None:
+def fdt(size: int) -> bytes:
+    """A DTB as far as seL4's loader reads it: magic and totalsize (then padding)."""
+    return b"\xd0\x0d\xfe\xed" + size.to_bytes(4, "big") + bytes(size - 8)
+
+
+def rootserver_with_bss(bss: int = 0x3000) -> bytes:
+    return Elf(0x400000, [Seg(0x400000, bytes(range(256)) * 16, memsz=0x1000 + bss, flags=7)]).bytes()
+
+
+KERNEL_END = 0x40000000 + 4096 + 0x200000       # kernel_elf(): one page of code, 2 MiB bss
+
+
+def test_poison_reaches_the_user_images_where_seL4_places_them(tmp_path: Path) -> None:
+    """With the DTB in the archive, seL4's loader puts the rootserver at a place known
+    before the boot: the first page after the kernel, then the DTB's pages. Its bss is
+    poisoned there, and the out-of-band dump reads that same place."""
+    from harness.verify import compare, sel4_places
+    p = from_user(elfloader(tmp_path, [("kernel.elf", kernel_elf()), ("kernel.dtb", fdt(7697)),
+                                       ("rootserver", rootserver_with_bss())]))
+    place = KERNEL_END + 0x2000                  # 7697 bytes of DTB: two pages
+    assert sel4_places(p) == {"rootserver": place}
+    dtb = [(0x40000000, 0x40100000)]
+    ranges = poison_ranges(p, (0x40000000, 0x80000000), reserved=dtb)
+    assert ranges == [(0x40100000, KERNEL_END), (place + 0x1000, place + 0x4000)]
+    # the dump asks for the same place (the loader's line, which says the same, is not needed)
+    asked: list[tuple[int, int]] = []
+
+    def dump(addr: int, size: int) -> bytes:
+        asked.append((addr, size))
+        return bytes(size)
+    report = compare(p, Timeline(0), dump)
+    assert (place, 0x4000) in asked and report.misplaced == ()
+    # a loader that copied the file bytes and left the poison in the bss (the
+    # skip-user-bss control on a real boot): named with the image and the bss range
+    root = p.images[1].segments[0]
+    landed = root.data.read() + b"\xa5" * 0x3000
+    report = compare(p, Timeline(0), lambda addr, size: landed if addr == place else bytes(size))
+    assert [m.describe() for m in report.mismatches if m.segment.image == "rootserver"] == [
+        f"image 'rootserver' segment 0 (paddr=0x400000, rwx) at {place:#x}: bss "
+        f"[{place + 0x1000:#x}..{place + 0x4000:#x}) is not zero from {place + 0x1000:#x} "
+        "(12288 byte(s) in that 32 MiB chunk)"]
+
+
+def test_a_loader_placing_elsewhere_than_the_rule_fails_out_of_band(tmp_path: Path) -> None:
+    """Negative control: the loader says it put the rootserver elsewhere than where its
+    bss was poisoned and its memory dumped: the out-of-band check fails naming both."""
+    from harness.checks import check_out_of_band
+    from harness.verify import compare
+    p = from_user(elfloader(tmp_path, [("kernel.elf", kernel_elf()), ("kernel.dtb", fdt(0x800)),
+                                       ("rootserver", rootserver_with_bss())]))
+    place = KERNEL_END + 0x1000
+    lines = [t.replace("4023d000", f"{place + 0x1000:x}") for t in SEL4_LOADER]
+    r = sel4_result(load("qemu-virt"), p, lines)
+    r.extras["verify"] = compare(p, r.timeline, lambda addr, size: bytes(size))
+    c = check_out_of_band(r)
+    assert c.failed and (f"image 'rootserver': the loader placed it at {place + 0x1000:#x}, "
+                         f"seL4's placement rule") in c.message and f"says {place:#x}" in c.message
+
+
+def test_poison_skips_user_images_placed_after_a_boot_loaders_dtb(sel4_payload: Payload) -> None:
+    """No DTB in the archive: U-Boot's may be copied before the user images, and its
+    size is known only at run time, so their bss is not poisoned (and not guessed)."""
     ranges = poison_ranges(sel4_payload, (0x40000000, 0x80000000), reserved=[(0x40000000, 0x40100000)])
-    assert ranges == [(0x40100000, 0x40000000 + 4096 + 0x200000)]
+    assert ranges == [(0x40100000, KERNEL_END)]
 
 
 # -- contracts -----------------------------------------------------------------
@@ -368,14 +429,14 @@ def test_sel4_handoff_passes_with_mmu_and_caches_on(target: Target, sel4_payload
                     verify=VerifyReport(KERNEL_VENTRY, 0, (), el=1, sctlr=0xC5183D))
     c = check_handoff(r)
     assert c.status == "pass", c.message
-    assert "seL4 contract, EL1 expected" in c.message and "SCTLR=0xc5183d" in c.message
+    assert "seL4 contract, EL1 expected" in c.message and "SCTLR_EL1=0xc5183d" in c.message
 
 
 def test_sel4_handoff_fails_with_mmu_off(target: Target, sel4_payload: Payload) -> None:
     """Negative control: MMU off at the entry breaks seL4's contract."""
     r = sel4_result(target, sel4_payload, SEL4_LOADER, coherence=coherence(0x30D00800, 1))
     c = check_handoff(r)
-    assert c.failed and "SCTLR=0x30d00800" in c.message and "MMU off" in c.message
+    assert c.failed and "SCTLR_EL1=0x30d00800" in c.message and "M=0 (MMU off)" in c.message
 
 
 def test_sel4_handoff_wrong_el_for_hypervisor_build(target: Target, sel4_payload: Payload) -> None:
@@ -386,6 +447,76 @@ def test_sel4_handoff_wrong_el_for_hypervisor_build(target: Target, sel4_payload
     c = check_handoff(sel4_result(target, sel4_payload, lines,
                                   verify=VerifyReport(0x40000000, 0, (), el=2)))
     assert c.failed and "not the kernel's virtual entry" in c.message
+
+
+SEL4_ON = 0xC5183D          # SCTLR_EL1 as seL4's loader leaves it: M, C and I set
+EVIDENCE_PATHS = ("cache model", "gdbstub")
+
+
+def entry_evidence(path: str, sctlr: int | None, el: int | None) -> dict[str, Any]:
+    """The extras one evidence path leaves at the kernel's virtual entry."""
+    if path == "cache model":
+        return {"coherence": coherence(sctlr, el)}      # type: ignore[arg-type]
+    return {"verify": VerifyReport(KERNEL_VENTRY, 0, (), el=el, sctlr=sctlr)}
+
+
+@pytest.mark.parametrize("path", EVIDENCE_PATHS)
+def test_sel4_handoff_evidence_names_exactly_the_bits_read(target: Target, sel4_payload: Payload,
+                                                           path: str) -> None:
+    c = check_handoff(sel4_result(target, sel4_payload, SEL4_LOADER,
+                                  **entry_evidence(path, SEL4_ON, 1)))
+    assert c.status == "pass", c.message
+    assert (f"{path}: EL1, SCTLR_EL1={SEL4_ON:#x} (M=1 (MMU on), C=1 (D-cache on), "
+            "I=1 (I-cache on))") in c.message, c.message
+
+
+@pytest.mark.parametrize("path", EVIDENCE_PATHS)
+@pytest.mark.parametrize("bit,mask,what", [("M", 1 << 0, "MMU"), ("C", 1 << 2, "D-cache"),
+                                           ("I", 1 << 12, "I-cache")])
+def test_sel4_handoff_each_path_fails_on_each_bit(target: Target, sel4_payload: Payload, path: str,
+                                                  bit: str, mask: int, what: str) -> None:
+    """Negative controls, one bit each: the cache model and the gdbstub demand the same
+    M, C and I (the gdbstub path once passed with the I-cache off)."""
+    sctlr = SEL4_ON & ~mask
+    c = check_handoff(sel4_result(target, sel4_payload, SEL4_LOADER,
+                                  **entry_evidence(path, sctlr, 1)))
+    assert c.failed, c.message
+    assert f"{path}: SCTLR_EL1={sctlr:#x} at the kernel entry" in c.message, c.message
+    assert f"{bit}={0} ({what} off)" in c.message and f"): {bit} clear;" in c.message, c.message
+
+
+@pytest.mark.parametrize("path", EVIDENCE_PATHS)
+def test_sel4_handoff_same_el_rule_on_each_path(target: Target, sel4_payload: Payload,
+                                                path: str) -> None:
+    """A wrong EL, or an EL or SCTLR the path could not read, fails on either path."""
+    wrong = check_handoff(sel4_result(target, sel4_payload, SEL4_LOADER,
+                                      **entry_evidence(path, SEL4_ON, 2)))
+    assert wrong.failed and f"{path}: kernel entered at EL2, expected EL1" in wrong.message
+    no_el = check_handoff(sel4_result(target, sel4_payload, SEL4_LOADER,
+                                      **entry_evidence(path, SEL4_ON, None)))
+    assert no_el.failed and f"{path}: no EL read at the kernel entry" in no_el.message
+    no_sctlr = check_handoff(sel4_result(target, sel4_payload, SEL4_LOADER,
+                                         **entry_evidence(path, None, 1)))
+    assert no_sctlr.failed, no_sctlr.message
+    assert f"{path}: SCTLR_EL1 not read at the kernel entry: M, C and I unchecked" in no_sctlr.message
+
+
+def probe_result(target: Target, tmp_path: Path, sctlr: str, on: tuple[str, ...] = ()) -> BootResult:
+    payload = from_user(elfloader(tmp_path, [("kernel.elf", kernel_elf())],
+                                  symbols={"unpack_window_begin": LOADER_BASE}, name="ours"))
+    bits = " ".join(f"{k}={'on' if k in on else 'off'}" for k in ("mmu", "dcache", "icache"))
+    return sel4_result(target, payload, [f"@h probe entry el=1 sctlr={sctlr} {bits} x0=0x0"])
+
+
+def test_mmu_off_handoff_claims_only_what_the_probe_read(target: Target, tmp_path: Path) -> None:
+    judged = check_handoff(probe_result(target, tmp_path, "0x30d00800"))
+    assert judged.status == "pass" and "the probe read MMU, D-cache, I-cache off" in judged.message
+    control = check_handoff(probe_result(target, tmp_path, "0x30d01800", on=("icache",)))
+    assert control.failed and "icache still on at kernel entry" in control.message
+    anything = replace(target, expect_handoff="any")
+    c = check_handoff(probe_result(anything, tmp_path, "0x30d01800", on=("icache",)))
+    assert c.status == "pass" and "I-cache off" not in c.message, c.message
+    assert "MMU and caches not judged" in c.message, c.message
 
 
 def test_sel4_handoff_without_evidence_skips_saying_what_is_missing(

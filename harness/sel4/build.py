@@ -161,7 +161,7 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
     record.write_text(json.dumps({
         "key": key, "config": asdict(cfg), "image": image.name, "elfloader": "elfloader.elf",
         "tree": str(tree.root), "cmake_args": args, "patches": [p.name for p in patches],
-    }, indent=2))
+    }, indent=2, default=str))     # default=str: extra_patches are paths
     return Sel4Build(cfg, out / image.name, out / "elfloader.elf", out, rebuilt=True)
 
 

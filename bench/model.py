@@ -2,7 +2,8 @@
 
 Boots the reference elfloader under the cache model (real runs at every size,
 no extrapolation), converts the counts with the target's timing profile and
-prints a table next to the seed measurements. `--calibrate` prints the
+prints a table next to the seed measurements, every figure with its band over the
+profile's ranges (stock, patched and the ratio). `--calibrate` prints the
 uncached_access_s that would fit the seeds with THIS loader; the profile itself
 is fitted on the stock seL4 loader (bench/sel4_model.py --calibrate), so the
 reference loader's figures are a prediction, not a fit.
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from harness.images.build import Variant
-from harness.model import SEEDS, Modeled, fit_uncached_access
+from harness.model import SEEDS, Modeled, fit_uncached_access, ratio_band
 from harness.session import BootSession
 from harness.targets import load
 
@@ -53,16 +54,21 @@ def main() -> int:
     profile = next(iter(res.values()))[1].profile
     print(f"MODELED unpack time on {profile.name} (counts from QEMU + cache model; not a measurement)")
     print(f"  {profile.describe()}")
-    print(f"{'image MB':>9} {'mmu-off s':>11} {'early-mmu s':>12} {'ratio':>8} {'seed s':>8} "
-          f"{'mmu-off vs seed':>16} {'QEMU wall s':>12}")
+    print("  band = least..greatest over the profile's ranges (harness/model.py corners)")
+    print(f"{'image MB':>9} {'mmu-off s':>10} {'band':>13} {'early-mmu s':>12} {'band':>15} {'ratio':>7} "
+          f"{'band':>11} {'seed s':>7} {'mmu-off vs seed':>16} {'QEMU wall s':>12}")
     seeds = dict(SEEDS)
     for mb in sizes:
         nbytes, off, w1 = res[("mmu-off", mb)]
         _, on, w2 = res[("early-mmu", mb)]
+        boff, bon = off.band(), on.band()
+        assert boff is not None and bon is not None and off.counts is not None and on.counts is not None
+        ratio = ratio_band(off.counts, on.counts, profile)
         seed = next((t for n, t in seeds.items() if abs(n - nbytes) / n < 0.02), None)
         vs = f"{(off.total_s / seed - 1) * 100:+.1f}%" if seed else "-"
-        print(f"{nbytes / 1e6:9.1f} {off.total_s:11.3f} {on.total_s:12.4f} {off.total_s / on.total_s:7.0f}x "
-              f"{seed if seed else '-':>8} {vs:>16} {w1 + w2:12.1f}")
+        print(f"{nbytes / 1e6:9.1f} {off.total_s:10.3f} {f'{boff.low:.3g}-{boff.high:.3g}':>13} "
+              f"{on.total_s:12.4f} {f'{bon.low:.3g}-{bon.high:.3g}':>15} {ratio.nominal:6.0f}x "
+              f"{f'{ratio.low:.0f}-{ratio.high:.0f}x':>11} {seed if seed else '-':>7} {vs:>16} {w1 + w2:12.1f}")
     for mode in ("mmu-off", "early-mmu"):
         _, m, _ = res[(mode, sizes[-1])]
         print(f"  {mode} at {sizes[-1]:g} MB: {m.describe()}")

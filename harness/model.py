@@ -8,54 +8,17 @@ real board the measured window wins.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import itertools
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, Iterator
 
 from .coherence import AccessCounts, Counts
-from .errors import HarnessError
+from .profile import PROFILES, Alternative, Parameter, Profile, load_profile
 
-PROFILES = Path(__file__).resolve().parents[1] / "targets" / "profiles"
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Cost of each kind of access on one board (seconds per unit)."""
-
-    name: str
-    uncached_access_s: float      # one non-cacheable data transaction (<= 8 bytes)
-    uncached_ifetch_s: float      # one non-cacheable instruction fetch
-    cached_copy_bytes_per_s: float  # one core copying with caches on (bytes moved per second)
-    cpu_hz: float                 # cached instructions retire at about one per cycle
-    cmo_line_s: float             # one cache-maintenance line operation (estimate)
-    sources: str = ""
-
-    def describe(self) -> str:
-        return (f"profile {self.name}: uncached data {self.uncached_access_s * 1e9:.0f} ns/access, "
-                f"uncached fetch {self.uncached_ifetch_s * 1e9:.0f} ns/insn, cached copy "
-                f"{self.cached_copy_bytes_per_s / 1e9:.2f} GB/s, {self.cpu_hz / 1e9:.2f} GHz, "
-                f"{self.cmo_line_s * 1e9:.0f} ns per cache-maintenance line (estimate)")
-
-
-def load_profile(name: str) -> Profile:
-    path = PROFILES / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
-        raise HarnessError(f"unknown timing profile '{name}'", field="harness.timing_profile",
-                           fix=f"use one of: {known}")
-    data = yaml.safe_load(path.read_text()) or {}
-    kwargs: dict[str, Any] = {"name": name}
-    for f in fields(Profile):
-        if f.name == "name":
-            continue
-        if f.name not in data:
-            if f.name == "sources":
-                continue
-            raise HarnessError("missing", file=path, field=f.name, fix="add it (seconds, or Hz/bytes per s)")
-        kwargs[f.name] = data[f.name] if f.name == "sources" else float(data[f.name])
-    return Profile(**kwargs)
+__all__ = ["PROFILES", "Alternative", "Parameter", "Profile", "load_profile", "Modeled", "Band",
+           "model", "band", "ratio_band", "corners", "copy_unit", "granularity", "SEEDS", "Line",
+           "split_uncached", "fit_uncached_access", "predict"]
 
 
 @dataclass(frozen=True)
@@ -70,11 +33,106 @@ class Modeled:
     def total_s(self) -> float:
         return sum(self.parts.values())
 
+    def band(self) -> Band | None:
+        """This window over the profile's ranges (None without counts)."""
+        return band(self.counts, self.profile) if self.counts is not None else None
+
     def describe(self) -> str:
         parts = ", ".join(f"{k} {v:.4g} s" for k, v in self.parts.items() if v)
-        line = f"modeled unpack {self.total_s:.4g} s on {self.profile.name} ({parts})"
-        why = granularity(self.counts) if self.counts is not None else ""
+        b = self.band()
+        spread = f" ({b.describe()})" if b is not None and b.low < b.high else ""
+        line = f"modeled unpack {_s(self.total_s)} s{spread} on {self.profile.name} ({parts})"
+        if self.counts is None:
+            return line
+        unit = copy_unit(self.counts)
+        fit = next((a for a in self.profile.alternatives if a.unit == unit), None)
+        if unit and fit is None:
+            line += f"\n  copy: this loader copies its archive in {unit}-byte units"
+        elif fit is not None:     # seL4's memcpy: the unit follows the member's alignment
+            line += (f"\n  copy: this image copies its archive in {unit}-byte units (the archive member "
+                     f"{'is' if unit == 8 else 'is not'} co-aligned with its destination); the profile's "
+                     f"{fit.name} fit ({fit.value * 1e9:.0f} ns) assumes the seed's image did too")
+        why = granularity(self.counts)
         return f"{line}\n  why: {why}" if why else line
+
+
+def _s(seconds: float) -> str:
+    """Seconds for people: 133 s, 2.41 s, 0.00133 s."""
+    return f"{seconds:.0f}" if seconds >= 100 else f"{seconds:.3g}"
+
+
+@dataclass(frozen=True)
+class Band:
+    """A modeled figure at the profile's values, and its least and greatest over the ranges."""
+
+    nominal: float
+    low: float
+    high: float
+    unit: str = "s"
+
+    def describe(self) -> str:
+        fmt = (lambda v: f"{v:.0f}") if self.unit == "x" else _s
+        return f"band {fmt(self.low)}-{fmt(self.high)} {self.unit}".replace(" x", "x")
+
+
+def corners(profile: Profile) -> Iterator[Profile]:
+    """The profile at every combination of its uncertain parameters' ends.
+
+    The uncached access cost is not free to move: it was fitted so the stock
+    loader meets the seeds, once per copy unit the seed's image may have had.
+    So each alternative fit is taken in turn, at its value and at the costs that
+    meet one seed exactly, and when the fetch cost moves (it is priced as a
+    fraction of a data transaction) the access cost is refitted to keep that
+    alternative's stock cost per byte: a cheap fetch with a cheap access would
+    no longer be the board the seeds measured. Every other ranged parameter
+    takes its low and its high end. Modeled time is monotonic in each
+    parameter, so its extremes are at these corners.
+    """
+    params = profile.params
+    if not params:
+        yield profile
+        return
+    u0 = params["uncached_access_s"].value
+    fetch = params["uncached_ifetch_s"]
+    nominal_ratio = fetch.value / u0
+    ratios = sorted({fetch.low / u0, nominal_ratio, fetch.high / u0})
+    access = params["uncached_access_s"]
+    alts = profile.alternatives or (Alternative("fit", 0, u0, access.low, access.high, 1.0, 0.0),)
+    free = [n for n in ("cached_copy_bytes_per_s", "cpu_hz", "cmo_line_s") if params[n].low < params[n].high]
+    for alt, ratio in itertools.product(alts, ratios):
+        for u in sorted({alt.refit(c, ratio, nominal_ratio) for c in (alt.low, alt.value, alt.high)}):
+            yield from _ends(profile, free, u, ratio * u)
+
+
+def _ends(profile: Profile, free: list[str], u: float, fetch: float) -> Iterator[Profile]:
+    """`profile` with these uncached costs, at every combination of the `free` parameters' ends."""
+    params = profile.params
+    for ends in itertools.product(*[(params[n].low, params[n].high) for n in free]):
+        moved: dict[str, Any] = dict(zip(free, ends))
+        yield replace(profile, uncached_access_s=u, uncached_ifetch_s=fetch, **moved)
+
+
+def band(counts: Counts, profile: Profile) -> Band:
+    """One window's modeled time over the profile's ranges."""
+    totals = [model(counts, p).total_s for p in corners(profile)]
+    return Band(model(counts, profile).total_s, min(totals), max(totals))
+
+
+def ratio_band(stock: Counts, patched: Counts, profile: Profile) -> Band:
+    """stock/patched over the same corners: both windows priced by one board at a time."""
+    ratios = [model(stock, p).total_s / model(patched, p).total_s for p in corners(profile)]
+    return Band(model(stock, profile).total_s / model(patched, profile).total_s,
+                min(ratios), max(ratios), unit="x")
+
+
+def copy_unit(counts: Counts) -> int | None:
+    """The unit a loader with the MMU off copied the archive in: the size of most uncached
+    loads from it (None when it read the archive cached, or no split by target exists)."""
+    src = counts.by_target.get("source")
+    if src is None:
+        return None
+    sizes = {size: n for size, n in src.loads.uncached.items() if n}
+    return max(sizes, key=lambda size: sizes[size]) if sizes else None
 
 
 def _m(n: int) -> str:

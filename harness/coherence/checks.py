@@ -109,6 +109,10 @@ def unjudged_devices(report: CoherenceReport, payload: Payload) -> list[Hazard]:
             if any(not (ram[0] <= s < ram[1]) for s, _ in h.ranges)]
 
 
+#: Hazards named per kind in a check's message (one defect can touch many PCs).
+SHOWN = 4
+
+
 def _check(name: str) -> Callable[[BootResult], Check]:
     kinds, promise = COHERENCE_CHECKS[name]
 
@@ -116,8 +120,12 @@ def _check(name: str) -> Callable[[BootResult], Check]:
         report = r.extras.get("coherence")
         if not isinstance(report, CoherenceReport):
             return Check(name, "skip", "no cache-model report (boot without --coherence)")
-        problems = [describe(h, r.payload, r.timeline)
-                    for kind in kinds for h in relevant(report, r.payload, kind)]
+        problems = []
+        for kind in kinds:
+            found = relevant(report, r.payload, kind)
+            problems += [describe(h, r.payload, r.timeline) for h in found[:SHOWN]]
+            if len(found) > SHOWN:
+                problems.append(f"{kind}: and {len(found) - SHOWN} more PC(s)")
         if problems:
             return Check(name, "fail", "; ".join(problems))
         if not report.handoff_seen:

@@ -28,7 +28,8 @@ PLATFORMS: dict[str, dict[str, str]] = {
 HASHES = {"sha": "hash_sha", "md5": "hash_md5"}
 # Negative controls of the early-MMU patch: patches/seL4_tools/controls/KIND.patch.
 EARLY_MMU_BUGS = ("no-clean", "clean-short", "no-icache-inv", "uart-normal",
-                  "store-after-clean", "mmu-left-on")
+                  "store-after-clean", "mmu-left-on", "no-inv-before-enable",
+                  "icache-before-clean", "no-dsb")
 PAGE = 4096
 BASE_CNODE_BITS = 13    # sel4test's own value
 

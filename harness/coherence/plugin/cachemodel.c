@@ -2366,6 +2366,7 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
     last = qemu_plugin_tb_get_insn(tb, n - 1);
     len = qemu_plugin_insn_vaddr(last) + qemu_plugin_insn_size(last) - tb_va;
     if (cpu.started) {
+        walk_pc = tb_va;
         xlat(tb_va, &pa);
     } else {
         pa = tb_va;

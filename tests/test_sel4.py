@@ -243,3 +243,27 @@ def test_stock_loader_without_flush_dcache_fails_cache_stale(sel4_config: Sel4Co
     assert outcome.failed == ["cache-stale"], failed(outcome)
     message = outcome.check("cache-stale").message
     assert "stale-walk: " in message and "in the elfloader itself" in message, message
+
+
+@pytest.mark.parametrize("evidence", ["verify", "coherence"])
+def test_stock_loader_icache_off_at_entry_fails_the_handoff(evidence: str, sel4_config: Sel4Config,
+                                                            harness_target: Target,
+                                                            boot: Callable[..., Outcome]) -> None:
+    """Negative control of seL4's hand-off contract on each evidence path: the stock
+    loader entering the kernel with SCTLR_EL1.I clear (stock-controls/icache-off-at-entry)
+    fails `handoff` alone, from the gdbstub's read at the entry and from the cache model's,
+    naming the bit (the gdbstub path once demanded M and C only, and passed it)."""
+    qemu_only(harness_target, "the gdbstub and the cache model")
+    if harness_target.boot != "qemu" or sel4_config.hyp:
+        pytest.skip("the control clears SCTLR_EL1.I: it runs on the direct QEMU targets whose "
+                    "kernel is entered at EL1")
+    payload = image(sel4_config, extra_patches=(STOCK_CONTROLS / "icache-off-at-entry.patch",))
+    outcome = boot(payload, name="sel4-stock-icache-off-at-entry", until="handoff",
+                   **{evidence: True})
+    assert outcome.result.ok, str(outcome.result.failure)
+    assert outcome.failed == ["handoff"], failed(outcome)
+    source = "gdbstub" if evidence == "verify" else "cache model"
+    message = outcome.check("handoff").message
+    assert f"{source}: SCTLR_EL1=" in message and "I=0 (I-cache off)" in message \
+        and "): I clear;" in message, message
+    assert "M=1 (MMU on), C=1 (D-cache on)" in message, message

@@ -18,7 +18,8 @@ Plugin arguments (``-plugin file=libcachemodel.so,key=value,...``)::
     expect_handoff=mmu-off|sel4|any  handoff_el=N
     dest=S:E (repeatable)  source=S:E  loader=S:E  stack=S:E   (hex, [S, E))
     line=64  l1=32K:4  l2=512K:16 (l2=0: none)  ranges_only=1 (0 adds
-    "line_addrs" per hazard)
+    "line_addrs" per hazard)  warm=S:E (repeatable, hex: valid clean lines at
+    the start; none: a cold start, see ``start``)
 
 Window and contract.  Counting runs from the ``begin_hit``-th execution of
 ``begin_pc`` to the first ``end_pc`` reached (or the hand-off); hazards are
@@ -33,10 +34,11 @@ Report (written at handoff_pc, and at exit if the handoff never came)::
 
     {"version": 1, "line_size": 64, "complete": bool, "handoff_seen": bool,
      "sctlr_at_handoff": "0x.."|null, "el_at_handoff": N|null, "vcpus": N,
-     "ram": [start, end],
+     "ram": [start, end], "start": "cold"|"warm", "warm": [[start, end], ...],
      "hazards": [{"kind": K, "pc": "0x..", "count": N,
                   "ranges": [[start, end_exclusive], ...], "lines": N,
-                  ("sctlr": "0x..", "el": N  -- handoff-state only)}],
+                  ("sctlr": "0x..", "el": N  -- handoff-state only)
+                  ("va": "0x.."  -- walk-failed) ("detail": "..."  -- barriers)}],
      "counts": {"insns": N, "ifetch_cacheable": N, "ifetch_uncached": N,
                 "loads":  {"cacheable": {"1": N, "2", "4", "8", "16"},
                            "uncached": {...}},
@@ -44,6 +46,7 @@ Report (written at handoff_pc, and at exit if the handoff never came)::
                 "cmo": {"dc_cvac": N, "dc_civac", "dc_ivac", "dc_cvap",
                         "dc_cvadp", "dc_cvau", "dc_csw", "dc_cisw", "dc_isw",
                         "dc_zva", "ic_iallu", "ic_ialluis", "ic_ivau", "tlbi"},
+                "walks_failed": N,
                 "by_target": {T: {"loads": {...as above}, "stores": {...},
                                   "ranges": [[start, end_exclusive], ...]}}},
      "expect_handoff": "mmu-off"|"sel4"|"any",
@@ -59,7 +62,9 @@ same accesses by where they went, T in ``TARGETS``: ``source`` (the archive),
 ``dest`` (the given dest ranges, or RAM outside the loader when none are
 given), ``other`` (MMIO, RAM outside the dest ranges).  Fields added after
 version 1 first shipped (``by_target``, ``expect_handoff``, ``begin_hit``,
-``end_seen``, ``end_pcs``) are optional when reading.
+``end_seen``, ``end_pcs``, ``start``, ``warm``, ``walks_failed``, ``va``,
+``detail``) are optional when reading.  Hazard kinds, their checks and the
+start state: docs/cache-model.md.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ fitted alternative, the fetch cost's range and the other estimates (harness/mode
 
 Run: .venv/bin/python bench/sel4_model.py [--sizes 6,596] [--calibrate] [--quick]
      .venv/bin/python bench/sel4_model.py --realign IMAGE OUT   # the other copy unit of IMAGE
+     .venv/bin/python bench/sel4_model.py --price STOCK_RESULT PATCHED_RESULT   # two boots' bands
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from harness.coherence import Counts
+from harness.coherence import CoherenceReport, Counts
 from harness.model import (SEEDS, Band, Line, Modeled, Profile, band, copy_unit, fit_uncached_access,
                            granularity, load_profile, model, ratio_band, split_uncached)
 from harness.sel4.config import Sel4Config
@@ -239,6 +240,22 @@ def calibrate_table(rows: list[dict[str, object]], prof: Profile, large_mib: int
     return out
 
 
+def price(stock: Path, patched: Path, prof: Profile) -> list[str]:
+    """Stock, patched and their ratio, each with its band, from two recorded boots' counts."""
+    def counts(path: Path) -> Counts:
+        found = [path] if path.is_file() else sorted(path.rglob("coherence.json"))
+        if len(found) != 1:
+            raise SystemExit(f"{path}: expected one coherence.json, found {len(found)}")
+        return CoherenceReport.load(found[0]).counts
+    cs, cp = counts(stock), counts(patched)
+    ms, mp, br = model(cs, prof), model(cp, prof), ratio_band(cs, cp, prof)
+    return [f"MODELED on {prof.name} (QEMU + cache model counts x profile; not a measurement)",
+            f"  {prof.describe()}",
+            f"  stock:   {ms.describe()}".replace("\n  ", "\n           "),
+            f"  patched: {mp.describe()}".replace("\n  ", "\n           "),
+            f"  ratio:   {br.nominal:.0f}x ({br.describe()}, both priced by one board at a time)"]
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 def parse() -> argparse.Namespace:
@@ -250,6 +267,9 @@ def parse() -> argparse.Namespace:
     p.add_argument("--realign", nargs=2, metavar=("IMAGE", "OUT"), type=Path,
                    help="only write OUT: IMAGE with its last archive member 4 bytes later (the other "
                         "copy unit: 8 <-> 4 bytes), for `harness boot --image OUT --coherence`")
+    p.add_argument("--price", nargs=2, metavar=("STOCK", "PATCHED"), type=Path,
+                   help="only price two cache-model reports (coherence.json, or the result folder of a "
+                        "`harness boot --coherence` holding one): stock, patched and ratio with bands")
     return p.parse_args()
 
 
@@ -257,6 +277,9 @@ def main() -> int:
     a = parse()
     if a.realign:
         print(realign(*a.realign))
+        return 0
+    if a.price:
+        print("\n".join(price(a.price[0], a.price[1], load_profile(a.profile))))
         return 0
     sizes = sorted(float(s) for s in a.sizes.split(","))
     sizes = sizes[:1] if a.quick else sizes

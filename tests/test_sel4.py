@@ -20,8 +20,9 @@ from harness.model import Modeled
 from harness.payload import Payload
 from harness.sel4.build import build
 from harness.sel4.config import Sel4Config, for_target
-from harness.session import BootSession, Outcome
+from harness.session import QEMU_DTB_BYTES, BootSession, Outcome, poison_ranges
 from harness.targets import Target
+from harness.verify import sel4_places
 
 pytestmark = [pytest.mark.boot, pytest.mark.sel4]
 
@@ -221,6 +222,39 @@ def test_patch_negative_control_fails_exactly_its_check(bug: str, sel4_config: S
         assert "[0x" in message and ("image '" in message or "the DTB" in message), message
     if bug in ("no-clean", "no-icache-inv", "icache-before-clean"):
         assert "image 'kernel' segment 0" in message, message
+
+
+STOCK_CONTROLS = Path(__file__).resolve().parents[1] / "patches/seL4_tools/stock-controls"
+
+
+def test_stock_loader_skipping_user_bss_fails_out_of_band(sel4_config: Sel4Config,
+                                                          harness_target: Target,
+                                                          boot: Callable[..., Outcome]) -> None:
+    """Negative control of the bss poison for user images: the stock loader with the
+    rootserver's zeroing skipped (stock-controls/skip-user-bss.patch). QEMU's RAM starts
+    zeroed, so only 0xA5 poisoned where seL4's loader puts the rootserver shows it: the
+    out-of-band check fails naming the image and its bss range."""
+    qemu_only(harness_target, "out-of-band verification")
+    if harness_target.boot != "qemu" or not harness_target.poison:
+        pytest.skip("the stock-loader controls run on the direct QEMU targets, whose DRAM "
+                    "the harness poisons")
+    payload = image(sel4_config, extra_patches=(STOCK_CONTROLS / "skip-user-bss.patch",))
+    root = payload.images[1]
+    place = sel4_places(payload)[root.name]
+    dtb = [(harness_target.dram[0], harness_target.dram[0] + QEMU_DTB_BYTES)] \
+        if harness_target.machine == "virt" else []
+    offset = place - root.span[0]
+    zeroed = [s for s in root.segments if s.memsz > s.filesz]
+    bss = [(s.bss[0] + offset, s.bss[1] + offset) for s in zeroed]
+    poisoned = poison_ranges(payload, harness_target.dram, reserved=dtb)
+    assert bss and all(any(lo <= a < hi for a, _ in poisoned) for lo, hi in bss), (bss, poisoned)
+    outcome = boot(payload, name="sel4-stock-skip-user-bss", verify=True, until="handoff")
+    assert outcome.result.ok, str(outcome.result.failure)
+    assert outcome.failed == ["out-of-band"], failed(outcome)
+    message = outcome.check("out-of-band").message
+    (lo, hi), seg = bss[0], zeroed[0]
+    assert f"{seg.describe()} at {seg.paddr + offset:#x}: bss [{lo:#x}..{hi:#x}) is not zero " \
+        "from" in message, message
 
 
 NO_FLUSH_DCACHE = (Path(__file__).resolve().parents[1]

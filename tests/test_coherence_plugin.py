@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.testing import require_tool
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
@@ -43,8 +44,7 @@ M_C_I = (1 << 0) | (1 << 2) | (1 << 12)
 
 def _need_tools() -> None:
     for tool in (QEMU, CC):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} not installed (scripts/setup.sh installs it)")
+        require_tool(tool, "the cache-model plugin is tested on small guests under QEMU")
 
 
 @pytest.fixture(scope="session")

@@ -104,20 +104,19 @@ def image_offsets(payload: Payload, tl: Timeline | None = None) -> dict[str, int
     computation, used to poison bss before the boot (harness/session.py) and to
     dump memory at the kernel entry (here).
 
-    Our reference loader's images and every kernel stay at their ELF paddrs; seL4's
-    user images go where `sel4_places` says. The loader's own line (`tl`, at run
-    time) is used only where the rule cannot know (`misplaced` reports where the two
-    disagree). An image whose place is unknown is left out.
+    seL4's user images go where `sel4_places` says; otherwise the loader's own line
+    says (`tl`, at run time; `misplaced` reports where the two disagree); without
+    either, the kernel and our reference builds' images are at their ELF paddrs and
+    a user image's place is unknown (left out: seL4-style loaders move them).
     """
     places = sel4_places(payload)
     out: dict[str, int] = {}
     for i, img in enumerate(payload.images):
-        if i == 0 or payload.contract != "sel4":
-            out[img.name] = 0
-            continue
         start = places.get(img.name)
         if start is None and tl is not None:
             start = tl.placed_at(img.name)
+        if start is None and (i == 0 or payload.reference):
+            start = img.span[0]
         if start is not None:
             out[img.name] = start - img.span[0]
     return out

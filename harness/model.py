@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, Iterator
 
 from .coherence import AccessCounts, Counts

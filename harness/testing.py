@@ -7,9 +7,10 @@ tarballs, clang's fuzzer runtime, the cache-model plugin): locally that is a
 skip, saying what to install, but under CI (`CI=true`) it is a failure, because
 a CI run that skipped its evidence would still look green.
 
-`missing_input` / `require` / `require_tool` are the one way tests say the
-second kind; `skips_by_reason` counts skips for the terminal summary and for
-`scripts/test.sh`'s closing lines (read back from JUnit XML).
+`missing_input`, `require_tool` and `@pytest.mark.requires_tool` are the one
+way tests say the second kind (a missing fuzzer runtime or cache-model plugin
+fails its build step outright); `skips_by_reason` counts skips for the terminal
+summary and for `scripts/test.sh`'s closing lines (read back from JUnit XML).
 """
 from __future__ import annotations
 
@@ -40,12 +41,6 @@ def missing_input(what: str, why: str, fix: str = "") -> NoReturn:
         pytest.fail(f"{text} -- CI=true: a missing tool or input fails, it never skips",
                     pytrace=False)
     pytest.skip(text)
-
-
-def require(present: bool, what: str, why: str, fix: str = "") -> None:
-    """`missing_input(what, why, fix)` unless `present`."""
-    if not present:
-        missing_input(what, why, fix)
 
 
 def require_tool(tool: str, why: str, fix: str = "scripts/setup.sh installs it") -> str:

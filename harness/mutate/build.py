@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ..images.build import IMAGES, Build, build, build_root
 from ..payload import Payload, from_build
 from ..sel4.build import build as sel4_build
 from ..sel4.config import Sel4Config, for_target
+from ..sel4.sources import sync_tree
 from ..targets import Target
 from .generate import Mutant, source_text
 from .source import Subject
@@ -73,16 +73,15 @@ def _short(text: str, lines: int = 6) -> str:
 
 
 def reference_copy(m: Mutant | None, subject: Subject) -> Path:
-    """A copy of images/ with the mutant's edit (None: unedited), under build/mutate/."""
+    """A copy of images/ with the mutant's edit (None: unedited), under build/mutate/;
+    synced file by file, so a change in images/ since the last run reaches it too."""
     name = slug(m.id) if m is not None else "unedited"
     dest = mutate_root() / "reference" / name / "images"
-    if not dest.is_dir():
-        tmp = dest.with_name("images.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(IMAGES, tmp)
-        if m is not None:
-            (tmp / m.path).write_text(m.apply(source_text(subject, m.path)))
-        tmp.rename(dest)
+    sync_tree(IMAGES, dest)
+    if m is not None:
+        target, text = dest / m.path, m.apply(source_text(subject, m.path))
+        if target.read_text() != text:
+            target.write_text(text)
     return dest
 
 

@@ -56,6 +56,13 @@ def _deleted(ins: Insn) -> str:
     return f"/* mutant: '{ins.text}' deleted */"
 
 
+def _c_deleted(code: str, keep: str = "(void)0;") -> str:
+    """A C statement replaced by one that does nothing (still a statement: an `if` above
+    keeps its body, and no warning about an empty one)."""
+    indent = code[:len(code) - len(code.lstrip())]
+    return f"{indent}{keep}  /* mutant: '{code.strip()}' deleted */"
+
+
 def _asm_strings(src: Source, i: int) -> Iterator[tuple[re.Match[str], list[str]]]:
     """Inline asm strings on a C line and the instructions each holds."""
     if src.asm or not src.live[i]:
@@ -101,10 +108,10 @@ def delete_sysreg_write(subject: Subject, src: Source) -> Iterator[Edit]:
     if src.asm:
         return
     for i, code in enumerate(src.code):
-        if src.live[i] and _C_SYSREG_WRITE.match(code):
-            indent = code[:len(code) - len(code.lstrip())]
-            yield _line_edit("delete-sysreg-write", src, i,
-                             f"{indent}/* mutant: '{code.strip()}' deleted */",
+        m = _CALL.match(code) if src.live[i] and _C_SYSREG_WRITE.match(code) else None
+        if m:       # the value is still computed (no unused helper), only the write goes
+            value = _split_args(m.group(3))[-1]
+            yield _line_edit("delete-sysreg-write", src, i, _c_deleted(code, f"(void)({value});"),
                              f"delete system-register write '{code.strip()}'")
 
 
@@ -288,8 +295,7 @@ def no_invalidate_before_enable(subject: Subject, src: Source) -> Iterator[Edit]
         if not src.asm and src.live[i]:
             m = _CALL.match(src.code[i])
             if m and m.group(2) in subject.inval_direct:
-                yield _line_edit("no-invalidate-before-enable", src, i,
-                                 f"{m.group(1)}/* mutant: '{src.code[i].strip()}' deleted */",
+                yield _line_edit("no-invalidate-before-enable", src, i, _c_deleted(src.code[i]),
                                  f"drop {m.group(2)}() before the enable")
 
 
@@ -340,9 +346,7 @@ def unrecord_range(subject: Subject, src: Source) -> Iterator[Edit]:
         records = bool(m and m.group(2).endswith("note_range"))
         records |= any(re.match(r"^\s*\w+\s*\[[^]]*\]\s*=\s*\(struct\s+" + s + r"\)", code) for s in structs)
         if records:
-            indent = code[:len(code) - len(code.lstrip())]
-            yield Edit("unrecord-range", src.path, i, src.lines[i:end],
-                       (f"{indent}/* mutant: '{code.strip()}' deleted */",),
+            yield Edit("unrecord-range", src.path, i, src.lines[i:end], (_c_deleted(code),),
                        f"range not recorded: '{code.strip()}'")
 
 

@@ -43,8 +43,9 @@ class TargetVerdict:
 def verdict_of(target: str, outcome: Outcome, seconds: float) -> TargetVerdict:
     failure = outcome.result.failure
     if failure is not None:
-        return TargetVerdict(target, "boot", [], f"{failure.kind} failure in {failure.phase}: "
-                             f"{failure.message.splitlines()[0] if failure.message else ''}", seconds)
+        first = failure.message.splitlines()[0] if failure.message else ""
+        return TargetVerdict(target, "boot", [], f"{failure.kind} failure in {failure.phase}: {first}",
+                             seconds)
     failed = [c for c in outcome.checks if c.failed]
     if failed:
         return TargetVerdict(target, "killed", [c.name for c in failed], failed[0].message, seconds)
@@ -149,7 +150,8 @@ def _unedited(subject: Subject) -> Callable[[Target], Payload]:
 def _says(v: TargetVerdict) -> str:
     if v.status == "survived":
         return "pass"
-    return f"{v.status} {','.join(v.checks)}: {v.message[:160]}"
+    what = f"{v.status} {','.join(v.checks)}" if v.checks else v.status
+    return f"{what}: {v.message[:160]}"
 
 
 def run_all(runner: Runner, mutants: list[Mutant], subjects: dict[str, Subject], jobs: int,

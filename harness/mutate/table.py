@@ -44,7 +44,7 @@ def read_notes(path: Path, heading: str) -> dict[str, str]:
             notes[last] = m.group(2).strip()
         elif last and line.startswith("  ") and line.strip():
             notes[last] += " " + line.strip()
-        elif line.strip().startswith("- "):
+        elif re.match(r"^- \S+:\S+", line):     # an id without its backticks (prose bullets pass)
             raise HarnessError("entry is not '- `MUTANT-ID` — why'", file=path, field=f"line {n}",
                                fix="write the id in backticks, then a dash and the reason")
     return notes

@@ -101,8 +101,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """`@pytest.mark.requires_tool(...)`: a missing tool skips, or fails under CI=true."""
+    """`@pytest.mark.requires_tool(...)`: a missing tool skips, or fails under CI=true --
+    before any fixture of the test is set up."""
     check_tools_marker(item)
 
 

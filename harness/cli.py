@@ -63,7 +63,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
         print(dry_run_offline(target, boot_file))
         return 0
     with ExitStack() as stack:
-        session = _session(stack, target, results, args.history, args.results, args.coherence)
+        session = _session(stack, target, results, args.history, args.results, args.coherence,
+                           args.cache_start)
         if payload is None:
             payload = session.payload(_variant(target.machine, args, target.console_uart))
         if args.dry_run:                # a command a person can paste (session.dry_run)
@@ -75,7 +76,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
 
 def _session(stack: ExitStack, target: Target, results: Path, history: str | None,
-             results_arg: str | None, coherence: bool) -> "BootSession":
+             results_arg: str | None, coherence: bool,
+             cache_start: str | None = None) -> "BootSession":
     """A boot session for the CLI (a lab target's place held, a virtual lab started),
     closed when `stack` closes."""
     from .session import BootSession
@@ -83,7 +85,7 @@ def _session(stack: ExitStack, target: Target, results: Path, history: str | Non
         from .lab import lab_session
         stack.enter_context(lab_session(target, results / "lab"))
     session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"),
-                          coherence=coherence,
+                          coherence=coherence, cache_start=cache_start,
                           history=history_path(history, Path(results_arg) if results_arg
                                                else history_cli.RESULTS))
     stack.callback(session.close)
@@ -113,7 +115,8 @@ def cmd_repro(args: argparse.Namespace) -> int:
           f"{p.doc.get('mode')}, options coherence={o['coherence']} verify={o['verify']} "
           f"until={o['until']}" + (f" extra={' '.join(o['extra'])}" if o["extra"] else ""))
     with ExitStack() as stack:
-        session = _session(stack, p.target, results, args.history, args.results, o["coherence"])
+        session = _session(stack, p.target, results, args.history, args.results, o["coherence"],
+                           o.get("cache_start"))
         outcome = _boot(stack, session, p.payload, args, extra=o["extra"],
                         coherence=o["coherence"], verify=o["verify"], until=o["until"])
     print(summary(outcome.result, outcome.checks))
@@ -180,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")
     bt.add_argument("--coherence", action="store_true",
                     help="run under the cache-model plugin: coherence checks and modeled board time")
+    bt.add_argument("--cache-start", choices=["warm", "cold"], default=None,
+                    help="the cache model's start state: warm (valid clean lines over the image and "
+                         "its destinations, as firmware may leave them; default on direct boots) or "
+                         "cold (empty; default behind U-Boot)")
     bt.add_argument("--expect", action="append", default=[], metavar="REGEX",
                     help="a console line matching REGEX after the hand-off passes the boot "
                          "(repeatable; sel4test's 'All is well in the universe' always does)")

@@ -40,6 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "or $HARNESS_HISTORY; 'off' records nothing)")
     g.addoption("--coherence", action="store_true",
                 help="run every boot under the cache-model plugin (coherence checks, modeled time)")
+    g.addoption("--cache-start", choices=["warm", "cold"], default=None,
+                help="the cache model's start state (default: warm on direct boots, cold behind U-Boot)")
     g.addoption("--expect", action="append", default=[], metavar="REGEX",
                 help="a line matching REGEX after the hand-off passes a user kernel's boot")
     g.addoption("--fail-on", action="append", default=[], metavar="REGEX",
@@ -163,6 +165,7 @@ def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) 
     results = Path(pytestconfig.getoption("results")) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
     session = BootSession(harness_target, results, env=env,
                           coherence=bool(pytestconfig.getoption("coherence")),
+                          cache_start=pytestconfig.getoption("cache_start"),
                           history=history_path(pytestconfig.getoption("history"),
                                                Path(pytestconfig.getoption("results"))))
     try:

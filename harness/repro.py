@@ -257,7 +257,8 @@ def plan(spec: str, work: Path) -> Plan:
     return Plan(src, doc, target, _payload(doc, src, target),
                 {"coherence": bool(options.get("coherence")), "verify": bool(options.get("verify")),
                  "until": str(options.get("until") or "verdict"),
-                 "extra": [str(a) for a in options.get("extra") or []]},
+                 "extra": [str(a) for a in options.get("extra") or []],
+                 **({"cache_start": str(options["cache_start"])} if options.get("cache_start") else {})},
                 outcome_of(doc), tuple(notes))
 
 

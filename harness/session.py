@@ -185,6 +185,7 @@ class BootSession:
     results: Path
     env: Any = None
     coherence: bool = False
+    cache_start: str | None = None     # the model's start state (--cache-start); None: the default
     history: Path | None = None        # record every boot here (harness/history/)
     run: RunContext = field(default_factory=RunContext)
     _cache: dict[tuple[Any, ...], Outcome] = field(default_factory=dict)
@@ -241,6 +242,16 @@ class BootSession:
             args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")
         return args
 
+    def cache_start_state(self) -> str:
+        """The cache model's start state for this target: what firmware may have left
+        valid on a direct boot ("warm"), nothing behind U-Boot ("cold"), or the choice."""
+        from .coherence.start import START_ENV, start_state
+        try:
+            return start_state(direct_boot=self.target.boot == "qemu", chosen=self.cache_start)
+        except ValueError as exc:
+            raise HarnessError(str(exc), field="--cache-start" if self.cache_start else START_ENV,
+                               fix="use warm or cold") from None
+
     def _plugin_args(self, payload: Payload, out: Path) -> list[str]:
         from .coherence import PluginBuildError, plugin_args, plugin_path
         try:
@@ -255,11 +266,8 @@ class BootSession:
         if contract == "mmu-off" and self.target.expect_handoff != "mmu-off":
             contract = "any"
         w = window_for(payload, contract)
-        from .coherence.start import START_ENV, start_state, warm_ranges
-        try:    # firmware may leave valid lines on direct boots; behind U-Boot, U-Boot decides
-            start = start_state(direct_boot=self.target.boot == "qemu")
-        except ValueError as exc:
-            raise HarnessError(str(exc), field=START_ENV, fix="unset it, or set warm or cold") from None
+        from .coherence.start import warm_ranges
+        start = self.cache_start_state()
         out.unlink(missing_ok=True)
         return plugin_args(plugin, out, self.target.dram, w.begin_pc, w.handoff_pc, pause=w.pause,
                            expect_handoff=w.contract, begin_hit=w.begin_hit, end_pcs=w.end_pcs,
@@ -362,6 +370,8 @@ class BootSession:
             checks.append(check_kernel(result))
         options = {"coherence": coh, "verify": verify, "until": until, "extra": list(extra or []),
                    "interactive": attach is not None, "gdb": gdb}
+        if coh:
+            options["cache_start"] = self.cache_start_state()
         doc = document(result, checks, self.run, f"{self.target.name}/{out_dir.parent.name}/{out_dir.name}",
                        options, qemu=(self.env.config.data.get("tools") or {}).get("qemu"))
         try:

@@ -460,12 +460,41 @@ def test_start_state_and_warm_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (start_state(True), start_state(False)) == ("warm", "cold")
     monkeypatch.setenv(START_ENV, "cold")
     assert start_state(True) == "cold"
+    assert start_state(True, chosen="warm") == "warm"     # --cache-start beats the environment
+    with pytest.raises(ValueError, match="--cache-start"):
+        start_state(True, chosen="hot")
     monkeypatch.setenv(START_ENV, "tepid")
     with pytest.raises(ValueError, match=START_ENV):
         start_state(True)
     segs = [SimpleNamespace(paddr=0x50000000 + i * 0x10000, memsz=0x100) for i in range(20)]
     payload = SimpleNamespace(loader=SimpleNamespace(span=(0x40000000, 0x40100000)), reference=True,
-                              images=(SimpleNamespace(segments=segs),))
+                              contract="mmu-off",
+                              images=(SimpleNamespace(name="probe", span=(0x50000000, 0x50130100),
+                                                      segments=segs),))
     warm = warm_ranges(payload, "warm")  # type: ignore[arg-type]
     assert len(warm) == 16 and warm[0] == (0x40000000, 0x40100000) and warm[-1][1] == 0x50130100
     assert warm_ranges(payload, "cold") == []  # type: ignore[arg-type]
+
+
+@pytest.mark.host
+def test_warm_user_images_where_sel4_places_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """seL4's user images start warm at the address its placement rule gives (the one
+    placement poison and the dump use), not at their ELF paddrs; one whose place only
+    the run can tell stays cold."""
+    from types import SimpleNamespace
+
+    import harness.verify
+    from harness.coherence.start import warm_ranges
+
+    kernel = SimpleNamespace(name="kernel", span=(0x40000000, 0x40200000),
+                             segments=[SimpleNamespace(paddr=0x40000000, memsz=0x200000)])
+    root = SimpleNamespace(name="rootserver", span=(0x400000, 0x500000),
+                           segments=[SimpleNamespace(paddr=0x400000, memsz=0x100000)])
+    other = SimpleNamespace(name="unplaced", span=(0x600000, 0x601000),
+                            segments=[SimpleNamespace(paddr=0x600000, memsz=0x1000)])
+    payload = SimpleNamespace(loader=SimpleNamespace(span=(0x60000000, 0x60100000)), reference=False,
+                              contract="sel4", images=(kernel, root, other))
+    monkeypatch.setattr(harness.verify, "image_offsets",
+                        lambda p, tl=None: {"kernel": 0, "rootserver": 0x40300000 - 0x400000})
+    warm = warm_ranges(payload, "warm")  # type: ignore[arg-type]
+    assert warm == [(0x40000000, 0x40200000), (0x40300000, 0x40400000), (0x60000000, 0x60100000)]

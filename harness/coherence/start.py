@@ -7,7 +7,8 @@ loader that writes memory with its caches off under such a line and then reads
 it cached sees the stale copy. The model starts "warm" on direct-boot targets
 (the image and the kernel's destination valid and clean) and "cold" (empty)
 behind U-Boot, whose own cache handling is what the loader meets there.
-``HARNESS_CACHE_START=cold|warm`` overrides the default.
+``--cache-start warm|cold`` (CLI and pytest) or ``HARNESS_CACHE_START`` overrides
+the default.
 """
 from __future__ import annotations
 
@@ -25,9 +26,14 @@ __all__ = ["START_ENV", "start_state", "warm_ranges"]
 START_ENV = "HARNESS_CACHE_START"
 
 
-def start_state(direct_boot: bool) -> str:
-    """"warm" on direct-boot targets, "cold" behind U-Boot, unless the
-    environment says otherwise (ValueError names the variable)."""
+def start_state(direct_boot: bool, chosen: str | None = None) -> str:
+    """"warm" on direct-boot targets, "cold" behind U-Boot, unless the person
+    chose (`chosen`, from --cache-start) or the environment says otherwise
+    (ValueError names the variable)."""
+    if chosen:
+        if chosen not in START_STATES:
+            raise ValueError(f"--cache-start {chosen!r}: use one of {', '.join(START_STATES)}")
+        return chosen
     chosen = os.environ.get(START_ENV, "").strip()
     if not chosen:
         return "warm" if direct_boot else "cold"
@@ -51,11 +57,19 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def warm_ranges(payload: "Payload", state: str) -> list[tuple[int, int]]:
     """Physical ranges that start valid and clean: the loader's image (its
-    archive included) and the destinations known before the boot (every image
-    of ours; seL4's kernel: its user images are placed at run time)."""
+    archive included) and every destination known before the boot: each image
+    of ours, seL4's kernel, and seL4's user images where its placement rule puts
+    them (`verify.image_offsets`, the one placement poison and the out-of-band
+    dump also use; an image whose place only the run can tell is left out)."""
     if state == "cold":
         return []
+    from ..errors import HarnessError
+    from ..verify import image_offsets
+    try:
+        offsets = image_offsets(payload)
+    except HarnessError:
+        offsets = {}    # an archive the loader itself will reject: its images stay cold
     spans = [payload.loader.span]
-    placed = payload.images if payload.reference else payload.images[:1]
-    spans += [(seg.paddr, seg.paddr + seg.memsz) for img in placed for seg in img.segments]
+    spans += [(seg.paddr + offsets[img.name], seg.paddr + offsets[img.name] + seg.memsz)
+              for img in payload.images if img.name in offsets for seg in img.segments]
     return _merged(spans)

@@ -193,3 +193,16 @@ def test_rule_knobs_change_the_judgement(tmp_path: Path) -> None:
     with nights(tmp_path / "h.sqlite", QUIET + [0.095, 0.097, 0.094]) as h:
         assert not compare(h, baseline="last:10", rule=Rule(sustain=4)).regressions
         assert not compare(h, baseline="last:10", rule=Rule(k=40)).regressions
+
+
+def test_modeled_band_is_recorded_as_exact_figures(tmp_path: Path) -> None:
+    """The band over the profile's uncertain parameters travels with the modeled figure,
+    so a nightly sees its ends move as it sees the figure move."""
+    doc = make_doc("r1", 1000.0, modeled_s=0.00125)
+    doc["modeled"]["band_s"] = [0.001, 0.0023]
+    with History(tmp_path / "h.sqlite") as h:
+        h.record(doc, tmp_path)
+        [boot] = h.boots()
+        stored = h.metrics_of([boot.id])[boot.id]
+    assert (stored["modeled.band_low_s"].value, stored["modeled.band_high_s"].value) == (0.001, 0.0023)
+    assert stored["modeled.band_low_s"].kind == EXACT

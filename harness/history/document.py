@@ -178,8 +178,12 @@ def _model(result: "BootResult") -> dict[str, Any] | None:
     modeled = result.extras.get("model")
     if modeled is None:
         return None
-    return {"label": "modeled", "total_s": modeled.total_s, "parts": dict(modeled.parts),
-            "profile": dataclasses.asdict(modeled.profile)}
+    doc: dict[str, Any] = {"label": "modeled", "total_s": modeled.total_s, "parts": dict(modeled.parts),
+                           "profile": dataclasses.asdict(modeled.profile)}
+    band = modeled.band()
+    if band is not None:     # the figure's spread over the profile's uncertain parameters
+        doc["band_s"] = [band.low, band.high]
+    return doc
 
 
 def _coherence(result: "BootResult") -> dict[str, Any] | None:

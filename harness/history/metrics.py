@@ -85,6 +85,10 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
     modeled = doc.get("modeled") or {}
     if _num(modeled.get("total_s")):
         out.append(Metric("modeled.total_s", modeled["total_s"], "s", EXACT))
+        band = modeled.get("band_s")
+        if isinstance(band, list) and len(band) == 2 and all(_num(v) for v in band):
+            out.append(Metric("modeled.band_low_s", band[0], "s", EXACT))
+            out.append(Metric("modeled.band_high_s", band[1], "s", EXACT))
         for part, v in sorted((modeled.get("parts") or {}).items()):
             if _num(v):
                 out.append(Metric(f"modeled.{part.replace(' ', '_')}_s", v, "s", EXACT))

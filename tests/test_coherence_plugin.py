@@ -498,3 +498,93 @@ def test_warm_user_images_where_sel4_places_them(monkeypatch: pytest.MonkeyPatch
                         lambda p, tl=None: {"kernel": 0, "rootserver": 0x40300000 - 0x400000})
     warm = warm_ranges(payload, "warm")  # type: ignore[arg-type]
     assert warm == [(0x40000000, 0x40200000), (0x40300000, 0x40400000), (0x60000000, 0x60100000)]
+
+
+UNPACK_SRC = (0x40400000, 0x40401000)
+UNPACK_DST = (BUF, BUF + 4096)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("defines,attr", [
+    ((), "wb"), (("NORMAL_ATTR=0xbb",), "wt"), (("NORMAL_ATTR=0x44",), "nc"),
+    (("NORMAL_ATTR=0x00",), "device"), (("MMU_OFF",), "mmu-off"), (("DCACHE_OFF",), "dcache-off"),
+], ids=["wb", "wt", "nc", "device", "mmu_off", "dcache_off"])
+def test_accesses_split_by_attribute(plugin: Path, tmp_path: Path, defines: tuple[str, ...],
+                                     attr: str) -> None:
+    """Every store of the copy to its destination, and every load from its source, is
+    counted under the attribute it went through: what unpack-cached judges."""
+    elf = build_case("unpack_attr", tmp_path, defines)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json", begin="begin",
+                             targets={"dest": [UNPACK_DST], "source": [UNPACK_SRC]})
+    assert report is not None and report.handoff_seen
+    assert report.kinds() == set(), report.hazards
+    split = report.counts.by_target
+    n = 4096 // 16
+    assert {a: c for a, c in split["dest"].stores_by_attr.items() if c} == {attr: n}
+    assert {a: c for a, c in split["source"].loads_by_attr.items() if c} == {attr: n}
+
+
+def _timeline(*lines: str) -> Any:
+    from harness.console import ConsoleLine
+    from harness.phases import Timeline
+
+    tl = Timeline(t0_ns=0)
+    for i, text in enumerate(lines):
+        tl.feed(ConsoleLine(i, text))
+    return tl
+
+
+EARLY_ON = ("Early MMU: caches on for unpack, DRAM [40000000..c0000000) Normal WB, "
+            "UART 9000000 Device-nGnRnE")
+
+
+def _attr_report(tmp_path: Path, dest: dict[str, int], source: dict[str, int]) -> CoherenceReport:
+    from harness.coherence.report import ATTRIBUTES
+
+    sizes = {str(s): 0 for s in (1, 2, 4, 8, 16)}
+    acc = {"cacheable": sizes, "uncached": sizes}
+    target = {"loads": acc, "stores": acc, "ranges": []}
+
+    def with_attrs(loads: dict[str, int], stores: dict[str, int]) -> dict[str, Any]:
+        return {**target, "loads_by_attr": {a: loads.get(a, 0) for a in ATTRIBUTES},
+                "stores_by_attr": {a: stores.get(a, 0) for a in ATTRIBUTES}}
+
+    data = {
+        "version": 1, "line_size": 64, "complete": True, "handoff_seen": True,
+        "sctlr_at_handoff": "0x0", "el_at_handoff": 1, "hazards": [],
+        "counts": {"insns": 1, "ifetch_cacheable": 0, "ifetch_uncached": 1, "loads": acc, "stores": acc,
+                   "cmo": {}, "by_target": {"dest": with_attrs({}, dest), "source": with_attrs(source, {})}},
+        "window": {"begin_seen": True},
+    }  # fmt: skip
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    return CoherenceReport.load(path)
+
+
+@pytest.mark.host
+@pytest.mark.parametrize("dest,lines,status,says", [
+    ({"wb": 1000}, (EARLY_ON,), "pass", "Normal write-back"),
+    ({"wt": 1000}, (EARLY_ON,), "fail", "100.0 % of the 1000 destination stores went through Normal write-through"),
+    ({"wb": 900, "device": 100}, ("@h mode early-mmu el=1",), "fail", "10.0 % of the 1000 destination stores "
+                                                                        "went through Device"),
+    ({"mmu-off": 1000}, (EARLY_ON,), "fail", "went through the MMU off"),
+    ({"wb": 999, "mmu-off": 1}, (EARLY_ON,), "pass", "write-back"),
+    ({"mmu-off": 1000}, (), "skip", "no early-MMU announcement"),
+    ({"mmu-off": 1000}, ("@h mode mmu-off el=1",), "skip", "mode 'mmu-off'"),
+    ({"mmu-off": 1000}, ("Early MMU: no page tables (no console UART), unpacking with the MMU off",), "skip",
+     "fallback (no console UART)"),
+], ids=["wb", "wt", "device-share", "mmu-off", "below-share", "stock", "mmu-off-mode", "fallback"])
+def test_unpack_cached_judges_the_promise(tmp_path: Path, dest: dict[str, int], lines: tuple[str, ...],
+                                          status: str, says: str) -> None:
+    """A loader that announced a cached unpack fails unpack-cached when its destination
+    stores (or source loads) went through anything but Normal write-back, naming the
+    attribute and its share; one that promised nothing is not judged (skip, why)."""
+    from types import SimpleNamespace
+
+    from harness.coherence.checks import CHECKS
+
+    report = _attr_report(tmp_path, dest, {"wb": 500})
+    result = SimpleNamespace(extras={"coherence": report}, timeline=_timeline(*lines))
+    check = CHECKS["unpack-cached"](result)  # type: ignore[arg-type]
+    assert check.status == status, check
+    assert says in check.message, check.message

@@ -153,4 +153,10 @@ def handoff_state(r: BootResult) -> list[str]:
             for h in report.hazards_of("handoff-state") if h.sctlr is not None]
 
 
-CHECKS: dict[str, Callable[[BootResult], Check]] = {name: _check(name) for name in COHERENCE_CHECKS}
+def _all_checks() -> dict[str, Callable[[BootResult], Check]]:
+    from .promise import PROMISE_CHECKS
+    return {**{name: _check(name) for name in COHERENCE_CHECKS}, **PROMISE_CHECKS}
+
+
+#: The hazard checks, then the checks of what an early-MMU loader promises (promise.py).
+CHECKS: dict[str, Callable[[BootResult], Check]] = _all_checks()

@@ -54,6 +54,10 @@ ACCESS_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16)
 #: Where the window's accesses went, most specific first (plugin order).
 TARGETS: tuple[str, ...] = ("source", "stack", "loader", "dest", "other")
 
+#: What a data access went through: Normal write-back, write-through, Non-cacheable,
+#: Device, the MMU off, the MMU on with SCTLR.C clear, or a walk the model could not do.
+ATTRIBUTES: tuple[str, ...] = ("wb", "wt", "nc", "device", "mmu-off", "dcache-off", "unknown")
+
 
 class ReportError(ValueError):
     """A report file is missing, unreadable or lacks a required field."""
@@ -126,6 +130,9 @@ class TargetCounts:
     loads: AccessCounts
     stores: AccessCounts
     ranges: tuple[tuple[int, int], ...] = ()
+    #: accesses by the attribute they went through (ATTRIBUTES); empty in older reports
+    loads_by_attr: Mapping[str, int] = field(default_factory=dict)
+    stores_by_attr: Mapping[str, int] = field(default_factory=dict)
 
     def total(self) -> int:
         return self.loads.total() + self.stores.total()
@@ -193,10 +200,21 @@ def _by_target(c: Mapping[str, Any], where: str) -> dict[str, TargetCounts]:
         if not isinstance(t, dict):
             raise ReportError(f"{tw}: not an object")
         ranges = tuple((int(r[0]), int(r[1])) for r in t.get("ranges", []))
+        attrs = [_by_attr(t, f"{part}_by_attr", tw) for part in ("loads", "stores")]
         out[name] = TargetCounts(_access_counts(_field(t, "loads", dict, tw), f"{tw}.loads"),
                                  _access_counts(_field(t, "stores", dict, tw), f"{tw}.stores"),
-                                 ranges)
+                                 ranges, attrs[0], attrs[1])
     return out
+
+
+def _by_attr(t: Mapping[str, Any], key: str, where: str) -> dict[str, int]:
+    """One target's accesses by attribute (absent in older reports: empty)."""
+    raw = t.get(key)
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ReportError(f"{where}: field '{key}' is not an object")
+    return {a: _field(raw, a, int, f"{where}.{key}") for a in ATTRIBUTES}
 
 
 def _optional_int(obj: Mapping[str, Any], key: str, where: str) -> int:

@@ -193,9 +193,13 @@ enum {
     L_CODE = 128,  /* translated code lives in this line */
 };
 
+enum {
+    F_IVALID = 1,  /* the I-cache may hold the line (warm start) */
+};
+
 struct line {
     uint8_t f;
-    uint8_t pad;
+    uint8_t fi;    /* I-side flags (F_*) */
     uint16_t win;  /* window id of the last clean to PoC (0 = never) */
     uint32_t ep;   /* set/way epoch when last made dirty */
 };
@@ -274,6 +278,13 @@ static const char *const tg_names[T_N] = {
     "source", "stack", "loader", "dest", "other",
 };
 static uint64_t cnt_tg[T_N][2][2][5];         /* [target][store][cacheable][size] */
+/* The same accesses by the attribute they went through, so a check can say
+ * why an unpack that promised caching was not cached. */
+enum { A_WB, A_WT, A_NC, A_DEV, A_MMU_OFF, A_DC_OFF, A_UNKNOWN, A_N };
+static const char *const attr_names[A_N] = {
+    "wb", "wt", "nc", "device", "mmu-off", "dcache-off", "unknown",
+};
+static uint64_t cnt_attr[T_N][2][A_N];        /* [target][store][attribute] */
 static uint64_t begin_hits;
 static bool end_seen;
 static uint64_t cnt_cmo[C_N];
@@ -292,13 +303,13 @@ enum {
     HZ_DIRTY_DISABLE, HZ_PARTIAL, HZ_DIRTY_HANDOFF, HZ_STALE_ICACHE,
     HZ_STALE_CLEAN, HZ_SAC, HZ_DEVICE_NORMAL, HZ_HANDOFF_STATE, HZ_DISCARDED,
     HZ_WALK_FAILED, HZ_STALE_WALK, HZ_STALE_HANDOFF, HZ_MAINT, HZ_NO_ISB,
-    HZ_N
+    HZ_TLB_STALE, HZ_N
 };
 static const char *const hz_names[HZ_N] = {
     "dirty-at-disable", "partial-clean", "dirty-at-handoff", "stale-icache",
     "stale-clean-line", "store-after-clean", "device-normal", "handoff-state",
     "discarded-dirty", "walk-failed", "stale-walk", "stale-at-handoff",
-    "maintenance-incomplete", "no-isb",
+    "maintenance-incomplete", "no-isb", "tlb-stale",
 };
 
 struct range { uint64_t s, e; };
@@ -1592,6 +1603,17 @@ static void json_targets(GString *s)
             json_sizes(s, cnt_tg[t][st][0]);
             g_string_append(s, "}, ");
         }
+        for (st = 0; st < 2; st++) {
+            unsigned a;
+
+            g_string_append_printf(s, "\"%s_by_attr\": {",
+                                   st ? "stores" : "loads");
+            for (a = 0; a < A_N; a++) {
+                g_string_append_printf(s, "%s\"%s\": %" PRIu64, a ? ", " : "",
+                                       attr_names[a], cnt_attr[t][st][a]);
+            }
+            g_string_append(s, "}, ");
+        }
         g_string_append(s, "\"ranges\": [");
         for (i = 0; t < T_OTHER && i < cfg.n_rg[t]; i++) {
             g_string_append_printf(s, "%s[%" PRIu64 ", %" PRIu64 "]",
@@ -2010,7 +2032,7 @@ static unsigned target_of(uint64_t pa, bool ram)
 static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
                    void *udata)
 {
-    unsigned sh, st;
+    unsigned sh, st, attr = A_MMU_OFF;
     uint64_t pa, first, last, l;
     bool ram, cacheable = false, wt = false, modeled = true;
 
@@ -2032,6 +2054,9 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
 
         walk_pc = (uint64_t)(uintptr_t)udata;
         cls = xlat(va, &xpa);
+        attr = cls == X_UNKNOWN ? A_UNKNOWN : !cpu.dc_on ? A_DC_OFF
+               : cls == X_WB ? A_WB : cls == X_WT ? A_WT
+               : cls == X_NC ? A_NC : A_DEV;
         if (cls == X_UNKNOWN) {
             /* The model could not walk: report it, count the access as
              * uncached and leave the line state alone (never guess WB). */
@@ -2072,8 +2097,11 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
         ram = pa_in_ram(pa);
     }
     if (win_active) {
+        unsigned t = target_of(pa, ram);
+
         (st ? cnt_st : cnt_ld)[cacheable][sh]++;
-        cnt_tg[target_of(pa, ram)][st][cacheable][sh]++;
+        cnt_tg[t][st][cacheable][sh]++;
+        cnt_attr[t][st][attr]++;
     }
     if (!ram || !dir || !modeled) {
         return;

@@ -1,0 +1,114 @@
+"""Checks of what an early-MMU loader promises, beyond "no hazard".
+
+A loader that announces caching for its unpack (seL4's patched loader: the
+console line ``Early MMU: caches on for unpack``; our reference loader:
+``@h mode early-mmu``) promises two things the hazard checks cannot see:
+
+- ``unpack-cached``: the unpack really is cached. DRAM mapped write-through,
+  Non-cacheable or Device, a MAIR left at its reset value (everything Device)
+  or an SCTLR enable that never happened are all coherent, only as slow as
+  the MMU-off loader: the window's destination stores and source loads must
+  go through Normal write-back with the D-cache on.
+- ``maintenance-coverage``: its maintenance covers what it must on every
+  input, not only the lines this boot happened to touch: the final clean to
+  PoC covers every destination and the loader's own writable range, and the
+  invalidate before the caches go on covers the writable range.
+
+A loader that promises nothing (seL4's stock loader, our ``mmu-off`` mode, the
+announced fallback) is not judged by them: they skip, saying why.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from ..boot import BootResult
+from ..checks import Check
+from . import CoherenceReport
+
+if TYPE_CHECKING:
+    from ..phases import Timeline
+
+__all__ = ["PROMISE_CHECKS", "cache_promise", "check_unpack_cached"]
+
+#: The share of the window's destination stores and source loads that may go
+#: through something other than Normal write-back before unpack-cached fails:
+#: the clean patch and the reference early-mmu build have none (the window's
+#: few MMU-off accesses, before the enable and after the disable, hit the loader's
+#: own image, not the archive or a destination).
+MAX_UNCACHED_SHARE = 0.01
+
+ATTRIBUTE_WORDS = {
+    "wt": "Normal write-through", "nc": "Normal Non-cacheable", "device": "Device",
+    "mmu-off": "the MMU off", "dcache-off": "the MMU on with the D-cache off (SCTLR.C clear)",
+    "unknown": "mappings the model could not walk",
+}
+
+
+def cache_promise(tl: "Timeline") -> tuple[str | None, str]:
+    """(what the loader announced, or None; why not, when None)."""
+    if tl.first("earlymmu.on") is not None:
+        return "'Early MMU: caches on for unpack'", ""
+    off = tl.first("earlymmu.off")
+    if off is not None:
+        return None, f"the loader announced its MMU-off fallback ({off.fields.get('reason', '?')})"
+    for rec in tl.records:
+        if rec.kind == "mode" and rec.words:
+            if rec.words[0] == "early-mmu":
+                return "'@h mode early-mmu'", ""
+            return None, f"the loader announced mode {rec.words[0]!r}, which promises no caching"
+    return None, "the loader promises no cached unpack (no early-MMU announcement)"
+
+
+def _report(r: BootResult, name: str) -> tuple[CoherenceReport | None, str | None, Check | None]:
+    report = r.extras.get("coherence")
+    if not isinstance(report, CoherenceReport):
+        return None, None, Check(name, "skip", "no cache-model report (boot without --coherence)")
+    promise, why = cache_promise(r.timeline)
+    if promise is None:
+        return report, None, Check(name, "skip", why)
+    return report, promise, None
+
+
+def _share(by_attr: dict[str, int]) -> tuple[int, int, str | None]:
+    """(accesses, those not write-back, the most common other attribute)."""
+    total = sum(by_attr.values())
+    other = {a: n for a, n in by_attr.items() if a != "wb" and n}
+    worst = max(other, key=lambda a: other[a]) if other else None
+    return total, sum(other.values()), worst
+
+
+def check_unpack_cached(r: BootResult) -> Check:
+    """The window's destination stores and source loads go through Normal write-back
+    with the D-cache on, when the loader promised a cached unpack."""
+    name = "unpack-cached"
+    report, promise, early = _report(r, name)
+    if early is not None or report is None:
+        return early or Check(name, "skip", "no report")
+    split = report.counts.by_target
+    parts = [("destination stores", split["dest"].stores_by_attr if "dest" in split else {}),
+             ("source (archive) loads", split["source"].loads_by_attr if "source" in split else {})]
+    if not all(by for _, by in parts):
+        return Check(name, "fail", f"the loader announced {promise}, but the cache-model report has "
+                     "no per-attribute split of the window's destination stores and source loads "
+                     "(a plugin older than the check: rebuild it)")
+    problems = []
+    for what, by in parts:
+        total, other, worst = _share(dict(by))
+        if total == 0:
+            problems.append(f"no {what} in the window")
+        elif worst is not None and other > MAX_UNCACHED_SHARE * total:
+            shares = ", ".join(f"{ATTRIBUTE_WORDS.get(a, a)} {100 * n / total:.1f} %"
+                               for a, n in sorted(by.items(), key=lambda x: -x[1]) if a != "wb" and n)
+            problems.append(f"{100 * other / total:.1f} % of the {total} {what} went through "
+                            f"{ATTRIBUTE_WORDS.get(worst, worst)}, not Normal write-back ({shares})")
+    if problems:
+        return Check(name, "fail", f"the loader announced {promise}: " + "; ".join(problems))
+    return Check(name, "pass", f"the loader announced {promise}: the window's destination stores "
+                 "and source loads went through Normal write-back with the D-cache on")
+
+
+#: Checks of the loader's promise (not of a hazard kind): they skip for a loader
+#: that promises no cached unpack.
+PROMISE_CHECKS: dict[str, Callable[[BootResult], Check]] = {
+    "unpack-cached": check_unpack_cached,
+}

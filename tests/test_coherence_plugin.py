@@ -134,6 +134,8 @@ class Case:
     expect_handoff: str = "mmu-off"
     warm: tuple[tuple[int, int], ...] = ()  # start state: valid clean lines here
     handoff_el: int | None = None
+    iwarm: tuple[tuple[int, int], ...] = ()  # start state: valid I-cache lines here
+    end: str | None = None  # the window's end PC (symbol): where the stock path starts
 
 
 CASES_TABLE = [
@@ -180,6 +182,22 @@ CASES_TABLE = [
     Case("no_isb", None, defines=("TTBR_ON", "ISB"), tag="_ttbr_on_isb"),
     Case("no_isb", "no-isb", (), "msr_write", defines=("TTBR_OFF",), tag="_ttbr_off"),
     Case("no_isb", None, defines=("TTBR_OFF", "ISB"), tag="_ttbr_off_isb"),
+    # the TLB: stale from the start and after abandoned tables; an enable needs a tlbi + dsb
+    Case("tlb_stale", "tlb-stale", ()),
+    Case("tlb_stale", None, defines=("TLBI",), tag="_tlbi"),
+    Case("tlb_stale", "tlb-stale", (), defines=("TLBI_VA",), tag="_tlbi_va"),
+    Case("tlb_stale", "tlb-stale", (), defines=("NEW_TABLES",), tag="_new_tables"),
+    Case("tlb_stale", None, defines=("NEW_TABLES", "TLBI2"), tag="_new_tables_tlbi"),
+    # the window's end (where seL4's stock path starts) is judged like the hand-off
+    Case("window_end", "maintenance-incomplete", (), "first_op", end="window_end"),
+    Case("window_end", "no-isb", (), "first_op", defines=("NO_ISB",), tag="_no_isb", end="window_end"),
+    Case("window_end", "no-isb", (), "first_op", defines=("MSR",), tag="_msr", end="window_end"),
+    Case("window_end", None, defines=("CLEAN",), tag="_clean", end="window_end"),
+    # the I-cache may be on at entry: uncached writes leave its copy old
+    Case("icache_warm", "stale-icache", ((BUF, BUF + LINE),), iwarm=((BUF, BUF + LINE),)),
+    Case("icache_warm", None, defines=("IC",), tag="_ic", iwarm=((BUF, BUF + LINE),)),
+    Case("icache_warm", None, tag="_icache_cold"),
+    Case("coverage", None),
 ]  # fmt: skip
 
 
@@ -187,7 +205,9 @@ CASES_TABLE = [
 @pytest.mark.parametrize("case", CASES_TABLE, ids=[c.name + c.tag for c in CASES_TABLE])
 def test_hazard_case(plugin: Path, tmp_path: Path, case: Case) -> None:
     elf = build_case(case.name, tmp_path, case.defines, case.tag)
-    window: dict[str, Any] = {"warm": case.warm} if case.warm else {}
+    window: dict[str, Any] = {"warm": case.warm, "iwarm": case.iwarm}
+    if case.end is not None:
+        window["end_pcs"] = [symbols(elf)[case.end]]
     if case.handoff_el is not None:
         window["handoff_el"] = case.handoff_el
     report, _, _ = run_guest(
@@ -353,7 +373,8 @@ def test_plugin_args_warm_start() -> None:
     """warm=S:E per range (firmware left valid clean lines there); none: a cold start."""
     args = plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), None, None,
                        warm=[(0x40000000, 0x40001000), (0x40100000, 0x40100040)])
-    assert args[1].endswith(",warm=0x40000000:0x40001000,warm=0x40100000:0x40100040")
+    assert args[1].endswith(",warm=0x40000000:0x40001000,warm=0x40100000:0x40100040"
+                            ",iwarm=0x40000000:0x40001000,iwarm=0x40100000:0x40100040")
     assert "warm=" not in plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), None, None)[1]
     with pytest.raises(ValueError, match="warm"):
         plugin_args(Path("/p"), Path("/o"), (0, 1), None, None, warm=[(0x10, 0x20)] * 17)
@@ -588,3 +609,80 @@ def test_unpack_cached_judges_the_promise(tmp_path: Path, dest: dict[str, int], 
     check = CHECKS["unpack-cached"](result)  # type: ignore[arg-type]
     assert check.status == status, check
     assert says in check.message, check.message
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("defines,label", [((), "mmu_on"), (("NEW_TABLES",), "mmu_on2")], ids=["start", "new_tables"])
+def test_tlb_stale_names_the_enable(plugin: Path, tmp_path: Path, defines: tuple[str, ...], label: str) -> None:
+    """tlb-stale is reported at the msr that turns the MMU on (caches_on: mrs, ldr, orr,
+    msr), saying since when the TLB may be stale."""
+    elf = build_case("tlb_stale", tmp_path, defines)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json")
+    assert report is not None
+    (h,) = report.hazards_of("tlb-stale")
+    assert h.pc == symbols(elf)[label] + 12
+    assert h.detail is not None and "tlbi of the EL1&0 regime" in h.detail
+    assert ("since the loader was entered" in h.detail) == (label == "mmu_on")
+
+
+@pytest.mark.qemu
+def test_maintenance_by_va_is_recorded(plugin: Path, tmp_path: Path) -> None:
+    """The plugin reports which lines the loader cleaned to PoC by VA with the D-cache on,
+    and which it invalidated with it off before the first enable (compact ranges)."""
+    elf = build_case("coverage", tmp_path)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json")
+    assert report is not None and report.has_maintained and report.kinds() == set()
+    assert report.cleaned == ((BUF, BUF_END),)
+    assert report.invalidated == ((BUF, BUF + 8 * LINE),)
+    assert not report.setway_cleaned and not report.setway_invalidated
+    elf = build_case("setway_full", tmp_path)
+    report, _, _ = run_guest(plugin, elf, tmp_path / "r2.json")
+    assert report is not None and report.setway_cleaned and report.cleaned == ()
+
+
+def _coverage_result(tmp_path: Path, cleaned: list[list[int]], invalidated: list[list[int]],
+                     lines: tuple[str, ...] = (EARLY_ON,)) -> Any:
+    from types import SimpleNamespace
+
+    report = _attr_report(tmp_path, {"wb": 1}, {"wb": 1})
+    raw = dict(report.raw)
+    raw["maintained"] = {"clean": cleaned, "invalidate": invalidated, "setway_clean": False,
+                         "setway_invalidate": False}
+    path = tmp_path / "cov.json"
+    path.write_text(json.dumps(raw))
+    seg = SimpleNamespace(paddr=0x40000000, memsz=0x1000)
+    kernel = SimpleNamespace(name="kernel", span=(0x40000000, 0x40001000), segments=[seg])
+    payload = SimpleNamespace(
+        loader=SimpleNamespace(symbols={"_archive_end": 0x40100040, "_end": 0x40102000}),
+        images=(kernel,), reference=False)
+    return SimpleNamespace(extras={"coherence": CoherenceReport.load(path)}, timeline=_timeline(*lines),
+                           payload=payload)
+
+
+@pytest.mark.host
+@pytest.mark.parametrize("cleaned,invalidated,status,says", [
+    ([[0x40000000, 0x40001000], [0x40100040, 0x40102000]], [[0x40100040, 0x40102000]], "pass", "covers 2"),
+    ([[0x40000000, 0x40001000], [0x40100080, 0x40102000]], [[0x40100040, 0x40102000]], "fail",
+     "the final clean to PoC by VA (D-cache on) misses [0x40100040..0x40100080) (1 line(s)) of the loader's "
+     "writable range (_archive_end.._end)"),
+    ([[0x40000000, 0x40001000], [0x40100040, 0x40102000]], [[0x40100040, 0x40101fc0]], "fail",
+     "the invalidate by VA before the caches go on misses [0x40101fc0..0x40102000)"),
+    ([[0x40000000, 0x40000fc0], [0x40100040, 0x40102000]], [[0x40100040, 0x40102000]], "fail",
+     "misses [0x40000fc0..0x40001000) (1 line(s)) of image 'kernel' segment 0"),
+], ids=["covered", "clean-short-start", "invalidate-short-end", "destination-short"])
+def test_coverage_names_the_first_missed_range(tmp_path: Path, cleaned: list[list[int]],
+                                               invalidated: list[list[int]], status: str, says: str) -> None:
+    """maintenance-coverage: the final clean covers every destination and the loader's
+    writable range, the invalidate before the enable the writable range; a missed line is
+    named even though no hazard arose in this boot."""
+    import harness.verify
+    from harness.coherence.checks import CHECKS
+
+    result = _coverage_result(tmp_path, cleaned, invalidated)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(harness.verify, "image_offsets", lambda p, tl=None: {"kernel": 0})
+        check = CHECKS["maintenance-coverage"](result)
+        stock = CHECKS["maintenance-coverage"](_coverage_result(tmp_path, [], [], ()))
+    assert check.status == status, check
+    assert says in check.message, check.message
+    assert stock.status == "skip"

@@ -40,6 +40,7 @@ def plugin_args(
     handoff_el: int | None = None,
     targets: Mapping[str, Sequence[tuple[int, int]]] | None = None,
     warm: Sequence[tuple[int, int]] = (),
+    iwarm: Sequence[tuple[int, int]] | None = None,
 ) -> list[str]:
     """The QEMU arguments that load the plugin (``["-plugin", "file=...,k=v"]``).
 
@@ -56,7 +57,9 @@ def plugin_args(
     physical [start, end) ranges for the per-target split of the counts.
     ``warm``: physical [start, end) ranges where the caches start with valid
     clean lines (firmware left them, as the arm64 boot protocol allows: it
-    only asks that the image be cleaned to PoC); none is a cold start.
+    only asks that the image be cleaned to PoC); none is a cold start. ``iwarm``: where
+    the I-cache starts with valid lines (the protocol allows it on at entry); default
+    the same ranges as ``warm``.
     """
     base, size = ram
     if size <= 0 or base < 0:
@@ -85,19 +88,20 @@ def plugin_args(
     if l2 is not None:
         opts.append(f"l2={l2}")
     opts += _window_opts(begin_hit, end_pcs, handoff_el, targets or {})
-    opts += _warm_opts(warm)
+    opts += _warm_opts(warm, "warm")
+    opts += _warm_opts(warm if iwarm is None else iwarm, "iwarm")
     return ["-plugin", ",".join(opts)]
 
 
 MAX_WARM_RANGES = 16
 
 
-def _warm_opts(warm: Sequence[tuple[int, int]]) -> list[str]:
-    """``warm=S:E`` per non-empty range (the plugin keeps at most 16)."""
+def _warm_opts(warm: Sequence[tuple[int, int]], key: str) -> list[str]:
+    """``warm=S:E`` (or ``iwarm=``) per non-empty range (the plugin keeps at most 16)."""
     spans = [(s, e) for s, e in warm if s < e]
     if len(spans) > MAX_WARM_RANGES:
-        raise ValueError(f"at most {MAX_WARM_RANGES} warm ranges, not {len(spans)}")
-    return [f"warm={s:#x}:{e:#x}" for s, e in spans]
+        raise ValueError(f"at most {MAX_WARM_RANGES} {key} ranges, not {len(spans)}")
+    return [f"{key}={s:#x}:{e:#x}" for s, e in spans]
 
 
 def _window_opts(begin_hit: int, end_pcs: Sequence[int], handoff_el: int | None,

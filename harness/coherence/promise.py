@@ -28,7 +28,7 @@ from . import CoherenceReport
 if TYPE_CHECKING:
     from ..phases import Timeline
 
-__all__ = ["PROMISE_CHECKS", "cache_promise", "check_unpack_cached"]
+__all__ = ["PROMISE_CHECKS", "cache_promise", "check_coverage", "check_unpack_cached", "missed"]
 
 #: The share of the window's destination stores and source loads that may go
 #: through something other than Normal write-back before unpack-cached fails:
@@ -36,6 +36,10 @@ __all__ = ["PROMISE_CHECKS", "cache_promise", "check_unpack_cached"]
 #: few MMU-off accesses, before the enable and after the disable, hit the loader's
 #: own image, not the archive or a destination).
 MAX_UNCACHED_SHARE = 0.01
+
+WRITABLE_WORDS = "_writable_start.._writable_end, _archive_end.._end"
+
+WRITABLE_WORDS = "_writable_start.._writable_end, _archive_end.._end"
 
 ATTRIBUTE_WORDS = {
     "wt": "Normal write-through", "nc": "Normal Non-cacheable", "device": "Device",
@@ -107,8 +111,107 @@ def check_unpack_cached(r: BootResult) -> Check:
                  "and source loads went through Normal write-back with the D-cache on")
 
 
+Span = tuple[int, int]
+
+
+def missed(want: Span, have: "list[Span] | tuple[Span, ...]", line: int) -> list[Span]:
+    """The line-aligned parts of `want` that no range of `have` covers."""
+    mask = line - 1
+    pos, end = want[0] & ~mask, (want[1] + mask) & ~mask
+    out: list[Span] = []
+    for s, e in sorted(have):
+        if e <= pos:
+            continue
+        if s >= end:
+            break
+        if s > pos:
+            out.append((pos, s))
+        pos = max(pos, e)
+        if pos >= end:
+            break
+    if pos < end:
+        out.append((pos, end))
+    return out
+
+
+def _promised(r: BootResult) -> tuple[list[tuple[str, Span]], list[tuple[str, Span]]]:
+    """(what the final clean must cover, what the invalidate before the enable must),
+    each as (words, [start, end))."""
+    from ..errors import HarnessError
+    from ..verify import image_offsets
+    from .window import loader_writable
+
+    clean: list[tuple[str, Span]] = []
+    inval: list[tuple[str, Span]] = []
+    own = loader_writable(r.payload)
+    if own is not None:
+        words = f"the loader's writable range ({own[0]})"
+        clean.append((words, own[1]))
+        inval.append((words, own[1]))
+    try:
+        offsets = image_offsets(r.payload, r.timeline)
+    except HarnessError:
+        offsets = {}
+    for img in r.payload.images:
+        if img.name not in offsets:
+            continue
+        for i, seg in enumerate(img.segments):
+            if seg.memsz:
+                start = seg.paddr + offsets[img.name]
+                clean.append((f"image '{img.name}' segment {i}", (start, start + seg.memsz)))
+    # The DTB copy is left out: the console prints the page-rounded room reserved for
+    # it, not the bytes copied, so its promised extent is not known here.
+    return clean, inval
+
+
+def _first_gap(promised: list[tuple[str, Span]], have: tuple[Span, ...],
+               line: int) -> tuple[str, Span, Span, int] | None:
+    """(words, promised range, first missed range, lines missed in all) or None."""
+    first: tuple[str, Span, Span] | None = None
+    lines = 0
+    for words, want in promised:
+        gaps = missed(want, have, line)
+        lines += sum((e - s) // line for s, e in gaps)
+        if gaps and first is None:
+            first = (words, want, gaps[0])
+    return None if first is None else (*first, lines)
+
+
+def check_coverage(r: BootResult) -> Check:
+    """The final clean to PoC covers every destination and the loader's writable range;
+    the invalidate before the caches go on covers the writable range (a line missed is a
+    defect on another input even when this boot never wrote it)."""
+    name = "maintenance-coverage"
+    report, promise, early = _report(r, name)
+    if early is not None or report is None:
+        return early or Check(name, "skip", "no report")
+    if not report.has_maintained:
+        return Check(name, "fail", f"the loader announced {promise}, but the cache-model report "
+                     "does not record the loader's maintenance (a plugin older than the check)")
+    clean, inval = _promised(r)
+    if not inval:
+        return Check(name, "fail", f"the loader announced {promise}, but its writable range is "
+                     f"unknown: none of the symbol pairs {WRITABLE_WORDS} is in the loader's ELF")
+    problems = []
+    for what, promised, have, setway in (
+            ("the final clean to PoC by VA (D-cache on)", clean, report.cleaned, report.setway_cleaned),
+            ("the invalidate by VA before the caches go on", inval, report.invalidated,
+             report.setway_invalidated)):
+        gap = None if setway else _first_gap(promised, have, report.line_size)
+        if gap is not None:
+            words, want, (s, e), lines = gap
+            problems.append(f"{what} misses [{s:#x}..{e:#x}) ({(e - s) // report.line_size} line(s)) of "
+                            f"{words} [{want[0]:#x}..{want[1]:#x}) ({lines} line(s) missed in all)")
+    if problems:
+        return Check(name, "fail", f"the loader announced {promise}: " + "; ".join(problems))
+    return Check(name, "pass", f"the loader announced {promise}: its final clean covers "
+                 f"{len(clean)} range(s) (every destination and its writable range), its "
+                 "invalidate before the enable covers its writable range")
+
+
 #: Checks of the loader's promise (not of a hazard kind): they skip for a loader
 #: that promises no cached unpack.
 PROMISE_CHECKS: dict[str, Callable[[BootResult], Check]] = {
     "unpack-cached": check_unpack_cached,
+    "maintenance-coverage": check_coverage,
 }

@@ -43,6 +43,7 @@ HAZARD_KINDS: tuple[str, ...] = (
     "stale-at-handoff",
     "maintenance-incomplete",
     "no-isb",
+    "tlb-stale",
 )
 
 #: Start states of the model's caches: "cold" (empty) or "warm" (firmware left
@@ -232,7 +233,37 @@ def _start_state(data: Mapping[str, Any], where: str) -> dict[str, Any]:
         if not isinstance(r, list) or len(r) != 2 or not all(isinstance(x, int) for x in r):
             raise ReportError(f"{where}: bad warm range {r!r}")
         warm.append((int(r[0]), int(r[1])))
-    return {"start": start, "warm": tuple(warm)}
+    iwarm = []
+    for r in data.get("iwarm", []):
+        if not isinstance(r, list) or len(r) != 2 or not all(isinstance(x, int) for x in r):
+            raise ReportError(f"{where}: bad iwarm range {r!r}")
+        iwarm.append((int(r[0]), int(r[1])))
+    return {"start": start, "warm": tuple(warm), "iwarm": tuple(iwarm)}
+
+
+def _spans(raw: Any, key: str, where: str) -> tuple[tuple[int, int], ...]:
+    if not isinstance(raw, list):
+        raise ReportError(f"{where}: field 'maintained.{key}' is not a list")
+    out = []
+    for r in raw:
+        if not isinstance(r, list) or len(r) != 2 or not all(isinstance(x, int) for x in r):
+            raise ReportError(f"{where}: bad range {r!r} in 'maintained.{key}'")
+        out.append((int(r[0]), int(r[1])))
+    return tuple(out)
+
+
+def _maintained(data: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The loader's maintenance by VA (absent in older reports)."""
+    m = data.get("maintained")
+    if m is None:
+        return {}
+    if not isinstance(m, dict):
+        raise ReportError(f"{where}: field 'maintained' is not an object")
+    return {"cleaned": _spans(m.get("clean", []), "clean", where),
+            "invalidated": _spans(m.get("invalidate", []), "invalidate", where),
+            "setway_cleaned": bool(m.get("setway_clean", False)),
+            "setway_invalidated": bool(m.get("setway_invalidate", False)),
+            "has_maintained": True}
 
 
 @dataclass(frozen=True)
@@ -258,7 +289,17 @@ class CoherenceReport:
     expect_handoff: str = "mmu-off"
     start: str = "cold"
     warm: tuple[tuple[int, int], ...] = ()
+    iwarm: tuple[tuple[int, int], ...] = ()     # where the I-cache started with valid lines
     walks_failed: int = 0
+    #: the loader's own maintenance by VA: lines cleaned to PoC with the D-cache on,
+    #: lines invalidated with it off before the loader first turned it on
+    cleaned: tuple[tuple[int, int], ...] = ()
+    invalidated: tuple[tuple[int, int], ...] = ()
+    #: a complete set/way clean (D-cache on) / invalidate (before the enable) by the loader
+    setway_cleaned: bool = False
+    setway_invalidated: bool = False
+    #: False for reports from before the plugin recorded the loader's maintenance
+    has_maintained: bool = False
 
     @property
     def handoff_pc(self) -> int | None:
@@ -346,6 +387,7 @@ class CoherenceReport:
             expect_handoff=str(data.get("expect_handoff", "mmu-off")),
             **_start_state(data, where),
             walks_failed=_optional_int(c, "walks_failed", cw),
+            **_maintained(data, where),
         )
 
     def hazards_of(self, kind: str) -> list[Hazard]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..payload import Payload
 
-__all__ = ["Window", "window_for", "SCOPES"]
+__all__ = ["Window", "window_for", "loader_writable", "SCOPES"]
 
 #: seL4 windows: "seed" starts at the first user image (the seed's
 #: measurement), "unpack" at load_images (adds the kernel's unpack).
@@ -61,6 +61,22 @@ def _targets(payload: Payload) -> dict[str, list[tuple[int, int]]]:
         or _span(syms, "__stack_bottom", "__stack_top"),
         "loader": [payload.loader.span],
     }
+
+
+#: The loader's own writable range (data, bss, stack, page tables) by the symbols
+#: each loader's maintenance uses: ours, then seL4's with the early-MMU patch.
+WRITABLE_SYMBOLS: tuple[tuple[str, str], ...] = (("_writable_start", "_writable_end"),
+                                                 ("_archive_end", "_end"))
+
+
+def loader_writable(payload: Payload) -> tuple[str, tuple[int, int]] | None:
+    """("START..END", [start, end)) of the loader's writable range, or None."""
+    syms = payload.loader.symbols
+    for lo, hi in WRITABLE_SYMBOLS:
+        span = _span(syms, lo, hi)
+        if span:
+            return f"{lo}..{hi}", span[0]
+    return None
 
 
 def _reference(payload: Payload, contract: str) -> Window:

@@ -166,6 +166,8 @@ static struct {
     unsigned l1_ways, l2_ways;
     struct { uint64_t s, e; } warm[16];   /* physical, valid clean at start */
     unsigned n_warm;
+    struct { uint64_t s, e; } iwarm[16];  /* physical, in the I-cache at start */
+    unsigned n_iwarm;
 } cfg = {
     .line_shift = 6,
     .ram_base = 0x40000000ULL,
@@ -216,6 +218,7 @@ static struct chunk **dir;
 static uint64_t dir_len;          /* number of chunk slots */
 static uint64_t n_lines_ram;      /* lines in the RAM range */
 static uint64_t g_valid, g_dirty, g_istale, g_pend, g_code_istale;
+static uint64_t g_ivalid;         /* lines with F_IVALID */
 
 static uint16_t cur_win = 1;      /* increments when data caching turns on */
 static uint32_t g_ep = 1;         /* increments when a set/way sweep starts */
@@ -831,6 +834,43 @@ static uint64_t maint_seq;
 enum { U_SCTLR = 1, U_XLAT = 2 };
 static struct { unsigned mask; uint64_t pc; unsigned rg; int el; } unsync;
 
+/* The TLB, per translation regime (1: EL1&0, 2: EL2, 3: EL3): may it hold
+ * entries the tables now in force do not give?  Yes from the start (firmware
+ * or U-Boot may have run with the MMU on) and again whenever the tables that
+ * were live are abandoned (M 1->0, or TTBR/TCR rewritten with M=1).  A tlbi
+ * that drops every entry of the regime, completed by a DSB of its domain,
+ * clears it; an MMU enable while it is set is tlb-stale. */
+static struct {
+    bool stale;
+    uint64_t since_pc;            /* where it became stale (0: from the start) */
+    unsigned pend;                /* invalidate issued: DSB level it needs */
+    bool off;                     /* M went 1->0: the tables then live ... */
+    uint64_t off_pc, ttbr0, ttbr1, tcr;   /* ... are these, abandoned if not reused */
+} tlb[4];
+/* Any tlbi issued and not yet completed (DSB level it needs, first PC), and a
+ * completed one not yet followed by a context synchronization event. */
+static struct { unsigned need; uint64_t pc; } tlbi_out;
+static struct { bool on; uint64_t pc; } tlb_unsync;
+
+/* What the loader's own maintenance covered, for the check of its promise
+ * (a line it missed is a defect on another input even if this boot never
+ * wrote it): [0] lines cleaned to PoC by VA with the D-cache on (the final
+ * clean), [1] lines invalidated by VA with the D-cache off before the loader
+ * first turned it on (the invalidate before the enable); and whether a
+ * complete set/way sweep did either. */
+static GArray *cov[2];            /* struct range, physical, end exclusive */
+static guint cov_compact_at[2] = { 1024, 1024 };
+static bool cov_setway[2];
+static bool loader_enabled;       /* the loader has turned its D-cache on */
+
+static inline bool in_rg(unsigned t, uint64_t pa);
+
+/* Code of the loader's own image (identity mapped: its PCs are physical). */
+static inline bool loader_pc(uint64_t pc)
+{
+    return !cfg.n_rg[T_LOADER] || in_rg(T_LOADER, pc);
+}
+
 static const char *const sync_reg_names[RG_N] = {
     [RG_SCTLR] = "SCTLR", [RG_TTBR0] = "TTBR0", [RG_TTBR1] = "TTBR1",
     [RG_TCR] = "TCR", [RG_MAIR] = "MAIR", [RG_VBAR] = "VBAR",
@@ -849,12 +889,92 @@ static void maint_issue(unsigned domain, uint64_t pc, unsigned op)
 /* dsb: level 1 completes local maintenance only (NSH), 2 everything. */
 static void dsb_cb(unsigned int vcpu, void *udata)
 {
+    unsigned lvl = (unsigned)(uintptr_t)udata, r;
+
     if (vcpu != 0) {
         return;
     }
     maint[0].on = false;
-    if ((uintptr_t)udata >= 2) {
+    if (lvl >= 2) {
         maint[1].on = false;
+    }
+    for (r = 1; r <= 3; r++) {
+        if (tlb[r].pend && lvl >= tlb[r].pend) {
+            tlb[r].stale = false;
+            tlb[r].off = false;
+            tlb[r].pend = 0;
+        }
+    }
+    if (tlbi_out.need && lvl >= tlbi_out.need) {
+        tlbi_out.need = 0;
+        tlb_unsync.on = true;
+        tlb_unsync.pc = tlbi_out.pc;
+    }
+}
+
+/* A tlbi: `regime` is the one whose every entry it drops (0: fewer), `dom`
+ * its domain (0 local, 1 broadcast: a DSB ISH/OSH/SY completes it). */
+static void tlbi_issue(unsigned regime, unsigned dom, uint64_t pc)
+{
+    unsigned need = dom ? 2 : 1;
+
+    if (regime && tlb[regime].pend < need) {
+        tlb[regime].pend = need;
+    }
+    if (!tlbi_out.need) {
+        tlbi_out.pc = pc;
+    }
+    if (tlbi_out.need < need) {
+        tlbi_out.need = need;
+    }
+}
+
+static const char *const regime_names[4] = { "", "EL1&0", "EL2", "EL3" };
+
+/* Before a write of `v` to SCTLR/TTBRn/TCR of EL `el`: an MMU enable with a
+ * possibly stale TLB is a hazard; abandoning the live tables makes it so. */
+static void tlb_at_msr(unsigned rg, unsigned el, uint64_t v, uint64_t pc)
+{
+    bool m_was = cpu.sctlr[el] & 1;
+
+    /* The MMU comes back on with other tables than it went off with: the
+     * entries of the old ones may still be in the TLB. The same tables again
+     * (same TTBRs and TCR) are not abandoned. */
+    if (rg == RG_SCTLR && !m_was && (v & 1) && tlb[el].off && !tlb[el].stale &&
+        (cpu.ttbr0[el] != tlb[el].ttbr0 || cpu.ttbr1[el] != tlb[el].ttbr1 ||
+         cpu.tcr[el] != tlb[el].tcr)) {
+        tlb[el].stale = true;
+        tlb[el].since_pc = tlb[el].off_pc;
+    }
+    if (rg == RG_SCTLR && !m_was && (v & 1) && tlb[el].stale && !tlb[el].pend &&
+        !handoff_seen) {
+        struct hazard *h = hz_get(HZ_TLB_STALE, pc);
+        h->count++;
+        hz_detail(h, tlb[el].since_pc
+                  ? g_strdup_printf("SCTLR_EL%u turned the MMU on with no tlbi of the %s "
+                                    "regime completed by a dsb since its earlier tables "
+                                    "were abandoned (pc=0x%" PRIx64 ")", el,
+                                    regime_names[el], tlb[el].since_pc)
+                  : g_strdup_printf("SCTLR_EL%u turned the MMU on with no tlbi of the %s "
+                                    "regime completed by a dsb since the loader was "
+                                    "entered (firmware may have left TLB entries)", el,
+                                    regime_names[el]));
+    }
+    if (rg == RG_SCTLR && m_was && !(v & 1)) {
+        tlb[el].off = true;
+        tlb[el].off_pc = pc;
+        tlb[el].ttbr0 = cpu.ttbr0[el];
+        tlb[el].ttbr1 = cpu.ttbr1[el];
+        tlb[el].tcr = cpu.tcr[el];
+        tlb[el].pend = 0;             /* entries may have come in since */
+    } else if ((rg == RG_TTBR0 || rg == RG_TTBR1 || rg == RG_TCR) && m_was &&
+               !tlb[el].stale) {
+        tlb[el].stale = true;
+        tlb[el].since_pc = pc;
+        tlb[el].pend = 0;
+    }
+    if (rg == RG_SCTLR && (v & 1)) {
+        tlb[el].off = false;
     }
 }
 
@@ -909,7 +1029,28 @@ static void isb_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
 {
     if (vcpu == 0) {
         unsync.mask = 0;
+        tlb_unsync.on = false;
     }
+}
+
+/* The code after `what` (the window's end: seL4's stock path; the hand-off)
+ * must not inherit maintenance not completed by a DSB, a system-register
+ * write not synchronised, or a completed TLB invalidate not yet followed by
+ * a context synchronization event. */
+static void close_clean(const char *what, uint64_t pc)
+{
+    maint_required(what, pc);
+    if (unsync.mask) {
+        unsync_hit(what, pc);
+    }
+    if (tlb_unsync.on && !handoff_seen) {
+        struct hazard *h = hz_get(HZ_NO_ISB, tlb_unsync.pc);
+        h->count++;
+        hz_detail(h, g_strdup_printf("tlbi at pc=0x%" PRIx64 " completed by a dsb but "
+                                     "not followed by an isb before %s (pc=0x%" PRIx64
+                                     ")", tlb_unsync.pc, what, pc));
+    }
+    tlb_unsync.on = false;
 }
 
 /* ------------------------------------------------------- classification */
@@ -1072,6 +1213,9 @@ static void regime_update(uint64_t pc)
     attribute_fetches();
     xlat_flush();
     if (dc && !cpu.dc_on) {
+        if (loader_pc(pc)) {
+            loader_enabled = true;
+        }
         flush_pending();
         if (++cur_win == 0) {
             cur_win = 1;
@@ -1096,30 +1240,46 @@ static void regime_update(uint64_t pc)
 
 /* ---------------------------------------------------- register bootstrap */
 
+static void warm_lines(uint64_t s, uint64_t e, bool iside)
+{
+    uint64_t idx, last;
+
+    if (s < cfg.ram_base) {
+        s = cfg.ram_base;
+    }
+    if (e > cfg.ram_base + cfg.ram_size) {
+        e = cfg.ram_base + cfg.ram_size;
+    }
+    if (s >= e) {
+        return;
+    }
+    last = line_of(e - 1);
+    for (idx = line_of(s); idx <= last; idx++) {
+        struct chunk *c = chunk_alloc(idx);
+        struct line *l = &c->l[idx & (CHUNK_LINES - 1)];
+
+        if (!iside) {
+            lset(c, l, l->f | L_VALID);
+        } else if (!(l->fi & F_IVALID)) {
+            l->fi |= F_IVALID;
+            g_ivalid++;
+        }
+    }
+}
+
 /* Firmware may leave valid lines behind (the arm64 boot protocol asks only
- * that the image be cleaned to PoC): the warm ranges start valid and clean. */
+ * that the image be cleaned to PoC): the warm ranges start valid and clean in
+ * the D-cache; the iwarm ranges in the I-cache (the protocol allows it on),
+ * consistent with memory until written. */
 static void warm_start(void)
 {
     unsigned k;
 
     for (k = 0; k < cfg.n_warm; k++) {
-        uint64_t s = cfg.warm[k].s, e = cfg.warm[k].e, idx, last;
-
-        if (s < cfg.ram_base) {
-            s = cfg.ram_base;
-        }
-        if (e > cfg.ram_base + cfg.ram_size) {
-            e = cfg.ram_base + cfg.ram_size;
-        }
-        if (s >= e) {
-            continue;
-        }
-        last = line_of(e - 1);
-        for (idx = line_of(s); idx <= last; idx++) {
-            struct chunk *c = chunk_alloc(idx);
-            struct line *l = &c->l[idx & (CHUNK_LINES - 1)];
-            lset(c, l, l->f | L_VALID);
-        }
+        warm_lines(cfg.warm[k].s, cfg.warm[k].e, false);
+    }
+    for (k = 0; k < cfg.n_iwarm; k++) {
+        warm_lines(cfg.iwarm[k].s, cfg.iwarm[k].e, true);
     }
 }
 
@@ -1150,6 +1310,9 @@ static void started(void)
         if (ok && ctr) {
             cfg.line_shift = 2 + ((ctr >> 16) & 15);   /* DminLine: log2 words */
         }
+    }
+    for (el = 1; el <= 3; el++) {
+        tlb[el].stale = true;          /* firmware may have run with the MMU on */
     }
     table_init();
     warm_start();
@@ -1267,13 +1430,28 @@ static void store_uncached(uint64_t idx)
 {
     struct chunk *c = chunk_get(idx);
     struct line *l;
+    uint8_t nf;
 
     if (!c) {
         return;
     }
     l = &c->l[idx & (CHUNK_LINES - 1)];
+    nf = l->f;
     if (l->f & L_VALID) {
-        lset(c, l, l->f | L_STALE);
+        nf |= L_STALE;
+    }
+    if (l->fi & F_IVALID) {
+        nf |= L_ISTALE;               /* the I-cache's copy is now old */
+    }
+    lset(c, l, nf);
+}
+
+/* The I-cache's warm copies are gone (ic iallu/ialluis; ic ivau: one line). */
+static void ivalid_drop(struct line *l)
+{
+    if (l->fi & F_IVALID) {
+        l->fi &= ~F_IVALID;
+        g_ivalid--;
     }
 }
 
@@ -1342,6 +1520,12 @@ static void sweep_complete(unsigned kind, uint64_t pc)
             }
         }
         sweep_clean_all(swd[0][0].start_ep);
+        /* The loader's final clean: with the D-cache on, or after its disable
+         * (U-Boot's order), before the window ends (seL4's stock path sweeps
+         * again later, which is no part of the patch's promise). */
+        if ((cpu.dc_on || pend_active) && !end_seen && loader_pc(pc)) {
+            cov_setway[0] = true;
+        }
         for (lv = 0; lv < n_levels; lv++) {
             swd[0][lv].valid = false;
         }
@@ -1356,6 +1540,9 @@ static void sweep_complete(unsigned kind, uint64_t pc)
             }
         }
         sweep_invalidate_all(ep, pc);
+        if (!cpu.dc_on && !loader_enabled && loader_pc(pc)) {
+            cov_setway[1] = true;
+        }
         for (lv = 0; lv < n_levels; lv++) {
             swd[1][lv].valid = false;
         }
@@ -1524,6 +1711,31 @@ static uint8_t cmo_shareable(uint32_t w, unsigned op)
     }
 }
 
+/* The regime whose every entry a tlbi drops: vmalle1, alle1, vmalls12e1
+ * (EL1&0), alle2, alle3, in their local, IS and OS forms; 0 for the rest
+ * (by VA, by ASID, by IPA). */
+static uint8_t tlbi_regime(uint32_t w)
+{
+    unsigned op1 = (w >> 16) & 7, crm = (w >> 8) & 15, op2 = (w >> 5) & 7;
+
+    if (crm != 7 && crm != 3 && crm != 1) {
+        return 0;
+    }
+    if (op1 == 0 && op2 == 0) {
+        return 1;
+    }
+    if (op1 == 4 && (op2 == 4 || op2 == 6)) {
+        return 1;
+    }
+    if (op1 == 4 && op2 == 0) {
+        return 2;
+    }
+    if (op1 == 6 && op2 == 0) {
+        return 3;
+    }
+    return 0;
+}
+
 /* dsb <option>: *lvl 0 (loads only: completes no maintenance), 1 (NSH:
  * local maintenance), 2 (ISH, OSH, SY: all). False if not a DSB. */
 static bool decode_dsb(uint32_t w, unsigned *lvl)
@@ -1661,7 +1873,28 @@ static void write_report(bool complete)
         g_string_append_printf(s, "%s[%" PRIu64 ", %" PRIu64 "]", i ? ", " : "",
                                cfg.warm[i].s, cfg.warm[i].e);
     }
-    g_string_append(s, "],\n  \"hazards\": [");
+    g_string_append(s, "],\n  \"iwarm\": [");
+    for (i = 0; i < cfg.n_iwarm; i++) {
+        g_string_append_printf(s, "%s[%" PRIu64 ", %" PRIu64 "]", i ? ", " : "",
+                               cfg.iwarm[i].s, cfg.iwarm[i].e);
+    }
+    g_string_append(s, "],\n  \"maintained\": {");
+    for (c = 0; c < 2; c++) {
+        struct hazard tmp = { .ranges = cov[c] };
+
+        hz_compact(&tmp);
+        g_string_append_printf(s, "%s\"%s\": [", c ? ", " : "",
+                               c ? "invalidate" : "clean");
+        for (i = 0; i < cov[c]->len; i++) {
+            struct range *r = &g_array_index(cov[c], struct range, i);
+            g_string_append_printf(s, "%s[%" PRIu64 ", %" PRIu64 "]",
+                                   i ? ", " : "", r->s, r->e);
+        }
+        g_string_append_printf(s, "], \"setway_%s\": %s",
+                               c ? "invalidate" : "clean",
+                               cov_setway[c] ? "true" : "false");
+    }
+    g_string_append(s, "},\n  \"hazards\": [");
     for (i = 0; i < hs->len; i++) {
         struct hazard *h = g_ptr_array_index(hs, i);
         uint64_t lines;
@@ -1789,6 +2022,7 @@ static void el_refresh_cb(unsigned int vcpu, void *udata)
     }
     /* After eret/svc/hvc/smc or at an exception vector: context synchronized. */
     unsync.mask = 0;
+    tlb_unsync.on = false;
     qemu_plugin_u64_set(SB_ELDIRTY, 0, 0);
     if (first) {
         started();          /* initial register values, line size */
@@ -1843,6 +2077,9 @@ static void msr_cb(unsigned int vcpu, void *udata)
     if (ii->el == regime_el() && ii->sub != RG_VBAR) {
         sync_before_msr(ii, v);
     }
+    if (ii->sub != RG_MAIR && ii->sub != RG_VBAR) {
+        tlb_at_msr(ii->sub, ii->el, v, ii->pc);
+    }
     switch (ii->sub) {
     case RG_SCTLR: cpu.sctlr[ii->el] = v; break;
     case RG_TTBR0: cpu.ttbr0[ii->el] = v; break;
@@ -1879,6 +2116,33 @@ static bool op_line(uint64_t va, uint64_t *idx, uint64_t pc)
     return true;
 }
 
+static void cov_add(unsigned k, uint64_t idx)
+{
+    uint64_t s = line_pa(idx), e = line_pa(idx + 1);
+    struct hazard tmp = { .ranges = cov[k], .compact_at = cov_compact_at[k] };
+
+    hz_add_range(&tmp, s, e);
+    cov_compact_at[k] = tmp.compact_at;
+}
+
+/* Record a by-VA op of the loader's in the coverage it promises. */
+static void cov_note(unsigned op, uint64_t idx, uint64_t pc)
+{
+    bool clean = op == C_DC_CVAC || op == C_DC_CVAP || op == C_DC_CVADP ||
+                 op == C_DC_CIVAC;
+    bool inval = op == C_DC_IVAC || op == C_DC_CIVAC;
+
+    if (!loader_pc(pc)) {
+        return;
+    }
+    if (clean && cpu.dc_on) {
+        cov_add(0, idx);
+    }
+    if (inval && !cpu.dc_on && !loader_enabled) {
+        cov_add(1, idx);
+    }
+}
+
 static void cmo_cb(unsigned int vcpu, void *udata)
 {
     struct iinfo *ii = udata;
@@ -1900,11 +2164,21 @@ static void cmo_cb(unsigned int vcpu, void *udata)
     switch (ii->sub) {
     case C_TLBI:
         xlat_flush();
+        tlbi_issue(ii->el, ii->dom, ii->pc);
         return;
     case C_IC_IALLU:
     case C_IC_IALLUIS:
         /* As ic ivau, for every line: the I-side refills from PoU, so a line
          * written through the D-cache and not yet cleaned there stays stale. */
+        if (g_ivalid) {
+            for (ci = 0; ci < dir_len; ci++) {
+                if ((c = dir[ci]) != NULL) {
+                    for (i = 0; i < CHUNK_LINES; i++) {
+                        ivalid_drop(&c->l[i]);
+                    }
+                }
+            }
+        }
         if (!g_istale) {
             return;
         }
@@ -1952,7 +2226,7 @@ static void cmo_cb(unsigned int vcpu, void *udata)
         for (l = first; l <= last; l++) {
             if (cacheable) {
                 store_cacheable(l, ii->pc, cls == X_WT);
-            } else if (g_valid) {
+            } else if (g_valid || g_ivalid) {
                 store_uncached(l);
             }
         }
@@ -1961,6 +2235,7 @@ static void cmo_cb(unsigned int vcpu, void *udata)
     if (!op_line(x, &idx, ii->pc)) {
         return;
     }
+    cov_note(ii->sub, idx, ii->pc);
     switch (ii->sub) {
     case C_DC_CVAC:
     case C_DC_CVAP:
@@ -1986,6 +2261,7 @@ static void cmo_cb(unsigned int vcpu, void *udata)
         struct chunk *c = chunk_get(idx);
         if (c) {
             struct line *l = &c->l[idx & (CHUNK_LINES - 1)];
+            ivalid_drop(l);
             if (!(l->f & L_DIRTY) || (l->f & L_POU)) {
                 lset(c, l, l->f & ~L_ISTALE);
             }
@@ -2106,7 +2382,7 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
     if (!ram || !dir || !modeled) {
         return;
     }
-    if (!cacheable && !(st && g_valid)) {
+    if (!cacheable && !(st && (g_valid || g_ivalid))) {
         return;
     }
     first = line_of(pa);
@@ -2237,6 +2513,8 @@ static void end_cb(unsigned int vcpu, void *udata)
         h->sctlr = cpu.sctlr[regime_el()];
         h->el = (int)cpu.el;
     }
+    close_clean("the window's end, where the stock boot path starts",
+                (uint64_t)(uintptr_t)udata);
 }
 
 /* The loader's self-report (CRCs of what landed) is verification, not unpack:
@@ -2312,10 +2590,7 @@ static void handoff_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     cpsr = read_reg(reg_cpsr, &ok);
     el_at_handoff = ok ? (int)((cpsr >> 2) & 3) : cpu.el;
     sctlr_at_handoff = cpu.sctlr[el_at_handoff <= 1 ? 1 : el_at_handoff];
-    maint_required("the hand-off", pc);
-    if (unsync.mask) {
-        unsync_hit("the hand-off", pc);
-    }
+    close_clean("the hand-off", pc);
     if (cpu.dc_on) {
         judge_stale_at_handoff(pc);
     }
@@ -2465,7 +2740,8 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
                 insn, msr_cb, QEMU_PLUGIN_CB_R_REGS,
                 iinfo_get(va, w, IK_MSR, (uint8_t)rg, (uint8_t)el));
         } else if (decode_cmo(w, &op)) {
-            struct iinfo *ii = iinfo_get(va, w, IK_CMO, (uint8_t)op, 0);
+            struct iinfo *ii = iinfo_get(va, w, IK_CMO, (uint8_t)op,
+                                         op == C_TLBI ? tlbi_regime(w) : 0);
             ii->dom = cmo_shareable(w, op);
             qemu_plugin_register_vcpu_insn_exec_cb(
                 insn, cmo_cb, QEMU_PLUGIN_CB_R_REGS, ii);
@@ -2658,6 +2934,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
                  parse_hex(p[1], &cfg.rg[t][cfg.n_rg[t]].e) &&
                  cfg.rg[t][cfg.n_rg[t]].s < cfg.rg[t][cfg.n_rg[t]].e;
             cfg.n_rg[t] += ok;
+        } else if (IS("iwarm")) {
+            g_auto(GStrv) p = g_strsplit(val, ":", 2);
+            ok = cfg.n_iwarm < 16 && p[0] && p[1] &&
+                 parse_hex(p[0], &cfg.iwarm[cfg.n_iwarm].s) &&
+                 parse_hex(p[1], &cfg.iwarm[cfg.n_iwarm].e) &&
+                 cfg.iwarm[cfg.n_iwarm].s < cfg.iwarm[cfg.n_iwarm].e;
+            cfg.n_iwarm += ok;
         } else if (IS("warm")) {
             g_auto(GStrv) p = g_strsplit(val, ":", 2);
             ok = cfg.n_warm < 16 && p[0] && p[1] &&
@@ -2696,6 +2979,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
     regbuf = g_byte_array_new();
     membuf = g_byte_array_new();
     hazards = g_hash_table_new(hz_hash, hz_equal);
+    cov[0] = g_array_new(FALSE, FALSE, sizeof(struct range));
+    cov[1] = g_array_new(FALSE, FALSE, sizeof(struct range));
     iinfos = g_hash_table_new(g_int64_hash, g_int64_equal);
     tbinfos = g_hash_table_new(tbi_hash, tbi_equal);
     win_active = !cfg.have_begin;

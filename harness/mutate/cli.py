@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import HarnessError
 from ..images.build import ROOT
@@ -39,6 +40,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                                             "(default: build/mutate/runs/STAMP)")
     p.add_argument("--notes", type=Path, default=NOTES,
                    help="equivalent mutants and survivor explanations (default docs/mutation.md)")
+    p.add_argument("--rescore", type=Path, metavar="JSON",
+                   help="no boots: print the table and score of a recorded run (mutation.json) "
+                        "under the current notes (after an equivalent was added, say)")
 
 
 def select(all_mutants: list[Mutant], only: list[str], n: int | None) -> list[Mutant]:
@@ -69,7 +73,38 @@ def _log(msg: str) -> None:
     print(f"mutate: {msg}", file=sys.stderr, flush=True)
 
 
+def rescore(path: Path, notes: Path) -> int:
+    """The table and score of a recorded run, judged with today's notes."""
+    from .operators import Edit
+    from .run import Control, TargetVerdict
+    try:
+        doc = json.loads(path.read_text())
+        targets = list(doc["targets"])
+
+        def verdicts(d: dict[str, Any]) -> list[TargetVerdict]:
+            return [TargetVerdict(t, str(v["status"]), [str(c) for c in v["checks"]], str(v["message"]),
+                                  float(v["seconds"])) for t, v in d.items()]
+        controls = [Control(c["name"], c["subject"], verdicts(c["targets"])) for c in doc["controls"]]
+        records = doc["mutants"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise HarnessError(f"not a mutation record: {exc}", file=path, field="--rescore",
+                           fix="give the mutation.json a run wrote") from None
+    equivalents, whys = read_notes(notes, EQUIVALENT_HEADING), read_notes(notes, SURVIVOR_HEADING)
+    results = [MutantResult(Mutant(r["id"], r["subject"], Edit(r["operator"], r["file"], r["line"] - 1,
+                                                               (), (), r["edit"])),
+                            verdicts(r["targets"]), equivalents.get(r["id"]), whys.get(r["id"]))
+               for r in records]
+    print(table(results, targets))
+    print()
+    print("\n".join(summary(results, controls)))
+    print(f"rescored {path} with {notes}")
+    print(score(results).line())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.rescore is not None:
+        return rescore(args.rescore, args.notes)
     names = list(SUBJECTS) if args.subject == "all" else [args.subject]
     subjects = {n: load_subject(n) for n in names}
     every = [m for s in subjects.values() for m in mutants(s)]

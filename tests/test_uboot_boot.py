@@ -58,7 +58,9 @@ def test_shipped_target_boots_in_place(harness_target: Target, boot_session: Boo
     `Loading Kernel Image` (its copy)."""
     needs_uboot(harness_target)
     payload = boot_session.payload(boot_session.variant())
-    outcome = boot_session.boot(payload, "in-place")
+    # a boot of its own: the session keeps outcomes by payload, while the strategy's
+    # placement is the last boot's, which in a full suite is another image's
+    outcome = boot_session.boot(payload, "in-place", reuse=False)
     assert outcome.result.ok, outcome.result.failure
     where = boot_session.strategy.placement
     pkg = boot_session.strategy.package
@@ -74,7 +76,7 @@ def test_auto_buffer_with_copy(harness_target: Target, copy_session: BootSession
     the buffer lies above the image (clear of its load range, its unpack destinations and
     U-Boot), bootm says it copies, and the probe still finds every segment intact."""
     payload = copy_session.payload(copy_session.variant())
-    outcome = copy_session.boot(payload, "copy")
+    outcome = copy_session.boot(payload, "copy", reuse=False)
     assert outcome.result.ok, outcome.result.failure
     where, pkg = copy_session.strategy.placement, copy_session.strategy.package
     assert not where.in_place and where.auto
@@ -92,7 +94,7 @@ def test_copy_over_the_size_limit_is_a_setup_failure(harness_target: Target,
     """A 65 MiB image copied by bootm trips CONFIG_SYS_BOOTM_LEN (64 MiB): the failure is
     the set-up's, quotes U-Boot's own line and names the fix; bootm never starts it."""
     payload = copy_session.payload(copy_session.variant(blob_bytes=BOOTM_LEN + MIB))
-    outcome = copy_session.boot(payload, "size-limit")
+    outcome = copy_session.boot(payload, "size-limit", reuse=False)
     f = outcome.result.failure
     assert f is not None and (f.kind, f.phase) == ("setup", "bootm"), str(f)
     assert "U-Boot: uncompressed: uncompress error -28" in f.message, f.message

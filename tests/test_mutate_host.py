@@ -5,6 +5,7 @@ stable, each mutant is one edit, every patch applies), the notes file and the sc
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import subprocess
 from collections import Counter
@@ -262,3 +263,25 @@ def test_score_line_and_what_counts() -> None:
                                             "stillborn", "killed"]
     assert results[5].contradicted and not results[0].contradicted
     assert score(results).line() == "mutation score: 3/4 (1 equivalent, 6 mutants) = 75.0 %"
+
+
+def test_rescore_applies_todays_notes(tmp_path: Path) -> None:
+    """A recorded run judged again: a mutant listed as equivalent since leaves the score."""
+    from harness.mutate.cli import load_run
+    from harness.mutate.table import record
+    ms = mutants(toy())[:3]
+    tv = TargetVerdict
+    results = [MutantResult(ms[0], [tv("qemu-virt", "killed", ["cache-clean"], "x", 1.0)]),
+               MutantResult(ms[1], [tv("qemu-virt", "survived", [], "", 1.0)]),
+               MutantResult(ms[2], [tv("qemu-virt", "survived", [], "", 1.0)])]
+    run = tmp_path / "mutation.json"
+    run.write_text(json.dumps(record(results, [], ["qemu-virt"], {})))
+    notes = tmp_path / "mutation.md"
+    notes.write_text(f"{EQUIVALENT_HEADING}\n\n- `{ms[2].id}` — harmless by the architecture.\n")
+    again, controls, targets = load_run(run, notes)
+    assert targets == ["qemu-virt"] and controls == []
+    assert [r.verdict for r in again] == ["killed", "survived", "equivalent"]
+    assert score(again).line() == "mutation score: 1/2 (1 equivalent, 3 mutants) = 50.0 %"
+    run.write_text("{}")
+    with pytest.raises(HarnessError, match="not a mutation record"):
+        load_run(run, notes)

@@ -8,7 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import HarnessError
 from ..images.build import ROOT
@@ -18,6 +18,9 @@ from .operators import OPERATORS
 from .run import Runner, run_all, run_controls
 from .table import (EQUIVALENT_HEADING, SURVIVOR_HEADING, MutantResult, read_notes, record, score,
                     summary, table)
+
+if TYPE_CHECKING:
+    from .run import Control
 
 NOTES = ROOT / "docs" / "mutation.md"
 DEFAULT_TARGETS = "qemu-virt,qemu-virt-el2"
@@ -73,27 +76,32 @@ def _log(msg: str) -> None:
     print(f"mutate: {msg}", file=sys.stderr, flush=True)
 
 
-def rescore(path: Path, notes: Path) -> int:
-    """The table and score of a recorded run, judged with today's notes."""
+def load_run(path: Path, notes: Path) -> tuple[list[MutantResult], list["Control"], list[str]]:
+    """A recorded run (mutation.json) as results judged with today's notes."""
     from .operators import Edit
     from .run import Control, TargetVerdict
     try:
         doc = json.loads(path.read_text())
-        targets = list(doc["targets"])
+        targets = [str(t) for t in doc["targets"]]
 
         def verdicts(d: dict[str, Any]) -> list[TargetVerdict]:
             return [TargetVerdict(t, str(v["status"]), [str(c) for c in v["checks"]], str(v["message"]),
                                   float(v["seconds"])) for t, v in d.items()]
         controls = [Control(c["name"], c["subject"], verdicts(c["targets"])) for c in doc["controls"]]
-        records = doc["mutants"]
+        equivalents, whys = read_notes(notes, EQUIVALENT_HEADING), read_notes(notes, SURVIVOR_HEADING)
+        results = [MutantResult(Mutant(r["id"], r["subject"], Edit(r["operator"], r["file"], r["line"] - 1,
+                                                                   (), (), r["edit"])),
+                                verdicts(r["targets"]), equivalents.get(r["id"]), whys.get(r["id"]))
+                   for r in doc["mutants"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise HarnessError(f"not a mutation record: {exc}", file=path, field="--rescore",
                            fix="give the mutation.json a run wrote") from None
-    equivalents, whys = read_notes(notes, EQUIVALENT_HEADING), read_notes(notes, SURVIVOR_HEADING)
-    results = [MutantResult(Mutant(r["id"], r["subject"], Edit(r["operator"], r["file"], r["line"] - 1,
-                                                               (), (), r["edit"])),
-                            verdicts(r["targets"]), equivalents.get(r["id"]), whys.get(r["id"]))
-               for r in records]
+    return results, controls, targets
+
+
+def rescore(path: Path, notes: Path) -> int:
+    """The table and score of a recorded run, judged with today's notes."""
+    results, controls, targets = load_run(path, notes)
     print(table(results, targets))
     print()
     print("\n".join(summary(results, controls)))

@@ -38,7 +38,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.add_argument("--list", action="store_true", help="list the mutants and stop (no build, no boot)")
     p.add_argument("--sample", type=int, metavar="N",
                    help="a fixed sample of about N mutants spanning every operator")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="mutants in parallel (default 1)")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="mutants in parallel: 1 only (one boot at a time per process; run several "
+                        "'harness mutate --only ... --out DIR' processes to spread a run)")
     p.add_argument("--out", type=Path, help="folder for the table, JSON and boot results "
                                             "(default: build/mutate/runs/STAMP)")
     p.add_argument("--notes", type=Path, default=NOTES,
@@ -122,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
     for ident in sorted(set(equivalents) | set(whys)):
         if ident not in known and ident.split(":")[0] in names:
             _log(f"warning: {args.notes} names '{ident}', which is no longer generated")
+    if args.jobs != 1:
+        raise HarnessError(f"-j {args.jobs}: one boot at a time per process (labgrid's step tracking "
+                           "is process-wide)", field="-j",
+                           fix="use -j 1, or split the run: several 'harness mutate --only PATTERN --out DIR'")
     chosen = select(every, args.only, args.sample)
     if args.list:
         return _list(chosen, equivalents)
@@ -141,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                               f"{','.join(v.checks)}: {v.message}")
             raise HarnessError("a control (unmutated loader) fails: every kill would be a false alarm",
                                field="controls", fix="fix the loader or the model first, then rerun")
-        verdicts = run_all(runner, chosen, subjects, args.jobs, _log)
+        verdicts = run_all(runner, chosen, subjects, _log)
     finally:
         runner.close()
     results = [MutantResult(m, verdicts[m.id], equivalents.get(m.id), whys.get(m.id)) for m in chosen]

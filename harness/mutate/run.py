@@ -9,10 +9,8 @@ worthless.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from threading import local
 from typing import Callable
 
 from ..errors import HarnessError
@@ -53,7 +51,8 @@ def verdict_of(target: str, outcome: Outcome, seconds: float) -> TargetVerdict:
 
 
 class Runner:
-    """Boots payloads on the run's targets; one session per target per worker thread."""
+    """Boots payloads on the run's targets, one session per target, one boot at a time
+    (labgrid's step tracking is process-wide: boots in threads would tangle it)."""
 
     def __init__(self, targets: list[str], results: Path) -> None:
         self.targets: list[Target] = [with_overrides(load(t), timeouts=TIMEOUTS) for t in targets]
@@ -62,20 +61,16 @@ class Runner:
                 raise HarnessError(f"target '{t.name}' is not a QEMU target", file=t.path,
                                    field="--targets", fix="the cache model runs under QEMU only")
         self.results = results
-        self._local = local()
-        self._sessions: list[BootSession] = []
+        self._sessions: dict[str, BootSession] = {}
 
     def session(self, target: Target) -> BootSession:
-        sessions: dict[str, BootSession] = getattr(self._local, "sessions", None) or {}
-        self._local.sessions = sessions
-        if target.name not in sessions:
-            s = BootSession(target, self.results / target.name, coherence=True, history=None)
-            sessions[target.name] = s
-            self._sessions.append(s)
-        return sessions[target.name]
+        if target.name not in self._sessions:
+            self._sessions[target.name] = BootSession(target, self.results / target.name,
+                                                      coherence=True, history=None)
+        return self._sessions[target.name]
 
     def close(self) -> None:
-        for s in self._sessions:
+        for s in self._sessions.values():
             s.close()
 
     def boot(self, target: Target, payload: Payload, name: str) -> TargetVerdict:
@@ -154,20 +149,12 @@ def _says(v: TargetVerdict) -> str:
     return f"{what}: {v.message[:160]}"
 
 
-def run_all(runner: Runner, mutants: list[Mutant], subjects: dict[str, Subject], jobs: int,
+def run_all(runner: Runner, mutants: list[Mutant], subjects: dict[str, Subject],
             log: Log) -> dict[str, list[TargetVerdict]]:
-    """Every mutant on every target, `jobs` at a time (builds serialise on their own locks)."""
+    """Every mutant on every target, in order."""
     results: dict[str, list[TargetVerdict]] = {}
-
-    def one(item: tuple[int, Mutant]) -> None:
-        k, m = item
+    for k, m in enumerate(mutants):
         verdicts = run_mutant(runner, m, subjects[m.subject])
         results[m.id] = verdicts
         log(f"[{k + 1}/{len(mutants)}] {m.id}: " + ", ".join(f"{v.target} {_says(v)}" for v in verdicts))
-    if jobs <= 1:
-        for item in enumerate(mutants):
-            one(item)
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(one, enumerate(mutants)))
     return results

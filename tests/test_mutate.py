@@ -39,6 +39,9 @@ SAMPLE: dict[str, tuple[str, str]] = {
     "sel4:delete-barrier:early_mmu_asm.S:57c4aa46": ("barriers", "maintenance-incomplete"),
     "sel4:delete-barrier:early_mmu_asm.S:0beee743": ("barriers", "no-isb"),
     "sel4:no-invalidate-before-enable:early_mmu_asm.S:7fe9e08b": ("cache-stale", "stale-clean-line"),
+    "sel4:delete-maintenance:early_mmu_asm.S:8fa04042": ("barriers", "tlb-stale"),
+    "sel4:delete-maintenance:early_mmu_asm.S:b35f1fde": ("maintenance-coverage", "the loader announced"),
+    "sel4:delete-sysreg-write:early_mmu_asm.S:e1893ab0": ("unpack-cached", "the loader announced"),
     # the reference loader's early-MMU path
     "reference:delete-maintenance:cache.S:10829e32": ("cache-clean", "partial-clean"),
     "reference:delete-maintenance:cache.S:24e8acbd": ("icache", "stale-icache"),
@@ -90,7 +93,9 @@ def test_sample_spans_every_check() -> None:
     """Every cache-model check and the hand-off check is some sample mutant's killer
     (a check added to the model fails this until a mutant for it is in the sample)."""
     from harness.coherence.checks import COHERENCE_CHECKS
-    assert {check for check, _ in SAMPLE.values()} == (set(COHERENCE_CHECKS) | {"handoff"}) - NO_MUTANT_KILLS
+    from harness.coherence.promise import PROMISE_CHECKS
+    every = set(COHERENCE_CHECKS) | set(PROMISE_CHECKS) | {"handoff"}
+    assert {check for check, _ in SAMPLE.values()} == every - NO_MUTANT_KILLS
 
 
 @pytest.mark.parametrize("ident", list(SAMPLE))

@@ -627,8 +627,8 @@ def test_tlb_stale_names_the_enable(plugin: Path, tmp_path: Path, defines: tuple
 
 @pytest.mark.qemu
 def test_maintenance_by_va_is_recorded(plugin: Path, tmp_path: Path) -> None:
-    """The plugin reports which lines the loader cleaned to PoC by VA with the D-cache on,
-    and which it invalidated with it off before the first enable (compact ranges)."""
+    """The plugin reports which lines the loader cleaned to PoC by VA, and which it
+    invalidated with the D-cache off before its first enable (compact ranges)."""
     elf = build_case("coverage", tmp_path)
     report, _, _ = run_guest(plugin, elf, tmp_path / "r.json")
     assert report is not None and report.has_maintained and report.kinds() == set()
@@ -663,7 +663,7 @@ def _coverage_result(tmp_path: Path, cleaned: list[list[int]], invalidated: list
 @pytest.mark.parametrize("cleaned,invalidated,status,says", [
     ([[0x40000000, 0x40001000], [0x40100040, 0x40102000]], [[0x40100040, 0x40102000]], "pass", "covers 2"),
     ([[0x40000000, 0x40001000], [0x40100080, 0x40102000]], [[0x40100040, 0x40102000]], "fail",
-     "the final clean to PoC by VA (D-cache on) misses [0x40100040..0x40100080) (1 line(s)) of the loader's "
+     "the final clean to PoC by VA misses [0x40100040..0x40100080) (1 line(s)) of the loader's "
      "writable range (_archive_end.._end)"),
     ([[0x40000000, 0x40001000], [0x40100040, 0x40102000]], [[0x40100040, 0x40101fc0]], "fail",
      "the invalidate by VA before the caches go on misses [0x40101fc0..0x40102000)"),

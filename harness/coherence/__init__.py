@@ -19,7 +19,8 @@ Plugin arguments (``-plugin file=libcachemodel.so,key=value,...``)::
     dest=S:E (repeatable)  source=S:E  loader=S:E  stack=S:E   (hex, [S, E))
     line=64  l1=32K:4  l2=512K:16 (l2=0: none)  ranges_only=1 (0 adds
     "line_addrs" per hazard)  warm=S:E (repeatable, hex: valid clean lines at
-    the start; none: a cold start, see ``start``)
+    the start; none: a cold start, see ``start``)  iwarm=S:E (repeatable:
+    valid I-cache lines at the start; ``plugin_args`` passes the warm ranges)
 
 Window and contract.  Counting runs from the ``begin_hit``-th execution of
 ``begin_pc`` to the first ``end_pc`` reached (or the hand-off); hazards are
@@ -35,6 +36,9 @@ Report (written at handoff_pc, and at exit if the handoff never came)::
     {"version": 1, "line_size": 64, "complete": bool, "handoff_seen": bool,
      "sctlr_at_handoff": "0x.."|null, "el_at_handoff": N|null, "vcpus": N,
      "ram": [start, end], "start": "cold"|"warm", "warm": [[start, end], ...],
+     "iwarm": [[start, end], ...],
+     "maintained": {"clean": [[start, end], ...], "invalidate": [[start, end], ...],
+                    "setway_clean": bool, "setway_invalidate": bool},
      "hazards": [{"kind": K, "pc": "0x..", "count": N,
                   "ranges": [[start, end_exclusive], ...], "lines": N,
                   ("sctlr": "0x..", "el": N  -- handoff-state only)
@@ -48,6 +52,7 @@ Report (written at handoff_pc, and at exit if the handoff never came)::
                         "dc_zva", "ic_iallu", "ic_ialluis", "ic_ivau", "tlbi"},
                 "walks_failed": N,
                 "by_target": {T: {"loads": {...as above}, "stores": {...},
+                                  "loads_by_attr": {A: N}, "stores_by_attr": {A: N},
                                   "ranges": [[start, end_exclusive], ...]}}},
      "expect_handoff": "mmu-off"|"sel4"|"any",
      "window": {"begin_seen": bool, "begin_hit": N, "end_seen": bool,
@@ -62,8 +67,11 @@ same accesses by where they went, T in ``TARGETS``: ``source`` (the archive),
 ``dest`` (the given dest ranges, or RAM outside the loader when none are
 given), ``other`` (MMIO, RAM outside the dest ranges).  Fields added after
 version 1 first shipped (``by_target``, ``expect_handoff``, ``begin_hit``,
-``end_seen``, ``end_pcs``, ``start``, ``warm``, ``walks_failed``, ``va``,
-``detail``) are optional when reading.  Hazard kinds, their checks and the
+``end_seen``, ``end_pcs``, ``start``, ``warm``, ``iwarm``, ``walks_failed``, ``va``,
+``detail``, ``maintained``, ``*_by_attr``) are optional when reading. A in
+``ATTRIBUTES``: wb, wt, nc, device, mmu-off, dcache-off, unknown. ``maintained``
+is the loader's own maintenance by VA (cleaned before the window's end,
+invalidated before its first enable), for the ``maintenance-coverage`` check.  Hazard kinds, their checks and the
 start state: docs/cache-model.md.
 """
 

@@ -194,7 +194,7 @@ def check_coverage(r: BootResult) -> Check:
                      f"unknown: none of the symbol pairs {WRITABLE_WORDS} is in the loader's ELF")
     problems = []
     for what, promised, have, setway in (
-            ("the final clean to PoC by VA (D-cache on)", clean, report.cleaned, report.setway_cleaned),
+            ("the final clean to PoC by VA", clean, report.cleaned, report.setway_cleaned),
             ("the invalidate by VA before the caches go on", inval, report.invalidated,
              report.setway_invalidated)):
         gap = None if setway else _first_gap(promised, have, report.line_size)

@@ -291,11 +291,11 @@ class CoherenceReport:
     warm: tuple[tuple[int, int], ...] = ()
     iwarm: tuple[tuple[int, int], ...] = ()     # where the I-cache started with valid lines
     walks_failed: int = 0
-    #: the loader's own maintenance by VA: lines cleaned to PoC with the D-cache on,
-    #: lines invalidated with it off before the loader first turned it on
+    #: the loader's own maintenance by VA: lines cleaned to PoC before the window's end,
+    #: lines invalidated with the D-cache off before the loader first turned it on
     cleaned: tuple[tuple[int, int], ...] = ()
     invalidated: tuple[tuple[int, int], ...] = ()
-    #: a complete set/way clean (D-cache on) / invalidate (before the enable) by the loader
+    #: a complete set/way clean (before the window's end) / invalidate (before the enable)
     setway_cleaned: bool = False
     setway_invalidated: bool = False
     #: False for reports from before the plugin recorded the loader's maintenance

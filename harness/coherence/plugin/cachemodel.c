@@ -22,7 +22,10 @@
  *    store into it (its old bytes go back later) and a cacheable table walk
  *    over it are hazards (stale-clean-line, stale-walk), and so are stale
  *    lines at a hand-off with the D-cache on (stale-at-handoff).  The I-cache
- *    always starts empty.
+ *    starts with valid lines over the iwarm ranges (the protocol allows it on
+ *    at entry; the harness passes the warm ranges): any write to such a line,
+ *    cached or not, makes it I-stale until an I-cache invalidate (ic iallu,
+ *    ic ialluis, ic ivau of the line).
  *  - Device-normal: an access that QEMU performs as MMIO
  *    (qemu_plugin_hwaddr_is_io) through a Normal mapping while M=1.  Non-RAM
  *    memory that is not MMIO (ROM, flash in read-array mode) is neither
@@ -62,6 +65,15 @@
  *    Stale I-lines still dirty when a D-side hazard reports them (at a
  *    disable, or a hand-off with the caches off) are that hazard, not a
  *    second one.
+ *  - TLB.  Per translation regime (EL1&0, EL2, EL3) one bit: "may hold
+ *    entries the live tables do not give".  Set from the start (firmware may
+ *    have run with the MMU on), when TTBR/TCR are rewritten with M=1, and when
+ *    the MMU comes back on with other TTBRs/TCR than it went off with (the old
+ *    tables abandoned; the same tables again are not).  Cleared by a tlbi that
+ *    drops every entry of the regime (vmalle1, alle1, vmalls12e1, alle2,
+ *    alle3; local, IS, OS) once a DSB of its domain completes it.  An MMU
+ *    enable (M 0->1) while set is tlb-stale at the msr; by-VA/ASID tlbi do not
+ *    clear it.  No entries, no ASIDs, no walks through the TLB are modelled.
  *  - Barriers (judged for every PC; the checks keep the loader's own).  Cache
  *    and TLB maintenance must be completed by a DSB before SCTLR changes M, C
  *    or I and before the hand-off: set/way ops, ic iallu and non-broadcast
@@ -71,8 +83,19 @@
  *    must be followed by a context synchronization event (isb, eret/svc/hvc/
  *    smc, an exception vector) before a memory access or maintenance op
  *    depends on it: always for SCTLR, with the MMU on for the others, and
- *    before SCTLR turns the MMU on (no-isb, at the msr).  DMB, the ordering
- *    of memory accesses and of maintenance among itself are not modelled.
+ *    before SCTLR turns the MMU on (no-isb, at the msr).  At the window's end
+ *    (end_pc: where seL4's stock path starts) and at the hand-off the same
+ *    hold, and a tlbi completed by a DSB must also have been followed by a
+ *    context synchronization event (no-isb, at the tlbi): the code after may
+ *    not inherit unfinished maintenance.  DMB, the ordering of memory
+ *    accesses and of maintenance among itself are not modelled.
+ *  - The loader's own maintenance by VA is recorded for the report (not a
+ *    hazard): lines cleaned to PoC before the window's end, lines invalidated
+ *    with the D-cache off before the loader first turned it on, and whether a complete
+ *    set/way sweep did either (a clean: with the D-cache on, or after the
+ *    disable, before the window's end); "the loader" is the loader= range.
+ *  - Data accesses of the window are also counted per target by the attribute
+ *    they went through (wb, wt, nc, device, mmu-off, dcache-off, unknown).
  *  - Exception level: read from cpsr at the first block, at the block after an
  *    eret/svc/hvc/smc (an inline flag) and at blocks inside a known vector
  *    table (VBAR_ELx).  An asynchronous exception taken to a higher EL before
@@ -130,6 +153,8 @@
  *   ranges_only=1       0 adds each hazard's individual line addresses
  *   warm=S:E            hex physical [S, E), repeatable (16): valid clean
  *                       lines at the start (default: none, a cold start)
+ *   iwarm=S:E           hex physical [S, E), repeatable (16): valid lines in
+ *                       the I-cache at the start (default: none)
  *
  * Written from the public plugin API header only.
  */
@@ -854,8 +879,8 @@ static struct { bool on; uint64_t pc; } tlb_unsync;
 
 /* What the loader's own maintenance covered, for the check of its promise
  * (a line it missed is a defect on another input even if this boot never
- * wrote it): [0] lines cleaned to PoC by VA with the D-cache on (the final
- * clean), [1] lines invalidated by VA with the D-cache off before the loader
+ * wrote it): [0] lines cleaned to PoC by VA before the window's end (the
+ * final clean; seL4's stock path after it is no part of it), [1] lines invalidated by VA with the D-cache off before the loader
  * first turned it on (the invalidate before the enable); and whether a
  * complete set/way sweep did either. */
 static GArray *cov[2];            /* struct range, physical, end exclusive */
@@ -2135,8 +2160,8 @@ static void cov_note(unsigned op, uint64_t idx, uint64_t pc)
     if (!loader_pc(pc)) {
         return;
     }
-    if (clean && cpu.dc_on) {
-        cov_add(0, idx);
+    if (clean && !end_seen) {
+        cov_add(0, idx);       /* DC by VA cleans whatever SCTLR.C says */
     }
     if (inval && !cpu.dc_on && !loader_enabled) {
         cov_add(1, idx);

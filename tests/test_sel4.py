@@ -146,6 +146,19 @@ def test_no_cache_hazard_under_the_sel4_contract(name: str, loader: Callable[[st
     assert outcome.result.payload.contract == "sel4"
 
 
+@pytest.mark.parametrize("name", LOADERS)
+def test_early_mmu_promise_is_judged_only_when_made(name: str, loader: Callable[[str], Payload],
+                                                    harness_target: Target,
+                                                    boot: Callable[..., Outcome]) -> None:
+    """The patched loader announces a cached unpack and keeps it: unpack-cached and
+    maintenance-coverage pass; the stock loader promises nothing and is not judged (skip)."""
+    qemu_only(harness_target, "the cache model")
+    outcome = coherent(loader(name), boot, f"promise-{name}")
+    status = {c.name: c.status for c in outcome.checks}
+    want = "pass" if name == "early-mmu" else "skip"
+    assert (status["unpack-cached"], status["maintenance-coverage"]) == (want, want), outcome.checks
+
+
 def test_patched_unpack_collapses_the_modeled_board_time(sel4_config: Sel4Config,
                                                          harness_target: Target,
                                                          boot: Callable[..., Outcome],

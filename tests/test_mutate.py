@@ -40,7 +40,7 @@ SAMPLE: dict[str, tuple[str, str]] = {
     "sel4:delete-barrier:early_mmu_asm.S:0beee743": ("barriers", "no-isb"),
     "sel4:no-invalidate-before-enable:early_mmu_asm.S:7fe9e08b": ("cache-stale", "stale-clean-line"),
     "sel4:delete-maintenance:early_mmu_asm.S:8fa04042": ("barriers", "tlb-stale"),
-    "sel4:delete-maintenance:early_mmu_asm.S:b35f1fde": ("maintenance-coverage", "the loader announced"),
+    "sel4:shorten-range:early_mmu.c:7ee60406": ("maintenance-coverage", "the loader announced"),
     "sel4:delete-sysreg-write:early_mmu_asm.S:e1893ab0": ("unpack-cached", "the loader announced"),
     # the reference loader's early-MMU path
     "reference:delete-maintenance:cache.S:10829e32": ("cache-clean", "partial-clean"),

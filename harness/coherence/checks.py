@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 # check name -> (hazard kinds, what the check promises)
 COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
-    "cache-clean": (("dirty-at-disable", "partial-clean", "dirty-at-handoff", "discarded-dirty"),
-                    "no dirty line when the caches go off or at the hand-off"),
+    "cache-clean": (("dirty-at-disable", "partial-clean", "dirty-at-handoff", "discarded-dirty",
+                     "valid-at-close"),
+                    "no dirty line when the caches go off or at the hand-off; nothing the "
+                    "loader's window wrote still cached when it closes"),
     "cache-store-order": (("store-after-clean",), "no store between a clean and the cache disable"),
     "icache": (("stale-icache",), "I-cache invalidated for written code"),
     "device-mapping": (("device-normal",), "no device access through Normal memory"),

@@ -43,6 +43,7 @@ HAZARD_KINDS: tuple[str, ...] = (
     "stale-at-handoff",
     "maintenance-incomplete",
     "no-isb",
+    "valid-at-close",
 )
 
 #: Start states of the model's caches: "cold" (empty) or "warm" (firmware left

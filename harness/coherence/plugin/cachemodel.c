@@ -193,9 +193,12 @@ enum {
     L_CODE = 128,  /* translated code lives in this line */
 };
 
+/* line.w: stored to cacheably in the loader's window and not invalidated since. */
+#define W_WINDOW 1
+
 struct line {
     uint8_t f;
-    uint8_t pad;
+    uint8_t w;
     uint16_t win;  /* window id of the last clean to PoC (0 = never) */
     uint32_t ep;   /* set/way epoch when last made dirty */
 };
@@ -292,13 +295,13 @@ enum {
     HZ_DIRTY_DISABLE, HZ_PARTIAL, HZ_DIRTY_HANDOFF, HZ_STALE_ICACHE,
     HZ_STALE_CLEAN, HZ_SAC, HZ_DEVICE_NORMAL, HZ_HANDOFF_STATE, HZ_DISCARDED,
     HZ_WALK_FAILED, HZ_STALE_WALK, HZ_STALE_HANDOFF, HZ_MAINT, HZ_NO_ISB,
-    HZ_N
+    HZ_VALID_CLOSE, HZ_N
 };
 static const char *const hz_names[HZ_N] = {
     "dirty-at-disable", "partial-clean", "dirty-at-handoff", "stale-icache",
     "stale-clean-line", "store-after-clean", "device-normal", "handoff-state",
     "discarded-dirty", "walk-failed", "stale-walk", "stale-at-handoff",
-    "maintenance-incomplete", "no-isb",
+    "maintenance-incomplete", "no-isb", "valid-at-close",
 };
 
 struct range { uint64_t s, e; };
@@ -455,6 +458,9 @@ static void lset(struct chunk *c, struct line *l, uint8_t nf)
     TRACK(L_ISTALE, n_istale, g_istale)
     TRACK(L_PEND, n_pend, g_pend)
 #undef TRACK
+    if (!(nf & L_VALID)) {
+        l->w = 0;       /* invalidated: the window's copy is gone */
+    }
     ci_old = (of & (L_ISTALE | L_CODE)) == (L_ISTALE | L_CODE);
     ci_new = (nf & (L_ISTALE | L_CODE)) == (L_ISTALE | L_CODE);
     l->f = nf;
@@ -1036,6 +1042,18 @@ static void judge_early_close(uint64_t pc)
     unsigned i;
 
     flush_pending();
+    /* Closed means cleaned and invalidated: a line the window wrote that is
+     * still valid (clean) goes stale under the stock path's uncached writes
+     * and is a copy no other master's view agrees with. Dirty ones are the
+     * dirty-at-disable just classified. */
+    pass_id++;
+    FOR_EACH_FLAGGED(ci, c, i, n_valid, L_VALID) {
+        if ((c->l[i].w & W_WINDOW) && !(c->l[i].f & L_DIRTY)) {
+            uint64_t idx = (ci << CHUNK_SHIFT) | i;
+            hz_pass_range(HZ_VALID_CLOSE, pc, idx, idx);
+        }
+        c->l[i].w = 0;
+    }
     if (!g_istale) {
         return;
     }
@@ -1222,6 +1240,9 @@ static void store_cacheable(uint64_t idx, uint64_t pc, bool wt)
         hz_event(HZ_STALE_CLEAN, pc, idx, idx);
     }
     nf = (l->f | L_VALID | L_ISTALE) & ~L_POU;
+    if (begin_seen) {
+        l->w = W_WINDOW;
+    }
     if (!wt) {
         nf |= L_DIRTY;
         l->ep = g_ep;

@@ -29,7 +29,7 @@ COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
                     "no stale cached copy (memory written uncached under a valid line) read, "
                     "written, walked or left for a kernel entered with the D-cache on"),
     "page-walk": (("walk-failed",), "every translation of the loader's accesses walked by the model"),
-    "barriers": (("maintenance-incomplete", "no-isb"),
+    "barriers": (("maintenance-incomplete", "no-isb", "setway-unordered"),
                  "cache/TLB maintenance completed by a dsb before the MMU/caches change and the "
                  "hand-off; SCTLR/TTBR/TCR/MAIR writes synchronised (isb) before they are relied on"),
 }
@@ -37,7 +37,8 @@ COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
 #: Hazards judged only when the loader's own code caused them: firmware and
 #: U-Boot before it keep their grace (they may probe flash through Normal
 #: mappings, run their own tables, order their own barriers).
-LOADER_ONLY: tuple[str, ...] = ("device-normal", "walk-failed", "maintenance-incomplete", "no-isb")
+LOADER_ONLY: tuple[str, ...] = ("device-normal", "walk-failed", "maintenance-incomplete", "no-isb",
+                                 "setway-unordered")
 
 
 def _ranges(h: Hazard, payload: Payload, tl: "Timeline | None" = None) -> str:

@@ -44,6 +44,7 @@ HAZARD_KINDS: tuple[str, ...] = (
     "maintenance-incomplete",
     "no-isb",
     "valid-at-close",
+    "setway-unordered",
 )
 
 #: Start states of the model's caches: "cold" (empty) or "warm" (firmware left

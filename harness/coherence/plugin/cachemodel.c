@@ -295,13 +295,13 @@ enum {
     HZ_DIRTY_DISABLE, HZ_PARTIAL, HZ_DIRTY_HANDOFF, HZ_STALE_ICACHE,
     HZ_STALE_CLEAN, HZ_SAC, HZ_DEVICE_NORMAL, HZ_HANDOFF_STATE, HZ_DISCARDED,
     HZ_WALK_FAILED, HZ_STALE_WALK, HZ_STALE_HANDOFF, HZ_MAINT, HZ_NO_ISB,
-    HZ_VALID_CLOSE, HZ_N
+    HZ_VALID_CLOSE, HZ_SW_UNORDERED, HZ_N
 };
 static const char *const hz_names[HZ_N] = {
     "dirty-at-disable", "partial-clean", "dirty-at-handoff", "stale-icache",
     "stale-clean-line", "store-after-clean", "device-normal", "handoff-state",
     "discarded-dirty", "walk-failed", "stale-walk", "stale-at-handoff",
-    "maintenance-incomplete", "no-isb", "valid-at-close",
+    "maintenance-incomplete", "no-isb", "valid-at-close", "setway-unordered",
 };
 
 struct range { uint64_t s, e; };
@@ -831,6 +831,17 @@ static const char *const sync_reg_names[RG_N] = {
     [RG_TCR] = "TCR", [RG_MAIR] = "MAIR", [RG_VBAR] = "VBAR",
 };
 
+/* A store not yet ordered by a barrier (dsb, or dmb other than *LD): set/way
+ * operations name no address, so nothing orders them after earlier stores to
+ * the lines they clean but a barrier between. */
+static bool store_unfenced;
+static uint64_t store_unfenced_pc;
+
+/* msr CSSELR_EL1 not yet followed by an isb: CCSIDR_EL1 may still describe
+ * the level selected before. */
+static bool csselr_unsync;
+static uint64_t csselr_pc;
+
 static void maint_issue(unsigned domain, uint64_t pc, unsigned op)
 {
     if (!maint[domain].on) {
@@ -850,6 +861,40 @@ static void dsb_cb(unsigned int vcpu, void *udata)
     maint[0].on = false;
     if ((uintptr_t)udata >= 2) {
         maint[1].on = false;
+    }
+    store_unfenced = false;
+}
+
+/* dmb other than *LD: earlier stores are ordered before what follows. */
+static void dmb_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    if (vcpu == 0) {
+        store_unfenced = false;
+    }
+}
+
+/* mrs CCSIDR_EL1: the level it describes is the one CSSELR_EL1 selected only
+ * after a context synchronization event. */
+static void ccsidr_cb(unsigned int vcpu, void *udata)
+{
+    struct hazard *h;
+
+    if (vcpu != 0 || !csselr_unsync || handoff_seen) {
+        return;
+    }
+    h = hz_get(HZ_NO_ISB, csselr_pc);
+    h->count++;
+    hz_detail(h, g_strdup_printf("msr CSSELR_EL1 at pc=0x%" PRIx64 " not followed by an isb "
+                                 "before mrs CCSIDR_EL1 (pc=0x%" PRIx64 ")", csselr_pc,
+                                 (uint64_t)(uintptr_t)udata));
+    csselr_unsync = false;
+}
+
+static void csselr_cb(unsigned int vcpu, void *udata)
+{
+    if (vcpu == 0) {
+        csselr_unsync = true;
+        csselr_pc = (uint64_t)(uintptr_t)udata;
     }
 }
 
@@ -904,6 +949,7 @@ static void isb_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
 {
     if (vcpu == 0) {
         unsync.mask = 0;
+        csselr_unsync = false;
     }
 }
 
@@ -1892,6 +1938,15 @@ static void cmo_cb(unsigned int vcpu, void *udata)
         cnt_cmo[ii->sub]++;
     }
     unsync_check(cmo_names[ii->sub], ii->pc);
+    if (store_unfenced && (ii->sub == C_DC_CSW || ii->sub == C_DC_CISW ||
+                           ii->sub == C_DC_ISW)) {
+        struct hazard *h = hz_get(HZ_SW_UNORDERED, ii->pc);
+        h->count++;
+        hz_detail(h, g_strdup_printf("store at pc=0x%" PRIx64 " not ordered by a dsb or dmb "
+                                     "before %s (pc=0x%" PRIx64 ")", store_unfenced_pc,
+                                     cmo_names[ii->sub], ii->pc));
+        store_unfenced = false;
+    }
     if (ii->sub != C_DC_ZVA) {
         maint_issue(ii->dom, ii->pc, ii->sub);
     }
@@ -2040,6 +2095,10 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
     }
     sh = qemu_plugin_mem_size_shift(info);
     st = qemu_plugin_mem_is_store(info) ? 1 : 0;
+    if (st) {
+        store_unfenced = true;
+        store_unfenced_pc = (uint64_t)(uintptr_t)udata;
+    }
     if (sh > 4) {
         sh = 4;
     }
@@ -2468,6 +2527,19 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
                     insn, dsb_cb, QEMU_PLUGIN_CB_NO_REGS,
                     (void *)(uintptr_t)lvl);
             }
+        } else if ((w & 0xfffff0ffu) == 0xd50330bfu && ((w >> 8) & 3) != 1) {
+            /* dmb, not a *LD one */
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, dmb_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   NULL);
+        } else if ((w & 0xffffffe0u) == 0xd51a0000u) {    /* msr csselr_el1 */
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, csselr_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   (void *)(uintptr_t)va);
+        } else if ((w & 0xffffffe0u) == 0xd5390000u) {    /* mrs ccsidr_el1 */
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, ccsidr_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   (void *)(uintptr_t)va);
         } else if ((w & 0xfffff0ffu) == 0xd50330dfu) {    /* isb */
             qemu_plugin_register_vcpu_insn_exec_cb(insn, isb_cb,
                                                    QEMU_PLUGIN_CB_NO_REGS,

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,7 @@ class Run:
     counts: Counts
     wall_s: float
     window: str
+    counted: str = ""       # UTC date the counts were made (the cache file's)
 
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
@@ -167,5 +169,6 @@ def run(b: Sel4Build, image: Path | None = None, tag: str = "") -> Run:
         path.write_text(json.dumps(data, default=str))
         path.with_suffix(".tmp").unlink(missing_ok=True)
     rep = CoherenceReport.load(path)
+    when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return Run(b.config.name + tag, image.stat().st_size, int(rep.raw["_unpacked"]), rep.counts,
-               float(rep.raw["_wall_s"]), str(rep.raw["_window"]))
+               float(rep.raw["_wall_s"]), str(rep.raw["_window"]), when)

@@ -152,3 +152,13 @@ def test_option_off_leaves_stock_code_alone():
                     depth -= 1
                 elif line.startswith("+") and code and not depth:
                     pytest.fail(f"{p.name}: {path}: added outside the #ifdef: {code}")
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_route_patches_apply_on_top(patched, tree):
+    """The routing table's extra routes (bench/sel4_routes.py) apply on the series."""
+    routes = sorted((REPO / "patches" / "seL4_tools" / "routes").glob("*.patch"))
+    assert routes
+    for patch in routes:
+        res = _git_apply(patched[tree], [patch], check=True)
+        assert res.returncode == 0, f"{patch.name} does not apply on the series in {tree}:\n{res.stderr}"

@@ -14,10 +14,16 @@ the cache model at each size, priced by one profile with its bands (harness/mode
 The last line is the headline: 596 MB stock against early MMU + set/way, with bands.
 
 Run: .venv/bin/python bench/sel4_routes.py [--sizes 6,596]   (counts cached as sel4_model.py's)
+     .venv/bin/python bench/sel4_routes.py --save-counts bench/counts   # ship them as data
+     .venv/bin/python bench/sel4_routes.py --counts bench/counts        # the table from shipped counts
+Shipped counts are data, never figures: the table is always priced now, by the profile of now;
+tests/test_sel4_counts.py fails when the plugin or the harness code that sets the window has
+changed since they were made (then regenerate them with the two commands above).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from dataclasses import dataclass, replace
@@ -26,7 +32,7 @@ from pathlib import Path
 from harness.model import Band, band, copy_unit, corners, load_profile, model
 from harness.profile import Profile
 from sel4_model import SEED_BUILD
-from sel4_runs import Run, built, payload_for, realign, run
+from sel4_runs import Run, built, load_run, payload_for, realign, run, sources_digest
 
 ROUTE_PATCHES = Path(__file__).resolve().parents[1] / "patches" / "seL4_tools" / "routes"
 ROUTES = ("stock", "stock aligned", "wide, MMU off", "early MMU + VA", "early MMU + set/way")
@@ -96,15 +102,47 @@ def table(sizes: list[Size], prof: Profile) -> list[str]:
     return out
 
 
+MANIFEST = "manifest.json"
+
+
+def save_counts(sizes: list[Size], out: Path) -> None:
+    """Each run's counts (the plugin's report and its key) and a manifest, as data."""
+    out.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, dict[str, str]] = {}
+    for s in sizes:
+        for name, r in s.runs.items():
+            data = json.loads(Path(r.path).read_text())
+            data.update(_image_bytes=r.image_bytes, _counted=r.counted)
+            data.get("_key", {}).pop("image_sha256", None)  # the image is not shipped
+            file = f"{s.mb:g}MB-{name.replace(' ', '-').replace(',', '').replace('/', '')}.json"
+            (out / file).write_text(json.dumps(data, sort_keys=True, default=str))
+            manifest.setdefault(f"{s.mb:g}", {})[name] = file
+    manifest["_sources"] = sources_digest()
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def load_counts(where: Path) -> list[Size]:
+    manifest = json.loads((where / MANIFEST).read_text())
+    return [Size(float(mb), {name: load_run(where / file, name) for name, file in routes.items()})
+            for mb, routes in sorted(manifest.items(), key=lambda kv: float(kv[0])) if mb != "_sources"]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="6,596", help="image sizes in MB (1e6 bytes), comma-separated")
     p.add_argument("--profile", default="imx8mp-armstone")
+    p.add_argument("--counts", type=Path, help="price shipped counts (no build, no QEMU)")
+    p.add_argument("--save-counts", type=Path, help="also write the runs' counts here, as data")
     a = p.parse_args()
     prof = load_profile(a.profile)
-    base = built(SEED_BUILD).image.stat().st_size
-    with tempfile.TemporaryDirectory(prefix="sel4-routes-") as tmp:
-        sizes = [routes_at(float(mb), base, Path(tmp)) for mb in sorted(a.sizes.split(","), key=float)]
+    if a.counts:
+        sizes = load_counts(a.counts)
+    else:
+        base = built(SEED_BUILD).image.stat().st_size
+        with tempfile.TemporaryDirectory(prefix="sel4-routes-") as tmp:
+            sizes = [routes_at(float(mb), base, Path(tmp)) for mb in sorted(a.sizes.split(","), key=float)]
+    if a.save_counts:
+        save_counts(sizes, a.save_counts)
     print("\n".join(table(sizes, prof)))
     return 0
 

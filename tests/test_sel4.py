@@ -210,6 +210,8 @@ CONTROLS: dict[str, tuple[str, str]] = {
     "setway-sets-short": ("cache-clean", "dirty-at-disable"),
     "setway-ways-short": ("cache-clean", "dirty-at-disable"),
     "setway-clean-only": ("cache-clean", "valid-at-close"),
+    "setway-unordered": ("barriers", "setway-unordered: store at"),
+    "setway-csselr-no-isb": ("barriers", "no-isb: msr CSSELR_EL1"),
 }
 
 
@@ -238,9 +240,12 @@ def test_patch_negative_control_fails_exactly_its_check(bug: str, sel4_config: S
         assert "[0x" in message and "in the elfloader itself" in message, message
     elif bug == "no-dsb":                   # the op, and where it had to be complete
         assert "not completed by a dsb" in message and "SCTLR_EL" in message, message
+    elif bug in ("setway-unordered", "setway-csselr-no-isb"):   # the op, and where
+        assert "pc=0x" in message and "the elfloader itself" in message, message
     elif bug != "mmu-left-on":
         assert "[0x" in message and ("image '" in message or "the DTB" in message), message
-    if bug in ("no-clean", "no-icache-inv", "icache-before-clean") or bug.startswith("setway-"):
+    if bug in ("no-clean", "no-icache-inv", "icache-before-clean") or bug.startswith("setway-") \
+            and CONTROLS[bug][0] == "cache-clean":
         assert "image 'kernel' segment 0" in message, message
 
 

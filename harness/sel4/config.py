@@ -34,7 +34,8 @@ HASHES = {"sha": "hash_sha", "md5": "hash_md5"}
 EARLY_MMU_BUGS = ("no-clean", "clean-short", "no-icache-inv", "uart-normal",
                   "store-after-clean", "mmu-left-on", "no-inv-before-enable",
                   "icache-before-clean", "no-dsb", "setway-levels-loui", "setway-skip-l2",
-                  "setway-sets-short", "setway-ways-short", "setway-clean-only")
+                  "setway-sets-short", "setway-ways-short", "setway-clean-only",
+                  "setway-unordered", "setway-csselr-no-isb")
 # Controls whose defect lives in one close method's code only: built with that method.
 BUG_CLEAN = {"no-clean": "va", "clean-short": "va", "store-after-clean": "va",
              **{b: "setway" for b in EARLY_MMU_BUGS if b.startswith("setway-")}}

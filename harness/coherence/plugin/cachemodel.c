@@ -51,9 +51,9 @@
  *  - Set/way: a clean to PoC happens when every (set, way) of L1 and then of
  *    L2 was visited by dc csw/cisw (the inner sweep finished before the outer
  *    one began); it cleans the lines dirtied before the L1 sweep began.  An
- *    incomplete sweep cleans nothing.  The set index is taken modulo the
- *    configured number of sets (QEMU's cortex-a53 reports a 1 MiB L2, whose
- *    1024 sets alias onto the 512 of l2=512K:16).  isw/cisw sweeps invalidate
+ *    incomplete sweep cleans nothing.  A level takes more sets than configured
+ *    when the guest names a higher set (QEMU's cortex-a53 reports a 1 MiB L2:
+ *    its 1024 sets replace the 512 of l2=512K:16).  isw/cisw sweeps invalidate
  *    the same way; dirty lines thrown away are discarded-dirty.
  *  - I-cache: ic ivau clears a line's I-stale state only if the line is clean,
  *    or was cleaned to PoU (dc cvau, or any clean to PoC) after its last
@@ -1418,6 +1418,36 @@ static void sweep_complete(unsigned kind, uint64_t pc)
     }
 }
 
+/* The guest walks the sets its CCSIDR_EL1 reports: when it names a set beyond
+ * the configured geometry (QEMU's Cortex-A53 reports a 1 MiB L2, 1024 sets),
+ * the level takes that many sets, a power of two, for both kinds of sweep.
+ * Aliasing them instead would complete a sweep half way through and leave its
+ * second half as a sweep of its own that never completes, which an earlier
+ * agent's sweep (U-Boot's) would then leave behind for the loader's. */
+static void sweep_fit_sets(unsigned lv, uint64_t x)
+{
+    struct sweep *s0 = &sw[0][lv];
+    uint64_t field = s0->way_shift > cfg.line_shift ? s0->way_shift - cfg.line_shift : 0;
+    uint64_t raw = field ? (x >> cfg.line_shift) & ((1ULL << field) - 1) : 0;
+    unsigned sets = s0->sets, k;
+
+    if (raw < sets) {
+        return;
+    }
+    while (sets <= raw) {
+        sets *= 2;
+    }
+    for (k = 0; k < 2; k++) {
+        struct sweep *s = &sw[k][lv];
+        g_free(s->bits);
+        s->sets = sets;
+        s->total = sets * s->ways;
+        s->bits = g_new0(uint64_t, (s->total + 63) / 64);
+        s->n = 0;
+        s->active = false;
+    }
+}
+
 static void sweep_visit(unsigned kind, uint64_t x, uint64_t pc)
 {
     unsigned lv = (x >> 1) & 7, set, way, bit;
@@ -1426,6 +1456,7 @@ static void sweep_visit(unsigned kind, uint64_t x, uint64_t pc)
     if (lv >= n_levels) {
         return;
     }
+    sweep_fit_sets(lv, x);
     s = &sw[kind][lv];
     set = (unsigned)((x >> cfg.line_shift) % s->sets);
     way = s->way_shift >= 32 ? 0 : (unsigned)((x >> s->way_shift) % s->ways);

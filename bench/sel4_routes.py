@@ -128,8 +128,9 @@ def save_counts(sizes: list[Size], out: Path) -> None:
 
 def load_counts(where: Path) -> list[Size]:
     manifest = json.loads((where / MANIFEST).read_text())
+    sizes = {mb: routes for mb, routes in manifest.items() if not mb.startswith("_")}
     return [Size(float(mb), {name: load_run(where / file, name) for name, file in routes.items()})
-            for mb, routes in sorted(manifest.items(), key=lambda kv: float(kv[0])) if mb != "_sources"]
+            for mb, routes in sorted(sizes.items(), key=lambda kv: float(kv[0]))]
 
 
 def main() -> int:

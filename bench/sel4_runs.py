@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,8 @@ class Run:
     counts: Counts
     wall_s: float
     window: str
+    counted: str = ""       # UTC date the counts were made (the cache file's)
+    path: str = ""          # the cached counts (the plugin's report and the run's key)
 
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
@@ -125,6 +128,17 @@ def _files_sha256(paths: tuple[Path, ...]) -> str:
     for path in paths:
         h.update(path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
     return h.hexdigest()
+
+
+PATCH_SOURCES: tuple[Path, ...] = tuple(sorted(
+    (Path(__file__).resolve().parents[1] / "patches" / "seL4_tools").glob("[er]*/*.patch")))
+
+
+def sources_digest() -> dict[str, str]:
+    """What shipped counts were made with, the images aside: the plugin's source, the harness
+    code that sets the window and drives QEMU, and our seL4_tools patches (the series, routes)."""
+    return {"plugin": _files_sha256(PLUGIN_SOURCES), "harness": _files_sha256(KEY_SOURCES),
+            "patches": _files_sha256(PATCH_SOURCES)}
 
 
 def counts_key(image: Path, el2: bool, scope: str = "seed") -> dict[str, Any]:
@@ -167,5 +181,13 @@ def run(b: Sel4Build, image: Path | None = None, tag: str = "") -> Run:
         path.write_text(json.dumps(data, default=str))
         path.with_suffix(".tmp").unlink(missing_ok=True)
     rep = CoherenceReport.load(path)
+    when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return Run(b.config.name + tag, image.stat().st_size, int(rep.raw["_unpacked"]), rep.counts,
-               float(rep.raw["_wall_s"]), str(rep.raw["_window"]))
+               float(rep.raw["_wall_s"]), str(rep.raw["_window"]), when, str(path))
+
+
+def load_run(path: Path, name: str) -> Run:
+    """A run from shipped counts (bench/counts/): no build, no QEMU."""
+    rep = CoherenceReport.load(path)
+    return Run(name, int(rep.raw["_image_bytes"]), int(rep.raw["_unpacked"]), rep.counts,
+               float(rep.raw["_wall_s"]), str(rep.raw["_window"]), str(rep.raw["_counted"]), str(path))

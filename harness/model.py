@@ -97,7 +97,8 @@ def corners(profile: Profile) -> Iterator[Profile]:
     ratios = sorted({fetch.low / u0, nominal_ratio, fetch.high / u0})
     access = params["uncached_access_s"]
     alts = profile.alternatives or (Alternative("fit", 0, u0, access.low, access.high, 1.0, 0.0),)
-    free = [n for n in ("cached_copy_bytes_per_s", "cpu_hz", "cmo_line_s") if params[n].low < params[n].high]
+    free = [n for n in ("cached_copy_bytes_per_s", "cpu_hz", "cmo_line_s", "setway_op_s",
+                        "writeback_line_s") if n in params and params[n].low < params[n].high]
     for alt, ratio in itertools.product(alts, ratios):
         for u in sorted({alt.refit(c, ratio, nominal_ratio) for c in (alt.low, alt.value, alt.high)}):
             yield from _ends(profile, free, u, ratio * u)
@@ -183,15 +184,30 @@ def model(counts: Counts, profile: Profile) -> Modeled:
                        for size, n in acc.cacheable.items())
     uncached = _uncached_transactions(dict(counts.loads.uncached)) + \
         _uncached_transactions(dict(counts.stores.uncached))
-    cmo = sum(n for op, n in counts.cmo.items() if op.startswith("dc_"))
+    by_va = sum(n for op, n in counts.cmo.items() if op.startswith("dc_") and op not in SETWAY_OPS)
+    setway = sum(counts.cmo.get(op, 0) for op in SETWAY_OPS)
+    cleans = sum(counts.cmo.get(op, 0) for op in ("dc_csw", "dc_cisw"))
+    # a sweep writes back what is dirty in the caches: at most their capacity, at most what
+    # the window stored (the model has no capacity: its dirty count is the whole image)
+    written_lines = cached_stored_bytes(counts) / LINE_BYTES
+    dirty = min(written_lines, profile.dirty_capacity_lines) if cleans else 0.0
     return Modeled(profile, {
         "uncached data": uncached * profile.uncached_access_s,
         "uncached fetch": counts.ifetch_uncached * profile.uncached_ifetch_s,
         # a copy moves each byte twice (load + store) at the cited copy bandwidth
         "cached data": cached_bytes / (2 * profile.cached_copy_bytes_per_s),
         "cached insns": counts.ifetch_cacheable / profile.cpu_hz,
-        "cache maintenance": cmo * profile.cmo_line_s,
+        "cache maintenance": by_va * profile.cmo_line_s,
+        "set/way maintenance": setway * profile.setway_op_s + dirty * profile.writeback_line_s,
     }, counts)
+
+
+SETWAY_OPS = ("dc_cisw", "dc_csw", "dc_isw")
+LINE_BYTES = 64
+
+
+def cached_stored_bytes(counts: Counts) -> int:
+    return sum(size * n for size, n in counts.stores.cacheable.items())
 
 
 # Seed measurements on the armStone (U-Boot bootm -> seL4 elfloader, MMU off):

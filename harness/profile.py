@@ -27,6 +27,7 @@ KINDS = ("FITTED", "ESTIMATE", "CITED")
 PARAMETERS: dict[str, tuple[float, str]] = {
     "uncached_access_s": (1e9, "ns"), "uncached_ifetch_s": (1e9, "ns"),
     "cached_copy_bytes_per_s": (1e-9, "GB/s"), "cpu_hz": (1e-9, "GHz"), "cmo_line_s": (1e9, "ns"),
+    "setway_op_s": (1e9, "ns"), "writeback_line_s": (1e9, "ns"), "dirty_capacity_lines": (1.0, "lines"),
 }
 
 
@@ -81,7 +82,12 @@ class Profile:
     uncached_ifetch_s: float      # one non-cacheable instruction fetch
     cached_copy_bytes_per_s: float  # one core copying with caches on (bytes moved per second)
     cpu_hz: float                 # cached instructions retire at about one per cycle
-    cmo_line_s: float             # one cache-maintenance line operation (estimate)
+    cmo_line_s: float             # one cache-maintenance line operation by VA (estimate)
+    # Set/way: each operation, and each dirty line it writes back; no more lines can be dirty
+    # at the sweep than the caches hold (the rest was evicted, and paid for, during the copy).
+    setway_op_s: float = 0.0
+    writeback_line_s: float = 0.0
+    dirty_capacity_lines: float = 0.0
     sources: str = ""
     params: Mapping[str, Parameter] = field(default_factory=dict, compare=False)
     alternatives: tuple[Alternative, ...] = ()
@@ -99,7 +105,10 @@ class Profile:
                 + f", uncached fetch {self.params['uncached_ifetch_s'].text('uncached_ifetch_s')}"
                 + f", cached copy {self.params['cached_copy_bytes_per_s'].text('cached_copy_bytes_per_s')}"
                 + f", {self.params['cpu_hz'].text('cpu_hz')}"
-                + f", cache-maintenance line {self.params['cmo_line_s'].text('cmo_line_s')}")
+                + f", cache-maintenance line {self.params['cmo_line_s'].text('cmo_line_s')}"
+                + f", set/way op {self.params['setway_op_s'].text('setway_op_s')}"
+                + f" + write-back {self.params['writeback_line_s'].text('writeback_line_s')}"
+                + f" per dirty line (at most {self.dirty_capacity_lines:.0f})")
 
 
 def _float(value: Any, path: Path, name: str) -> float:

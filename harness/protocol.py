@@ -48,8 +48,8 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "earlymmu.on": r"^Early MMU: caches on for unpack, DRAM \[(?P<start>[0-9a-f]+)\.\.(?P<end>[0-9a-f]+)\) "
                    r"(?P<attrs>[^,]+), UART (?P<uart>[0-9a-f]+) (?P<uart_attrs>\S+)$",
     "earlymmu.off": r"^Early MMU: no page tables \((?P<reason>[^)]*)\), unpacking with the MMU off$",
-    "earlymmu.clean": r"^Early MMU: cleaned (?P<ranges>\d+) ranges \((?P<bytes>\d+) bytes\) to PoC, "
-                      r"MMU and caches off$",
+    "earlymmu.clean": r"^Early MMU: cleaned (?P<ranges>\d+) ranges \((?P<bytes>\d+) bytes\) to PoC"
+                      r"(?: by (?P<method>VA|set/way))?, MMU and caches off$",
     # Hash builds (-DElfloaderHashInstructions): the digest the archive holds, the one computed.
     "loader.hash": r"^Hash (?P<which>from ELF File|for ELF Input): (?P<hash>[0-9a-f]+)$",
     "loader.error": r"^(?P<text>ERROR: .*|ELF-LOADER: Synchronous exception received:.*|"

@@ -153,7 +153,9 @@ def test_every_operator_finds_sites_in_both_subjects(real: dict[str, Subject]) -
     total = 0
     for name, subject in real.items():
         found = Counter(m.operator for m in mutants(subject))
-        assert set(found) == set(OPERATORS), (name, found)
+        # the reference loader closes by VA only: no set/way sweep to mutate
+        expected = set(OPERATORS) - ({"setway-walk"} if name == "reference" else set())
+        assert set(found) == expected, (name, found)
         total += sum(found.values())
     assert total >= 60
 

@@ -28,14 +28,13 @@ TREES = {
     "pinned": ("sel4test-src.tar.xz", "sel4test-src/tools/seL4"),
     "master": ("seL4_tools-master.tar.xz", "seL4_tools-master"),
 }
-CONTROLS = ("no-clean", "clean-short", "no-icache-inv", "uart-normal",
-            "store-after-clean", "mmu-left-on")
+from harness.sel4.config import EARLY_MMU_BUGS as CONTROLS  # noqa: E402  every control, one list
 
 # The console lines the harness parses (hex without 0x, like the elfloader).
 CONSOLE_FORMATS = (
     "Early MMU: caches on for unpack, DRAM [%p..%p) Normal WB, UART %p Device-nGnRnE\\n",
     "Early MMU: no page tables (%s), unpacking with the MMU off\\n",
-    "Early MMU: cleaned %u ranges (%zu bytes) to PoC, MMU and caches off\\n",
+    "Early MMU: cleaned %u ranges (%zu bytes) to PoC by %s, MMU and caches off\\n",
 )
 
 
@@ -126,6 +125,10 @@ def test_option_and_console_lines(patched):
         cmake = (tree / "elfloader-tool" / "CMakeLists.txt").read_text()
         assert re.search(r"ElfloaderEarlyMMU ELFLOADER_EARLY_MMU", cmake), name
         assert re.search(r"ElfloaderEarlyMMU[^)]*DEFAULT OFF", cmake, re.S), name
+        # the close method: a choice of two, set/way by default where nothing caches past PoC
+        assert re.search(r'"va;ElfloaderEarlyMMUCleanVA;ELFLOADER_EARLY_MMU_CLEAN_VA;', cmake), name
+        assert re.search(r'"setway;ElfloaderEarlyMMUCleanSetWay;ELFLOADER_EARLY_MMU_CLEAN_SETWAY;',
+                         cmake), name
         source = (tree / "elfloader-tool" / "src" / "arch-arm" / "64" / "early_mmu.c").read_text()
         for fmt in CONSOLE_FORMATS:
             assert fmt in source, (name, fmt)
@@ -149,3 +152,13 @@ def test_option_off_leaves_stock_code_alone():
                     depth -= 1
                 elif line.startswith("+") and code and not depth:
                     pytest.fail(f"{p.name}: {path}: added outside the #ifdef: {code}")
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_route_patches_apply_on_top(patched, tree):
+    """The routing table's extra routes (bench/sel4_routes.py) apply on the series."""
+    routes = sorted((REPO / "patches" / "seL4_tools" / "routes").glob("*.patch"))
+    assert routes
+    for patch in routes:
+        res = _git_apply(patched[tree], [patch], check=True)
+        assert res.returncode == 0, f"{patch.name} does not apply on the series in {tree}:\n{res.stderr}"

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 # check name -> (hazard kinds, what the check promises)
 COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
-    "cache-clean": (("dirty-at-disable", "partial-clean", "dirty-at-handoff", "discarded-dirty"),
-                    "no dirty line when the caches go off or at the hand-off"),
+    "cache-clean": (("dirty-at-disable", "partial-clean", "dirty-at-handoff", "discarded-dirty",
+                     "valid-at-close"),
+                    "no dirty line when the caches go off or at the hand-off; nothing the "
+                    "loader's window wrote still cached when it closes"),
     "cache-store-order": (("store-after-clean",), "no store between a clean and the cache disable"),
     "icache": (("stale-icache",), "I-cache invalidated for written code"),
     "device-mapping": (("device-normal",), "no device access through Normal memory"),
@@ -27,18 +29,18 @@ COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
                     "no stale cached copy (memory written uncached under a valid line) read, "
                     "written, walked or left for a kernel entered with the D-cache on"),
     "page-walk": (("walk-failed",), "every translation of the loader's accesses walked by the model"),
-    "barriers": (("maintenance-incomplete", "no-isb", "tlb-stale"),
+    "barriers": (("maintenance-incomplete", "no-isb", "tlb-stale", "setway-unordered"),
                  "cache/TLB maintenance completed by a dsb before the MMU/caches change, the "
                  "window's end and the hand-off; SCTLR/TTBR/TCR/MAIR writes and TLB invalidates "
                  "synchronised (isb) before they are relied on or handed on; the TLB invalidated "
-                 "before the MMU goes on"),
+                 "before the MMU goes on; stores ordered before a set/way sweep"),
 }
 
 #: Hazards judged only when the loader's own code caused them: firmware and
 #: U-Boot before it keep their grace (they may probe flash through Normal
 #: mappings, run their own tables, order their own barriers).
 LOADER_ONLY: tuple[str, ...] = ("device-normal", "walk-failed", "maintenance-incomplete", "no-isb",
-                                "tlb-stale")
+                                "tlb-stale", "setway-unordered")
 
 
 def _ranges(h: Hazard, payload: Payload, tl: "Timeline | None" = None) -> str:

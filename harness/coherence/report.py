@@ -44,6 +44,8 @@ HAZARD_KINDS: tuple[str, ...] = (
     "maintenance-incomplete",
     "no-isb",
     "tlb-stale",
+    "valid-at-close",
+    "setway-unordered",
 )
 
 #: Start states of the model's caches: "cold" (empty) or "warm" (firmware left

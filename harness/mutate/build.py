@@ -35,13 +35,16 @@ def slug(ident: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", ident)
 
 
-def sel4_config(target: Target, patch: Path | None, early_mmu: bool = True) -> Sel4Config:
-    """The sel4test build for the target: stock, the series, or the series + one patch."""
+def sel4_config(target: Target, patch: Path | None, early_mmu: bool = True,
+                clean: str | None = None) -> Sel4Config:
+    """The sel4test build for the target: stock, the series, or the series + one patch
+    (built with the close method whose code it changes)."""
     cfg = for_target(target.machine, target.expect_el)
     if isinstance(cfg, str):
         raise HarnessError(cfg, file=target.path, field="harness.machine",
                            fix="mutate real seL4 on qemu-virt or qemu-virt-el2")
-    return dataclasses.replace(cfg, early_mmu=early_mmu, extra_patches=(patch,) if patch else ())
+    return dataclasses.replace(cfg, early_mmu=early_mmu, extra_patches=(patch,) if patch else (),
+                               early_mmu_clean=clean if early_mmu else None)
 
 
 def write_patch(m: Mutant, subject: Subject) -> Path:
@@ -59,7 +62,8 @@ def sel4_payload(m: Mutant | None, subject: Subject | None, target: Target,
     with early_mmu=False the stock loader): an elfloader rebuild in the target's build."""
     patch = write_patch(m, subject) if m is not None and subject is not None else None
     try:
-        return sel4_build(sel4_config(target, patch, early_mmu), log=lambda _: None).payload()
+        clean = m.clean if m is not None else None
+        return sel4_build(sel4_config(target, patch, early_mmu, clean), log=lambda _: None).payload()
     except HarnessError as exc:
         if patch is None:
             raise

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HarnessError
 from ..images.build import IMAGES
 from .operators import OPERATORS, Edit
-from .source import Source, Subject
+from .source import Source, Subject, branch_of
 
 SUBJECTS = ("sel4", "reference")
 EARLY_MMU_MACRO = "CONFIG_ELFLOADER_EARLY_MMU"
+# The close method's choice: a mutant of one method's code is built with that method.
+SETWAY_MACRO = "CONFIG_ELFLOADER_EARLY_MMU_CLEAN_SETWAY"
 # sel4: (path in seL4_tools, only the lines under the early-MMU option are ours)
 SEL4_FILES = (
     ("elfloader-tool/src/arch-arm/64/early_mmu.c", False),
@@ -40,6 +43,8 @@ class Mutant:
     id: str
     subject: str
     edit: Edit
+    # ElfloaderEarlyMMUClean the mutant needs ("va", "setway"), None: the platform's default
+    clean: str | None = None
 
     @property
     def operator(self) -> str:
@@ -125,8 +130,35 @@ def mutants(subject: Subject) -> list[Mutant]:
                 seen[ident] = seen.get(ident, 0) + 1
                 if seen[ident] > 1:
                     ident = f"{ident}-{seen[ident]}"
-                out.append(Mutant(ident, subject.name, e))
+                side = _clean_side(subject, src, e.start) if subject.name == "sel4" else None
+                out.append(Mutant(ident, subject.name, e,
+                                  None if side is None else ("setway" if side else "va")))
     return out
+
+
+def _clean_side(subject: Subject, src: Source, line: int, depth: int = 0) -> bool | None:
+    """Which close method compiles (or calls) line `line`: True set/way, False VA, None both.
+
+    A line under the method's #ifdef says so itself; a line of an asm routine or macro
+    takes the side of every place that uses it, when they all agree (a VA-only range
+    macro, called only from the VA branch, is mutated in a VA build, where it runs)."""
+    side = branch_of(src.code, line, SETWAY_MACRO)
+    if side is not None or depth > 3:
+        return side
+    block = next((b for b in src.blocks if b.start <= line < b.end), None)
+    if block is None:
+        return None
+    word = re.compile(rf"\b{re.escape(block.name)}\b")
+    sides = set()
+    for f in subject.files:
+        if f.path.endswith(".h"):
+            continue        # declarations are not uses
+        for j, code in enumerate(f.code):
+            if f is src and block.start <= j < block.end:
+                continue
+            if f.live[j] and word.search(code):
+                sides.add(_clean_side(subject, f, j, depth + 1))
+    return sides.pop() if len(sides) == 1 else None
 
 
 def generate(subjects: list[str], roots: dict[str, Path] | None = None) -> list[Mutant]:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from .source import DC_OPS, Insn, Source, Subject
+from .source import DC_OPS, SW_OPS, Insn, Source, Subject
 
 MAINTENANCE = ("dc", "ic", "tlbi")
 BARRIERS = ("dsb", "isb", "dmb")
@@ -116,12 +116,16 @@ def delete_sysreg_write(subject: Subject, src: Source) -> Iterator[Edit]:
 
 
 def swap_dc(subject: Subject, src: Source) -> Iterator[Edit]:
-    """Each `dc` operation replaced by each of its siblings (civac, cvac, cvau, ivac)."""
+    """Each `dc` operation replaced by each of its siblings: by VA (civac, cvac, cvau, ivac)
+    or by set/way (cisw, csw, isw: a clean without its invalidate, and the reverse)."""
     for i in range(len(src.lines)):
         ins = src.insn(i)
-        if ins is None or ins.mnemonic != "dc" or not ins.operands or ins.operands[0] not in DC_OPS:
+        if ins is None or ins.mnemonic != "dc" or not ins.operands:
             continue
-        for other in DC_OPS:
+        family = next((f for f in (DC_OPS, SW_OPS) if ins.operands[0] in f), None)
+        if family is None:
+            continue
+        for other in family:
             if other != ins.operands[0]:
                 text = f"dc      {', '.join((other,) + ins.operands[1:])}"
                 yield _line_edit("swap-dc", src, i, _with_insn(src, i, ins, text),
@@ -382,6 +386,43 @@ def store_after_clean(subject: Subject, src: Source) -> Iterator[Edit]:
                              f"store to the range's first byte after {m.group(2)}()")
 
 
+def _setway_blocks(src: Source) -> list[tuple[int, int]]:
+    """[start, end) of every asm routine or macro that maintains by set/way."""
+    out = []
+    for b in src.blocks:
+        if any((ins := src.insn(j)) is not None and ins.mnemonic == "dc" and ins.operands
+               and ins.operands[0] in SW_OPS for j in range(b.start, b.end)):
+            out.append((b.start, b.end))
+    return out
+
+
+_CLIDR_LOC = re.compile(r"#\s*24\s*,\s*#\s*3$")
+
+
+def setway_walk(subject: Subject, src: Source) -> Iterator[Edit]:
+    """A set/way sweep that misses part of the hierarchy: a backward loop branch `b.hs`
+    made `b.hi` (the loop stops before set or way 0: an off-by-one), the level count
+    read from CLIDR_EL1.LoUIS (bits [23:21]) instead of LoC, the level step doubled
+    (every other level, L2 among them, never swept)."""
+    for lo, hi in _setway_blocks(src):
+        for i in range(lo, hi):
+            ins = src.insn(i)
+            if ins is None:
+                continue
+            ops = ins.operands
+            if ins.mnemonic == "b.hs" and ops and re.fullmatch(r"\d+b", ops[0]):
+                yield _line_edit("setway-walk", src, i, _with_insn(src, i, ins, f"b.hi    {ops[0]}"),
+                                 f"'{ins.text}' -> 'b.hi': the loop stops one short")
+            elif ins.mnemonic == "ubfx" and len(ops) == 4 and _CLIDR_LOC.search(", ".join(ops)):
+                text = f"ubfx    {ops[0]}, {ops[1]}, #21, #3"
+                yield _line_edit("setway-walk", src, i, _with_insn(src, i, ins, text),
+                                 "levels from CLIDR_EL1.LoUIS instead of LoC")
+            elif ins.mnemonic == "add" and len(ops) == 3 and ops[0] == ops[1] and ops[2] == "#1":
+                text = f"add     {ops[0]}, {ops[1]}, #2"
+                yield _line_edit("setway-walk", src, i, _with_insn(src, i, ins, text),
+                                 f"'{ins.text}' -> step 2: a level skipped")
+
+
 Operator = Callable[[Subject, Source], Iterator[Edit]]
 OPERATORS: dict[str, Operator] = {
     "delete-maintenance": delete_maintenance,
@@ -395,4 +436,5 @@ OPERATORS: dict[str, Operator] = {
     "map-attribute": map_attribute,
     "unrecord-range": unrecord_range,
     "store-after-clean": store_after_clean,
+    "setway-walk": setway_walk,
 }

@@ -19,6 +19,7 @@ _BLOCK_START = (re.compile(r"^\s*\.macro\s+(\w+)"), re.compile(r"^\s*BEGIN_FUNC\
 _BLOCK_END = re.compile(r"^\s*(\.endm\b|END_FUNC\(|\.size\s)")
 _INSN = re.compile(r"^(?P<pre>\s*(?:\w+:\s*)?)(?P<mn>[a-z_][a-z0-9_.]*)\b(?P<ops>.*?)\s*$")
 DC_OPS = ("civac", "cvac", "cvau", "ivac")
+SW_OPS = ("cisw", "csw", "isw")     # by set/way
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,25 @@ def _live(code: list[str], require: str | None) -> list[bool]:
             stack.pop()
         out.append(False)
     return out
+
+
+def branch_of(code: tuple[str, ...] | list[str], i: int, macro: str) -> bool | None:
+    """Is line i in `#ifdef macro`'s branch (True), in its `#ifndef`/`#else` branch (False),
+    or outside any test of `macro` (None)? Says which build compiles a line that only one
+    of an option's choices has."""
+    stack: list[bool | None] = []
+    for text in code[:i]:
+        m = _COND.match(text)
+        if m is None:
+            continue
+        kind, name = m.groups()
+        if kind in ("ifdef", "ifndef", "if"):
+            stack.append({"ifdef": True, "ifndef": False}.get(kind) if name == macro else None)
+        elif kind in ("else", "elif") and stack and stack[-1] is not None:
+            stack[-1] = not stack[-1]
+        elif kind == "endif" and stack:
+            stack.pop()
+    return next((b for b in reversed(stack) if b is not None), None)
 
 
 def _blocks(code: list[str]) -> list[Block]:

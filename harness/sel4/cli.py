@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .build import build, repo_relative
-from .config import EARLY_MMU_BUGS, HASHES, PLATFORMS, Sel4Config
+from .config import CLEAN_METHODS, EARLY_MMU_BUGS, HASHES, PLATFORMS, Sel4Config
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -26,6 +26,10 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="apply our early-MMU patch (patches/seL4_tools/early-mmu) to the elfloader")
     b.add_argument("--early-mmu-bug", choices=EARLY_MMU_BUGS,
                    help="the early-MMU patch plus exactly one defect (a negative control)")
+    b.add_argument("--early-mmu-clean", choices=CLEAN_METHODS,
+                   help="how the early-MMU window is closed (ElfloaderEarlyMMUClean): va, range by "
+                        "range, or setway, the whole cache hierarchy (default: the platform's, "
+                        "setway on imx8mp-evk and qemu-arm-virt)")
     b.add_argument("--elfloader-patch", type=Path, action="append", default=[], metavar="FILE",
                    help="apply this seL4_tools patch last (repeatable): a mutant or a stock-loader "
                         "control, on the stock loader or on top of --early-mmu")
@@ -36,7 +40,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 def run(args: argparse.Namespace) -> int:
     cfg = Sel4Config(platform=args.platform, hyp=args.hyp, release=args.release,
                      payload_mib=args.payload_mib, hash=args.hash, early_mmu=args.early_mmu,
-                     early_mmu_bug=args.early_mmu_bug,
+                     early_mmu_bug=args.early_mmu_bug, early_mmu_clean=args.early_mmu_clean,
                      extra_patches=tuple(p.resolve() for p in args.elfloader_patch))
     result = build(cfg, args.project)
     print(repo_relative(result.elfloader if args.elfloader else result.image))

@@ -21,15 +21,24 @@ OVERLAYS = Path(__file__).resolve().parent / "overlays"
 PLATFORMS: dict[str, dict[str, str]] = {
     # Configure runs QEMU to dump the virt DTB (the wrapper adds -nic none); seL4's default
     # is a 1 GiB machine, our targets have 2 GiB: the kernel's DTB must say what QEMU has.
-    "qemu-arm-virt": {"cpu": "cortex-a53", "machine": "virt", "memory_mib": "2048"},
+    "qemu-arm-virt": {"cpu": "cortex-a53", "machine": "virt", "memory_mib": "2048", "clean": "setway"},
     # seL4's DTS describes 6 GiB; our QEMU target has 2 GiB: an overlay says so.
-    "imx8mp-evk": {"overlay": "imx8mp-evk-2g.dts", "machine": "imx8mp"},
+    "imx8mp-evk": {"overlay": "imx8mp-evk-2g.dts", "machine": "imx8mp", "clean": "setway"},
 }
+# How the early-MMU window is closed (ElfloaderEarlyMMUClean): by VA, range by range, or by
+# set/way over the whole hierarchy. "clean" above is the platform's default, the series' own:
+# set/way where no system cache sits beyond the point of coherency, VA elsewhere.
+CLEAN_METHODS = ("va", "setway")
 HASHES = {"sha": "hash_sha", "md5": "hash_md5"}
 # Negative controls of the early-MMU patch: patches/seL4_tools/controls/KIND.patch.
 EARLY_MMU_BUGS = ("no-clean", "clean-short", "no-icache-inv", "uart-normal",
                   "store-after-clean", "mmu-left-on", "no-inv-before-enable",
-                  "icache-before-clean", "no-dsb")
+                  "icache-before-clean", "no-dsb", "setway-levels-loui", "setway-skip-l2",
+                  "setway-sets-short", "setway-ways-short", "setway-clean-only",
+                  "setway-unordered", "setway-csselr-no-isb")
+# Controls whose defect lives in one close method's code only: built with that method.
+BUG_CLEAN = {"no-clean": "va", "clean-short": "va", "store-after-clean": "va",
+             **{b: "setway" for b in EARLY_MMU_BUGS if b.startswith("setway-")}}
 PAGE = 4096
 BASE_CNODE_BITS = 13    # sel4test's own value
 
@@ -56,6 +65,8 @@ class Sel4Config:
     hash: str | None = None
     early_mmu: bool = False
     early_mmu_bug: str | None = None
+    # ElfloaderEarlyMMUClean; None: the control's own method, else the platform's default.
+    early_mmu_clean: str | None = None
     # Further seL4_tools patches applied last, on the stock or the patched loader (mutants,
     # stock-loader controls): switched in the same build directory, like the controls.
     extra_patches: tuple[Path, ...] = ()
@@ -70,6 +81,13 @@ class Sel4Config:
              "give 0..1024 (the QEMU targets have 2 GiB of RAM for the image and its copy)"),
             (self.early_mmu_bug is None or self.early_mmu_bug in EARLY_MMU_BUGS, "--early-mmu-bug",
              f"unknown negative control '{self.early_mmu_bug}'", f"use one of: {', '.join(EARLY_MMU_BUGS)}"),
+            (self.early_mmu_clean is None or self.early_mmu_clean in CLEAN_METHODS, "--early-mmu-clean",
+             f"unknown clean method '{self.early_mmu_clean}'", f"use one of: {', '.join(CLEAN_METHODS)}"),
+            (self.early_mmu_clean is None or self.early_mmu_bug is None
+             or BUG_CLEAN.get(self.early_mmu_bug, self.early_mmu_clean) == self.early_mmu_clean,
+             "--early-mmu-clean", f"the control '{self.early_mmu_bug}' lives in the "
+             f"{BUG_CLEAN.get(self.early_mmu_bug or '')} close only",
+             f"give --early-mmu-clean {BUG_CLEAN.get(self.early_mmu_bug or '')} or leave it out"),
         )
         for ok, field, what, fix in checks:
             if not ok:
@@ -82,6 +100,15 @@ class Sel4Config:
     @property
     def patched(self) -> bool:
         return self.early_mmu or self.early_mmu_bug is not None
+
+    @property
+    def clean(self) -> str:
+        """The close method this image is built with (the patched loader's only)."""
+        if self.early_mmu_clean:
+            return self.early_mmu_clean
+        if self.early_mmu_bug in BUG_CLEAN:
+            return BUG_CLEAN[self.early_mmu_bug]
+        return PLATFORMS[self.platform].get("clean", "va")
 
     @property
     def base_name(self) -> str:
@@ -101,6 +128,9 @@ class Sel4Config:
             parts.append(f"early-mmu-bug-{self.early_mmu_bug}")
         elif self.early_mmu:
             parts.append("early-mmu")
+        if self.patched and self.early_mmu_clean and \
+                self.early_mmu_clean != PLATFORMS[self.platform].get("clean", "va"):
+            parts.append(f"clean-{self.clean}")
         if self.extra_patches:
             parts.append(f"x{self.extra_digest()}")
         return "-".join(parts)
@@ -155,9 +185,12 @@ class Sel4Config:
 
     def loader_cmake_args(self, elfloader_dir: Path) -> list[str]:
         """Arguments that only change the elfloader: applied by a reconfigure."""
-        return [f"-DELFLOADER_CURRENT_DIR={elfloader_dir}",
+        args = [f"-DELFLOADER_CURRENT_DIR={elfloader_dir}",
                 f"-DElfloaderHashInstructions={HASHES[self.hash] if self.hash else 'hash_none'}",
                 f"-DElfloaderEarlyMMU={'ON' if self.patched else 'OFF'}"]
+        if self.patched:    # explicit: one build directory serves every loader, its cache remembers
+            args.append(f"-DElfloaderEarlyMMUClean={self.clean}")
+        return args
 
 
 def for_target(machine: str, loader_el: int | None) -> Sel4Config | str:

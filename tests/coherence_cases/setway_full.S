@@ -22,6 +22,7 @@ _start:
 /* dc cisw over levels [0, min(x0, LoC)). Clobbers x0-x8, x13-x15. */
 setway_cisw:
     mov x15, x30
+    dsb sy                        /* earlier stores complete before any set/way op */
     mrs x1, clidr_el1
     ubfx x2, x1, #24, #3          /* LoC */
     cmp x0, x2

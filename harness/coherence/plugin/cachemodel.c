@@ -54,9 +54,9 @@
  *  - Set/way: a clean to PoC happens when every (set, way) of L1 and then of
  *    L2 was visited by dc csw/cisw (the inner sweep finished before the outer
  *    one began); it cleans the lines dirtied before the L1 sweep began.  An
- *    incomplete sweep cleans nothing.  The set index is taken modulo the
- *    configured number of sets (QEMU's cortex-a53 reports a 1 MiB L2, whose
- *    1024 sets alias onto the 512 of l2=512K:16).  isw/cisw sweeps invalidate
+ *    incomplete sweep cleans nothing.  A level takes more sets than configured
+ *    when the guest names a higher set (QEMU's cortex-a53 reports a 1 MiB L2:
+ *    its 1024 sets replace the 512 of l2=512K:16).  isw/cisw sweeps invalidate
  *    the same way; dirty lines thrown away are discarded-dirty.
  *  - I-cache: ic ivau clears a line's I-stale state only if the line is clean,
  *    or was cleaned to PoU (dc cvau, or any clean to PoC) after its last
@@ -222,11 +222,12 @@ enum {
 
 enum {
     F_IVALID = 1,  /* the I-cache may hold the line (warm start) */
+    W_WINDOW = 2,  /* stored to cacheably in the loader's window and not invalidated since */
 };
 
 struct line {
     uint8_t f;
-    uint8_t fi;    /* I-side flags (F_*) */
+    uint8_t fi;    /* I-side and window flags (F_IVALID, W_WINDOW) */
     uint16_t win;  /* window id of the last clean to PoC (0 = never) */
     uint32_t ep;   /* set/way epoch when last made dirty */
 };
@@ -331,13 +332,13 @@ enum {
     HZ_DIRTY_DISABLE, HZ_PARTIAL, HZ_DIRTY_HANDOFF, HZ_STALE_ICACHE,
     HZ_STALE_CLEAN, HZ_SAC, HZ_DEVICE_NORMAL, HZ_HANDOFF_STATE, HZ_DISCARDED,
     HZ_WALK_FAILED, HZ_STALE_WALK, HZ_STALE_HANDOFF, HZ_MAINT, HZ_NO_ISB,
-    HZ_TLB_STALE, HZ_N
+    HZ_TLB_STALE, HZ_VALID_CLOSE, HZ_SW_UNORDERED, HZ_N
 };
 static const char *const hz_names[HZ_N] = {
     "dirty-at-disable", "partial-clean", "dirty-at-handoff", "stale-icache",
     "stale-clean-line", "store-after-clean", "device-normal", "handoff-state",
     "discarded-dirty", "walk-failed", "stale-walk", "stale-at-handoff",
-    "maintenance-incomplete", "no-isb", "tlb-stale",
+    "maintenance-incomplete", "no-isb", "tlb-stale", "valid-at-close", "setway-unordered",
 };
 
 struct range { uint64_t s, e; };
@@ -494,6 +495,9 @@ static void lset(struct chunk *c, struct line *l, uint8_t nf)
     TRACK(L_ISTALE, n_istale, g_istale)
     TRACK(L_PEND, n_pend, g_pend)
 #undef TRACK
+    if (!(nf & L_VALID)) {
+        l->fi &= ~W_WINDOW;   /* invalidated: the window's copy is gone */
+    }
     ci_old = (of & (L_ISTALE | L_CODE)) == (L_ISTALE | L_CODE);
     ci_new = (nf & (L_ISTALE | L_CODE)) == (L_ISTALE | L_CODE);
     l->f = nf;
@@ -901,6 +905,17 @@ static const char *const sync_reg_names[RG_N] = {
     [RG_TCR] = "TCR", [RG_MAIR] = "MAIR", [RG_VBAR] = "VBAR",
 };
 
+/* A store not yet ordered by a barrier (dsb, or dmb other than *LD): set/way
+ * operations name no address, so nothing orders them after earlier stores to
+ * the lines they clean but a barrier between. */
+static bool store_unfenced;
+static uint64_t store_unfenced_pc;
+
+/* msr CSSELR_EL1 not yet followed by an isb: CCSIDR_EL1 may still describe
+ * the level selected before. */
+static bool csselr_unsync;
+static uint64_t csselr_pc;
+
 static void maint_issue(unsigned domain, uint64_t pc, unsigned op)
 {
     if (!maint[domain].on) {
@@ -935,6 +950,7 @@ static void dsb_cb(unsigned int vcpu, void *udata)
         tlb_unsync.on = true;
         tlb_unsync.pc = tlbi_out.pc;
     }
+    store_unfenced = false;
 }
 
 /* A tlbi: `regime` is the one whose every entry it drops (0: fewer), `dom`
@@ -1003,6 +1019,39 @@ static void tlb_at_msr(unsigned rg, unsigned el, uint64_t v, uint64_t pc)
     }
 }
 
+/* dmb other than *LD: earlier stores are ordered before what follows. */
+static void dmb_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
+{
+    if (vcpu == 0) {
+        store_unfenced = false;
+    }
+}
+
+/* mrs CCSIDR_EL1: the level it describes is the one CSSELR_EL1 selected only
+ * after a context synchronization event. */
+static void ccsidr_cb(unsigned int vcpu, void *udata)
+{
+    struct hazard *h;
+
+    if (vcpu != 0 || !csselr_unsync || handoff_seen) {
+        return;
+    }
+    h = hz_get(HZ_NO_ISB, csselr_pc);
+    h->count++;
+    hz_detail(h, g_strdup_printf("msr CSSELR_EL1 at pc=0x%" PRIx64 " not followed by an isb "
+                                 "before mrs CCSIDR_EL1 (pc=0x%" PRIx64 ")", csselr_pc,
+                                 (uint64_t)(uintptr_t)udata));
+    csselr_unsync = false;
+}
+
+static void csselr_cb(unsigned int vcpu, void *udata)
+{
+    if (vcpu == 0) {
+        csselr_unsync = true;
+        csselr_pc = (uint64_t)(uintptr_t)udata;
+    }
+}
+
 /* Maintenance must be complete before `what` (at pc): report the first op
  * still outstanding, then forget them all (one report per defect). */
 static void maint_required(const char *what, uint64_t pc)
@@ -1055,6 +1104,7 @@ static void isb_cb(unsigned int vcpu, void *udata G_GNUC_UNUSED)
     if (vcpu == 0) {
         unsync.mask = 0;
         tlb_unsync.on = false;
+        csselr_unsync = false;
     }
 }
 
@@ -1213,6 +1263,18 @@ static void judge_early_close(uint64_t pc)
     unsigned i;
 
     flush_pending();
+    /* Closed means cleaned and invalidated: a line the window wrote that is
+     * still valid (clean) goes stale under the stock path's uncached writes
+     * and is a copy no other master's view agrees with. Dirty ones are the
+     * dirty-at-disable just classified. */
+    pass_id++;
+    FOR_EACH_FLAGGED(ci, c, i, n_valid, L_VALID) {
+        if ((c->l[i].fi & W_WINDOW) && !(c->l[i].f & L_DIRTY)) {
+            uint64_t idx = (ci << CHUNK_SHIFT) | i;
+            hz_pass_range(HZ_VALID_CLOSE, pc, idx, idx);
+        }
+        c->l[i].fi &= ~W_WINDOW;
+    }
     if (!g_istale) {
         return;
     }
@@ -1421,6 +1483,9 @@ static void store_cacheable(uint64_t idx, uint64_t pc, bool wt)
         hz_event(HZ_STALE_CLEAN, pc, idx, idx);
     }
     nf = (l->f | L_VALID | L_ISTALE) & ~L_POU;
+    if (begin_seen) {
+        l->fi |= W_WINDOW;
+    }
     if (!wt) {
         nf |= L_DIRTY;
         l->ep = g_ep;
@@ -1574,6 +1639,36 @@ static void sweep_complete(unsigned kind, uint64_t pc)
     }
 }
 
+/* The guest walks the sets its CCSIDR_EL1 reports: when it names a set beyond
+ * the configured geometry (QEMU's Cortex-A53 reports a 1 MiB L2, 1024 sets),
+ * the level takes that many sets, a power of two, for both kinds of sweep.
+ * Aliasing them instead would complete a sweep half way through and leave its
+ * second half as a sweep of its own that never completes, which an earlier
+ * agent's sweep (U-Boot's) would then leave behind for the loader's. */
+static void sweep_fit_sets(unsigned lv, uint64_t x)
+{
+    struct sweep *s0 = &sw[0][lv];
+    uint64_t field = s0->way_shift > cfg.line_shift ? s0->way_shift - cfg.line_shift : 0;
+    uint64_t raw = field ? (x >> cfg.line_shift) & ((1ULL << field) - 1) : 0;
+    unsigned sets = s0->sets, k;
+
+    if (raw < sets) {
+        return;
+    }
+    while (sets <= raw) {
+        sets *= 2;
+    }
+    for (k = 0; k < 2; k++) {
+        struct sweep *s = &sw[k][lv];
+        g_free(s->bits);
+        s->sets = sets;
+        s->total = sets * s->ways;
+        s->bits = g_new0(uint64_t, (s->total + 63) / 64);
+        s->n = 0;
+        s->active = false;
+    }
+}
+
 static void sweep_visit(unsigned kind, uint64_t x, uint64_t pc)
 {
     unsigned lv = (x >> 1) & 7, set, way, bit;
@@ -1582,6 +1677,7 @@ static void sweep_visit(unsigned kind, uint64_t x, uint64_t pc)
     if (lv >= n_levels) {
         return;
     }
+    sweep_fit_sets(lv, x);
     s = &sw[kind][lv];
     set = (unsigned)((x >> cfg.line_shift) % s->sets);
     way = s->way_shift >= 32 ? 0 : (unsigned)((x >> s->way_shift) % s->ways);
@@ -2182,6 +2278,15 @@ static void cmo_cb(unsigned int vcpu, void *udata)
         cnt_cmo[ii->sub]++;
     }
     unsync_check(cmo_names[ii->sub], ii->pc);
+    if (store_unfenced && (ii->sub == C_DC_CSW || ii->sub == C_DC_CISW ||
+                           ii->sub == C_DC_ISW)) {
+        struct hazard *h = hz_get(HZ_SW_UNORDERED, ii->pc);
+        h->count++;
+        hz_detail(h, g_strdup_printf("store at pc=0x%" PRIx64 " not ordered by a dsb or dmb "
+                                     "before %s (pc=0x%" PRIx64 ")", store_unfenced_pc,
+                                     cmo_names[ii->sub], ii->pc));
+        store_unfenced = false;
+    }
     if (ii->sub != C_DC_ZVA) {
         maint_issue(ii->dom, ii->pc, ii->sub);
     }
@@ -2342,6 +2447,10 @@ static void mem_cb(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t va,
     }
     sh = qemu_plugin_mem_size_shift(info);
     st = qemu_plugin_mem_is_store(info) ? 1 : 0;
+    if (st) {
+        store_unfenced = true;
+        store_unfenced_pc = (uint64_t)(uintptr_t)udata;
+    }
     if (sh > 4) {
         sh = 4;
     }
@@ -2776,6 +2885,19 @@ static void tb_trans(qemu_plugin_id_t id G_GNUC_UNUSED, struct qemu_plugin_tb *t
                     insn, dsb_cb, QEMU_PLUGIN_CB_NO_REGS,
                     (void *)(uintptr_t)lvl);
             }
+        } else if ((w & 0xfffff0ffu) == 0xd50330bfu && ((w >> 8) & 3) != 1) {
+            /* dmb, not a *LD one */
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, dmb_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   NULL);
+        } else if ((w & 0xffffffe0u) == 0xd51a0000u) {    /* msr csselr_el1 */
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, csselr_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   (void *)(uintptr_t)va);
+        } else if ((w & 0xffffffe0u) == 0xd5390000u) {    /* mrs ccsidr_el1 */
+            qemu_plugin_register_vcpu_insn_exec_cb(insn, ccsidr_cb,
+                                                   QEMU_PLUGIN_CB_NO_REGS,
+                                                   (void *)(uintptr_t)va);
         } else if ((w & 0xfffff0ffu) == 0xd50330dfu) {    /* isb */
             qemu_plugin_register_vcpu_insn_exec_cb(insn, isb_cb,
                                                    QEMU_PLUGIN_CB_NO_REGS,

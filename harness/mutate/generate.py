@@ -130,9 +130,13 @@ def mutants(subject: Subject) -> list[Mutant]:
                 seen[ident] = seen.get(ident, 0) + 1
                 if seen[ident] > 1:
                     ident = f"{ident}-{seen[ident]}"
-                side = _clean_side(subject, src, e.start) if subject.name == "sel4" else None
-                out.append(Mutant(ident, subject.name, e,
-                                  None if side is None else ("setway" if side else "va")))
+                # seL4: code both close methods compile is built with the VA close, which
+                # uses all of it (the recorded ranges, the loader-range clean); a set/way
+                # sweep cleans every line whatever was recorded and would mask a defect there
+                clean = None
+                if subject.name == "sel4":
+                    clean = "setway" if _clean_side(subject, src, e.start) else "va"
+                out.append(Mutant(ident, subject.name, e, clean))
     return out
 
 

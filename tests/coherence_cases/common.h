@@ -32,15 +32,20 @@
     str x10, [x9, #8]
     str xzr, [x9, #16]
     str xzr, [x9, #24]
-    ldr x10, =0xff00
+    regime_on 0xff00, 0x803520    /* TCR: T0SZ=32 IRGN0=ORGN0=WBWA SH0=IS TG0=4K EPD1 */
+.endm
+
+/* MAIR_EL1 = mair, TCR_EL1 = tcr, TTBR0_EL1 = x9, then a clean TLB; x10 scratch. */
+.macro regime_on mair, tcr
+    ldr x10, =\mair
     msr mair_el1, x10
-    ldr x10, =0x803520            /* T0SZ=32 IRGN0=ORGN0=WBWA SH0=IS TG0=4K EPD1 */
+    ldr x10, =\tcr
     msr tcr_el1, x10
     msr ttbr0_el1, x9
-    isb
-    tlbi vmalle1
-    dsb sy
-    isb
+    isb                           /* isb: MAIR/TCR/TTBR0 in effect */
+    tlbi vmalle1                  /* no stale translations */
+    dsb sy                        /* dsb: the TLB invalidate has completed */
+    isb                           /* isb: ... before the next fetch */
 .endm
 
 .macro caches_on              /* SCTLR_EL1 |= M | C | I */

@@ -14,15 +14,7 @@ _start:
     str x10, [x9, #8]
     str xzr, [x9, #16]
     str xzr, [x9, #24]
-    ldr x10, =0x44ff00
-    msr mair_el1, x10
-    ldr x10, =0x803520            /* T0SZ=32 IRGN0=ORGN0=WBWA SH0=IS TG0=4K EPD1 */
-    msr tcr_el1, x10
-    msr ttbr0_el1, x9
-    isb                           /* isb: MAIR/TCR/TTBR0 in effect */
-    tlbi vmalle1                  /* no stale translations */
-    dsb sy                        /* dsb: the TLB invalidate has completed */
-    isb                           /* isb: ... before the next fetch */
+    regime_on 0x44ff00, 0x803520  /* TCR: T0SZ=32 IRGN0=ORGN0=WBWA SH0=IS TG0=4K EPD1 */
     caches_on
     mov x2, #LOOPS
     .global begin

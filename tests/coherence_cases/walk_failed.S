@@ -18,15 +18,7 @@ _start:
     str xzr, [x9, #40]
     str xzr, [x9, #48]
     str xzr, [x9, #56]
-    ldr x10, =0xff00
-    msr mair_el1, x10
-    ldr x10, =0x807520            /* T0SZ=32 IRGN0=ORGN0=WBWA SH0=IS TG0=64K EPD1 */
-    msr tcr_el1, x10
-    msr ttbr0_el1, x9
-    isb                           /* isb: MAIR/TCR/TTBR0 in effect */
-    tlbi vmalle1                  /* no stale translations */
-    dsb sy                        /* dsb: the TLB invalidate has completed */
-    isb                           /* isb: ... before the next fetch */
+    regime_on 0xff00, 0x807520    /* TCR: T0SZ=32 IRGN0=ORGN0=WBWA SH0=IS TG0=64K EPD1 */
     caches_on
     ldr x11, =BUF
     mov x0, #0x55

@@ -5,7 +5,7 @@
 # $MUTATION_RESULTS/STAMP/ (default results/mutation/) and appends the score line to
 # $MUTATION_RESULTS/scores.txt, so a night that loses a kill shows as a lower line.
 #
-#   ci/nightly-mutation.sh                      # both subjects, qemu-virt + qemu-virt-el2
+#   ci/nightly-mutation.sh                      # both subjects, qemu-virt + qemu-virt-el2 (+ qemu-imx8mp-el3 for the reference loader)
 #   MUTATE_ARGS='--subject sel4' ci/nightly-mutation.sh
 #
 # Exit status: that of `harness mutate` (1 when a control -- the stock loader, the clean

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from .run import Control
 
 NOTES = ROOT / "docs" / "mutation.md"
-DEFAULT_TARGETS = "qemu-virt,qemu-virt-el2"
+# EL1 and EL2 for both subjects; EL3 (the reference loader only) reaches its EL3 code
+DEFAULT_TARGETS = "qemu-virt,qemu-virt-el2,qemu-imx8mp-el3"
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -86,9 +86,17 @@ def payload_for(m: Mutant | None, subject: Subject, target: Target) -> Payload:
     return reference_payload(m, subject, target)
 
 
+def applies(subject: str, target: Target) -> bool:
+    """seL4's elfloader runs at EL1 or EL2 only; the reference loader runs wherever it is
+    entered (its EL3 code is reached only on a target that enters it at EL3)."""
+    return subject != "sel4" or target.expect_el in (1, 2)
+
+
 def run_mutant(runner: Runner, m: Mutant, subject: Subject) -> list[TargetVerdict]:
     out = []
     for target in runner.targets:
+        if not applies(subject.name, target):
+            continue
         start = time.monotonic()
         try:
             payload = payload_for(m, subject, target)
@@ -128,7 +136,8 @@ def run_controls(runner: Runner, subjects: dict[str, Subject], log: Log) -> list
         for label, make in plans:
             c = Control(label, name)
             for target in runner.targets:
-                c.verdicts.append(runner.boot(target, make(target), f"control-{label}"))
+                if applies(name, target):
+                    c.verdicts.append(runner.boot(target, make(target), f"control-{label}"))
             log(f"control {label}: " + ", ".join(f"{v.target} {_says(v)}" for v in c.verdicts))
             controls.append(c)
     return controls

@@ -89,12 +89,42 @@ def reference_copy(m: Mutant | None, subject: Subject) -> Path:
     return dest
 
 
+# A device tree for the reference archive: the loader copies a kernel.dtb member and cleans
+# its copy (main.c plan_dtb / build_clean_ranges), code a DTB-less archive never reaches.
+MUTATION_DTS = """/dts-v1/;
+/ {
+\tmodel = "harness mutation run";
+\t#address-cells = <2>;
+\t#size-cells = <2>;
+\tchosen { bootargs = "mutation run: the loader copies and cleans this tree"; };
+};
+"""
+
+
+def mutation_dtb() -> Path:
+    """The DTB the reference mutants' archive carries (dtc, written once)."""
+    out = mutate_root() / "kernel.dtb"
+    dts = out.with_suffix(".dts")
+    if not out.exists() or not dts.exists() or dts.read_text() != MUTATION_DTS:
+        dts.parent.mkdir(parents=True, exist_ok=True)
+        dts.write_text(MUTATION_DTS)
+        proc = subprocess.run(["dtc", "-I", "dts", "-O", "dtb", "-o", str(out), str(dts)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise HarnessError(f"dtc failed: {proc.stderr.strip()}", file=dts,
+                               fix="install device-tree-compiler ('make setup')")
+    return out
+
+
 def reference_payload(m: Mutant | None, subject: Subject, target: Target) -> Payload:
-    """The reference loader in early-MMU mode from an edited copy of images/, with the
-    archive (probe kernel) of the standard build for the target's machine."""
+    """The reference loader in early-MMU mode from an edited copy of images/, with an
+    archive of the standard probe kernel and a kernel.dtb (so the DTB copy and its
+    clean run too)."""
     from ..images.build import Variant
     variant = Variant(machine=target.machine, mode="early-mmu", uart_base=target.console_uart)
-    base = build(variant)
+    probe = build(variant).probe
+    base = build(variant, members=[("kernel.elf", probe), ("kernel.dtb", mutation_dtb())],
+                 tag="mutation-dtb")
     src = reference_copy(m, subject)
     out = src.parent / f"out-{target.machine}"
     cmd = ["make", "-s", "-C", str(src), "elfloader", f"OUT={out}", f"MACHINE={target.machine}",

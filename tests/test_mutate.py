@@ -72,7 +72,7 @@ def by_id(subjects: dict[str, Subject]) -> dict[str, Mutant]:
 def _qemu_virt_only(harness_target: Target) -> None:
     if harness_target.name != "qemu-virt":
         pytest.skip("the mutation sample runs on qemu-virt only (ci/nightly-mutation.sh runs "
-                    "every mutant on qemu-virt and qemu-virt-el2)")
+                    "every mutant on qemu-virt, qemu-virt-el2 and, for the reference loader, qemu-imx8mp-el3)")
 
 
 def _boot(payload: Any, boot: Callable[..., Outcome], name: str) -> Outcome:

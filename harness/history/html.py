@@ -32,6 +32,7 @@ from typing import Sequence
 from . import plots
 from .compare import Rule
 from .db import History
+from .report.boot_timeline import boot_timeline_section
 from .report.markup import esc
 from .report.matrix import checks_section
 from .report.summary import summary_section
@@ -55,10 +56,12 @@ def write_report(h: History, out: Path, last_runs: int = 30, rule: Rule = Rule()
 def render(h: History, last_runs: int, rule: Rule) -> str:
     """The whole page as text."""
     window = load_window(h, last_runs, rule)
+    figs = plots.Deferred()
+    modeled = ("modeled-boot", "Modeled armStone boot: stock vs early MMU (MODELED)", boot_timeline_section(figs))
     if not window.runs:
-        return _page(h, window, [("empty", "The history is empty",
-                                  "<p>No boot is recorded yet: boot something first.</p>")])
-    docs, figs = Documents(), plots.Deferred()
+        return figs.fill(_page(h, window, [("empty", "The history is empty",
+                                            "<p>No boot is recorded yet: boot something first.</p>"), modeled]))
+    docs = Documents()
     comparison, summary = summary_section(h, rule)
     sections = [("summary", "Newest run vs. baseline", summary),
                 ("timelines", "Boot timelines (newest run)", timelines_section(h, window, docs, figs)),
@@ -66,7 +69,7 @@ def render(h: History, last_runs: int, rule: Rule) -> str:
                  trends_section(window, rule, docs, comparison, figs)),
                 ("throughput", "Unpack throughput against image size",
                  throughput_section(window, docs, figs)),
-                ("checks", "Check matrix", checks_section(h, window))]
+                ("checks", "Check matrix", checks_section(h, window)), modeled]
     return figs.fill(_page(h, window, sections))
 
 

@@ -6,10 +6,11 @@
 #    fast either way, the board does not.
 # 2. The real thing: seL4's own elfloader and sel4test (built with seL4's build system, cached in
 #    build/sel4/), stock vs our early-MMU patch, under seL4's hand-off contract; then the patched
-#    image boots sel4test to its verdict; then the modeled 6 MB / 596 MB table of
-#    bench/sel4_model.py if it has been run (its 596 MB runs take minutes, so the demo never starts them).
+#    image boots sel4test to its verdict; then the MODELED table of every route at 6 MB and 596 MB,
+#    priced now from the counts shipped in bench/counts/ (no 596 MB boot runs in the demo).
 # 3. The history: every boot above is one run in results/demo/history.sqlite; the demo compares it
-#    with the previous demo run (deterministic figures must not move) and writes the HTML report.
+#    with the previous demo run (deterministic figures must not move) and writes the HTML report,
+#    which also draws the MODELED boot of both sizes, stock vs early MMU, from the same counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { echo; echo "== $*"; }
@@ -56,3 +57,4 @@ else
   echo "first demo run: nothing to compare with yet (run 'make demo' again)"
 fi
 .venv/bin/harness report results/demo -o results/demo/report.html
+echo "(open it in a browser: timelines, trends, checks, and the MODELED armStone boot, stock vs early MMU)"

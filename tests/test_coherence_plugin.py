@@ -176,6 +176,9 @@ CASES_TABLE = [
     Case("dsb_missing", None, defines=("DSB_AFTER=ish",), tag="_ish"),
     Case("dsb_missing", "maintenance-incomplete", (), "first_dc", defines=("AT_ENABLE",), tag="_at_enable"),
     Case("dsb_missing", "maintenance-incomplete", (), "first_dc", defines=("AT_HANDOFF",), tag="_at_handoff"),
+    # a D-side clean must complete before the I-side invalidate
+    Case("ic_before_dsb", "maintenance-incomplete", (), "first_dc"),
+    Case("ic_before_dsb", None, defines=("DSB",), tag="_dsb"),
     Case("no_isb", "no-isb", (), "msr_write"),
     Case("no_isb", None, defines=("ISB",), tag="_isb"),
     Case("no_isb", "no-isb", (), "msr_write", defines=("TTBR_ON",), tag="_ttbr_on"),

@@ -160,6 +160,24 @@ def test_every_operator_finds_sites_in_both_subjects(real: dict[str, Subject]) -
     assert total >= 60
 
 
+SETWAY_KINDS = (
+    "levels from CLIDR_EL1.LoUIS instead of LoC", "levels from CLIDR_EL1.LoUU instead of LoC",
+    "one level fewer than CLIDR_EL1.LoC", "the walk starts at L2", "step 2: a level skipped",
+    "the level never selected", "the set field's shift one short", "the set field's shift one long",
+    "the way shift from a 64-bit clz", "the highest way never visited",
+    "the highest set never visited", "'b.hs 3b' -> 'b.hi'", "'b.hs 2b' -> 'b.hi'")
+
+
+def test_setway_sweep_mutants_cover_every_way_to_miss_the_hierarchy(real: dict[str, Subject]) -> None:
+    """A wrong level count, a level skipped, an off-by-one in sets or ways, misplaced operand
+    fields, the level never selected: each exactly once, each built with the set/way close."""
+    sweep = [m for m in mutants(real["sel4"]) if m.operator == "setway-walk"]
+    for kind in SETWAY_KINDS:
+        assert sum(kind in m.edit.what for m in sweep) == 1, kind
+    assert len(sweep) == len(SETWAY_KINDS)
+    assert {m.clean for m in sweep} == {"setway"}
+
+
 def test_ids_are_unique_and_stable(real: dict[str, Subject], tmp_path: Path) -> None:
     for name, subject in real.items():
         ids = [m.id for m in mutants(subject)]

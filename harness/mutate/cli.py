@@ -81,7 +81,7 @@ def _log(msg: str) -> None:
 
 def load_run(path: Path, notes: Path) -> tuple[list[MutantResult], list["Control"], list[str]]:
     """A recorded run (mutation.json) as results judged with today's notes."""
-    from .operators import Edit
+    from .edits import Edit
     from .run import Control, TargetVerdict
     try:
         doc = json.loads(path.read_text())

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..errors import HarnessError
 from ..images.build import IMAGES
-from .operators import OPERATORS, Edit
+from .edits import Edit
+from .operators import OPERATORS
 from .source import Source, Subject, branch_of
 
 SUBJECTS = ("sel4", "reference")

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from .edits import Edit, line_edit, with_insn
+from .setway import setway_walk
 from .source import DC_OPS, SW_OPS, Insn, Source, Subject
 
 MAINTENANCE = ("dc", "ic", "tlbi")
@@ -27,29 +29,6 @@ MAIR_WRITE_THROUGH = "bb"   # Normal, inner/outer write-through non-transient, R
 MAIR_NON_CACHEABLE = "44"   # Normal, inner/outer non-cacheable
 MAIR_DEVICE = "00"          # Device-nGnRnE
 MAIR_WRITE_BACK = "ff"      # Normal, inner/outer write-back non-transient, RW-allocate
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Lines [start, start + len(old)) of `path` become `new`."""
-
-    operator: str
-    path: str
-    start: int
-    old: tuple[str, ...]
-    new: tuple[str, ...]
-    what: str
-
-
-def _line_edit(op: str, src: Source, i: int, new: str | list[str], what: str) -> Edit:
-    return Edit(op, src.path, i, (src.lines[i],), tuple([new] if isinstance(new, str) else new), what)
-
-
-def _with_insn(src: Source, i: int, ins: Insn, text: str) -> str:
-    """Line i with its instruction replaced by `text` (label and comment kept)."""
-    line, code = src.lines[i], src.code[i]
-    rest = line[len(code):] if line.startswith(code) else ""
-    return f"{ins.pre}{text}{rest}".rstrip()
 
 
 def _deleted(ins: Insn) -> str:
@@ -77,7 +56,7 @@ def _delete_insns(op: str, wanted: Callable[[str, list[str]], bool], kind: str,
     for i in range(len(src.lines)):
         ins = src.insn(i)
         if ins is not None and wanted(ins.mnemonic, list(ins.operands)):
-            yield _line_edit(op, src, i, _with_insn(src, i, ins, _deleted(ins)),
+            yield line_edit(op, src, i, with_insn(src, i, ins, _deleted(ins)),
                              f"delete {kind} '{ins.text}'")
         for m, parts in _asm_strings(src, i):
             for k, part in enumerate(parts):
@@ -86,7 +65,7 @@ def _delete_insns(op: str, wanted: Callable[[str, list[str]], bool], kind: str,
                     kept = "\\n\\t".join(parts[:k] + parts[k + 1:])
                     line = src.lines[i]
                     new = line[:m.start()] + f'{m.group(1)}"{kept}"' + line[m.end():]
-                    yield _line_edit(op, src, i, new, f"delete {kind} '{part}' (inline asm)")
+                    yield line_edit(op, src, i, new, f"delete {kind} '{part}' (inline asm)")
 
 
 def delete_maintenance(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -111,7 +90,7 @@ def delete_sysreg_write(subject: Subject, src: Source) -> Iterator[Edit]:
         m = _CALL.match(code) if src.live[i] and _C_SYSREG_WRITE.match(code) else None
         if m:       # the value is still computed (no unused helper), only the write goes
             value = _split_args(m.group(3))[-1]
-            yield _line_edit("delete-sysreg-write", src, i, _c_deleted(code, f"(void)({value});"),
+            yield line_edit("delete-sysreg-write", src, i, _c_deleted(code, f"(void)({value});"),
                              f"delete system-register write '{code.strip()}'")
 
 
@@ -128,7 +107,7 @@ def swap_dc(subject: Subject, src: Source) -> Iterator[Edit]:
         for other in family:
             if other != ins.operands[0]:
                 text = f"dc      {', '.join((other,) + ins.operands[1:])}"
-                yield _line_edit("swap-dc", src, i, _with_insn(src, i, ins, text),
+                yield line_edit("swap-dc", src, i, with_insn(src, i, ins, text),
                                  f"'{ins.text}' -> 'dc {other}'")
 
 
@@ -143,7 +122,7 @@ def line_size(subject: Subject, src: Source) -> Iterator[Edit]:
                 n = int(m.group(1))
                 for factor, name in ((0.5, "halved"), (2, "doubled")):
                     new = src.lines[i].replace(m.group(0), f"{int(n * factor)}{m.group(2) or ''}{m.group(3)}", 1)
-                    yield _line_edit("line-size", src, i, new, f"D-cache line size {name} ({code.strip()})")
+                    yield line_edit("line-size", src, i, new, f"D-cache line size {name} ({code.strip()})")
             continue
         for j in range(i + 1, min(i + 5, len(src.lines))):    # asm: mov REG, #N; lsl REG, REG, ...
             ins = src.insn(j)
@@ -151,7 +130,7 @@ def line_size(subject: Subject, src: Source) -> Iterator[Edit]:
                 n = int(ins.operands[1][1:], 0)
                 for value, name in ((n // 2, "halved"), (n * 2, "doubled")):
                     text = f"mov     {ins.operands[0]}, #{value}"
-                    yield _line_edit("line-size", src, j, _with_insn(src, j, ins, text),
+                    yield line_edit("line-size", src, j, with_insn(src, j, ins, text),
                                      f"D-cache line size {name} ('{ins.text}' -> '{text.split(None, 1)[0]} "
                                      f"{ins.operands[0]}, #{value}')")
                 break
@@ -210,7 +189,7 @@ def shorten_range(subject: Subject, src: Source) -> Iterator[Edit]:
             pre = label.pre if label else ""
             pad = " " * len(pre) if pre.strip() else indent
             for reg, mn, where in ((start, "add", "start"), (end, "sub", "end")):
-                yield _line_edit("shorten-range", src, i,
+                yield line_edit("shorten-range", src, i,
                                  [src.lines[i], f"{pad}{mn}     {reg}, {reg}, {line}"],
                                  f"maintenance loop one line short at the {where} ('{mn} {reg}, {reg}, {line}')")
     if src.asm:
@@ -225,7 +204,7 @@ def shorten_range(subject: Subject, src: Source) -> Iterator[Edit]:
             for pos, sign, where in zip(subject.range_params[m.group(2)], "+-", ("start", "end")):
                 new_args = list(args)
                 new_args[pos] = f"{args[pos]} {sign} {expr}"
-                yield _line_edit("shorten-range", src, i,
+                yield line_edit("shorten-range", src, i,
                                  f"{m.group(1)}{m.group(2)}({', '.join(new_args)});",
                                  f"{m.group(2)}(): range one line short at the {where}")
         if not any(re.search(r"\(struct\s+" + s + r"\)", code) for s in _range_structs(subject)):
@@ -294,12 +273,12 @@ def no_invalidate_before_enable(subject: Subject, src: Source) -> Iterator[Edit]
     for i in range(len(src.lines)):
         ins = src.insn(i)
         if ins is not None and ins.mnemonic in subject.inval_direct:
-            yield _line_edit("no-invalidate-before-enable", src, i, _with_insn(src, i, ins, _deleted(ins)),
+            yield line_edit("no-invalidate-before-enable", src, i, with_insn(src, i, ins, _deleted(ins)),
                              f"drop '{ins.text}' before the enable")
         if not src.asm and src.live[i]:
             m = _CALL.match(src.code[i])
             if m and m.group(2) in subject.inval_direct:
-                yield _line_edit("no-invalidate-before-enable", src, i, _c_deleted(src.code[i]),
+                yield line_edit("no-invalidate-before-enable", src, i, _c_deleted(src.code[i]),
                                  f"drop {m.group(2)}() before the enable")
 
 
@@ -323,7 +302,7 @@ def map_attribute(subject: Subject, src: Source) -> Iterator[Edit]:
                 continue
             for byte, what in choices:
                 new = src.lines[i].replace(m.group(0), f"0x{byte}{m.group(2) or ''}{m.group(3)}{m.group(4)}{m.group(5)}", 1)
-                yield _line_edit("map-attribute", src, i, new, f"{what} (MAIR byte {m.group(4)} = 0x{byte})")
+                yield line_edit("map-attribute", src, i, new, f"{what} (MAIR byte {m.group(4)} = 0x{byte})")
         for m in _ATTR_INDEX.finditer(code):
             name = m.group(2)
             if "NORMAL" in name.upper():
@@ -333,7 +312,7 @@ def map_attribute(subject: Subject, src: Source) -> Iterator[Edit]:
             else:
                 continue
             new = src.lines[i].replace(m.group(0), f"{m.group(1)}({other})", 1)
-            yield _line_edit("map-attribute", src, i, new, what)
+            yield line_edit("map-attribute", src, i, new, what)
 
 
 def unrecord_range(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -382,45 +361,8 @@ def store_after_clean(subject: Subject, src: Source) -> Iterator[Edit]:
                 and m.group(2) not in subject.sctlr_names):     # caches still on after the call
             first = _split_args(m.group(3))[subject.range_params[m.group(2)][0]]
             store = f"{m.group(1)}*(volatile char *)({first}) = *(volatile char *)({first});"
-            yield _line_edit("store-after-clean", src, i, [src.lines[i], store],
+            yield line_edit("store-after-clean", src, i, [src.lines[i], store],
                              f"store to the range's first byte after {m.group(2)}()")
-
-
-def _setway_blocks(src: Source) -> list[tuple[int, int]]:
-    """[start, end) of every asm routine or macro that maintains by set/way."""
-    out = []
-    for b in src.blocks:
-        if any((ins := src.insn(j)) is not None and ins.mnemonic == "dc" and ins.operands
-               and ins.operands[0] in SW_OPS for j in range(b.start, b.end)):
-            out.append((b.start, b.end))
-    return out
-
-
-_CLIDR_LOC = re.compile(r"#\s*24\s*,\s*#\s*3$")
-
-
-def setway_walk(subject: Subject, src: Source) -> Iterator[Edit]:
-    """A set/way sweep that misses part of the hierarchy: a backward loop branch `b.hs`
-    made `b.hi` (the loop stops before set or way 0: an off-by-one), the level count
-    read from CLIDR_EL1.LoUIS (bits [23:21]) instead of LoC, the level step doubled
-    (every other level, L2 among them, never swept)."""
-    for lo, hi in _setway_blocks(src):
-        for i in range(lo, hi):
-            ins = src.insn(i)
-            if ins is None:
-                continue
-            ops = ins.operands
-            if ins.mnemonic == "b.hs" and ops and re.fullmatch(r"\d+b", ops[0]):
-                yield _line_edit("setway-walk", src, i, _with_insn(src, i, ins, f"b.hi    {ops[0]}"),
-                                 f"'{ins.text}' -> 'b.hi': the loop stops one short")
-            elif ins.mnemonic == "ubfx" and len(ops) == 4 and _CLIDR_LOC.search(", ".join(ops)):
-                text = f"ubfx    {ops[0]}, {ops[1]}, #21, #3"
-                yield _line_edit("setway-walk", src, i, _with_insn(src, i, ins, text),
-                                 "levels from CLIDR_EL1.LoUIS instead of LoC")
-            elif ins.mnemonic == "add" and len(ops) == 3 and ops[0] == ops[1] and ops[2] == "#1":
-                text = f"add     {ops[0]}, {ops[1]}, #2"
-                yield _line_edit("setway-walk", src, i, _with_insn(src, i, ins, text),
-                                 f"'{ins.text}' -> step 2: a level skipped")
 
 
 Operator = Callable[[Subject, Source], Iterator[Edit]]

@@ -40,8 +40,7 @@ dcache_invalidate_range:
     dc      ivac, x0                    /* discard this line from every cache level to PoC */
     add     x0, x0, x2
     b       1b
-2:  dsb     sy                          /* dsb: the invalidations complete before we go on */
-    ret
+2:  ret                                 /* completed by the caller's dsb before caches on */
     .size dcache_invalidate_range, . - dcache_invalidate_range
 
 /*
@@ -82,9 +81,9 @@ jump_to_entry:
     .type clean_disable_jump, %function
 clean_disable_jump:
     dcache_line_size x4, x5             /* x4 = line size */
-    sub     x5, x4, #1                  /* x5 = line mask */
-    dsb     sy                          /* dsb: earlier stores are complete before cleaning
-                                           (belt and braces; same-VA ordering holds anyway) */
+    sub     x5, x4, #1                  /* x5 = line mask; no barrier before the cleans:
+                                           DC by VA is ordered after earlier stores to its
+                                           line through the (Normal WB) map */
 
 #ifndef BUG_NO_CLEAN                    /* NEGATIVE CONTROL no-clean: this loop is left out */
     mov     x10, x0                     /* x10 = range cursor, x11 = ranges left */
@@ -132,9 +131,9 @@ clean_disable_jump:
     ic      iallu                       /* invalidate the I-cache to PoU: the kernel's code was
                                            written as data, the I-cache must not serve stale
                                            instructions for those addresses */
-    dsb     sy                          /* dsb: the invalidation has completed ... */
+    dsb     sy                          /* dsb: the invalidation has completed (the isb
+                                           after the SCTLR write makes fetches see it) */
 #endif
-    isb                                 /* isb: ... and later fetches see its effect */
 
 #ifndef BUG_HANDOFF_MMU_ON              /* NEGATIVE CONTROL handoff-mmu-on: SCTLR untouched */
     /* Turn MMU, D-cache and I-cache off in SCTLR of the current EL (read-modify-write in a

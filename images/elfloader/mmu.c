@@ -142,7 +142,8 @@ static uint64_t tcr_value(void)
 }
 
 /* Drop every TLB entry of the current EL's translation regime: entries cached from some
- * earlier map (a boot loader's) must not be used together with the new tables. */
+ * earlier map (a boot loader's) must not be used together with the new tables. Completed
+ * by the caller's dsb before the MMU goes on. */
 static void tlb_invalidate_current_el(void)
 {
     switch (current_el()) {
@@ -156,22 +157,25 @@ static void tlb_invalidate_current_el(void)
         __asm__ volatile("tlbi vmalle1" ::: "memory");   /* all EL1&0 entries */
         break;
     }
-    /* dsb: the invalidation has completed; isb: no translation fetched before it is used. */
-    __asm__ volatile("dsb sy\n\tisb" ::: "memory");
 }
 
+/*
+ * Turn on the identity map with caches on. One barrier pair, each half required: the dsb
+ * completes the table stores (the walker must see them), the D-cache invalidates and the
+ * TLB invalidate before the MMU goes on; the isb puts MAIR/TCR/TTBR0 and the completed TLB
+ * invalidate in effect before the SCTLR write relies on them.
+ */
 void mmu_enable(void)
 {
     build_tables();
-
-    /* dsb: the table stores have reached memory before anything can walk the tables. */
-    __asm__ volatile("dsb sy" ::: "memory");
 
     /* Everything the loader wrote so far (data, bss, stack, the tables) was written with the
      * caches off, straight to memory. A cache may still hold stale lines for those addresses
      * (from a boot loader that ran with caches on): once caches are on, such a line would be
      * read instead of memory, and the table walker (which walks with cacheable attributes)
-     * could see stale descriptors. Invalidate the whole writable range first. */
+     * could see stale descriptors. Invalidate the whole writable range first. The boot
+     * protocol leaves clean lines only, so a DC IVAC carries no data: it may take effect
+     * before or after an uncached store to its line, with the same result. */
     dcache_invalidate_range((uintptr_t)_writable_start, (uintptr_t)_writable_end);
 
     /* Stale TLB entries from before must not be used with the new tables. */
@@ -180,12 +184,11 @@ void mmu_enable(void)
     write_mair(MAIR_VALUE);
     write_tcr(tcr_value());
     write_ttbr0((uintptr_t)pt_pool[0]);
-    /* dsb: all of the above complete; isb: MAIR/TCR/TTBR0 are in effect before the MMU is on. */
+    /* dsb: table stores, D-cache and TLB invalidates complete; isb: MAIR/TCR/TTBR0 and the
+     * TLB invalidate are in effect before the MMU is on. The I-cache needs no invalidate
+     * here: the boot protocol forbids stale instruction lines for the loaded image, and the
+     * loader fetches only its own code until clean_disable_jump invalidates it. */
     __asm__ volatile("dsb sy\n\tisb" ::: "memory");
-
-    /* The I-cache may hold stale instructions for our addresses: invalidate to PoU before
-     * turning it on. dsb: the invalidation completed; isb: later fetches see it. */
-    __asm__ volatile("ic iallu\n\tdsb sy\n\tisb" ::: "memory");
 
     uint64_t sctlr = read_sctlr();
     sctlr |= SCTLR_M | SCTLR_C | SCTLR_I;

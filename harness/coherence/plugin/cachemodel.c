@@ -79,7 +79,9 @@
  *    or I and before the hand-off: set/way ops, ic iallu and non-broadcast
  *    tlbi by any DSB but DSB *LD; by-VA ops, ic ialluis/ivau and broadcast
  *    tlbi by DSB ISH, OSH or SY (maintenance-incomplete, at the first op not
- *    completed).  A write to SCTLR/TTBR0/TTBR1/TCR/MAIR of the current regime
+ *    completed).  So must a D-side clean (by VA or set/way) before an I-side
+ *    invalidate: else the I-cache may refill from memory the clean has not
+ *    reached (maintenance-incomplete, at the clean).  A write to SCTLR/TTBR0/TTBR1/TCR/MAIR of the current regime
  *    must be followed by a context synchronization event (isb, eret/svc/hvc/
  *    smc, an exception vector) before a memory access or maintenance op
  *    depends on it: always for SCTLR, with the MMU on for the others, and
@@ -911,13 +913,30 @@ static const char *const sync_reg_names[RG_N] = {
 static bool store_unfenced;
 static uint64_t store_unfenced_pc;
 
+/* D-side cleans (by VA, to PoU or PoC, and by set/way) not yet completed by a
+ * DSB of their domain, as maint[] but without invalidates and tlbi: an I-side
+ * invalidate issued before they complete may refill from memory the clean has
+ * not reached yet, so it needs a DSB between. */
+static struct { bool on; uint64_t pc; unsigned op; } dclean[2];
+
 /* msr CSSELR_EL1 not yet followed by an isb: CCSIDR_EL1 may still describe
  * the level selected before. */
 static bool csselr_unsync;
 static uint64_t csselr_pc;
 
+static bool cmo_cleans(unsigned op)
+{
+    return op == C_DC_CVAC || op == C_DC_CIVAC || op == C_DC_CVAP || op == C_DC_CVADP ||
+           op == C_DC_CVAU || op == C_DC_CSW || op == C_DC_CISW;
+}
+
 static void maint_issue(unsigned domain, uint64_t pc, unsigned op)
 {
+    if (cmo_cleans(op) && !dclean[domain].on) {
+        dclean[domain].on = true;
+        dclean[domain].pc = pc;
+        dclean[domain].op = op;
+    }
     if (!maint[domain].on) {
         maint[domain].on = true;
         maint[domain].pc = pc;
@@ -935,8 +954,10 @@ static void dsb_cb(unsigned int vcpu, void *udata)
         return;
     }
     maint[0].on = false;
+    dclean[0].on = false;
     if (lvl >= 2) {
         maint[1].on = false;
+        dclean[1].on = false;
     }
     for (r = 1; r <= 3; r++) {
         if (tlb[r].pend && lvl >= tlb[r].pend) {
@@ -1073,6 +1094,32 @@ static void maint_required(const char *what, uint64_t pc)
                                  maint[d].pc, d ? " ish/osh/sy" : "", what, pc));
     g_free(name);
     maint[0].on = maint[1].on = false;
+    dclean[0].on = dclean[1].on = false;
+}
+
+/* An I-side invalidate (at pc) while a D-side clean is outstanding: the
+ * clean must complete (DSB) first, or the I-cache may refill from memory the
+ * clean has not reached yet.  Reported as the clean's maintenance-incomplete. */
+static void ic_after_clean(unsigned op, uint64_t pc)
+{
+    unsigned d = dclean[0].on ? 0 : 1;
+    struct hazard *h;
+    char *name, *ic;
+
+    if (!dclean[d].on) {
+        return;
+    }
+    h = hz_get(HZ_MAINT, dclean[d].pc);
+    h->count++;
+    name = g_strdelimit(g_strdup(cmo_names[dclean[d].op]), "_", ' ');
+    ic = g_strdelimit(g_strdup(cmo_names[op]), "_", ' ');
+    hz_detail(h, g_strdup_printf("%s at pc=0x%" PRIx64 " not completed by a dsb%s before "
+                                 "%s (pc=0x%" PRIx64 "): the I-side may refill from "
+                                 "memory the clean has not reached", name, dclean[d].pc,
+                                 d ? " ish/osh/sy" : "", ic, pc));
+    g_free(name);
+    g_free(ic);
+    dclean[0].on = dclean[1].on = false;
 }
 
 static void unsync_hit(const char *what, uint64_t pc)
@@ -2286,6 +2333,9 @@ static void cmo_cb(unsigned int vcpu, void *udata)
                                      "before %s (pc=0x%" PRIx64 ")", store_unfenced_pc,
                                      cmo_names[ii->sub], ii->pc));
         store_unfenced = false;
+    }
+    if (ii->sub == C_IC_IALLU || ii->sub == C_IC_IALLUIS || ii->sub == C_IC_IVAU) {
+        ic_after_clean(ii->sub, ii->pc);
     }
     if (ii->sub != C_DC_ZVA) {
         maint_issue(ii->dom, ii->pc, ii->sub);

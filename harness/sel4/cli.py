@@ -30,6 +30,10 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="how the early-MMU window is closed (ElfloaderEarlyMMUClean): va, range by "
                         "range, or setway, the whole cache hierarchy (default: the platform's, "
                         "setway on imx8mp-evk and qemu-arm-virt)")
+    b.add_argument("--align-archive", action="store_true",
+                   help="start every archive member's data 16-byte aligned (patches/seL4_tools/"
+                        "archive-align): the MMU-off copy is 8 bytes wide whatever the members' "
+                        "names and sizes; combines with --early-mmu and --elfloader-patch")
     b.add_argument("--elfloader-patch", type=Path, action="append", default=[], metavar="FILE",
                    help="apply this seL4_tools patch last (repeatable): a mutant or a stock-loader "
                         "control, on the stock loader or on top of --early-mmu")
@@ -41,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = Sel4Config(platform=args.platform, hyp=args.hyp, release=args.release,
                      payload_mib=args.payload_mib, hash=args.hash, early_mmu=args.early_mmu,
                      early_mmu_bug=args.early_mmu_bug, early_mmu_clean=args.early_mmu_clean,
+                     align_archive=args.align_archive,
                      extra_patches=tuple(p.resolve() for p in args.elfloader_patch))
     result = build(cfg, args.project)
     print(repo_relative(result.elfloader if args.elfloader else result.image))

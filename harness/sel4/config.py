@@ -67,6 +67,9 @@ class Sel4Config:
     early_mmu_bug: str | None = None
     # ElfloaderEarlyMMUClean; None: the control's own method, else the platform's default.
     early_mmu_clean: str | None = None
+    # Every archive member's data 16-byte aligned (patches/seL4_tools/archive-align), on the
+    # stock or the patched loader: the MMU-off copy unit no longer depends on member names/sizes.
+    align_archive: bool = False
     # Further seL4_tools patches applied last, on the stock or the patched loader (mutants,
     # stock-loader controls): switched in the same build directory, like the controls.
     extra_patches: tuple[Path, ...] = ()
@@ -92,6 +95,10 @@ class Sel4Config:
         for ok, field, what, fix in checks:
             if not ok:
                 raise HarnessError(what, field=field, fix=fix)
+        if not isinstance(self.align_archive, bool):
+            raise HarnessError(f"align_archive must be True or False, not {self.align_archive!r}",
+                               field="--align-archive", fix="give the flag (or align_archive=True) "
+                               "to align the archive, leave it out for seL4's own layout")
         for extra in self.extra_patches:
             if not Path(extra).is_file():
                 raise HarnessError("elfloader patch not found", file=Path(extra),
@@ -131,6 +138,8 @@ class Sel4Config:
         if self.patched and self.early_mmu_clean and \
                 self.early_mmu_clean != PLATFORMS[self.platform].get("clean", "va"):
             parts.append(f"clean-{self.clean}")
+        if self.align_archive:
+            parts.append("align-archive")
         if self.extra_patches:
             parts.append(f"x{self.extra_digest()}")
         return "-".join(parts)
@@ -144,19 +153,17 @@ class Sel4Config:
         return h.hexdigest()[:12]
 
     def loader_patches(self) -> list[Path]:
-        """seL4_tools patches for this image, in the order they apply."""
-        if not self.patched:
-            return [Path(p) for p in self.extra_patches]
-        series = sorted((PATCHES / "seL4_tools" / "early-mmu").glob("*.patch"))
-        if not series:
-            raise HarnessError("no early-MMU patch series", file=PATCHES / "seL4_tools" / "early-mmu",
-                               fix="restore patches/seL4_tools/early-mmu/*.patch from git")
+        """seL4_tools patches for this image, in the order they apply: the early-MMU series and
+        its control, the archive alignment (independent of both), then the extra patches."""
+        series = _series("early-mmu", "early-MMU") if self.patched else []
         if self.early_mmu_bug:
             control = PATCHES / "seL4_tools" / "controls" / f"{self.early_mmu_bug}.patch"
             if not control.is_file():
                 raise HarnessError("negative control patch missing", file=control,
                                    fix="restore it from git")
             series.append(control)
+        if self.align_archive:
+            series += _series("archive-align", "archive-alignment")
         return series + [Path(p) for p in self.extra_patches]
 
     def base_cmake_args(self, qemu_wrapper: Path, payload_file: Path | None,
@@ -191,6 +198,16 @@ class Sel4Config:
         if self.patched:    # explicit: one build directory serves every loader, its cache remembers
             args.append(f"-DElfloaderEarlyMMUClean={self.clean}")
         return args
+
+
+def _series(directory: str, what: str) -> list[Path]:
+    """A git format-patch series under patches/seL4_tools/, in order; never empty."""
+    where = PATCHES / "seL4_tools" / directory
+    series = sorted(where.glob("*.patch"))
+    if not series:
+        raise HarnessError(f"no {what} patch series", file=where,
+                           fix=f"restore patches/seL4_tools/{directory}/*.patch from git")
+    return series
 
 
 def for_target(machine: str, loader_el: int | None) -> Sel4Config | str:

@@ -7,7 +7,7 @@
 #   ci/nightly-reliability.sh            artifacts under $ARTIFACTS (default artifacts/reliability-<UTC time>/)
 #
 # Exit status: 0 all clean; 1 a crash, a failing property, an unexplained soak failure/leak, or a
-# fault test that failed in any of its repetitions.
+# fault or boot test that failed in any of its repetitions.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${ARTIFACTS:-artifacts/reliability-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -32,6 +32,16 @@ for target in ${FAULT_TARGETS:-qemu-virt qemu-virt-uboot lab-virtual-board}; do
   .venv/bin/python -m pytest -q -p no:cacheprovider -m boot --target="$target" --count="${FAULT_REPEAT:-20}" \
       --results "$out/faults" --history off --junitxml="$out/faults-$target.xml" tests/test_faults.py \
       2>&1 | tee "$out/faults-$target.log" | tail -n 5
+  [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+done
+# Every boot test added with the proof's hardening, 20 times on its target: the same rule.
+for spec in ${BOOT_LOOP:-"qemu-virt:tests/test_determinism.py,tests/test_coherence_boot.py,tests/test_sel4.py,tests/test_mutate.py" \
+                         "qemu-virt-uboot:tests/test_uboot_boot.py" "qemu-virt-uboot-fit:tests/test_uboot_boot.py"}; do
+  target=${spec%%:*}; files=${spec#*:}
+  echo "== boot tests x${FAULT_REPEAT:-20}: $target ${files//,/ }"
+  .venv/bin/python -m pytest -q -p no:cacheprovider -m boot --target="$target" --count="${FAULT_REPEAT:-20}" \
+      --results "$out/boots" --history off --junitxml="$out/boots-$target.xml" ${files//,/ } \
+      2>&1 | tee "$out/boots-$target.log" | tail -n 5
   [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 done
 exit $rc

@@ -42,13 +42,16 @@ SAMPLE: dict[str, tuple[str, str]] = {
     "sel4:delete-maintenance:early_mmu_asm.S:8fa04042": ("barriers", "tlb-stale"),
     "sel4:shorten-range:early_mmu.c:7ee60406": ("maintenance-coverage", "the loader announced"),
     "sel4:delete-sysreg-write:early_mmu_asm.S:e1893ab0": ("unpack-cached", "the loader announced"),
+    "sel4:setway-walk:early_mmu_asm.S:b858a505": ("cache-clean", "dirty-at-disable"),
     # the reference loader's early-MMU path
     "reference:delete-maintenance:cache.S:10829e32": ("cache-clean", "partial-clean"),
     "reference:delete-maintenance:cache.S:24e8acbd": ("icache", "stale-icache"),
     "reference:store-after-clean:cache.S:4bb11d5a": ("cache-store-order", "store-after-clean"),
     "reference:map-attribute:mmu.c:6481b0de": ("device-mapping", "device-normal"),
     "reference:delete-maintenance:cache.S:d70ff97b": ("cache-stale", "stale-clean-line"),
-    "reference:ic-before-clean:cache.S:ce92e62b": ("icache", "stale-icache"),
+    "reference:ic-before-clean:cache.S:56919c56": ("icache", "stale-icache"),
+    # the clean must complete before the I-side invalidate
+    "reference:delete-barrier:cache.S:031cbcd0": ("barriers", "the I-side may refill"),
 }
 # No generated mutant fails `page-walk` alone: without the TTBR or TCR write the loader never
 # reaches the hand-off ("killed (boot)"), and no operator makes a single walk fail.

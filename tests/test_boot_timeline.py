@@ -144,8 +144,10 @@ def test_a_broken_counts_directory_is_one_clear_error(shipped: Path, tmp_path: P
 
 
 def test_phases_that_lose_time_are_refused(shipped: Path) -> None:
-    """Negative control for the sum check: a split that drops one phase."""
+    """Negative controls for the sum check: a split that drops one phase, one that overprices."""
     route = boot_timelines(shipped)[0].patched
     check_sum(list(route.phases), route.total_s)
     with pytest.raises(HarnessError, match=r"the phases add up to .* the route's modeled total is"):
         check_sum(list(route.phases[1:]), route.total_s)
+    with pytest.raises(HarnessError, match=r"phase 'x' has negative modeled time"):
+        check_sum([*route.phases, ("x", -1e-3), ("y", 1e-3)], route.total_s)

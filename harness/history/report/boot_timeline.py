@@ -152,6 +152,12 @@ def phases(counts: Counts, prof: Profile) -> list[tuple[str, float]]:
 
 def check_sum(parts: list[tuple[str, float]], total: float) -> None:
     """The phases must be the whole route: a split that lost or invented time is a defect."""
+    negative = [name for name, s in parts if s < 0]
+    if negative:
+        raise HarnessError(f"phase '{negative[0]}' has negative modeled time (its split priced more than "
+                           "the whole component)", field="boot timeline phases",
+                           fix="split a component only by counts the model is linear in "
+                               "(harness/history/report/boot_timeline.py)")
     drawn = sum(s for _, s in parts)
     if abs(drawn - total) > 1e-9 * total:
         raise HarnessError(f"the phases add up to {drawn:.6g} s, the route's modeled total is "

@@ -3,7 +3,10 @@
 Routes, each a real sel4test image (EL2 hypervisor, RELEASE=TRUE, the seed build) run under
 the cache model at each size, priced by one profile with its bands (harness/model.py):
   stock             seL4's loader as built (its copy unit follows the archive's alignment)
-  stock aligned     the same image with the rootserver's member co-aligned (8-byte copies)
+  stock, archive aligned
+                    the same build with every archive member's data 16-byte aligned
+                    (harness sel4 build --align-archive, patches/seL4_tools/archive-align): the
+                    stock loader's 8-byte copies, whatever the members before the rootserver
   wide, MMU off     the early-MMU series with its map never built (patches/seL4_tools/routes/
                     mmu-off-wide.patch): 64-byte aligned copy and zero loops, MMU off
   early MMU + VA    the series, window closed by VA (ElfloaderEarlyMMUClean=va)
@@ -25,18 +28,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.model import Band, band, copy_unit, corners, load_profile, model
 from harness.profile import Profile
 from sel4_model import SEED_BUILD
-from sel4_runs import Run, built, load_run, payload_for, realign, run, sources_digest
+from sel4_runs import Run, built, load_run, payload_for, run, sources_digest
 
 ROUTE_PATCHES = Path(__file__).resolve().parents[1] / "patches" / "seL4_tools" / "routes"
 TARGET_S, TARGET_RATIO = 0.45, 400.0     # patched 596 MB, upper edge; stock/patched, centre
-ROUTES = ("stock", "stock aligned", "wide, MMU off", "early MMU + VA", "early MMU + set/way")
+ALIGNED = "stock, archive aligned"
+ROUTES = ("stock", ALIGNED, "wide, MMU off", "early MMU + VA", "early MMU + set/way")
+REGENERATE = ".venv/bin/python bench/sel4_routes.py --sizes 6,596 --save-counts bench/counts"
 
 
 @dataclass(frozen=True)
@@ -45,17 +49,15 @@ class Size:
     runs: dict[str, Run]
 
 
-def routes_at(mb: float, base: int, tmp: Path) -> Size:
+def routes_at(mb: float, base: int) -> Size:
     cfg = replace(SEED_BUILD, payload_mib=payload_for(mb, base))
-    stock_build = built(cfg)
-    stock = run(stock_build)
-    if copy_unit(stock.counts) == 8:
-        aligned = stock
-    else:
-        aligned = run(stock_build, realign(stock_build.image, tmp / f"{cfg.name}-ra"), "-realigned")
+    aligned = run(built(replace(cfg, align_archive=True)))
+    if copy_unit(aligned.counts) != 8:      # the row's claim, checked on its own counts
+        raise SystemExit(f"{aligned.name}: the stock loader copied the aligned archive in "
+                         f"{copy_unit(aligned.counts)}-byte units, not 8: the alignment did not hold")
     runs = {
-        "stock": stock,
-        "stock aligned": aligned,
+        "stock": run(built(cfg)),
+        ALIGNED: aligned,
         "wide, MMU off": run(built(replace(cfg, early_mmu=True, extra_patches=(
             ROUTE_PATCHES / "mmu-off-wide.patch",)))),
         "early MMU + VA": run(built(replace(cfg, early_mmu=True, early_mmu_clean="va"))),
@@ -89,9 +91,12 @@ def table(sizes: list[Size], prof: Profile) -> list[str]:
         out.append(f"{name:<22}" + "".join(f"{bands[(s.mb, name)].nominal:12.4g} "
                                            f"{bands[(s.mb, name)].low:7.3g}-{bands[(s.mb, name)].high:<7.3g}"
                                            for s in sizes))
-    z = zero_copy(sizes[0].runs["early MMU + set/way"], sizes[-1].runs["early MMU + set/way"], prof)
-    out.append(f"{'zero copy (bound)':<22}" + "".join(f"{z.nominal:12.4g} {z.low:7.3g}-{z.high:<7.3g}"
-                                                       for _ in sizes))
+    if len(sizes) > 1:      # a line through two sizes
+        z = zero_copy(sizes[0].runs["early MMU + set/way"], sizes[-1].runs["early MMU + set/way"], prof)
+        out.append(f"{'zero copy (bound)':<22}" + "".join(f"{z.nominal:12.4g} {z.low:7.3g}-{z.high:<7.3g}"
+                                                           for _ in sizes))
+    else:
+        out.append(f"{'zero copy (bound)':<22} needs two sizes (--sizes 6,596)")
     big = sizes[-1]
     stock, patched = bands[(big.mb, "stock")], bands[(big.mb, "early MMU + set/way")]
     floor = big.runs["early MMU + set/way"].unpacked / prof.cached_copy_bytes_per_s
@@ -129,6 +134,10 @@ def save_counts(sizes: list[Size], out: Path) -> None:
 def load_counts(where: Path) -> list[Size]:
     manifest = json.loads((where / MANIFEST).read_text())
     sizes = {mb: routes for mb, routes in manifest.items() if not mb.startswith("_")}
+    for mb, routes in sizes.items():
+        if missing := [r for r in ROUTES if r not in routes]:
+            raise SystemExit(f"{where / MANIFEST}: no counts for {', '.join(missing)} at {mb} MB "
+                             f"(made before the route existed): regenerate them: {REGENERATE}")
     return [Size(float(mb), {name: load_run(where / file, name) for name, file in routes.items()})
             for mb, routes in sorted(sizes.items(), key=lambda kv: float(kv[0]))]
 
@@ -145,8 +154,7 @@ def main() -> int:
         sizes = load_counts(a.counts)
     else:
         base = built(SEED_BUILD).image.stat().st_size
-        with tempfile.TemporaryDirectory(prefix="sel4-routes-") as tmp:
-            sizes = [routes_at(float(mb), base, Path(tmp)) for mb in sorted(a.sizes.split(","), key=float)]
+        sizes = [routes_at(float(mb), base) for mb in sorted(a.sizes.split(","), key=float)]
     if a.save_counts:
         save_counts(sizes, a.save_counts)
     print("\n".join(table(sizes, prof)))

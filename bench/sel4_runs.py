@@ -131,12 +131,14 @@ def _files_sha256(paths: tuple[Path, ...]) -> str:
 
 
 PATCH_SOURCES: tuple[Path, ...] = tuple(sorted(
-    (Path(__file__).resolve().parents[1] / "patches" / "seL4_tools").glob("[er]*/*.patch")))
+    p for series in ("archive-align", "early-mmu", "routes")
+    for p in (Path(__file__).resolve().parents[1] / "patches" / "seL4_tools" / series).glob("*.patch")))
 
 
 def sources_digest() -> dict[str, str]:
     """What shipped counts were made with, the images aside: the plugin's source, the harness
-    code that sets the window and drives QEMU, and our seL4_tools patches (the series, routes)."""
+    code that sets the window and drives QEMU, and our seL4_tools patches (the early-MMU and
+    archive-alignment series, the routes)."""
     return {"plugin": _files_sha256(PLUGIN_SOURCES), "harness": _files_sha256(KEY_SOURCES),
             "patches": _files_sha256(PATCH_SOURCES)}
 

@@ -75,16 +75,31 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return 0 if outcome.result.ok and not outcome.failed else 1
 
 
+def _fresh_dir(results: Path, stamp: str) -> Path:
+    """A results folder no other boot uses: two `harness boot` runs in the same second
+    (the demo's stock and patched boots) must not share a folder or a boot id."""
+    for n in range(1, 1000):
+        out = results / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            out.mkdir(parents=True)
+            return out
+        except FileExistsError:
+            continue
+        except OSError:
+            return out      # prepare_dir says why, naming it, before power-on
+    return results / stamp
+
+
 def _session(stack: ExitStack, target: Target, results: Path, history: str | None,
              results_arg: str | None, coherence: bool,
              cache_start: str | None = None) -> "BootSession":
     """A boot session for the CLI (a lab target's place held, a virtual lab started),
     closed when `stack` closes."""
     from .session import BootSession
-    if target.remote:                  # [issue 4] hold the place (start a virtual lab)
+    if target.remote:                  # hold the place (start a virtual lab)
         from .lab import lab_session
         stack.enter_context(lab_session(target, results / "lab"))
-    session = BootSession(target, results / time.strftime("%Y%m%d-%H%M%S"),
+    session = BootSession(target, _fresh_dir(results, time.strftime("%Y%m%d-%H%M%S")),
                           coherence=coherence, cache_start=cache_start,
                           history=history_path(history, Path(results_arg) if results_arg
                                                else history_cli.RESULTS))

@@ -24,6 +24,7 @@ from .boot import Attachment, BootResult, run_boot
 from .checks import Check, check_kernel, run_checks
 from .errors import BootFailure, HarnessError
 from .images.build import Variant, build, build_root
+from .images.platform import check_platform
 from .payload import Payload, from_build
 from .history.document import RunContext, document
 from .report import prepare_dir, write
@@ -285,6 +286,7 @@ class BootSession:
         """What `--dry-run` prints: a command a person pastes into a shell to run this
         same boot, the console on the terminal (and for U-Boot targets the package's
         TFTP folder and the commands to type); for a board, the commands only."""
+        check_platform(payload, self.target)
         internal = shlex.split(self.command_line(payload, extra, coherence))
         line = shlex.join(_strategy.standalone(internal)) if internal else ""
         uboot = getattr(self.strategy, "dry_run", None)
@@ -309,6 +311,7 @@ class BootSession:
         if until not in ("verdict", "handoff"):
             raise HarnessError(f"unknown end of boot '{until}'", field="until",
                                fix="use 'verdict' or 'handoff'")
+        check_platform(payload, self.target)    # an image for another SoC: refused, not timed out
         coh = self.coherence if coherence is None else coherence
         key = (payload.boot_file, tuple(extra or ()), coh, verify, until)
         reuse = reuse and attach is None and not gdb

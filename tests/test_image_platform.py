@@ -188,3 +188,24 @@ def test_every_built_image_on_every_target(kind: str) -> None:
         named = exc.value.fix.split("--target ", 1)[1].split()[0].rstrip(",")
         assert TARGETS[named].machine == machine, text
 
+
+@pytest.mark.requires_tool("aarch64-linux-gnu-gcc", "qemu-system-aarch64",
+                           why="a reference image and a QEMU target's session", fix="make setup")
+def test_a_boot_session_refuses_before_power_on(tmp_path: Path) -> None:
+    """The session refuses the wrong image before anything starts: no result folder, no
+    QEMU, and the same refusal for the command --dry-run would print."""
+    from harness import processes
+    from harness.session import BootSession
+    payload = IMAGES["reference-imx8mp"][1]()
+    before = processes.survivors()
+    session = BootSession(TARGETS["qemu-virt"], tmp_path / "results")
+    try:
+        for attempt in (lambda: session.boot(payload), lambda: session.dry_run(payload)):
+            with pytest.raises(HarnessError) as exc:
+                attempt()
+            assert "machine 'imx8mp'" in str(exc.value) and "'qemu-virt' is machine 'virt'" \
+                in str(exc.value), str(exc.value)
+        assert not (tmp_path / "results").exists()
+        assert processes.survivors() == before
+    finally:
+        session.close()

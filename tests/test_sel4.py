@@ -49,15 +49,37 @@ def image(cfg: Sel4Config, **kw: Any) -> Payload:
     return build(Sel4Config(**{**cfg.__dict__, **kw})).payload()
 
 
+#: The early-MMU series' loader has this symbol (its window's start); seL4's stock loader has not.
+EARLY_MMU_SYMBOL = "early_mmu_begin"
+
+
+def is_patched(payload: Payload) -> bool:
+    """Whether the image's elfloader carries the early-MMU patch, read from the image itself."""
+    return EARLY_MMU_SYMBOL in payload.loader.symbols
+
+
+def user_loader(payload: Payload, name: str, clean: str | None) -> Payload:
+    """--image plays the loader it is, once: a patched image the early-MMU loader (the
+    default clean's slot), a stock one the stock loader; the other role's tests skip."""
+    patched = is_patched(payload)
+    if patched != (name == "early-mmu"):
+        mine = (f"a patched loader (it has '{EARLY_MMU_SYMBOL}'): the stock loader's tests need "
+                "a stock image" if patched else
+                f"a stock loader (no '{EARLY_MMU_SYMBOL}' symbol): the patched loader's tests "
+                "need an image built with the early-MMU patch (harness sel4 build --early-mmu)")
+        pytest.skip(f"--image given: your image is {mine}")
+    if clean == "va":
+        pytest.skip("--image given: your image is the patched loader under test (once)")
+    return payload
+
+
 @pytest.fixture(scope="session")
 def loader(harness_target: Target, user_payload: Payload | None) -> Callable[..., Payload]:
     """`loader("stock")` / `loader("early-mmu", clean)`: built for the target; with --image (e.g.
-    on a board: your patched image) the early-MMU loader is yours and the stock one is skipped."""
+    on a board: your image) your image is the loader of its kind (`user_loader`)."""
     def get(name: str, clean: str | None = None) -> Payload:
         if user_payload is not None:
-            if name != "early-mmu" or clean == "va":
-                pytest.skip("--image given: your image is the patched loader under test (once)")
-            return user_payload
+            return user_loader(user_payload, name, clean)
         cfg = for_target(harness_target.machine, harness_target.expect_el)
         if isinstance(cfg, str):
             pytest.skip(cfg)

@@ -2,27 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
 from harness import processes
 from harness.images.build import build, build_probe
 from harness.payload import Payload, from_build
 from harness.session import BootSession
-from harness.targets import Target, load
+from harness.targets import Target
+from helpers.targets import short_timeouts
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference]
-
-
-def short_timeouts(target: Target, tmp: Path, **timeouts: float) -> Target:
-    """The same target with some phase timeouts shortened (a copy of its YAML)."""
-    data: dict[str, Any] = yaml.safe_load(target.path.read_text())
-    data["harness"].setdefault("timeouts", {}).update(timeouts)
-    path = tmp / f"{target.name}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return load(str(path))
 
 
 def session_for(target: Target, tmp: Path) -> BootSession:
@@ -71,6 +61,7 @@ def session_variant(target: Target):  # type: ignore[no-untyped-def]
 
 
 def test_no_process_we_started_survives(boot_session: BootSession) -> None:
-    """Runs after the boots above in this module; the suite-wide check is in test_zz_*."""
+    """Runs after the boots above in this module; the run-wide check is the session-finish
+    hook in tests/conftest.py."""
     boot_session.strategy.transition("off")
     assert processes.survivors() == {}

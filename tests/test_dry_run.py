@@ -6,8 +6,6 @@ happens, every process the test started is stopped by its id.
 """
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,32 +14,9 @@ import pexpect
 import pytest
 
 from harness.targets import Target
+from helpers.process_tree import stop_tree
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (children first listed deepest last)."""
-    out: list[int] = []
-    try:
-        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return out
-    for kid in map(int, kids):
-        out += [kid, *descendants(kid)]
-    return out
-
-
-def stop_tree(child: pexpect.spawn) -> None:
-    """Stop the shell the test spawned and what it started (by pid, deepest first)."""
-    for pid in reversed(descendants(child.pid)):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if child.isalive():
-        child.terminate(force=True)
-    child.close()
 
 
 def test_the_dry_run_boots_when_pasted(harness_target: Target, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ arrives, so "mid-unpack" is mid-unpack, not "some time later".
 
 Each test skips, saying why, on targets where its fault does not apply; the heavier
 ones run only on direct-QEMU targets (their detection does not depend on U-Boot).
-Run with `pytest -m boot --target=NAME tests/test_faults.py`.
+Run with `pytest -m faults --target=NAME tests` (or tests/test_faults.py).
 """
 from __future__ import annotations
 
@@ -30,10 +30,9 @@ from harness.errors import HarnessError
 from harness.session import BootSession, Outcome
 from harness.targets import Target
 from harness.testing import missing_input
+from helpers.targets import short_timeouts
 
-from test_boot_failures import short_timeouts
-
-pytestmark = [pytest.mark.boot, pytest.mark.reference]
+pytestmark = [pytest.mark.boot, pytest.mark.reference, pytest.mark.faults]
 
 # Bounds for "ended within its phase timeout": the short timeouts the tests boot with,
 # generous for a loaded 2-core machine, never waited on in silence.
@@ -397,7 +396,7 @@ def test_qmp_not_answering_during_verify(harness_target: Target, fault_session: 
 
 # -- the lab: coordinator or exporter killed mid-run --------------------------------------------
 
-INNER = Path(__file__).with_name("lab_fault_run.py")
+INNER = Path(__file__).parent / "helpers" / "lab_fault_run.py"
 
 
 @pytest.fixture(scope="module")
@@ -422,8 +421,8 @@ def private_lab(harness_target: Target, tmp_path_factory: pytest.TempPathFactory
 
 
 def lab_run_killing(lab: Any, what: str, target: Target, tmp: Path) -> tuple[dict[str, Any], str]:
-    """Run tests/lab_fault_run.py against `lab`; kill the lab's `what` once U-Boot talks on
-    the first boot's console. Returns the run's record and its output."""
+    """Run tests/helpers/lab_fault_run.py against `lab`; kill the lab's `what` once U-Boot
+    talks on the first boot's console. Returns the run's record and its output."""
     import json
     import sys
     env = {k: v for k, v in os.environ.items()
@@ -433,7 +432,7 @@ def lab_run_killing(lab: Any, what: str, target: Target, tmp: Path) -> tuple[dic
     out, log = tmp / "run.json", tmp / "run.log"
     with open(log, "wb") as sink:
         proc = subprocess.Popen([sys.executable, str(INNER), str(short.path), str(tmp / "results"),
-                                 str(out)], cwd=INNER.parents[1], env=env, stdout=sink,
+                                 str(out)], cwd=INNER.parents[2], env=env, stdout=sink,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     processes.register(proc.pid, "lab fault run")
     try:

@@ -19,7 +19,7 @@ from harness.testing import require_tool
 
 from harness.images.cpio import write_newc
 
-from elfgen import Elf, Seg
+from helpers.elfgen import Elf, Seg
 
 pytestmark = pytest.mark.host
 

@@ -12,7 +12,7 @@ from harness.errors import HarnessError
 from harness.history.compare import Rule, compare
 from harness.history.db import History, import_results, series_key
 from harness.history.metrics import EXACT, NOISY, metrics
-from history_docs import make_doc
+from helpers.history_docs import make_doc
 
 pytestmark = pytest.mark.host
 

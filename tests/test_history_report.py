@@ -36,7 +36,7 @@ from harness.cli import main
 from harness.history.compare import compare
 from harness.history.db import History
 from harness.history.html import write_report
-from history_docs import make_doc
+from helpers.history_docs import make_doc
 
 pytestmark = pytest.mark.host
 

@@ -13,7 +13,7 @@ from harness.images.elf import read_elf
 from harness.images.window import FileRange, crc32_with_zeros
 from harness.payload import from_user
 
-from elfgen import Elf, Seg
+from helpers.elfgen import Elf, Seg
 
 pytestmark = pytest.mark.host
 

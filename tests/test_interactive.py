@@ -20,7 +20,7 @@ import pytest
 from harness.gdbstub import GdbStub
 from harness.images.elf import read_elf
 from harness.targets import Target
-from test_dry_run import stop_tree
+from helpers.process_tree import stop_tree
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference]
 

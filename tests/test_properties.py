@@ -49,7 +49,8 @@ from harness.phases import Timeline
 from harness.protocol import DEFAULT_PATTERNS, Patterns, parse_record
 from harness.targets import TARGETS_DIR, load
 
-from elfgen import Elf, Seg
+from helpers.elfgen import Elf, Seg
+from helpers.fakes import ScriptedConsole
 
 pytestmark = pytest.mark.host
 
@@ -610,21 +611,8 @@ EVENT_TEXT = {
 assert set(EVENT_TEXT) <= set(DEFAULT_PATTERNS)
 
 
-class FakeConsole:
-    """labgrid's console, replaying chunks; then silence."""
-
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = list(chunks)
-
-    def read(self, size: int = 1, timeout: float = 0.0, max_size: int | None = None) -> bytes:
-        return self.chunks.pop(0) if self.chunks else b""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-
 def record(chunks: list[bytes]) -> list[str]:
-    rec = ConsoleRecorder(FakeConsole(chunks))
+    rec = ConsoleRecorder(ScriptedConsole(chunks=chunks))
     while rec.poll(0):
         pass
     rec.close()

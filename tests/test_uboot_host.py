@@ -5,35 +5,24 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
-import shutil
-import struct
 import subprocess
-import threading
-import time
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import attr
-import pexpect
 import pytest
-from harness.testing import require_tool
-from labgrid import Target as LgTarget
-from labgrid.driver import Driver, TFTPProviderDriver
-from labgrid.factory import target_factory
-from labgrid.protocol import ConsoleProtocol, PowerProtocol
-from labgrid.resource import TFTPProvider
 
-from elfgen import Elf, Seg
+from harness.console import ConsoleRecorder
 from harness.errors import BootFailure, HarnessError
 from harness.images.package import Package, describe, flatten, its_source, package
 from harness.phases import Timeline
-from harness.console import ConsoleRecorder
 from harness.protocol import Patterns
-from harness.targets import Target, available, load
-from harness.uboot import (Status, UBootBootStrategy, check_layout, command_sequence,
-                           dry_run_offline, render, template_names)
+from harness.targets import available, load
+from harness.uboot import (Status, check_layout, command_sequence, dry_run_offline, render,
+                           template_names)
 from harness.uboot.placement import Placement
+from helpers.elfgen import Elf, Seg
+from helpers.uboot_board import drive, image_file
 
 pytestmark = pytest.mark.host
 
@@ -124,16 +113,6 @@ def test_board_labgrid_env_resolves(name: str, monkeypatch: pytest.MonkeyPatch) 
 
 
 # -- packaging ------------------------------------------------------------------------
-
-def image_file(tmp: Path, text_offset: int = 0x40000000, size: int = 8192) -> Path:
-    head = bytearray(64)
-    struct.pack_into("<IIQQQ", head, 0, 0x14000010, 0, text_offset, size, 2)
-    head[0x38:0x3C] = b"ARM\x64"
-    body = bytes((i * 7) & 0xFF for i in range(size - 64))
-    path = tmp / "loader.Image"
-    path.write_bytes(bytes(head) + body)
-    return path
-
 
 @needs_mkimage
 def test_uimage_is_what_mkimage_says(tmp_path: Path) -> None:
@@ -238,165 +217,7 @@ def test_dry_run_of_a_board_needs_no_lab(tmp_path: Path, monkeypatch: pytest.Mon
     assert text.splitlines()[-1] == "bootm 0x4fffffc0 - ${fdtcontroladdr}"
 
 
-# -- the strategy against a scripted U-Boot --------------------------------------------
-
-@target_factory.reg_driver
-@attr.s(eq=False)
-class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]
-    """A U-Boot that echoes, interprets a few commands and misbehaves on request."""
-
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
-        self.out = bytearray()
-        self.lock = threading.Lock()
-        self.mode = "off"
-        self.line = ""
-        self.commands: list[str] = []
-        self.b: dict[str, Any] = {}
-        self.power_ons = 0
-
-    def emit(self, text: str) -> None:
-        with self.lock:
-            self.out += text.encode()
-
-    def power_on(self) -> None:
-        self.power_ons += 1
-        with self.lock:
-            self.out.clear()
-        if self.b.get("silent"):
-            self.mode = "off"
-            return
-        self.emit("\r\n\r\nU-Boot 2023.01 (fake)\r\n\r\nDRAM:  2 GiB\r\n")
-        if self.b.get("late", 0) >= self.power_ons:
-            self.emit("Hit any key to stop autoboot:  0 \r\n## Booting kernel from Legacy Image at "
-                      "40400000 ...\r\n")
-            self.mode = "autobooting"
-        else:
-            self.emit("Hit any key to stop autoboot:  2 ")
-            self.mode = "autoboot"
-
-    def power_off(self) -> None:
-        self.mode = "off"
-
-    def read(self, size: int = 1, timeout: float = 0.0, max_size: int | None = None) -> bytes:
-        if self.b.get("lost"):
-            raise OSError("connection reset by peer")
-        end = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                if self.out:
-                    n = max_size or 4096
-                    data = bytes(self.out[:n])
-                    del self.out[:n]
-                    return data
-            if time.monotonic() >= end:
-                raise pexpect.TIMEOUT("nothing")
-            time.sleep(0.002)
-
-    def write(self, data: bytes) -> int:
-        for ch in data.decode():
-            self._key(ch)
-        return len(data)
-
-    def _key(self, ch: str) -> None:
-        if self.mode == "autoboot":
-            if self.b.get("ignore_keys", 0) > 0:
-                self.b["ignore_keys"] -= 1
-                return
-            self.emit("\b\b\b 0 \r\n=> ")
-            self.mode = "prompt"
-        elif self.mode == "autobooting":
-            if ch == "\x03":
-                self.emit("<INTERRUPT>\r\n=> ")
-                self.mode = "prompt"
-        elif self.mode == "prompt":
-            if ch == "\x03":
-                self.emit("<INTERRUPT>\r\n=> ")
-                self.line = ""
-            elif ch in "\r\n":
-                self.emit("\r\n")
-                cmd, self.line = self.line, ""
-                self._run(cmd)
-            elif self.b.get("garble", 0) > 0 and self.line == "tft" and ch == "p":
-                self.b["garble"] -= 1            # a character lost on the wire
-            else:
-                self.line += ch
-                self.emit(ch)
-
-    def _run(self, cmd: str) -> None:
-        self.commands.append(cmd)
-        if cmd.startswith("echo "):
-            self.emit(cmd[5:] + "\r\n=> ")
-        elif cmd.startswith("tftpboot"):
-            self.emit("Using virtio-net#31 device\r\nTFTP from server 10.0.2.2; our IP address is "
-                      "10.0.2.15\r\nFilename 'x'.\r\nLoad address: 0x48000000\r\nLoading: *")
-            if self.b.get("tftp_error"):
-                self.emit("\r\nTFTP error: 'File not found' (1)\r\nNot retrying...\r\n=> ")
-            else:
-                n = self.b.get("bytes", 0)
-                self.emit(f"##\r\n\t 21.9 MiB/s\r\ndone\r\nBytes transferred = {n} ({n:x} hex)\r\n=> ")
-        elif cmd.startswith("bootm"):
-            text = self.b.get("bootm_text")     # U-Boot's answer as recorded (tests/data/uboot)
-            if self.b.get("bad_image"):
-                self.emit("Wrong Image Format for bootm command\r\nERROR: can't get kernel image!\r\n=> ")
-            elif text is not None and "Starting kernel" not in text:
-                self.emit(text + "=> ")
-            else:
-                self.emit(text or "## Booting kernel from Legacy Image at 7fffffc0 ...\r\n   Verifying "
-                          "Checksum ... OK\r\n   XIP Kernel Image\r\n\r\nStarting kernel ...\r\n\r\n")
-                self.mode = "kernel"
-                self.emit("ELF-loader started on CPU: fake\r\nJumping to kernel-image entry point...\r\n")
-        elif cmd:
-            if cmd.split()[0] not in ("setenv", "dhcp"):
-                self.emit(f"Unknown command '{cmd.split()[0]}' - try 'help'\r\n")
-            self.emit("=> ")
-        else:
-            self.emit("=> ")
-
-
-@target_factory.reg_driver
-@attr.s(eq=False)
-class FakeBoardPower(Driver, PowerProtocol):  # type: ignore[misc]
-    bindings = {"console": "FakeUBootConsole"}
-
-    def on(self) -> None:
-        self.console.power_on()
-
-    def off(self) -> None:
-        self.console.power_off()
-
-    def cycle(self) -> None:
-        self.off()
-        self.on()
-
-
-@pytest.fixture
-def board(tmp_path: Path) -> Iterator[tuple[UBootBootStrategy, FakeUBootConsole, Target]]:
-    require_tool("mkimage", "the fake board boots a real uImage", "apt-get install u-boot-tools")
-    lg = LgTarget("fake-board", env=None)
-    console = FakeUBootConsole(lg, None)
-    FakeBoardPower(lg, None)
-    TFTPProvider(lg, None, internal=str(tmp_path / "tftp") + "/", external="")
-    TFTPProviderDriver(lg, None)
-    strategy = UBootBootStrategy(lg, None)
-    base = load("qemu-virt-uboot")
-    target = dataclasses.replace(base, timeouts=dataclasses.replace(
-        base.timeouts, power_on=0.5, uboot=3.0, load=3.0, loader=3.0))
-    strategy.configure(target)
-    strategy.prepare(image_file(tmp_path), [])
-    console.b["bytes"] = strategy.package.size
-    yield strategy, console, target
-    strategy.transition("off")
-    lg.cleanup()
-
-
-def drive(strategy: UBootBootStrategy, target: Target) -> tuple[ConsoleRecorder, Timeline]:
-    strategy.transition("running")
-    rec = ConsoleRecorder(strategy.console, None, strategy.is_alive)
-    tl = Timeline(strategy.power_on_ns or 0, Patterns.for_target(target.phases))
-    strategy.bootstrap(rec, tl, target, None)
-    return rec, tl
-
+# -- the strategy against a scripted U-Boot (the `board` fixture, tests/conftest.py) --
 
 def test_boots_to_the_loader_with_the_exact_commands(board: Any, tmp_path: Path) -> None:
     strategy, console, target = board

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from elfgen import Elf, Seg
 from harness.errors import BootFailure, HarnessError
 from harness.images.cpio import write_newc
 from harness.images.package import Package
 from harness.targets import Target, load
 from harness.uboot.diagnose import classify, explain
 from harness.uboot.placement import Area, place, unpack_destinations
-from test_uboot_host import board, drive  # noqa: F401 - the scripted U-Boot fixture
+from helpers.elfgen import Elf, Seg
+from helpers.uboot_board import drive
 
 pytestmark = pytest.mark.host
 
@@ -180,7 +180,7 @@ RECORDED = {
 
 
 @pytest.mark.parametrize("case", list(RECORDED))
-def test_recorded_bootm_failures_are_classed(board: Any, case: str) -> None:  # noqa: F811
+def test_recorded_bootm_failures_are_classed(board: Any, case: str) -> None:
     """The strategy over U-Boot's own text: the failure names the line, its class, and for
     a set-up failure the fix; never 'returned to the prompt'."""
     strategy, console, target = board
@@ -194,7 +194,7 @@ def test_recorded_bootm_failures_are_classed(board: Any, case: str) -> None:  # 
     assert ("fix: boot in place" in f.message) == (case == "size-limit"), f.message
 
 
-def test_a_copy_when_staged_in_place_is_a_setup_failure(board: Any) -> None:  # noqa: F811
+def test_a_copy_when_staged_in_place_is_a_setup_failure(board: Any) -> None:
     """Negative control of the in-place assertion: bootm says it loaded (copied) the image
     although the harness staged it in place."""
     strategy, console, target = board
@@ -208,7 +208,7 @@ def test_a_copy_when_staged_in_place_is_a_setup_failure(board: Any) -> None:  # 
     assert "staged in place at 0x7fffffc0 but bootm copied" in exc.value.message
 
 
-def test_in_place_boot_is_noted(board: Any) -> None:  # noqa: F811
+def test_in_place_boot_is_noted(board: Any) -> None:
     strategy, console, target = board
     _, tl = drive(strategy, target)
     xip = [e for e in tl.events if e.name == "uboot.xip"]

@@ -18,7 +18,7 @@ from harness.payload import Payload, from_user
 from harness.session import BootSession
 from harness.targets import Target, with_overrides
 
-from elfgen import Elf, Seg
+from helpers.elfgen import Elf, Seg
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference]
 

@@ -1,15 +1,15 @@
-"""Real seL4 images judged right, without a boot (issue 8).
+"""Real seL4 images judged right, without a boot.
 
 The workload's verdict decides a user kernel's boot; hash-enabled archives are
 read and checked before boot; memory poison never overlaps what QEMU or the
 image place; the hand-off is judged against the booted loader's contract.
 Console lines are fed through the real boot logic (`follow`, `run_boot`) with a
-fake console and strategy; images are synthetic ELFs (tests/elfgen.py).
+fake console and strategy (tests/helpers/fakes.py); images are synthetic ELFs
+(tests/helpers/elfgen.py).
 """
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from harness.session import archive_hash_check, poison_ranges
 from harness.targets import Target, load, parse_timeout, with_overrides
 from harness.verify import VerifyReport
 
-from elfgen import Elf, Seg
+from helpers.elfgen import Elf, Seg
+from helpers.fakes import FakeStrategy, ScriptedConsole
 
 pytestmark = pytest.mark.host
 
@@ -57,54 +58,6 @@ SEL4TEST_OK = ["Starting test 1: TEST0001", "Test TEST0001 passed",
                "Test suite passed. 121 tests passed. 52 tests disabled.", "All is well in the universe"]
 SEL4TEST_FAIL = ["Starting test 1: TEST0001", "Test TEST0001 failed",
                  "*** FAILURES DETECTED ***"]
-
-
-# -- fakes -------------------------------------------------------------------
-class ScriptedConsole:
-    """A console that hands out scripted lines, then stays silent (a spinning CPU)."""
-
-    def __init__(self, lines: list[str], one_chunk: bool = False) -> None:
-        self.chunks = [(text + "\r\n").encode() for text in lines]
-        if one_chunk:       # everything in one read, as a fast UART burst arrives
-            self.chunks = [b"".join(self.chunks)]
-
-    def read(self, size: int = 1, timeout: float = 0.0, max_size: int | None = None) -> bytes:
-        if self.chunks:
-            return self.chunks.pop(0)
-        time.sleep(min(timeout, 0.05))
-        return b""
-
-    def write(self, data: bytes) -> Any:
-        return len(data)
-
-
-class FakeStrategy:
-    """What run_boot needs from a strategy: power, a console, no QEMU."""
-
-    def __init__(self, lines: list[str], one_chunk: bool = False) -> None:
-        self.lines = lines
-        self.one_chunk = one_chunk
-        self.power_on_ns: int | None = None
-        self.power_on_timeout = 1.0
-        self.state = "off"
-
-    @property
-    def console(self) -> Any:
-        return ScriptedConsole(self.lines, self.one_chunk)
-
-    def prepare(self, image: Path, extra_args: list[str]) -> None:
-        pass
-
-    def transition(self, status: str) -> None:
-        self.state = status
-        if status == "running":
-            self.power_on_ns = time.monotonic_ns()
-
-    def is_alive(self) -> bool:
-        return True
-
-    def bootstrap(self, rec: Any, tl: Any, target: Any, payload: Any) -> None:
-        pass
 
 
 def elfloader(tmp: Path, members: list[tuple[str, bytes]], symbols: dict[str, int] | None = None,

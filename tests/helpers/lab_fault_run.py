@@ -2,7 +2,7 @@
 (HARNESS_LAB_COORDINATOR) and boot on it twice, while the outer test kills the lab's
 coordinator or exporter. Writes what happened as JSON (argument 3), step by step.
 
-    python tests/lab_fault_run.py TARGET.yaml RESULTS_DIR OUT.json
+    python tests/helpers/lab_fault_run.py TARGET.yaml RESULTS_DIR OUT.json
 
 Not a test module: it runs in a process of its own because labgrid keeps one
 coordinator session per process (the outer run's own lab must stay untouched).

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -21,7 +22,7 @@ from .payload import Payload, from_user
 from .report import properties
 from .session import BootSession, Outcome
 from .targets import Target, load, with_overrides
-from .testing import check_tools_marker, skip_reason, summary_lines, tools_marker
+from .testing import check_tools_marker, skip_reason, summary_lines
 
 TARGET_KEY = pytest.StashKey[Target]()
 PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
@@ -53,12 +54,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
 
 
+def _marker_name(line: str) -> str:
+    return line.split(":", 1)[0].split("(", 1)[0].strip()
+
+
+def register_markers(config: pytest.Config) -> None:
+    """The markers are written once, in pyproject.toml. A run whose ini file is another
+    (your own tests with this plugin, an inner run in a temporary folder) is given the
+    same list, so `requires_tool`, `boot`, `reference` and `lab` are known there too."""
+    source = ROOT / "pyproject.toml"
+    if not source.exists():
+        return
+    known = {_marker_name(line) for line in config.getini("markers")}
+    options = tomllib.loads(source.read_text())["tool"]["pytest"]["ini_options"]
+    for line in options.get("markers", []):
+        if _marker_name(line) not in known:
+            config.addinivalue_line("markers", line)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "boot: boots a guest (QEMU or a board)")
-    config.addinivalue_line("markers", "reference: needs the reference elfloader (skipped with --image)")
-    config.addinivalue_line("markers", "lab: exercises the lab itself (runs with a `lab: virtual` target)")
-    tools_marker(config)
+    register_markers(config)
     name = config.getoption("target")
     lg_env = getattr(config.option, "lg_env", None) or os.environ.get("LG_ENV")
     try:

@@ -51,14 +51,6 @@ def require_tool(tool: str, why: str, fix: str = "scripts/setup.sh installs it")
     return path
 
 
-def tools_marker(config: pytest.Config) -> None:
-    """Register `@pytest.mark.requires_tool(*tools, why=..., fix=...)`: the marker form
-    of `require_tool` for whole tests (checked at set-up, so CI=true fails them)."""
-    config.addinivalue_line(
-        "markers", "requires_tool(*tools, why, fix): the test needs these tools on PATH "
-                   "(skipped when missing; failed under CI=true)")
-
-
 def check_tools_marker(item: pytest.Item) -> None:
     """Each `requires_tool` argument is a tool, or alternatives as 'a|b' (any one will do)."""
     for mark in item.iter_markers("requires_tool"):

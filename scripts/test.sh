@@ -26,8 +26,9 @@ run host -m 'not boot' tests
 #   there real seL4 runs its smoke boot (patched sel4test to its verdict).
 # - the stock loader (upstream's, not ours) runs sel4test to its verdict on qemu-virt (EL1) and
 #   qemu-imx8mp (EL2 after firmware, the board's SoC); elsewhere it is checked up to the hand-off;
-# - faults injected during a boot (tests/test_faults.py) run where their paths differ: qemu-virt
-#   (direct QEMU), qemu-virt-uboot (TFTP, U-Boot), lab-virtual-board (coordinator, exporter);
+# - faults injected during a boot (marker `faults`, tests/test_faults.py) run where their paths
+#   differ: qemu-virt (direct QEMU), qemu-virt-uboot (TFTP, U-Boot), lab-virtual-board
+#   (coordinator, exporter);
 # - lab-virtual-board-fit (FIT through the lab) is the nightly's (ci/nightly-lab.sh): FIT is
 #   covered by qemu-virt-uboot-fit, the lab by lab-virtual-board.
 SMOKE='boot and (not sel4 or sel4_smoke)'
@@ -35,10 +36,10 @@ NO_STOCK_VERDICT=(--deselect 'tests/test_sel4.py::test_sel4test_passes[stock]')
 for target in ${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-el2 qemu-imx8mp qemu-imx8mp-el3 qemu-virt-uboot qemu-virt-uboot-fit lab-virtual-board}; do
   case $target in
     *-fit|lab-*)     run "$target" -m "$SMOKE" --target="$target" tests ;;
-    *imx8mp)         run "$target" -m boot -k 'not patch_negative_control and not test_faults' --target="$target" tests ;;
+    *imx8mp)         run "$target" -m 'boot and not faults' -k 'not patch_negative_control' --target="$target" tests ;;
     qemu-virt)       run "$target" -m boot --target="$target" tests ;;
     qemu-virt-uboot) run "$target" -m boot "${NO_STOCK_VERDICT[@]}" --target="$target" tests ;;
-    *)               run "$target" -m boot -k 'not test_faults' "${NO_STOCK_VERDICT[@]}" --target="$target" tests ;;
+    *)               run "$target" -m 'boot and not faults' "${NO_STOCK_VERDICT[@]}" --target="$target" tests ;;
   esac
 done
 # Every skip of this invocation, counted by reason (with CI=true a missing tool or input is a

@@ -18,6 +18,7 @@ import pytest
 from .errors import HarnessError
 from .history.db import history_path
 from .images.build import ROOT
+from .images.platform import check_platform
 from .payload import Payload, from_user
 from .report import properties
 from .session import BootSession, Outcome
@@ -87,7 +88,10 @@ def pytest_configure(config: pytest.Config) -> None:
                                 silent_ok=config.getoption("silent_ok"),
                                 timeouts=config.getoption("harness_timeout"))
         image = config.getoption("image")
-        config.stash[PAYLOAD_KEY] = from_user(Path(image)) if image else None
+        payload = from_user(Path(image)) if image else None
+        if payload is not None:     # an image for another SoC: one usage error, before any boot
+            check_platform(payload, target)
+        config.stash[PAYLOAD_KEY] = payload
         if target.remote:   # [issue 4] a lab target: its templates need the environment
             from .lab import missing_environment
             missing = missing_environment(target)

@@ -209,3 +209,23 @@ def test_a_boot_session_refuses_before_power_on(tmp_path: Path) -> None:
         assert processes.survivors() == before
     finally:
         session.close()
+
+
+@pytest.mark.requires_tool("aarch64-linux-gnu-gcc", why="a reference image is built here", fix="make setup")
+def test_pytest_image_for_another_soc_is_one_usage_error(tmp_path: Path) -> None:
+    """`pytest --image` with an image for another SoC: one line at start-up, no boot, no
+    traceback (a boot would wait out the loader timeout and blame the infrastructure)."""
+    import subprocess
+    import sys
+    from harness.images.build import ROOT
+    payload = IMAGES["reference-imx8mp"][1]()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "--target=qemu-virt", "--image", str(payload.elf), "--results",
+                           str(tmp_path / "results"), "--history", "off",
+                           "tests/test_boot.py::test_image_boot_checks"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, out
+    assert "the image is for machine 'imx8mp'" in out and "'qemu-virt' is machine 'virt'" in out, out
+    assert "--target qemu-imx8mp" in out and "Traceback" not in out, out
+    assert not (tmp_path / "results").exists()

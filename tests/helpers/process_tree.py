@@ -50,13 +50,24 @@ def command_line(pid: int, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
+# Python's own helpers, started by the interpreter for multiprocessing (a process pool's
+# resource tracker or fork server): they live until the interpreter that started them exits,
+# by design, and are nobody's leak.
+PYTHON_RUNTIME = ("from multiprocessing.resource_tracker import main",
+                  "from multiprocessing.forkserver import main")
+
+
 def left_running(pid: int | None = None) -> dict[int, str]:
     """Live descendants of `pid` (default: this process), each as 'what: command line';
     'what' is the harness's own name for it when it registered the process."""
     root = os.getpid() if pid is None else pid
     named = processes.survivors(include_session=True)
-    return {kid: f"{named.get(kid, 'process')}: {command_line(kid)}"
-            for kid in descendants(root) if processes.alive(kid)}
+    out = {}
+    for kid in descendants(root):
+        cmd = command_line(kid)
+        if processes.alive(kid) and not any(marker in cmd for marker in PYTHON_RUNTIME):
+            out[kid] = f"{named.get(kid, 'process')}: {cmd}"
+    return out
 
 
 def stop_pids(pids: list[int], grace: float = 5.0) -> None:

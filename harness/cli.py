@@ -55,7 +55,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
     else:
         payload = None
     results = Path(args.results) if args.results else Path(tempfile.mkdtemp(prefix="harness-boot-"))
-    if target.remote and args.dry_run:     # [issue 4] a lab board: no coordinator needed
+    if target.remote and args.dry_run:     # a lab board: no coordinator needed
         from .uboot import dry_run_offline
         boot_file = payload.boot_file if payload else \
             from_build(build(_variant(target.machine, args, target.console_uart)),

@@ -27,7 +27,7 @@ from .testing import check_tools_marker, skip_reason, summary_lines
 
 TARGET_KEY = pytest.StashKey[Target]()
 PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
-NEEDS_LAB_KEY = pytest.StashKey[bool]()     # [issue 4] a boot test was collected
+NEEDS_LAB_KEY = pytest.StashKey[bool]()     # a boot test was collected
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if payload is not None:     # an image for another SoC: one usage error, before any boot
             check_platform(payload, target)
         config.stash[PAYLOAD_KEY] = payload
-        if target.remote:   # [issue 4] a lab target: its templates need the environment
+        if target.remote:   # a lab target: its templates need the environment
             from .lab import missing_environment
             missing = missing_environment(target)
             if missing:
@@ -144,7 +144,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def harness_lab(pytestconfig: pytest.Config) -> Iterator[Any]:
-    """[issue 4] A lab target (`remote: true`): hold its place for the whole run — and for
+    """A lab target (`remote: true`): hold its place for the whole run — and for
     `lab: virtual` bring the virtual lab up first — released/stopped at the end, also when
     a test fails or the run is interrupted (harness/lab/). Set up before labgrid's `env`
     (autouse), so the RemotePlace finds its coordinator and an acquired place."""

@@ -19,7 +19,7 @@ from labgrid import Environment
 
 from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
 from . import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
-from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy [issue 4]
+from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy
 from .boot import Attachment, BootResult, run_boot
 from .checks import Check, check_kernel, run_checks
 from .errors import BootFailure, HarnessError
@@ -200,7 +200,7 @@ class BootSession:
                                fix="see targets/qemu-virt.yaml")
         self._check_tools()
         self.strategy = self.lg_target.get_driver("Strategy")
-        configure = getattr(self.strategy, "configure", None)   # [issue 4] U-Boot strategy:
+        configure = getattr(self.strategy, "configure", None)   # U-Boot strategy:
         if configure is not None:                                # packaging and commands come
             configure(self.target)                               # from the harness section
 

@@ -90,7 +90,7 @@ class UBoot:
     package: str = "uimage"           # uimage | fit
     fdt: str = "${fdtcontroladdr}"
     setup: tuple[str, ...] = ()       # commands sent before the transfer (ipaddr, serverip, …)
-    # [issue 4: U-Boot strategy, harness/uboot/]
+    # the U-Boot strategy: harness/uboot/
     retries: int = 3                  # autoboot interrupts / prompt resyncs / power cycles
     fit_config: str = "conf-1"        # FIT configuration booted with `bootm ADDR#conf`
     fit_hashes: tuple[str, ...] = ("crc32", "sha256")   # hash nodes in the FIT
@@ -120,7 +120,7 @@ class Target:
     timeouts: Timeouts
     uboot: UBoot | None
     timing_profile: str | None = None
-    lab: str | None = None      # [issue 4] "virtual": the run brings up a lab (harness/lab/)
+    lab: str | None = None      # "virtual": the run brings up a lab (harness/lab/)
     console_uart: int | None = None     # the board's console UART base, when not the machine's
     # EL3 firmware QEMU starts before the loader (None: the loader is started directly).
     # "stand-in": images/firmware/, TF-A's hand-off state; the loader is entered at EL2.
@@ -432,7 +432,7 @@ def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None) -
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads labgrid's `!template $LG_...` values (kept unexpanded:
-    labgrid expands them from the environment when it loads the file). [issue 4]"""
+    labgrid expands them from the environment when it loads the file)."""
 
 
 def _template(loader: yaml.SafeLoader, node: yaml.Node) -> Any:

@@ -73,6 +73,15 @@
     b.ne 1b
 .endm
 
+/* The MMU and caches on, then code (two 'ret' instructions per 8 bytes) written
+ * over BUF through the D-cache: not yet cleaned anywhere. */
+.macro code_in_buf
+    mmu_setup ATTR_DEVICE
+    caches_on
+    ldr x0, =0xd65f03c0d65f03c0   /* two 'ret' instructions */
+    fill_buf
+.endm
+
 /* dc <op> by VA over [BUF, BUF + nlines * LINE) */
 .macro clean_lines op, nlines
     ldr x11, =BUF

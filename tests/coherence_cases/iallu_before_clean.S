@@ -7,10 +7,7 @@
     .text
     .global _start
 _start:
-    mmu_setup ATTR_DEVICE
-    caches_on
-    ldr x0, =0xd65f03c0d65f03c0   /* two 'ret' instructions */
-    fill_buf
+    code_in_buf
 #ifdef CVAU_FIRST
     clean_lines cvau, BUF_LINES   /* to PoU first: the I-side sees the code */
 #endif

@@ -7,10 +7,7 @@
     .text
     .global _start
 _start:
-    mmu_setup ATTR_DEVICE
-    caches_on
-    ldr x0, =0xd65f03c0d65f03c0   /* two 'ret' instructions */
-    fill_buf
+    code_in_buf
     ldr x11, =BUF
     ldr x12, =(BUF + BUF_LINES * LINE)
     .global first_dc

@@ -5,10 +5,7 @@
     .text
     .global _start
 _start:
-    mmu_setup ATTR_DEVICE
-    caches_on
-    ldr x0, =0xd65f03c0d65f03c0   /* two 'ret' instructions */
-    fill_buf
+    code_in_buf
     clean_lines cvac, BUF_LINES
     isb
     ldr x11, =BUF

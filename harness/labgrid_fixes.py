@@ -1,4 +1,5 @@
-"""A fix for labgrid's step logging that the harness's boots would otherwise trip.
+"""Where labgrid needs help: its step logging, which the harness's boots would otherwise
+trip, and the emptied resources an exporter that died leaves behind (`resources_gone`).
 
 labgrid 26's `SerialLoggingReporter` (started by its pytest plugin through
 `StepLogger`) keeps a logger per console and a line buffer per console, but
@@ -38,3 +39,25 @@ def install() -> None:
 
 
 install()
+
+
+# What a lab failure leaves behind in labgrid's view of a place: when an exporter dies
+# or goes offline mid-run, labgrid keeps its resources' entries in the target, emptied,
+# and later fails on them with a bare KeyError. The boot strategies ask first, so such a
+# failure is reported as the lab's (naming the resources), not as the boot's.
+def resources_gone(lg_target: Any) -> list[str]:
+    """The place's resources its exporter no longer offers (an exporter that died or
+    went offline): labgrid keeps their entries, emptied, and fails on them later with
+    a bare KeyError. [] for a target without a RemotePlace."""
+    gone = []
+    for res in getattr(lg_target, "resources", []):
+        entry = getattr(res, "_remote_entry", None)
+        if entry is None:
+            continue
+        try:
+            offered = bool(entry.avail) and "params" in entry.data
+        except (AttributeError, KeyError, TypeError):
+            offered = False
+        if not offered:
+            gone.append(type(res).__name__)
+    return gone

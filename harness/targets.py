@@ -76,6 +76,10 @@ class Verdict:
         return " or ".join(parts)
 
 
+# `{{NAME}}` in a U-Boot command: filled from the environment when the command is sent.
+UBOOT_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
 @dataclass(frozen=True)
 class UBoot:
     """How the U-Boot flow delivers and starts the image (boot: uboot targets)."""
@@ -98,6 +102,10 @@ class UBoot:
     # copies it nor applies its size limit); copy: bootm copies it from the buffer;
     # auto: in place where that fits in DRAM clear of U-Boot, else copy.
     bootm: str = "auto"
+
+    def template_names(self) -> list[str]:
+        """Environment variables the setup commands need (their `{{NAME}}`s)."""
+        return sorted({m.group(1) for c in self.setup for m in UBOOT_TEMPLATE.finditer(c)})
     # The top of DRAM U-Boot relocates itself, its heap, stack and FDT into (64 MiB:
     # Debian's qemu_arm64 2023.01 reserves 35 MiB, boards a little less).
     uboot_reserve: int = 64 << 20

@@ -7,9 +7,9 @@ virtual lab is the same path without hardware, so the lab code is tested on ever
 machine. One idea per module: `client` (labgrid-client, `LabError`), `host`
 (lab processes that die with the run), `lock` (`PlaceLock`), `virtual`
 (`VirtualBoard`, `VirtualLab`), `power` (the virtual board's power switch),
-`session` (`lab_session()`, `place_name()`, `missing_environment()`), `faults`
-(`resources_gone()`), `cli` (`python -m harness.lab up|pdu`). This package
-re-exports their public names, so `from harness.lab import ...` is the interface.
+`session` (`lab_session()`, `place_name()`, `missing_environment()`), `cli` (`python -m harness.lab up|pdu`). This package
+re-exports their public names (and `resources_gone()` of `harness.labgrid_fixes`), so
+`from harness.lab import ...` is the interface.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .lock import TAG, WAIT_ENV, PlaceLock
 from .virtual import (EXPORTER_CONFIG, STATE_ENV, VIRTUAL_EXPORTER, VIRTUAL_PLACE, VirtualBoard,
                       VirtualLab)
 from .power import serve_power_switch
-from .faults import resources_gone
+from ..labgrid_fixes import resources_gone
 from .session import (ATTACH_ENV, LabRun, lab_session, missing_environment, place_name,
                       signals_interrupt)
 from .cli import main

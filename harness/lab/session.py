@@ -51,12 +51,11 @@ def place_name(target: Target) -> str:
 
 def missing_environment(target: Target) -> list[str]:
     """LG_* variables the target's labgrid templates use and U-Boot `{{NAME}}`s that are unset."""
-    from ..uboot import template_names
     text = target.path.read_text() if target.path.exists() else ""
     names = set(re.findall(r"!template\s+[\"']?[^\n]*?\$\{?(LG_[A-Z0-9_]+)", text))
     names |= {m for line in text.splitlines() if "!template" in line
               for m in re.findall(r"\$\{?(LG_[A-Z0-9_]+)", line)}
-    names |= set(template_names(target))
+    names |= set(target.uboot.template_names() if target.uboot else [])
     return sorted(n for n in names if n not in os.environ)
 
 

@@ -17,10 +17,10 @@ from typing import Mapping
 
 from ..errors import HarnessError
 from ..images.package import Package
-from ..targets import Target, UBoot
+from ..targets import UBOOT_TEMPLATE, Target, UBoot
 from .placement import Placement
 
-TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+TEMPLATE = UBOOT_TEMPLATE
 
 
 # -- the command sequence (pure: unit-tested for every U-Boot target) ---------
@@ -41,8 +41,7 @@ def render(text: str, environ: Mapping[str, str] | None = None,
 
 def template_names(target: Target) -> list[str]:
     """Environment variables the target's U-Boot commands need."""
-    u = target.uboot
-    return sorted({m.group(1) for c in (u.setup if u else ()) for m in TEMPLATE.finditer(c)})
+    return target.uboot.template_names() if target.uboot else []
 
 
 def command_parts(target: Target, image: str, where: Placement,

@@ -28,6 +28,7 @@ from labgrid.strategy.common import Strategy, StrategyError
 from ..console import ConsoleLine, ConsoleRecorder
 from ..errors import BootFailure
 from ..images.package import Package
+from ..labgrid_fixes import resources_gone
 from ..phases import Event, Timeline
 from ..protocol import Patterns
 from ..strategy import labgrid_command, start_qemu, stop_qemu
@@ -246,7 +247,6 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
             self._stop()
             raise
         except Exception as exc:  # noqa: BLE001 - PDU unreachable, QEMU refusing to start, ...
-            from ..lab import resources_gone
             gone = resources_gone(self.target)     # labgrid says only KeyError: 'params'
             why = (f"the lab's exporter no longer offers {', '.join(gone)} for this place "
                    f"(is its labgrid-exporter running?)" if gone else

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pytest
 
-from harness.coherence.checks import COHERENCE_CHECKS
+from harness.checks import COHERENCE_CHECKS
 from harness.model import Modeled
 from harness.session import BootSession, Outcome
 

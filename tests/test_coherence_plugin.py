@@ -457,7 +457,7 @@ def test_failed_walk_to_a_device_never_passes_device_mapping(tmp_path: Path, pc:
     firmware's (PC outside the loader) keep their grace."""
     from types import SimpleNamespace
 
-    from harness.coherence.checks import CHECKS
+    from harness.checks import CACHE_CHECKS as CHECKS
 
     report = _report_with(tmp_path, [{"kind": "walk-failed", "pc": f"{pc:#x}", "count": 1, "va": "0x9000018",
                                       "ranges": [[0x09000000, 0x09000040]], "lines": 1}])
@@ -605,7 +605,7 @@ def test_unpack_cached_judges_the_promise(tmp_path: Path, dest: dict[str, int], 
     attribute and its share; one that promised nothing is not judged (skip, why)."""
     from types import SimpleNamespace
 
-    from harness.coherence.checks import CHECKS
+    from harness.checks import CACHE_CHECKS as CHECKS
 
     report = _attr_report(tmp_path, dest, {"wb": 500})
     result = SimpleNamespace(extras={"coherence": report}, timeline=_timeline(*lines))
@@ -679,7 +679,7 @@ def test_coverage_names_the_first_missed_range(tmp_path: Path, cleaned: list[lis
     writable range, the invalidate before the enable the writable range; a missed line is
     named even though no hazard arose in this boot."""
     import harness.verify
-    from harness.coherence.checks import CHECKS
+    from harness.checks import CACHE_CHECKS as CHECKS
 
     result = _coverage_result(tmp_path, cleaned, invalidated)
     with pytest.MonkeyPatch.context() as mp:
@@ -696,7 +696,7 @@ def test_coverage_leaves_a_gap_this_boot_showed_to_its_hazard_check(tmp_path: Pa
     """A missed line that is dirty in this boot is cache-clean's defect: one defect, one
     failing check (maintenance-coverage says so and passes)."""
     import harness.verify
-    from harness.coherence.checks import CHECKS
+    from harness.checks import CACHE_CHECKS as CHECKS
 
     result = _coverage_result(tmp_path, [[0x40000000, 0x40001000], [0x40100080, 0x40102000]],
                               [[0x40100040, 0x40102000]])

@@ -95,8 +95,7 @@ def test_unedited_reference_copy_passes_every_check(subjects: dict[str, Subject]
 def test_sample_spans_every_check() -> None:
     """Every cache-model check and the hand-off check is some sample mutant's killer
     (a check added to the model fails this until a mutant for it is in the sample)."""
-    from harness.coherence.checks import COHERENCE_CHECKS
-    from harness.coherence.promise import PROMISE_CHECKS
+    from harness.checks import COHERENCE_CHECKS, PROMISE_CHECKS
     every = set(COHERENCE_CHECKS) | set(PROMISE_CHECKS) | {"handoff"}
     assert {check for check, _ in SAMPLE.values()} == every - NO_MUTANT_KILLS
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pytest
 
-from harness.coherence.checks import COHERENCE_CHECKS
+from harness.checks import COHERENCE_CHECKS
 from harness.model import Modeled
 from harness.payload import Payload
 from harness.sel4.build import build

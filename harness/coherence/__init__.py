@@ -7,9 +7,11 @@ hazards it sees and counts accesses for the timing model.  This package builds
 the plugin, forms its ``-plugin`` argument and reads its JSON report, one idea
 per module: ``build`` (``plugin_path()``, ``PluginBuildError``), ``args``
 (``plugin_args()``, ``CONTRACTS``), ``report`` (``CoherenceReport`` and its
-parts, ``ReportError``); ``window`` and ``checks`` apply it to loaders, ``run``
-drives one QEMU run.  The names below are re-exported here, so
-``from harness.coherence import ...`` is the interface.
+parts, ``ReportError``); ``window`` (each loader's counting window and hand-off),
+``start`` (the caches' start state), ``run`` (one QEMU run).  The checks over
+its report are in ``harness.checks``, which this package never imports.  The
+names below are re-exported here, so ``from harness.coherence import ...`` is
+the interface.
 
 Plugin arguments (``-plugin file=libcachemodel.so,key=value,...``)::
 

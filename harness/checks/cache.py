@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ..boot import BootResult
-from ..checks import Check
+from .loader import Check
 from ..payload import Payload
-from . import CoherenceReport, Hazard
+from ..coherence import CoherenceReport, Hazard
 
 if TYPE_CHECKING:
     from ..phases import Timeline

@@ -22,8 +22,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ..boot import BootResult
-from ..checks import Check
-from . import CoherenceReport
+from .loader import Check
+from ..coherence import CoherenceReport
 
 if TYPE_CHECKING:
     from ..phases import Timeline
@@ -139,7 +139,7 @@ def _promised(r: BootResult) -> tuple[list[tuple[str, Span]], list[tuple[str, Sp
     each as (words, [start, end))."""
     from ..errors import HarnessError
     from ..verify import image_offsets
-    from .window import loader_writable
+    from ..coherence.window import loader_writable
 
     clean: list[tuple[str, Span]] = []
     inval: list[tuple[str, Span]] = []

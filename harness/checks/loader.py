@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .boot import BootResult
-from .protocol import Record
+from ..boot import BootResult
+from ..protocol import Record
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,8 @@ def sel4_entry_state(source: str, sctlr: int | None, el: int | None,
 
 def _handoff_sel4(r: BootResult) -> Check:
     """seL4's contract: MMU and caches on, the kernel's virtual entry, the expected EL."""
-    from .coherence import CoherenceReport
-    from .verify import VerifyReport
+    from ..coherence import CoherenceReport
+    from ..verify import VerifyReport
     name = "handoff"
     kernel = r.payload.images[0]
     el, why = sel4_expected_el(r)
@@ -159,7 +159,7 @@ def _handoff_sel4(r: BootResult) -> Check:
         evidence += e
     if isinstance(report, CoherenceReport) and not problems:
         # the plugin's own verdict under expect_handoff=sel4 (a wrong EL or state it flagged)
-        from .coherence.checks import handoff_state
+        from .cache import handoff_state
         problems += handoff_state(r)
     oob = r.extras.get("verify")
     if isinstance(oob, VerifyReport) and oob.stopped_at:
@@ -189,7 +189,7 @@ def check_handoff(r: BootResult) -> Check:
     hypervisor builds, EL1 otherwise -- judged from the cache model and the
     out-of-band stop; skipped, saying so, without either.
     """
-    from .coherence.checks import handoff_state
+    from .cache import handoff_state
     name = "handoff"
     if r.payload.contract == "sel4":
         return _handoff_sel4(r)
@@ -248,7 +248,7 @@ def check_timeline(r: BootResult) -> Check:
 def check_kernel(r: BootResult) -> Check:
     """The kernel ran and its verdict decided: the probe's (consistent with its lines)
     or, for a user's kernel, the workload's line / declared silence."""
-    from .boot import KernelVerdict
+    from ..boot import KernelVerdict
     name = "kernel"
     verdict = r.timeline.verdict
     if verdict is None and r.extras.get("until") == "handoff":
@@ -282,7 +282,7 @@ def check_kernel(r: BootResult) -> Check:
 
 def check_out_of_band(r: BootResult) -> Check:
     """Memory at the kernel entry equals the ELF images (dumped by QMP, no loader help)."""
-    from .verify import VerifyReport
+    from ..verify import VerifyReport
     name = "out-of-band"
     report = r.extras.get("verify")
     if not isinstance(report, VerifyReport):
@@ -301,7 +301,7 @@ CHECKS: dict[str, Callable[[BootResult], Check]] = {
 
 def run_checks(r: BootResult) -> list[Check]:
     """The generic checks, plus the cache-coherence ones when the boot ran under the model."""
-    from .coherence.checks import CHECKS as COHERENCE
+    from .cache import CHECKS as COHERENCE
     out = [_guarded(name, fn, r) for name, fn in CHECKS.items()]
     if "verify" in r.extras:
         out.append(check_out_of_band(r))

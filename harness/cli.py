@@ -9,7 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import doctor
+from . import doctor, options
 from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
 from .payload import Payload, from_build, from_user
@@ -48,8 +48,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
-    target = with_overrides(load(args.target), expect=args.expect, fail_on=args.fail_on,
-                            silent_ok=args.silent_ok, timeouts=args.timeout)
+    target = with_overrides(load(options.target_name(args.target)), expect=args.expect,
+                            fail_on=args.fail_on, silent_ok=args.silent_ok,
+                            timeouts=args.harness_timeout)
     if args.image:
         payload = from_user(Path(args.image))
     else:
@@ -162,16 +163,6 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0 seconds")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="harness", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -186,35 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--mode", default="early-mmu", choices=[*MODES, "fallback"])
         sp.add_argument("--bug", default="none", choices=BUGS, help="negative control to build in")
         sp.add_argument("--blob-mib", type=float, default=1.0, help="size of the probe's random blob")
-    bt.add_argument("--target", default="qemu-virt", help="target name (targets/NAME.yaml) or path")
-    bt.add_argument("--image", help="boot this seL4 elfloader image instead of a reference build")
+    options.register(bt.add_argument)     # the options pytest has too (harness/options.py)
     bt.add_argument("--dry-run", action="store_true", help="print a command that runs this boot by hand (console on the "
                          "terminal; U-Boot targets: the commands to type) and stop")
-    bt.add_argument("--results", help="directory for logs and reports (default: a temp dir)")
-    bt.add_argument("--history", metavar="PATH",
-                    help="record the boot in this SQLite history (default: RESULTS/history.sqlite "
-                         "with --results, else $HARNESS_HISTORY or results/history.sqlite; 'off': none)")
     bt.add_argument("--verify", action="store_true",
                     help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")
-    bt.add_argument("--coherence", action="store_true",
-                    help="run under the cache-model plugin: coherence checks and modeled board time")
-    bt.add_argument("--cache-start", choices=["warm", "cold"], default=None,
-                    help="the cache model's start state: warm (valid clean lines over the image and "
-                         "its destinations, as firmware may leave them; default on direct boots) or "
-                         "cold (empty; default behind U-Boot)")
-    bt.add_argument("--expect", action="append", default=[], metavar="REGEX",
-                    help="a console line matching REGEX after the hand-off passes the boot "
-                         "(repeatable; sel4test's 'All is well in the universe' always does)")
-    bt.add_argument("--fail-on", action="append", default=[], metavar="REGEX",
-                    help="a console line matching REGEX after the hand-off fails the boot "
-                         "(repeatable; sel4test's '*** FAILURES DETECTED ***' always does)")
-    bt.add_argument("--silent-ok", type=_seconds, default=None, metavar="SECONDS",
-                    help="a kernel quiet this long after the hand-off counts as success")
     bt.add_argument("--until", choices=["verdict", "handoff"], default="verdict",
                     help="end the boot at the kernel's verdict (default) or at the hand-off "
                          "(enough for --coherence / --verify; the kernel check then skips)")
-    bt.add_argument("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
-                    help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
     for sp in (bt, rp := sub.add_parser("repro", help="rerun exactly the boot a result records "
                                          "and say whether the outcome is the same")):
         sp.add_argument("--interactive", action="store_true",
@@ -224,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                              "the gdb-multiarch command (QEMU targets started directly)")
     rp.add_argument("result", metavar="RESULT",
                     help="a result folder, its result.json, or JUNIT.xml::TEST")
-    rp.add_argument("--results", help="directory for the rerun's logs and reports (default: a temp dir)")
-    rp.add_argument("--history", metavar="PATH", help="as for 'boot' ('off': not recorded)")
+    options.register(rp.add_argument, only=("--results", "--history"))
     sel4_cli.add_parser(sub)
     mutate_cli.add_parser(sub)
     history_cli.add_parsers(sub)
@@ -233,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "build" and args.default:
         args.machine = "all"
     try:
+        if args.cmd in ("boot", "repro"):  # the shared options, checked as pytest checks them
+            options.validate(args)
         if args.cmd == "doctor":
             return doctor.report()
         if args.cmd == "build":

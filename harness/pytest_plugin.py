@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from . import options
 from .errors import HarnessError
 from .history.db import history_path
 from .images.build import ROOT
@@ -25,34 +26,20 @@ from .session import BootSession, Outcome
 from .targets import Target, load, with_overrides
 from .testing import check_tools_marker, skip_reason, summary_lines
 
+RESULTS = ROOT / "results"
 TARGET_KEY = pytest.StashKey[Target]()
 PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
 NEEDS_LAB_KEY = pytest.StashKey[bool]()     # a boot test was collected
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    g = parser.getgroup("harness", "seL4 boot harness")
-    g.addoption("--target", default=os.environ.get("HARNESS_TARGET"),
-                help="target name (targets/NAME.yaml) or path; default qemu-virt")
-    g.addoption("--image", default=None, help="boot this seL4 elfloader image instead of ours")
-    g.addoption("--results", default=str(ROOT / "results"),
-                help="where console logs, timelines and reports go")
-    g.addoption("--history", default=None, metavar="PATH",
-                help="record every boot in this SQLite history (default: RESULTS/history.sqlite, "
-                     "or $HARNESS_HISTORY; 'off' records nothing)")
-    g.addoption("--coherence", action="store_true",
-                help="run every boot under the cache-model plugin (coherence checks, modeled time)")
-    g.addoption("--cache-start", choices=["warm", "cold"], default=None,
-                help="the cache model's start state (default: warm on direct boots, cold behind U-Boot)")
-    g.addoption("--expect", action="append", default=[], metavar="REGEX",
-                help="a line matching REGEX after the hand-off passes a user kernel's boot")
-    g.addoption("--fail-on", action="append", default=[], metavar="REGEX",
-                help="a line matching REGEX after the hand-off fails a user kernel's boot")
-    g.addoption("--silent-ok", type=float, default=None, metavar="SECONDS",
-                help="a user kernel quiet this long after the hand-off counts as success")
-    g.addoption("--timeout", action="append", default=[], metavar="PHASE=SECONDS",
-                dest="harness_timeout",
-                help="override one phase timeout of the target, e.g. kernel=300 (repeatable)")
+    """The options `harness boot` has too, from the one table (harness/options.py)."""
+    options.register(parser.getgroup("harness", "seL4 boot harness").addoption)
+
+
+def results_dir(config: pytest.Config) -> Path:
+    """--results, else results/ in the repository."""
+    return Path(config.getoption("results") or RESULTS)
 
 
 def _marker_name(line: str) -> str:
@@ -76,13 +63,14 @@ def register_markers(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
-    name = config.getoption("target")
     lg_env = getattr(config.option, "lg_env", None) or os.environ.get("LG_ENV")
     try:
+        options.validate(config.option)     # one message per bad value, as `harness boot` says it
+        name = config.getoption("target") or os.environ.get(options.TARGET_ENV)
         if name and lg_env:
             raise HarnessError("both --target and --lg-env given", field="--target",
                                fix="pass only one of them")
-        target = with_overrides(load(lg_env or name or "qemu-virt"),
+        target = with_overrides(load(lg_env or options.target_name(name)),
                                 expect=config.getoption("expect"),
                                 fail_on=config.getoption("fail_on"),
                                 silent_ok=config.getoption("silent_ok"),
@@ -153,7 +141,7 @@ def harness_lab(pytestconfig: pytest.Config) -> Iterator[Any]:
         yield None
         return
     from .lab import lab_session
-    logs = Path(pytestconfig.getoption("results")) / target.name / f"lab-{time.strftime('%Y%m%d-%H%M%S')}"
+    logs = results_dir(pytestconfig) / target.name / f"lab-{time.strftime('%Y%m%d-%H%M%S')}"
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
 
     def say(msg: str) -> None:      # shown as it happens, not captured with a test
@@ -182,12 +170,12 @@ def user_payload(pytestconfig: pytest.Config) -> Payload | None:
 @pytest.fixture(scope="session")
 def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) -> Iterator[BootSession]:
     """Boots on the selected target; the target is powered off when the session ends."""
-    results = Path(pytestconfig.getoption("results")) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
+    results = results_dir(pytestconfig) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
     session = BootSession(harness_target, results, env=env,
                           coherence=bool(pytestconfig.getoption("coherence")),
                           cache_start=pytestconfig.getoption("cache_start"),
                           history=history_path(pytestconfig.getoption("history"),
-                                               Path(pytestconfig.getoption("results"))))
+                                               results_dir(pytestconfig)))
     try:
         yield session
     finally:

@@ -2,24 +2,26 @@
 # The test command: host unit tests once, then the boot suite on every QEMU target,
 # through U-Boot, and through a labgrid lab on 127.0.0.1 (the virtual board).
 # JUnit XML (with timeline figures as properties) and logs go under results/.
+#
+# The suites run HARNESS_TEST_JOBS at a time (default 2: each QEMU boot is one TCG
+# thread), longest first. Each suite writes its own log (results/log-NAME.txt), JUnit
+# file and results/<target>/ folder; a suite's log is printed whole when it ends, so
+# two suites never interleave lines. Builds two suites share (reference images, seL4
+# images, U-Boot packages) are made once, under a lock per output (harness/atomic.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 mkdir -p results
 # Every boot of this invocation is one run in results/history.sqlite (docs/history.md).
 export HARNESS_RUN_ID=${HARNESS_RUN_ID:-make-test-$(date -u +%Y%m%dT%H%M%SZ)} HARNESS_RUN_LABEL=${HARNESS_RUN_LABEL:-make test}
-status=0
-junits=()
-run() {
-  local name=$1; shift
-  echo "== pytest $name: $*"
-  junits+=("results/junit-$name.xml")
-  "$py" -m pytest -q -p no:cacheprovider --junitxml="results/junit-$name.xml" "$@" || status=1
-}
-run host -m 'not boot' tests
+jobs=${HARNESS_TEST_JOBS:-2}
+case $jobs in ''|*[!0-9]*|0)
+  echo "test.sh: HARNESS_TEST_JOBS='$jobs': give the number of suites to run at once, e.g. 2" >&2; exit 2 ;;
+esac
+
 # Every boot suite includes real seL4 (-m sel4: sel4test built from upstream, stock and patched,
 # out-of-band verification, the cache model, the patch's negative controls). Where a target adds
-# nothing new to a part of it, that part runs once elsewhere, to keep `make test` within 30 min:
+# nothing new to a part of it, that part runs once elsewhere:
 # - the controls run on qemu-virt (EL1) and qemu-virt-el2 (EL2): imx8mp's hypervisor build runs
 #   the same loader code as virt-el2's;
 # - FIT twins and the lab board differ from qemu-virt-uboot only in packaging and transport:
@@ -33,16 +35,58 @@ run host -m 'not boot' tests
 #   covered by qemu-virt-uboot-fit, the lab by lab-virtual-board.
 SMOKE='boot and (not sel4 or sel4_smoke)'
 NO_STOCK_VERDICT=(--deselect 'tests/test_sel4.py::test_sel4test_passes[stock]')
-for target in ${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-el2 qemu-imx8mp qemu-imx8mp-el3 qemu-virt-uboot qemu-virt-uboot-fit lab-virtual-board}; do
+selection() {       # sets ARGS: the pytest selection of one suite
+  local target=$1
   case $target in
-    *-fit|lab-*)     run "$target" -m "$SMOKE" --target="$target" tests ;;
-    *imx8mp)         run "$target" -m 'boot and not faults' -k 'not patch_negative_control' --target="$target" tests ;;
-    qemu-virt)       run "$target" -m boot --target="$target" tests ;;
-    qemu-virt-uboot) run "$target" -m boot "${NO_STOCK_VERDICT[@]}" --target="$target" tests ;;
-    *)               run "$target" -m 'boot and not faults' "${NO_STOCK_VERDICT[@]}" --target="$target" tests ;;
+    host)            ARGS=(-m 'not boot' tests) ;;
+    *-fit|lab-*)     ARGS=(-m "$SMOKE" --target="$target" tests) ;;
+    *imx8mp)         ARGS=(-m 'boot and not faults' -k 'not patch_negative_control' --target="$target" tests) ;;
+    qemu-virt)       ARGS=(-m boot --target="$target" tests) ;;
+    qemu-virt-uboot) ARGS=(-m boot "${NO_STOCK_VERDICT[@]}" --target="$target" tests) ;;
+    *)               ARGS=(-m 'boot and not faults' "${NO_STOCK_VERDICT[@]}" --target="$target" tests) ;;
   esac
+}
+
+# Longest first (measured: bench/RESULTS.md), so the last suite to end is a short one.
+SUITES=(${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-uboot qemu-virt-el2 qemu-imx8mp host lab-virtual-board qemu-imx8mp-el3 qemu-virt-uboot-fit})
+# The host tier always runs (HARNESS_TEST_TARGETS picks the boot suites).
+case " ${SUITES[*]} " in *" host "*) ;; *) SUITES+=(host) ;; esac
+
+declare -A NAME_OF=() START_OF=()
+status=0
+junits=()
+begin=$SECONDS
+
+start() {
+  local name=$1 ARGS
+  selection "$name"
+  junits+=("results/junit-$name.xml")
+  echo "== start $name: pytest ${ARGS[*]}  (log results/log-$name.txt)"
+  "$py" -m pytest -q -p no:cacheprovider --durations=10 --junitxml="results/junit-$name.xml" \
+    "${ARGS[@]}" >"results/log-$name.txt" 2>&1 &
+  NAME_OF[$!]=$name
+  START_OF[$name]=$SECONDS
+}
+
+finish_one() {      # waits for any running suite, prints its log, records its status
+  local pid rc=0 name
+  wait -n -p pid "${!NAME_OF[@]}" || rc=$?
+  name=${NAME_OF[$pid]}
+  unset "NAME_OF[$pid]"
+  echo "== pytest $name ($((SECONDS - START_OF[$name])) s, exit $rc):"
+  cat "results/log-$name.txt"
+  [ "$rc" = 0 ] || status=1
+}
+
+for name in "${SUITES[@]}"; do
+  while [ "${#NAME_OF[@]}" -ge "$jobs" ]; do finish_one; done
+  start "$name"
 done
-# Every skip of this invocation, counted by reason (with CI=true a missing tool or input is a
-# failure, never one of these: harness/testing.py).
+while [ "${#NAME_OF[@]}" -gt 0 ]; do finish_one; done
+
+echo "== all suites: $((SECONDS - begin)) s with $jobs at a time"
+# The slowest tests across every suite, then every skip counted by reason (with CI=true a
+# missing tool or input is a failure, never one of these: harness/testing.py).
+"$py" -m harness.slowest 15 "${junits[@]}"
 "$py" -m harness.testing "${junits[@]}"
 exit $status

@@ -3,7 +3,9 @@
 The C build lives in `images/Makefile`; this module decides the variants and
 does the host-side steps between the two links (deterministic blob, probe table
 patch, newc archive). Every step is skipped when its output is newer than its
-inputs, so asking for an image that exists costs a `make` no-op.
+inputs, so asking for an image that exists costs a `make` no-op. Each output
+directory is built under its own lock: two suites asking for one image at once
+(`make test` runs two) get one build, not two interleaved ones.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import lock_for, locked, tmp_beside
 from ..errors import HarnessError
 from .cpio import write_newc
 from .probe import patch_probe
@@ -115,7 +118,7 @@ def make_blob(path: Path, size: int, seed: int) -> None:
     if path.exists() and path.stat().st_size == size:
         return
     rng = random.Random(seed)
-    tmp = path.with_suffix(".tmp")
+    tmp = tmp_beside(path)
     with open(tmp, "wb") as f:
         left = size
         while left:
@@ -145,16 +148,17 @@ def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True
                 uart_base: int | None = None) -> Path:
     uart = f"-uart{uart_base:x}" if uart_base is not None else ""
     out = build_root() / "images" / machine / f"probe-{_size(blob_bytes)}-s{seed}{uart}"
-    out.mkdir(parents=True, exist_ok=True)
-    blob = out / "blob.bin"
-    make_blob(blob, blob_bytes, seed)
-    _make("probe", quiet, out=out, machine=machine, blob=blob, **probe_layout(machine, blob_bytes),
-          **_uart(uart_base))
     probe = out / "probe.elf"
-    stamp = out / "probe.patched"
-    if not _newer(stamp, probe):
-        patch_probe(probe)
-        stamp.touch()
+    with locked(lock_for(out)):     # make, then the table patched in place: one run at a time
+        out.mkdir(parents=True, exist_ok=True)
+        blob = out / "blob.bin"
+        make_blob(blob, blob_bytes, seed)
+        _make("probe", quiet, out=out, machine=machine, blob=blob, **probe_layout(machine, blob_bytes),
+              **_uart(uart_base))
+        stamp = out / "probe.patched"
+        if not _newer(stamp, probe):
+            patch_probe(probe)
+            stamp.touch()
     return probe
 
 
@@ -169,14 +173,15 @@ def build(variant: Variant, quiet: bool = True,
                         variant.uart_base)
     members = members or [("kernel.elf", probe)]
     out = build_root() / "images" / variant.machine / (variant.name + (f"-{tag}" if tag else ""))
-    out.mkdir(parents=True, exist_ok=True)
     archive = out / "archive.cpio"
-    if not _newer(archive, *(path for _, path in members)):
-        write_newc(members, archive)
-    extra = {"pt_pages": variant.pt_pages} if variant.pt_pages is not None else {}
-    _make("elfloader", quiet, out=out, machine=variant.machine, mode=variant.mode,
-          bug=variant.bug, archive=archive, console=variant.console, **extra,
-          **_uart(variant.uart_base))
+    with locked(lock_for(out)):
+        out.mkdir(parents=True, exist_ok=True)
+        if not _newer(archive, *(path for _, path in members)):
+            write_newc(members, archive)
+        extra = {"pt_pages": variant.pt_pages} if variant.pt_pages is not None else {}
+        _make("elfloader", quiet, out=out, machine=variant.machine, mode=variant.mode,
+              bug=variant.bug, archive=archive, console=variant.console, **extra,
+              **_uart(variant.uart_base))
     return Build(variant, out / "elfloader.elf", out / "elfloader.Image", probe, archive)
 
 
@@ -189,6 +194,7 @@ def build_firmware(machine: str, quiet: bool = True) -> Path:
         raise HarnessError(f"no firmware stand-in for machine '{machine}'", field="firmware",
                            fix=f"firmware exists for: {', '.join(FIRMWARE_MACHINES)}")
     out = build_root() / "images" / machine / "firmware"
-    out.mkdir(parents=True, exist_ok=True)
-    _make("firmware", quiet, out=out, machine=machine)
+    with locked(lock_for(out)):
+        out.mkdir(parents=True, exist_ok=True)
+        _make("firmware", quiet, out=out, machine=machine)
     return out / "firmware.elf"

@@ -27,6 +27,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import tmp_beside
 from ..errors import HarnessError
 from .build import build_root
 from .elf import checked_file, read_elf
@@ -161,14 +162,14 @@ def flatten(boot_file: Path, dram_base: int, out_dir: Path | None = None) -> Fla
     out = out_dir / (boot_file.stem + ".bin")
     if not out.exists() or out.stat().st_mtime_ns < boot_file.stat().st_mtime_ns \
             or out.stat().st_size != end - load:
-        tmp = out.with_suffix(".tmp")
+        tmp = tmp_beside(out)      # two suites may package the same image at once
         with open(tmp, "wb") as f:
             for s in segs:
                 f.seek(s.paddr - load)
                 for chunk in s.data.chunks():
                     f.write(chunk)
             f.truncate(end - load)
-        tmp.rename(out)
+        tmp.replace(out)
     return Flat(out, load, elf.entry_paddr, end - load)
 
 
@@ -190,11 +191,11 @@ def make_uimage(flat: Flat, out: Path, name: str = "seL4 elfloader") -> Package:
     """A legacy uImage: arm64, Linux, kernel, uncompressed, header CRC + data CRC."""
     _fits_uimage(flat, flat.path)
     mkimage = _tool("mkimage", "u-boot-tools")
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = tmp_beside(out)
     _run([mkimage, "-A", "arm64", "-O", "linux", "-T", "kernel", "-C", "none",
           "-a", f"{flat.load:#x}", "-e", f"{flat.entry:#x}", "-n", name[:UIMAGE_NAME_MAX],
           "-d", str(flat.path), str(tmp)], "mkimage (uImage)", _env(flat.path))
-    tmp.rename(out)
+    tmp.replace(out)
     return Package("uimage", out, flat.load, flat.entry, flat.size, data_offset=UIMAGE_HEADER)
 
 
@@ -253,11 +254,13 @@ def make_fit(flat: Flat, out: Path, name: str = "seL4 elfloader", config: str = 
     mkimage = _tool("mkimage", "u-boot-tools")
     _tool("dtc", "device-tree-compiler")
     its = out.with_suffix(".its")
-    its.write_text(its_source(flat, name, config, hashes))
-    tmp = out.with_name(out.name + ".tmp")
+    its_tmp = tmp_beside(its)
+    its_tmp.write_text(its_source(flat, name, config, hashes))
+    its_tmp.replace(its)
+    tmp = tmp_beside(out)
     external = ["-E", "-p", f"{FIT_DATA_POSITION:#x}"] if in_place else []
     _run([mkimage, *external, "-f", str(its), str(tmp)], "mkimage (FIT)", _env(flat.path))
-    tmp.rename(out)
+    tmp.replace(out)
     return Package("fit", out, flat.load, flat.entry, flat.size, config, tuple(hashes),
                    FIT_DATA_POSITION if in_place else None)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import processes
+from ..atomic import tmp_beside
 from ..images.build import build_root
 from ..targets import TARGETS_DIR
 from .client import LabClient, LabError, tool
@@ -52,9 +53,9 @@ class VirtualBoard:
         path = build_root() / "lab" / f"garbage-{self.pattern:02x}-{self.garbage[1]}.bin"
         if not path.exists() or path.stat().st_size != self.garbage[1]:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = tmp_beside(path)      # two labs may start at once
             tmp.write_bytes(bytes([self.pattern]) * self.garbage[1])
-            tmp.rename(path)
+            tmp.replace(path)
         return path
 
     def command(self, serial_port: int, tftp: Path, qmp: Path) -> list[str]:

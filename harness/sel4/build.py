@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from ..atomic import locked, tmp_beside
 from ..errors import HarnessError
 from ..images.build import ROOT, build_root
 from .config import Sel4Config
-from .sources import (SourceTree, bundled_tree, digest, locked, patched_seL4_tools,
-                      project_tree, sync_tree)
+from .sources import SourceTree, bundled_tree, digest, patched_seL4_tools, project_tree, sync_tree
 
 if TYPE_CHECKING:
     from ..payload import Payload
@@ -63,8 +63,10 @@ def qemu_wrapper() -> Path:
            "exec qemu-system-aarch64 -nic none \"$@\"\n"
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        path.chmod(0o755)
+        tmp = tmp_beside(path)      # a concurrent configure may be running the old one
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        tmp.replace(path)
     return path
 
 
@@ -75,7 +77,7 @@ def payload_file(mib: int, seed: int = 1) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     base = random.Random(seed).randbytes(1 << 20)
-    tmp = path.with_suffix(".tmp")
+    tmp = tmp_beside(path)
     with tmp.open("wb") as f:
         for i in range(mib):
             k = (i * 4099) % len(base)
@@ -144,25 +146,49 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
     key = digest(tree.ident, json.dumps(args), *(p.read_text() for p in patches))
     out = build_root() / "sel4" / "images" / (cfg.name if tree.bundled else f"{tree.ident}-{cfg.name}")
     record = out / "build.json"
-    if tree.bundled and record.exists():
-        rec = json.loads(record.read_text())
-        if rec.get("key") == key and all((out / rec[k]).exists() for k in ("image", "elfloader")):
-            return Sel4Build(cfg, out / rec["image"], out / rec["elfloader"], out, rebuilt=False)
+    done = _finished(out, key) if tree.bundled else None
+    if done is not None:
+        return Sel4Build(cfg, done[0], done[1], out, rebuilt=False)
     log_path = work.with_name(work.name + ".log")
     with locked(work.with_name(work.name + ".lock")):
+        done = _finished(out, key) if tree.bundled else None
+        if done is not None:        # a concurrent run built it while we waited for the lock
+            return Sel4Build(cfg, done[0], done[1], out, rebuilt=False)
         sync_tree(seL4_tools, active)
         _configure(tree, work, args, log_path, log)
         log(f"building {cfg.name} (ninja; log {log_path})")
         _run(["ninja"], work, log_path, "ninja")
         image = _image_in(work)
         out.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(image, out / image.name)
-        shutil.copy2(work / "elfloader" / "elfloader", out / "elfloader.elf")
-    record.write_text(json.dumps({
-        "key": key, "config": asdict(cfg), "image": image.name, "elfloader": "elfloader.elf",
-        "tree": str(tree.root), "cmake_args": args, "patches": [p.name for p in patches],
-    }, indent=2, default=str))     # default=str: extra_patches are paths
+        _publish(image, out / image.name)
+        _publish(work / "elfloader" / "elfloader", out / "elfloader.elf")
+        tmp = tmp_beside(record)    # the record last: it says both files are complete
+        tmp.write_text(json.dumps({
+            "key": key, "config": asdict(cfg), "image": image.name, "elfloader": "elfloader.elf",
+            "tree": str(tree.root), "cmake_args": args, "patches": [p.name for p in patches],
+        }, indent=2, default=str))     # default=str: extra_patches are paths
+        tmp.replace(record)
     return Sel4Build(cfg, out / image.name, out / "elfloader.elf", out, rebuilt=True)
+
+
+def _finished(out: Path, key: str) -> tuple[Path, Path] | None:
+    """(image, elfloader) of a finished build of `key` in `out`, else None."""
+    try:
+        rec = json.loads((out / "build.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if rec.get("key") != key or not all((out / rec[k]).exists() for k in ("image", "elfloader")):
+        return None
+    return out / rec["image"], out / rec["elfloader"]
+
+
+def _publish(src: Path, dest: Path) -> None:
+    """Copy a build output into place by rename: a suite booting the previous copy keeps
+    reading whole bytes while another suite's rebuild replaces it. (The temporary name
+    holds no '-image-': a directory given as an image is searched for that.)"""
+    tmp = dest.parent / f".partial-{os.getpid()}"
+    shutil.copy2(src, tmp)
+    tmp.replace(dest)
 
 
 def repo_relative(path: Path) -> str:

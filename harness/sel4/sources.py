@@ -8,17 +8,16 @@ elfloader is a copy of its seL4_tools with the patches applied.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import tarfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
+from ..atomic import locked
 from ..errors import HarnessError
 from ..images.build import ROOT, build_root
 from .config import PATCHES
@@ -48,18 +47,6 @@ def file_digest(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock file: two runs never extract or build into one place at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def git_apply(patch: Path, cwd: Path, directory: str | None = None, check: bool = False) -> None:

@@ -24,8 +24,8 @@ class FileRange:
     offset: int
     size: int
 
-    def open(self) -> "Window":
-        return Window(open(self.path, "rb"), self.offset, self.size)
+    def open(self) -> "FileWindow":
+        return FileWindow(open(self.path, "rb"), self.offset, self.size)
 
     def sub(self, offset: int, size: int) -> "FileRange":
         if offset < 0 or size < 0 or offset + size > self.size:
@@ -65,7 +65,7 @@ def crc32_with_zeros(crc: int, count: int) -> int:
     return crc
 
 
-class Window(io.RawIOBase):
+class FileWindow(io.RawIOBase):
     """A seekable stream over [offset, offset+size) of an open file."""
 
     def __init__(self, f: BinaryIO, offset: int, size: int) -> None:

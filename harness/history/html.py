@@ -39,7 +39,7 @@ from .report.summary import summary_section
 from .report.throughput import throughput_section
 from .report.timelines import timelines_section
 from .report.trends import trends_section
-from .report.window import Documents, Window, load_window
+from .report.window import Documents, RunWindow, load_window
 
 
 def write_report(h: History, out: Path, last_runs: int = 30, rule: Rule = Rule()) -> Path:
@@ -99,7 +99,7 @@ p.verdict.bad{background:#ffebee;color:#b71c1c}p.verdict.good{background:#e8f5e9
 """
 
 
-def _page(h: History, window: Window, sections: Sequence[tuple[str, str, str]]) -> str:
+def _page(h: History, window: RunWindow, sections: Sequence[tuple[str, str, str]]) -> str:
     """Header (which history, which runs, when), a table of contents, the sections."""
     n_runs, n_boots = h.db.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM boots)"
                                    ).fetchone()

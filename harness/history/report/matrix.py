@@ -11,10 +11,10 @@ from typing import Sequence
 
 from ..db import History
 from .markup import esc
-from .window import Window
+from .window import RunWindow
 
 
-def checks_section(h: History, window: Window) -> str:
+def checks_section(h: History, window: RunWindow) -> str:
     """Runs × checks (counted in SQL), then the newest run's boots × checks."""
     run_ids = [r for r, _ in window.runs[:window.shown]]
     marks = ",".join("?" * len(run_ids))
@@ -62,7 +62,7 @@ def _count_cell(statuses: dict[str, int], fails: Sequence[str]) -> str:
     return f'<td class="{cls}" title="{esc(tip)}">{text}</td>'
 
 
-def _boot_matrix(h: History, window: Window) -> str:
+def _boot_matrix(h: History, window: RunWindow) -> str:
     """The newest run, boot by boot: which boot failed which check, with its message."""
     run_id = window.runs[0][0]
     boots = window.boots[run_id]

@@ -8,10 +8,10 @@ scales with the image.
 from __future__ import annotations
 
 from .. import plots
-from .window import Documents, Window
+from .window import Documents, RunWindow
 
 
-def throughput_section(window: Window, docs: Documents, figs: plots.Deferred) -> str:
+def throughput_section(window: RunWindow, docs: Documents, figs: plots.Deferred) -> str:
     """Measured (host clock and target timer) and modeled unpack throughput against
     the unpacked size, per loader mode, over the shown runs' passing boots."""
     measured: list[plots.Throughput] = []

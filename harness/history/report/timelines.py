@@ -11,13 +11,13 @@ from typing import Any, Sequence
 from .. import plots
 from ..db import Boot, History
 from .markup import esc
-from .window import Documents, Window
+from .window import Documents, RunWindow
 
 #: Boots of the newest run that get a timeline.
 MAX_TIMELINES = 40
 
 
-def timelines_section(h: History, window: Window, docs: Documents, figs: plots.Deferred) -> str:
+def timelines_section(h: History, window: RunWindow, docs: Documents, figs: plots.Deferred) -> str:
     """A timeline per boot of the newest run (capped), with anchors to jump between them."""
     run_id = window.runs[0][0]
     boots = sorted(window.boots[run_id], key=lambda b: (b.ok, b.series))     # failed ones first

@@ -16,7 +16,7 @@ from ..compare import Comparison, Rule, judge_exact, judge_noisy, spread
 from ..db import Boot
 from ..metrics import EXACT, Metric
 from .markup import esc, series_anchor
-from .window import Documents, Window
+from .window import Documents, RunWindow
 
 #: Series that get trends.
 MAX_SERIES = 80
@@ -27,7 +27,7 @@ PHASE_ORDER = ("firmware", "u-boot", "load", "bootm", "start", "loader", "unpack
 NOISY_EXTRA = ("unpack.host_s", "unpack.target_s", "uboot.tftp_s")
 
 
-def trends_section(window: Window, rule: Rule, docs: Documents, comparison: Comparison | None,
+def trends_section(window: RunWindow, rule: Rule, docs: Documents, comparison: Comparison | None,
                    figs: plots.Deferred) -> str:
     """Per series a figure of its measured (noisy) figures and, when the cache model
     ran, one of its modeled figures; series with findings first."""
@@ -58,7 +58,7 @@ def _run_labels(started: Sequence[float]) -> list[str]:
     return [time.strftime(fmt, time.localtime(t)) for t in started]
 
 
-def series_trends(series: str, window: Window, rule: Rule, docs: Documents,
+def series_trends(series: str, window: RunWindow, rule: Rule, docs: Documents,
                   x_labels: Sequence[str], figs: plots.Deferred) -> str:
     """The figures of one series, with the flagged points listed under them."""
     seq = _series_boots(series, window)
@@ -86,7 +86,7 @@ def series_trends(series: str, window: Window, rule: Rule, docs: Documents,
     return "\n".join(out)
 
 
-def _series_boots(series: str, window: Window) -> list[tuple[int, Boot]]:
+def _series_boots(series: str, window: RunWindow) -> list[tuple[int, Boot]]:
     """(run index, boot) of the series, newest run first, one boot per run (the newest)."""
     out = []
     for r, (run_id, _) in enumerate(window.runs):
@@ -103,7 +103,7 @@ def _noisy_order(names: Sequence[str]) -> list[str]:
     return phases + [n for n in NOISY_EXTRA if n in names]
 
 
-def trend_row(series: str, name: str, seq: Sequence[tuple[int, Boot]], window: Window,
+def trend_row(series: str, name: str, seq: Sequence[tuple[int, Boot]], window: RunWindow,
               rule: Rule) -> plots.TrendRow:
     """One figure of the series over the shown runs, each point judged as `harness
     compare --baseline previous` would have judged it on the night of its run."""
@@ -128,7 +128,7 @@ def trend_row(series: str, name: str, seq: Sequence[tuple[int, Boot]], window: W
 
 
 def _judge_point(row: plots.TrendRow, series: str, name: str, metric: Metric, boot: Boot, r: int,
-                 before: Sequence[tuple[int, Boot]], window: Window, rule: Rule, x: int) -> None:
+                 before: Sequence[tuple[int, Boot]], window: RunWindow, rule: Rule, x: int) -> None:
     """A noisy point: the baseline is the series' ok boots in the `window` runs before
     this one, less the `sustain - 1` boots just before it (the streak), as in compare."""
     if not boot.ok:                   # a failed boot's times say nothing about speed
@@ -150,7 +150,7 @@ def _judge_point(row: plots.TrendRow, series: str, name: str, metric: Metric, bo
 
 
 def _judge_exact(series: str, name: str, metric: Metric, boot: Boot, r: int,
-                 before: Sequence[tuple[int, Boot]], window: Window, rule: Rule) -> str:
+                 before: Sequence[tuple[int, Boot]], window: RunWindow, rule: Rule) -> str:
     """An exact point against the newest series boot of the `window` runs before it."""
     ref = next((b for r2, b in before if r2 <= r + rule.window), None)
     old = window.metrics[ref.id].get(name) if ref is not None else None
@@ -163,7 +163,7 @@ def _judge_exact(series: str, name: str, metric: Metric, boot: Boot, r: int,
 
 
 def _flag_text(flags: Sequence[tuple[str, int, float, str]], rows: Sequence[plots.TrendRow],
-               window: Window) -> str:
+               window: RunWindow) -> str:
     """The flagged points in words, newest first (at most 8): the figure says where,
     the caption says which run and how much."""
     if not flags:

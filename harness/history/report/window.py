@@ -25,7 +25,7 @@ _WANTED = ("(name LIKE 'phase.%' OR name LIKE 'modeled.%' OR name IN "
 
 
 @dataclass
-class Window:
+class RunWindow:
     """The newest runs and their boots: runs[:shown] are drawn, the runs after them
     are there only as baseline for judging the oldest drawn points."""
 
@@ -39,7 +39,7 @@ class Window:
             yield from self.boots[run_id]
 
 
-def load_window(h: History, last_runs: int, rule: Rule) -> Window:
+def load_window(h: History, last_runs: int, rule: Rule) -> RunWindow:
     """The last `last_runs` runs plus `window + sustain` older ones (the baseline and
     streak of the oldest drawn run), with only the figures the page draws."""
     runs = [(r, s) for r, s in h.db.execute(
@@ -47,7 +47,7 @@ def load_window(h: History, last_runs: int, rule: Rule) -> Window:
         (last_runs + rule.window + rule.sustain,))]
     boots = {run_id: h.boots(run_id=run_id) for run_id, _ in runs}
     ids = [b.id for bs in boots.values() for b in bs]
-    return Window(runs, min(last_runs, len(runs)), boots, _figures(h, ids))
+    return RunWindow(runs, min(last_runs, len(runs)), boots, _figures(h, ids))
 
 
 def _figures(h: History, ids: Sequence[int]) -> dict[int, dict[str, Metric]]:

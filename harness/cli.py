@@ -13,7 +13,7 @@ from . import doctor, options
 from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
 from .payload import Payload, from_build, from_user
-from .repro import Outcome as Outcome_
+from .repro import ReproOutcome
 from .report import summary
 from .history import cli as history_cli
 from .history.db import history_path
@@ -136,7 +136,7 @@ def cmd_repro(args: argparse.Namespace) -> int:
         outcome = _boot(stack, session, p.payload, args, extra=o["extra"],
                         coherence=o["coherence"], verify=o["verify"], until=o["until"])
     print(summary(outcome.result, outcome.checks))
-    now = Outcome_(outcome.result.ok,
+    now = ReproOutcome(outcome.result.ok,
                    (outcome.result.failure.kind, outcome.result.failure.phase)
                    if outcome.result.failure else None, tuple(sorted(outcome.failed)))
     same, line = verdict_line(p.recorded, now)

@@ -34,7 +34,7 @@ IMX8M_SERIAL_INDEX = {0x30860000: 0, 0x30890000: 1, 0x30880000: 2, 0x30a60000: 3
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ReproOutcome:
     """What decides whether a rerun reproduced a boot."""
 
     ok: bool
@@ -48,11 +48,11 @@ class Outcome:
         return f"{head}, {checks}"
 
 
-def outcome_of(doc: dict[str, Any]) -> Outcome:
+def outcome_of(doc: dict[str, Any]) -> ReproOutcome:
     f = doc.get("failure_detail")
     failure = (str(f.get("kind")), str(f.get("phase"))) if isinstance(f, dict) else None
     failing = sorted(str(c.get("name")) for c in doc.get("checks") or [] if c.get("status") == "fail")
-    return Outcome(bool(doc.get("ok")), failure, tuple(failing))
+    return ReproOutcome(bool(doc.get("ok")), failure, tuple(failing))
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Plan:
     target: Target
     payload: Payload
     options: dict[str, Any]
-    recorded: Outcome
+    recorded: ReproOutcome
     notes: tuple[str, ...]
 
     @property
@@ -262,7 +262,7 @@ def plan(spec: str, work: Path) -> Plan:
                 outcome_of(doc), tuple(notes))
 
 
-def verdict_line(recorded: Outcome, now: Outcome) -> tuple[bool, str]:
+def verdict_line(recorded: ReproOutcome, now: ReproOutcome) -> tuple[bool, str]:
     """(reproduced?, the line that says so)."""
     if recorded == now:
         return True, f"reproduced: {now.describe()}, as recorded"

@@ -19,7 +19,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.history.document import sha256_of
 from harness.images.build import Variant, build
-from harness.repro import Outcome, locate, plan, verdict_line
+from harness.repro import ReproOutcome, locate, plan, verdict_line
 from harness.targets import Target, load
 
 
@@ -130,10 +130,10 @@ def test_junit_cases_name_their_result_folder(tmp_path: Path) -> None:
 
 @pytest.mark.host
 def test_the_verdict_compares_what_decides_a_boot() -> None:
-    passed = Outcome(True, None, ())
-    control = Outcome(True, None, ("segments",))
+    passed = ReproOutcome(True, None, ())
+    control = ReproOutcome(True, None, ("segments",))
     assert verdict_line(control, control)[0] and verdict_line(passed, passed)[1].startswith("reproduced")
-    same, line = verdict_line(control, Outcome(True, None, ("bss",)))
+    same, line = verdict_line(control, ReproOutcome(True, None, ("bss",)))
     assert not same and "NOT reproduced" in line and "segments" in line and "bss" in line
 
 

@@ -15,7 +15,9 @@ UBOOT_BIN = Path("/usr/lib/u-boot/qemu_arm64/u-boot.bin")
 
 
 @dataclass(frozen=True)
-class Finding:
+class Prerequisite:
+    """One thing the harness needs on this machine: present or not, and how to get it."""
+
     what: str
     ok: bool
     detail: str
@@ -34,14 +36,14 @@ def qemu_version(binary: str = "qemu-system-aarch64") -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def findings() -> list[Finding]:
+def prerequisites() -> list[Prerequisite]:
     out = []
     v = qemu_version()
-    out.append(Finding("qemu-system-aarch64 >= 9", v is not None and v >= (9, 0),
+    out.append(Prerequisite("qemu-system-aarch64 >= 9", v is not None and v >= (9, 0),
                        f"found {v[0]}.{v[1]}" if v else "not found", BACKPORTS))
     if v is not None:
         machines = _run(["qemu-system-aarch64", "-machine", "help"])
-        out.append(Finding("QEMU machine imx8mp-evk", "imx8mp-evk" in machines,
+        out.append(Prerequisite("QEMU machine imx8mp-evk", "imx8mp-evk" in machines,
                            "present" if "imx8mp-evk" in machines else "missing (QEMU too old)",
                            BACKPORTS))
     for tool, pkg in (("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu"),
@@ -53,12 +55,12 @@ def findings() -> list[Finding]:
                       ("aarch64-linux-gnu-g++", "g++-aarch64-linux-gnu"), ("xmllint", "libxml2-utils"),
                       ("protoc", "protobuf-compiler"), ("cpio", "cpio"), ("xxd", "xxd"), ("git", "git")):
         path = shutil.which(tool)
-        out.append(Finding(tool, path is not None, path or "not found", f"apt-get install -y {pkg}"))
-    out.append(Finding("U-Boot for QEMU", UBOOT_BIN.is_file(), str(UBOOT_BIN),
+        out.append(Prerequisite(tool, path is not None, path or "not found", f"apt-get install -y {pkg}"))
+    out.append(Prerequisite("U-Boot for QEMU", UBOOT_BIN.is_file(), str(UBOOT_BIN),
                        "apt-get install -y u-boot-qemu"))
     glib = subprocess.run(["pkg-config", "--exists", "glib-2.0"]).returncode == 0 \
         if shutil.which("pkg-config") else False
-    out.append(Finding("glib-2.0 headers (TCG plugin build)", glib, "found" if glib else "missing",
+    out.append(Prerequisite("glib-2.0 headers (TCG plugin build)", glib, "found" if glib else "missing",
                        "apt-get install -y libglib2.0-dev"))
     for mod, pip in (("labgrid", "labgrid"), ("elftools", "pyelftools"), ("pexpect", "pexpect"),
                      ("yaml", "pyyaml"), ("qemu.qmp", "qemu.qmp")):
@@ -66,11 +68,11 @@ def findings() -> list[Finding]:
             found = importlib.util.find_spec(mod) is not None
         except ModuleNotFoundError:
             found = False
-        out.append(Finding(f"python module {mod}", found, "importable" if found else "missing",
+        out.append(Prerequisite(f"python module {mod}", found, "importable" if found else "missing",
                            f".venv/bin/pip install -e . (or pip install {pip})"))
     from .sel4.build import sel4_venv
     venv = sel4_venv() / "bin" / "python"
-    out.append(Finding("seL4 build environment (PyPI sel4-deps)", venv.exists(), str(venv),
+    out.append(Prerequisite("seL4 build environment (PyPI sel4-deps)", venv.exists(), str(venv),
                        f"python3 -m venv {sel4_venv()} && {sel4_venv()}/bin/pip install sel4-deps==0.9.0"))
     return out
 
@@ -78,7 +80,7 @@ def findings() -> list[Finding]:
 def report() -> int:
     """Print every finding; exit status 0 only when nothing is missing."""
     missing = 0
-    for f in findings():
+    for f in prerequisites():
         mark = "ok  " if f.ok else "MISS"
         print(f"[{mark}] {f.what}: {f.detail}")
         if not f.ok:

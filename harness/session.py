@@ -18,7 +18,7 @@ from typing import Any, Callable
 from labgrid import Environment
 
 from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
-from . import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
+from .qemu import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy
 from .boot import Attachment, BootResult, run_boot
 from .checks import Check, check_kernel, run_checks
@@ -79,7 +79,7 @@ def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20
     PT_LOADs, every image's file bytes, and `reserved` (the caller's: e.g. the DTB
     QEMU's virt machine puts at the RAM base). A user image whose place only the
     run can tell (a boot loader's DTB is copied before it) is not poisoned."""
-    from .verify import image_offsets
+    from .qemu.verify import image_offsets
     try:
         images = payload.images
         loader = [(s.paddr, s.paddr + s.memsz) for s in payload.loader.segments]
@@ -330,8 +330,8 @@ class BootSession:
             if not self.target.is_qemu:
                 raise HarnessError("out-of-band verification needs QEMU (gdbstub + QMP)",
                                    file=self.target.path, fix="use a QEMU target")
-            from .gdbstub import free_port
-            from .verify import OutOfBand
+            from .qemu.gdbstub import free_port
+            from .qemu.verify import OutOfBand
             port = free_port()
             args += ["-gdb", f"tcp:127.0.0.1:{port}"]
             qemu = getattr(self.strategy, "qemu", None) or getattr(self.strategy, "power")
@@ -392,7 +392,7 @@ class BootSession:
         """QEMU arguments and hooks for --gdb: a gdbstub on 127.0.0.1 only, the guest run
         to the loader's entry and held there (no QMP 'cont'), and the gdb-multiarch
         command with the loader's and the kernel's symbols printed for the person."""
-        from .gdbstub import free_port, gdb_command, hold_at
+        from .qemu.gdbstub import free_port, gdb_command, hold_at
         if not self.target.is_qemu or hasattr(self.strategy, "before_bootm"):
             raise HarnessError("--gdb holds the loader of a QEMU target that starts it directly",
                                file=self.target.path, field="harness.boot",

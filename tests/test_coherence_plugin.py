@@ -507,7 +507,7 @@ def test_warm_user_images_where_sel4_places_them(monkeypatch: pytest.MonkeyPatch
     the run can tell stays cold."""
     from types import SimpleNamespace
 
-    import harness.verify
+    import harness.qemu.verify
     from harness.coherence.start import warm_ranges
 
     kernel = SimpleNamespace(name="kernel", span=(0x40000000, 0x40200000),
@@ -518,7 +518,7 @@ def test_warm_user_images_where_sel4_places_them(monkeypatch: pytest.MonkeyPatch
                             segments=[SimpleNamespace(paddr=0x600000, memsz=0x1000)])
     payload = SimpleNamespace(loader=SimpleNamespace(span=(0x60000000, 0x60100000)), reference=False,
                               contract="sel4", images=(kernel, root, other))
-    monkeypatch.setattr(harness.verify, "image_offsets",
+    monkeypatch.setattr(harness.qemu.verify, "image_offsets",
                         lambda p, tl=None: {"kernel": 0, "rootserver": 0x40300000 - 0x400000})
     warm = warm_ranges(payload, "warm")  # type: ignore[arg-type]
     assert warm == [(0x40000000, 0x40200000), (0x40300000, 0x40400000), (0x60000000, 0x60100000)]
@@ -678,12 +678,12 @@ def test_coverage_names_the_first_missed_range(tmp_path: Path, cleaned: list[lis
     """maintenance-coverage: the final clean covers every destination and the loader's
     writable range, the invalidate before the enable the writable range; a missed line is
     named even though no hazard arose in this boot."""
-    import harness.verify
+    import harness.qemu.verify
     from harness.checks import CACHE_CHECKS as CHECKS
 
     result = _coverage_result(tmp_path, cleaned, invalidated)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(harness.verify, "image_offsets", lambda p, tl=None: {"kernel": 0})
+        mp.setattr(harness.qemu.verify, "image_offsets", lambda p, tl=None: {"kernel": 0})
         check = CHECKS["maintenance-coverage"](result)
         stock = CHECKS["maintenance-coverage"](_coverage_result(tmp_path, [], [], ()))
     assert check.status == status, check
@@ -695,7 +695,7 @@ def test_coverage_names_the_first_missed_range(tmp_path: Path, cleaned: list[lis
 def test_coverage_leaves_a_gap_this_boot_showed_to_its_hazard_check(tmp_path: Path) -> None:
     """A missed line that is dirty in this boot is cache-clean's defect: one defect, one
     failing check (maintenance-coverage says so and passes)."""
-    import harness.verify
+    import harness.qemu.verify
     from harness.checks import CACHE_CHECKS as CHECKS
 
     result = _coverage_result(tmp_path, [[0x40000000, 0x40001000], [0x40100080, 0x40102000]],
@@ -707,6 +707,6 @@ def test_coverage_leaves_a_gap_this_boot_showed_to_its_hazard_check(tmp_path: Pa
     path.write_text(json.dumps(raw))
     result.extras["coherence"] = CoherenceReport.load(path)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(harness.verify, "image_offsets", lambda p, tl=None: {"kernel": 0})
+        mp.setattr(harness.qemu.verify, "image_offsets", lambda p, tl=None: {"kernel": 0})
         check = CHECKS["maintenance-coverage"](result)
     assert check.status == "pass" and "already cache-clean's hazards" in check.message, check

@@ -351,12 +351,12 @@ def test_gdbstub_not_answering_during_verify(harness_target: Target, fault_sessi
     """--verify with a gdbstub that accepts the connection and never answers: an
     infrastructure failure naming the gdbstub, within its 5 s command timeout."""
     needs(harness_target.is_qemu, "--verify needs QEMU's gdbstub and QMP")
-    import harness.gdbstub
-    import harness.verify
+    import harness.qemu.gdbstub
+    import harness.qemu.verify
     session = fault_session
     hole = BlackHole()
-    real = harness.gdbstub.GdbStub
-    monkeypatch.setattr(harness.verify, "GdbStub", lambda port, *a, **k: real(hole.port, *a, **k))
+    real = harness.qemu.gdbstub.GdbStub
+    monkeypatch.setattr(harness.qemu.verify, "GdbStub", lambda port, *a, **k: real(hole.port, *a, **k))
     try:
         outcome, took = boot_timed(session, session.payload(session.variant()), "gdbstub-silent",
                                    verify=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from harness.gdbstub import GdbStub
+from harness.qemu.gdbstub import GdbStub
 from harness.images.elf import read_elf
 from harness.targets import Target
 from helpers.process_tree import stop_tree

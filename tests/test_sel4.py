@@ -22,7 +22,7 @@ from harness.sel4.build import build
 from harness.sel4.config import Sel4Config, for_target
 from harness.session import QEMU_DTB_BYTES, BootSession, Outcome, poison_ranges
 from harness.targets import Target
-from harness.verify import sel4_places
+from harness.qemu.verify import sel4_places
 
 pytestmark = [pytest.mark.boot, pytest.mark.sel4]
 

@@ -26,7 +26,7 @@ from harness.payload import Payload, from_user
 from harness.phases import Timeline
 from harness.session import archive_hash_check, poison_ranges
 from harness.targets import Target, load, parse_timeout, with_overrides
-from harness.verify import VerifyReport
+from harness.qemu.verify import VerifyReport
 
 from helpers.elfgen import Elf, Seg
 from helpers.fakes import FakeStrategy, ScriptedConsole
@@ -301,7 +301,7 @@ def test_poison_reaches_the_user_images_where_seL4_places_them(tmp_path: Path) -
     """With the DTB in the archive, seL4's loader puts the rootserver at a place known
     before the boot: the first page after the kernel, then the DTB's pages. Its bss is
     poisoned there, and the out-of-band dump reads that same place."""
-    from harness.verify import compare, sel4_places
+    from harness.qemu.verify import compare, sel4_places
     p = from_user(elfloader(tmp_path, [("kernel.elf", kernel_elf()), ("kernel.dtb", fdt(7697)),
                                        ("rootserver", rootserver_with_bss())]))
     place = KERNEL_END + 0x2000                  # 7697 bytes of DTB: two pages
@@ -332,7 +332,7 @@ def test_a_loader_placing_elsewhere_than_the_rule_fails_out_of_band(tmp_path: Pa
     """Negative control: the loader says it put the rootserver elsewhere than where its
     bss was poisoned and its memory dumped: the out-of-band check fails naming both."""
     from harness.checks import check_out_of_band
-    from harness.verify import compare
+    from harness.qemu.verify import compare
     p = from_user(elfloader(tmp_path, [("kernel.elf", kernel_elf()), ("kernel.dtb", fdt(0x800)),
                                        ("rootserver", rootserver_with_bss())]))
     place = KERNEL_END + 0x1000
@@ -545,7 +545,7 @@ def test_qemu_start_failure_shows_qemu_stderr(tmp_path: Path) -> None:
     """labgrid says 'QEMU error: None'; the harness shows what QEMU wrote to stderr."""
     import subprocess
 
-    from harness.strategy import start_qemu
+    from harness.qemu.strategy import start_qemu
 
     class FakeQemu:
         _tempdir = str(tmp_path)

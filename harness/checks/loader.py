@@ -145,7 +145,7 @@ def sel4_entry_state(source: str, sctlr: int | None, el: int | None,
 def _handoff_sel4(r: BootResult) -> Check:
     """seL4's contract: MMU and caches on, the kernel's virtual entry, the expected EL."""
     from ..coherence import CoherenceReport
-    from ..verify import VerifyReport
+    from ..qemu.verify import VerifyReport
     name = "handoff"
     kernel = r.payload.images[0]
     el, why = sel4_expected_el(r)
@@ -282,7 +282,7 @@ def check_kernel(r: BootResult) -> Check:
 
 def check_out_of_band(r: BootResult) -> Check:
     """Memory at the kernel entry equals the ELF images (dumped by QMP, no loader help)."""
-    from ..verify import VerifyReport
+    from ..qemu.verify import VerifyReport
     name = "out-of-band"
     report = r.extras.get("verify")
     if not isinstance(report, VerifyReport):

@@ -138,7 +138,7 @@ def _promised(r: BootResult) -> tuple[list[tuple[str, Span]], list[tuple[str, Sp
     """(what the final clean must cover, what the invalidate before the enable must),
     each as (words, [start, end))."""
     from ..errors import HarnessError
-    from ..verify import image_offsets
+    from ..qemu.verify import image_offsets
     from ..coherence.window import loader_writable
 
     clean: list[tuple[str, Span]] = []

@@ -64,7 +64,7 @@ def warm_ranges(payload: "Payload", state: str) -> list[tuple[int, int]]:
     if state == "cold":
         return []
     from ..errors import HarnessError
-    from ..verify import image_offsets
+    from ..qemu.verify import image_offsets
     try:
         offsets = image_offsets(payload)
     except HarnessError:

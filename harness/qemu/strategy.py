@@ -22,8 +22,8 @@ import attr
 from labgrid.factory import target_factory
 from labgrid.strategy.common import Strategy, StrategyError
 
-from . import processes
-from .errors import BootFailure, HarnessError
+from .. import processes
+from ..errors import BootFailure, HarnessError
 
 
 class Status(enum.Enum):
@@ -221,8 +221,8 @@ def firmware_for(target: Any) -> Firmware | None:
     """Build (or reuse) the firmware a harness target names in `firmware:`."""
     if getattr(target, "firmware", None) is None:
         return None
-    from .images.build import FIRMWARE_MAILBOX, build_firmware
-    from .images.elf import read_elf
+    from ..images.build import FIRMWARE_MAILBOX, build_firmware
+    from ..images.elf import read_elf
     elf = build_firmware(target.machine)
     return Firmware(elf, read_elf(elf, "firmware").symbol(FIRMWARE_MAILBOX))
 
@@ -236,8 +236,8 @@ def loader_placement(image: Path, dram_base: int) -> tuple[list[str], int]:
     at DRAM base + text_offset, where booti/QEMU's -kernel put it, entered at its first
     byte. A raw binary without the header has no load address anyone could know.
     """
-    from .images.elf import read_elf
-    from .images.package import image_header, is_elf
+    from ..images.elf import read_elf
+    from ..images.package import image_header, is_elf
     if not image.is_file():
         raise HarnessError("no such file", file=image, fix="check the path (build the image first?)")
     if is_elf(image):

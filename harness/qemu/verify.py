@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import BootFailure
+from ..errors import BootFailure
 from .gdbstub import GdbStub
-from .images.elf import ElfImage, Segment
-from .payload import Payload
-from .phases import Timeline
+from ..images.elf import ElfImage, Segment
+from ..payload import Payload
+from ..phases import Timeline
 
 CHUNK = 32 << 20
 

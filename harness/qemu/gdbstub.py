@@ -11,7 +11,7 @@ import socket
 import time
 from pathlib import Path
 
-from .errors import BootFailure
+from ..errors import BootFailure
 
 
 def free_port() -> int:

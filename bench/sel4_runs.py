@@ -31,7 +31,7 @@ from harness.images.cpio import HEADER, MAGIC, TRAILER, _header, find_archive, r
 from harness.payload import from_user
 from harness.sel4.build import Sel4Build, build
 from harness.sel4.config import Sel4Config
-from harness.qemu.strategy import instruction_clock
+from harness.qemu.command import instruction_clock
 
 MIB = 1 << 20
 CACHE = Path("build/sel4-model")

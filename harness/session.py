@@ -18,7 +18,8 @@ from typing import Any, Callable
 from labgrid import Environment
 
 from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
-from .qemu import strategy as _strategy  # noqa: F401 - registers the strategies with labgrid
+from .qemu import strategy as _qemu_strategy  # noqa: F401 - registers QEMUBootStrategy
+from .qemu.command import QUIT_KEYS, instruction_clock, standalone
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy
 from .boot import Attachment, BootResult, run_boot
 from .checks import Check, check_kernel, run_checks
@@ -239,7 +240,7 @@ class BootSession:
             if self.target.machine == "virt" else []
         args = poison_args(payload, self.target.dram, reserved=dtb) if self.target.poison else []
         if coherence:   # modeled boots: exact counts need a guest clock the host cannot move
-            args += _strategy.instruction_clock()
+            args += instruction_clock()
             args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")
         return args
 
@@ -288,13 +289,13 @@ class BootSession:
         TFTP folder and the commands to type); for a board, the commands only."""
         check_platform(payload, self.target)
         internal = shlex.split(self.command_line(payload, extra, coherence))
-        line = shlex.join(_strategy.standalone(internal)) if internal else ""
+        line = shlex.join(standalone(internal)) if internal else ""
         uboot = getattr(self.strategy, "dry_run", None)
         if uboot is not None:
             return str(uboot(line or None))
         uart = f" (UART at {self.target.console_uart:#x})" if self.target.console_uart else ""
         return (f"# {payload.label} on {self.target.name}: the console is this terminal{uart}; "
-                f"{_strategy.QUIT_KEYS} quits QEMU, Ctrl-A C is its monitor.\n{line}")
+                f"{QUIT_KEYS} quits QEMU, Ctrl-A C is its monitor.\n{line}")
 
     def boot(self, payload: Payload, name: str | None = None, extra: list[str] | None = None,
              reuse: bool = True, coherence: bool | None = None, verify: bool = False,

@@ -4,7 +4,7 @@ for bit on every exact figure, and their guest clocks read the same at every mar
 Why a CPU hog: with QEMU's default clock the generic timer follows the host, so a loaded
 host shifts what the loader does inside the counted window (it prints a tick value with
 one more digit), and the "exact" counts moved between identical boots. Modeled boots run
-on the instruction-count clock (harness.qemu.strategy.instruction_clock); this test is its proof
+on the instruction-count clock (harness.qemu.command.instruction_clock); this test is its proof
 and fails without it (the marks' ticks differ on every pair of boots, the counts often).
 """
 from __future__ import annotations

@@ -20,7 +20,7 @@ import yaml
 from harness.errors import HarnessError
 from harness.images.build import FIRMWARE_MAILBOX, build_firmware
 from harness.images.elf import read_elf
-from harness.qemu.strategy import loader_placement
+from harness.qemu.firmware import loader_placement
 from harness.targets import TARGETS_DIR, load
 
 OCRAM = (0x00900000, 0x00990000)

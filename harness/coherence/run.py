@@ -13,7 +13,7 @@ from pathlib import Path
 from ..images.build import build_root
 from ..payload import from_user
 from ..processes import register, stop
-from ..qemu.strategy import instruction_clock
+from ..qemu.command import instruction_clock
 from . import CoherenceReport, plugin_args, plugin_path
 from .start import start_state, warm_ranges
 from .window import Window, window_for

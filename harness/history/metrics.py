@@ -4,7 +4,7 @@ Two kinds, because they are compared differently (harness/history/compare.py):
 - "exact": deterministic for a given image, target and harness -- byte counts,
   the cache model's instruction and access counts, modeled board time (a
   function of those counts). Any change is news. The counts are exact because
-  modeled boots run on QEMU's instruction-count clock (harness.qemu.strategy.
+  modeled boots run on QEMU's instruction-count clock (harness.qemu.command.
   instruction_clock): with the host's clock a loaded host moved them by a few
   instructions (the loader prints timer values inside the counted window).
 - "noisy": measured on a shared machine or a board -- host-stamped phase times,

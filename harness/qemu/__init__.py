@@ -1,6 +1,9 @@
 """QEMU targets: the labgrid boot strategy and what only a QEMU guest allows.
 
-`strategy` (the labgrid `QEMUBootStrategy`, the start and stop of labgrid's QEMU the
-U-Boot strategy shares, the command lines), `gdbstub` (a minimal RSP client) and
-`verify` (out-of-band memory verification through the gdbstub and QMP).
+`strategy` (the labgrid `QEMUBootStrategy`), `power` (start and stop labgrid's QEMU,
+shared with the U-Boot strategy), `console` (the console socket drained during
+start-up), `command` (the command labgrid starts, the one a person can run, the
+instruction-count clock), `firmware` (firmware first, the loader beside it),
+`gdbstub` (a minimal RSP client) and `verify` (out-of-band memory verification
+through the gdbstub and QMP).
 """

@@ -83,7 +83,7 @@ def dry_run_text(target: Target, pkg: Package, image: str, where: Placement,
                  qemu: str | None = None, tftp_root: str | None = None) -> str:
     """What a boot would do, without doing it.
 
-    With QEMU (`qemu`: the standalone command, strategy.standalone) the text is a
+    With QEMU (`qemu`: the standalone command, qemu.command.standalone) the text is a
     shell script a person pastes: the package linked into the TFTP folder QEMU
     serves, then QEMU with the console on the terminal; the U-Boot steps are
     comments to follow at the prompt. For a board: the package and the commands

@@ -31,7 +31,8 @@ from ..images.package import Package
 from ..labgrid_fixes import resources_gone
 from ..phases import Event, Timeline
 from ..protocol import Patterns
-from ..qemu.strategy import labgrid_command, start_qemu, stop_qemu
+from ..qemu.command import labgrid_command
+from ..qemu.power import start_qemu, stop_qemu
 from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
 from .console import PromptDialogue, _Console, _NoPrompt

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -18,18 +18,19 @@ from typing import Any, Callable
 from labgrid import Environment
 
 from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
-from .qemu import strategy as _qemu_strategy  # noqa: F401 - registers QEMUBootStrategy
-from .qemu.command import QUIT_KEYS, instruction_clock, standalone
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy
 from .boot import Attachment, BootResult, run_boot
 from .checks import Check, check_kernel, run_checks
 from .errors import BootFailure, HarnessError
+from .history.document import RunContext, document
 from .images.build import Variant, build, build_root
 from .images.platform import check_platform
 from .payload import Payload, from_build
-from .history.document import RunContext, document
-from .report import prepare_dir, write
 from .phases import Timeline
+from .qemu import strategy as _qemu_strategy  # noqa: F401 - registers QEMUBootStrategy
+from .qemu.command import QUIT_KEYS, instruction_clock, standalone
+from .qemu.poison import poison_args, qemu_reserved
+from .report import prepare_dir, write
 from .targets import Target
 
 
@@ -50,77 +51,6 @@ class Outcome:
 
 #: --gdb: a person steps through the loader, so its phases wait this long (a day).
 DEBUG_WAIT = 86400.0
-
-
-# With an ELF given to -kernel, QEMU places the DTB it generates at the base of RAM
-# (1 MiB on virt); anything else loaded there stops QEMU ("Some ROM regions are
-# overlapping"). seL4's kernel is linked there too, its bss is zeroed by the loader.
-QEMU_DTB_BYTES = 1 << 20
-
-
-def _clip(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """[start, end) less every hole, as sorted ranges."""
-    out, pos = [], start
-    for lo, hi in sorted(holes):
-        if hi <= pos or lo >= end:
-            continue
-        if lo > pos:
-            out.append((pos, lo))
-        pos = max(pos, hi)
-    if pos < end:
-        out.append((pos, end))
-    return out
-
-
-def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20,
-                  reserved: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
-    """The bss ranges to poison, where each image will land (seL4's loader moves user
-    images: `verify.image_offsets`, the placement the out-of-band dump uses too),
-    clipped so they never overlap what QEMU or the image place: the loader's own
-    PT_LOADs, every image's file bytes, and `reserved` (the caller's: e.g. the DTB
-    QEMU's virt machine puts at the RAM base). A user image whose place only the
-    run can tell (a boot loader's DTB is copied before it) is not poisoned."""
-    from .qemu.verify import image_offsets
-    try:
-        images = payload.images
-        loader = [(s.paddr, s.paddr + s.memsz) for s in payload.loader.segments]
-        offsets = image_offsets(payload)
-    except HarnessError:
-        return []   # an archive the loader itself will reject: nothing to poison
-    placed = [img for img in images if img.name in offsets]
-    holes = [*loader, *(reserved or [])]
-    holes += [(s.paddr + offsets[img.name], s.paddr + offsets[img.name] + s.filesz)
-              for img in placed for s in img.segments]
-    lo_ram, hi_ram = dram[0], dram[0] + dram[1]
-    out: list[tuple[int, int]] = []
-    for img in placed:
-        for seg in img.segments:
-            start, end = (a + offsets[img.name] for a in seg.bss)
-            end = min(end, start + limit, hi_ram)
-            if end <= start or not lo_ram <= start < hi_ram:
-                continue    # nothing to zero, or not DRAM
-            out += _clip(start, end, holes)
-    return out
-
-
-def poison_args(payload: Payload, dram: tuple[int, int], pattern: int = 0xA5,
-                limit: int = 64 << 20, reserved: list[tuple[int, int]] | None = None) -> list[str]:
-    """QEMU loader devices that fill every bss range with a pattern before boot.
-
-    Real DRAM holds garbage after reset; QEMU's is zero, which would hide a loader
-    that forgets to zero. Ranges above `limit` bytes are poisoned in their first
-    `limit` bytes only; see `poison_ranges` for what is never touched.
-    """
-    args: list[str] = []
-    pdir = build_root() / "poison"
-    pdir.mkdir(parents=True, exist_ok=True)
-    for start, end in poison_ranges(payload, dram, limit, reserved):
-        size = end - start
-        f = pdir / f"{pattern:02x}-{size}.bin"
-        if not f.exists() or f.stat().st_size != size:
-            f.write_bytes(bytes([pattern]) * size)
-        args += ["-device", f"loader,file={f},addr={start:#x},force-raw=on"]
-    return args
 
 
 def archive_hash_check(payload: Payload) -> Check | None:
@@ -234,11 +164,8 @@ class BootSession:
         """Per-boot QEMU arguments: memory poison, and the cache model when asked."""
         if not self.target.is_qemu:
             return []
-        # QEMU's virt machine writes its generated DTB at the base of RAM; the i.MX
-        # machines generate none (the firmware stand-in or the loader's archive has it).
-        dtb = [(self.target.dram[0], self.target.dram[0] + QEMU_DTB_BYTES)] \
-            if self.target.machine == "virt" else []
-        args = poison_args(payload, self.target.dram, reserved=dtb) if self.target.poison else []
+        args = poison_args(payload, self.target.dram, reserved=qemu_reserved(self.target)) \
+            if self.target.poison else []
         if coherence:   # modeled boots: exact counts need a guest clock the host cannot move
             args += instruction_clock()
             args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")

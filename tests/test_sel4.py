@@ -18,11 +18,12 @@ import pytest
 from harness.checks import COHERENCE_CHECKS
 from harness.model import Modeled
 from harness.payload import Payload
+from harness.qemu.poison import poison_ranges, qemu_reserved
+from harness.qemu.verify import sel4_places
 from harness.sel4.build import build
 from harness.sel4.config import Sel4Config, for_target
-from harness.session import QEMU_DTB_BYTES, BootSession, Outcome, poison_ranges
+from harness.session import BootSession, Outcome
 from harness.targets import Target
-from harness.qemu.verify import sel4_places
 
 pytestmark = [pytest.mark.boot, pytest.mark.sel4]
 
@@ -301,12 +302,10 @@ def test_stock_loader_skipping_user_bss_fails_out_of_band(sel4_config: Sel4Confi
     payload = image(sel4_config, extra_patches=(STOCK_CONTROLS / "skip-user-bss.patch",))
     root = payload.images[1]
     place = sel4_places(payload)[root.name]
-    dtb = [(harness_target.dram[0], harness_target.dram[0] + QEMU_DTB_BYTES)] \
-        if harness_target.machine == "virt" else []
     offset = place - root.span[0]
     zeroed = [s for s in root.segments if s.memsz > s.filesz]
     bss = [(s.bss[0] + offset, s.bss[1] + offset) for s in zeroed]
-    poisoned = poison_ranges(payload, harness_target.dram, reserved=dtb)
+    poisoned = poison_ranges(payload, harness_target.dram, reserved=qemu_reserved(harness_target))
     assert bss and all(any(lo <= a < hi for a, _ in poisoned) for lo, hi in bss), (bss, poisoned)
     outcome = boot(payload, name="sel4-stock-skip-user-bss", verify=True, until="handoff")
     assert outcome.result.ok, str(outcome.result.failure)

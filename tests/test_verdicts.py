@@ -24,9 +24,10 @@ from harness.images.build import Variant
 from harness.images.cpio import write_newc
 from harness.payload import Payload, from_user
 from harness.phases import Timeline
-from harness.session import archive_hash_check, poison_ranges
-from harness.targets import Target, load, parse_timeout, with_overrides
+from harness.qemu.poison import poison_ranges
 from harness.qemu.verify import VerifyReport
+from harness.session import archive_hash_check
+from harness.targets import Target, load, parse_timeout, with_overrides
 
 from helpers.elfgen import Elf, Seg
 from helpers.fakes import FakeStrategy, ScriptedConsole

@@ -3,7 +3,8 @@
 `strategy` (the labgrid `QEMUBootStrategy`), `power` (start and stop labgrid's QEMU,
 shared with the U-Boot strategy), `console` (the console socket drained during
 start-up), `command` (the command labgrid starts, the one a person can run, the
-instruction-count clock), `firmware` (firmware first, the loader beside it),
+instruction-count clock), `firmware` (firmware first, the loader beside it), `poison`
+(bss pre-filled before the guest starts, clear of what QEMU and the image place),
 `gdbstub` (a minimal RSP client) and `verify` (out-of-band memory verification
 through the gdbstub and QMP).
 """

@@ -19,32 +19,8 @@ from .errors import BootFailure
 from .payload import Payload
 from .phases import Event, Timeline
 from .protocol import Patterns, Record
+from .strategy_contract import BootStrategy
 from .targets import Target
-
-
-class BootStrategy(Protocol):
-    """What boot.py needs from a labgrid strategy.
-
-    `transition("running")` powers the target on with its console attached;
-    `bootstrap` then does whatever must happen before the elfloader runs (for
-    U-Boot: interrupt autoboot, load the image, bootm), reading the console
-    through the same recorder so its lines join the timeline.
-    """
-
-    power_on_ns: int | None
-    power_on_timeout: float
-
-    @property
-    def console(self) -> Any: ...
-
-    def prepare(self, image: Path, extra_args: list[str]) -> None: ...
-
-    def transition(self, status: str) -> None: ...
-
-    def is_alive(self) -> bool: ...
-
-    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target,
-                  payload: Payload) -> None: ...
 
 
 class Attachment(Protocol):
@@ -177,19 +153,15 @@ def phase_reached(tl: Timeline, uboot: bool) -> str:
     return "u-boot" if uboot else "loader"
 
 
-def _qemu_exit(strategy: Any, wait: float = 1.0) -> str | None:
+def _qemu_exit(strategy: BootStrategy, wait: float = 1.0) -> str | None:
     """'QEMU exited (killed by signal 9)' if the strategy's QEMU is gone, else None.
     A dying QEMU closes its console a moment before it can be reaped: wait a little."""
-    child = getattr(getattr(strategy, "qemu", None), "_child", None)
-    if child is None:
-        return None
-    end = time.monotonic() + wait
-    while child.poll() is None and time.monotonic() < end:
-        time.sleep(0.02)
-    return None if child.returncode is None else f"QEMU {processes.describe_exit(child.returncode)}"
+    code = strategy.qemu_exit(wait)
+    return None if code is None else f"QEMU {processes.describe_exit(code)}"
 
 
-def _console_lost(exc: BootFailure, strategy: Any, tl: Timeline, target: Target) -> BootFailure:
+def _console_lost(exc: BootFailure, strategy: BootStrategy, tl: Timeline,
+                  target: Target) -> BootFailure:
     """A lost console, said in the words of what happened and where: QEMU died (and
     how), or the connection closed under a target that still runs."""
     phase = phase_reached(tl, target.uboot is not None)

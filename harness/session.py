@@ -28,9 +28,10 @@ from .images.platform import check_platform
 from .payload import Payload, from_build
 from .phases import Timeline
 from .qemu import strategy as _qemu_strategy  # noqa: F401 - registers QEMUBootStrategy
-from .qemu.command import QUIT_KEYS, instruction_clock, standalone
+from .qemu.command import instruction_clock
 from .qemu.poison import poison_args, qemu_reserved
 from .report import prepare_dir, write
+from .strategy_contract import BootStrategy
 from .targets import Target
 
 
@@ -74,7 +75,7 @@ def archive_hash_check(payload: Payload) -> Check | None:
     return Check("archive-hash", "pass", "; ".join(h.describe() for h in hashes))
 
 
-def _wait_for_file(path: Path, timeout: float, strategy: Any) -> None:
+def _wait_for_file(path: Path, timeout: float, strategy: BootStrategy) -> None:
     """Until `path` exists (the cache model's report), QEMU dies, or `timeout`."""
     deadline = time.monotonic() + timeout
     while not path.exists() and time.monotonic() < deadline and strategy.is_alive():
@@ -130,10 +131,8 @@ class BootSession:
             raise HarnessError("no labgrid target 'main'", file=self.target.path, field="targets.main",
                                fix="see targets/qemu-virt.yaml")
         self._check_tools()
-        self.strategy = self.lg_target.get_driver("Strategy")
-        configure = getattr(self.strategy, "configure", None)   # U-Boot strategy:
-        if configure is not None:                                # packaging and commands come
-            configure(self.target)                               # from the harness section
+        self.strategy: BootStrategy = self.lg_target.get_driver("Strategy")
+        self.strategy.configure(self.target)
 
     def _check_tools(self) -> None:
         """Every tool the environment names must exist before anything starts."""
@@ -205,9 +204,12 @@ class BootSession:
     def command_line(self, payload: Payload, extra: list[str] | None = None,
                      coherence: bool | None = None) -> str:
         """The QEMU command labgrid starts for this payload (paused, QMP, console socket)."""
+        self._prepare(payload, extra, coherence)
+        return shlex.join(self.strategy.command_line())
+
+    def _prepare(self, payload: Payload, extra: list[str] | None, coherence: bool | None) -> None:
         coh = self.coherence if coherence is None else coherence
         self.strategy.prepare(payload.boot_file, self.extra_args(payload, None, coh) + list(extra or []))
-        return shlex.join(self.strategy.command_line())
 
     def dry_run(self, payload: Payload, extra: list[str] | None = None,
                 coherence: bool | None = None) -> str:
@@ -215,14 +217,8 @@ class BootSession:
         same boot, the console on the terminal (and for U-Boot targets the package's
         TFTP folder and the commands to type); for a board, the commands only."""
         check_platform(payload, self.target)
-        internal = shlex.split(self.command_line(payload, extra, coherence))
-        line = shlex.join(standalone(internal)) if internal else ""
-        uboot = getattr(self.strategy, "dry_run", None)
-        if uboot is not None:
-            return str(uboot(line or None))
-        uart = f" (UART at {self.target.console_uart:#x})" if self.target.console_uart else ""
-        return (f"# {payload.label} on {self.target.name}: the console is this terminal{uart}; "
-                f"{QUIT_KEYS} quits QEMU, Ctrl-A C is its monitor.\n{line}")
+        self._prepare(payload, extra, coherence)
+        return self.strategy.dry_run(payload.label)
 
     def boot(self, payload: Payload, name: str | None = None, extra: list[str] | None = None,
              reuse: bool = True, coherence: bool | None = None, verify: bool = False,
@@ -262,12 +258,9 @@ class BootSession:
             from .qemu.verify import OutOfBand
             port = free_port()
             args += ["-gdb", f"tcp:127.0.0.1:{port}"]
-            qemu = getattr(self.strategy, "qemu", None) or getattr(self.strategy, "power")
-            oob = OutOfBand(payload, port, qemu.monitor_command)
-            if hasattr(self.strategy, "before_bootm"):      # firmware first: arm at bootm
-                self.strategy.before_bootm = oob.arm_running
-            else:                                           # direct boot: arm at QMP cont
-                self.strategy.before_cont = oob.arm
+            oob = OutOfBand(payload, port, self.strategy.monitor)
+            # U-Boot first: the guest runs when armed; direct: paused before its first instruction
+            self.strategy.at_loader_start(oob.arm_running if self.strategy.stages_image else oob.arm)
         target = self.target
         if gdb:
             if verify:
@@ -321,7 +314,7 @@ class BootSession:
         to the loader's entry and held there (no QMP 'cont'), and the gdb-multiarch
         command with the loader's and the kernel's symbols printed for the person."""
         from .qemu.gdbstub import free_port, gdb_command, hold_at
-        if not self.target.is_qemu or hasattr(self.strategy, "before_bootm"):
+        if not self.target.is_qemu or self.strategy.stages_image:
             raise HarnessError("--gdb holds the loader of a QEMU target that starts it directly",
                                file=self.target.path, field="harness.boot",
                                fix="use qemu-virt, qemu-virt-el2, qemu-imx8mp or qemu-imx8mp-el3")
@@ -330,12 +323,11 @@ class BootSession:
         (out_dir / "gdb.txt").write_text(command + "\n")
         entry = payload.loader.entry
 
-        def hold() -> None:
+        def stop_at_entry() -> None:
             hold_at(port, entry)
             print(f"\r\nharness: stopped at the loader entry {entry:#x}, gdbstub on "
                   f"127.0.0.1:{port}; debug with:\r\n{command}\r\n", file=sys.stderr, flush=True)
-        self.strategy.before_cont = hold
-        self.strategy.hold_at_cont = True
+        self.strategy.at_loader_start(stop_at_entry, hold=True)
         return ["-gdb", f"tcp:127.0.0.1:{port}"]
 
     def _attach_model(self, result: BootResult, path: Path) -> None:

@@ -100,7 +100,7 @@ def target() -> Target:
 
 
 def boot_lines(target: Target, payload: Payload, lines: list[str]) -> BootResult:
-    return run_boot(FakeStrategy(lines), target, payload, None)  # type: ignore[arg-type]
+    return run_boot(FakeStrategy(lines), target, payload, None)
 
 
 def quick(target: Target, **kw: Any) -> Target:
@@ -523,7 +523,7 @@ def test_run_checks_on_a_sel4_boot(target: Target, sel4_payload: Payload) -> Non
 def test_loader_error_cascade_read_in_one_burst(target: Target, sel4_payload: Payload) -> None:
     lines = SEL4_LOADER[:6] + ["ERROR: Hashes are different", "ERROR: Could not load kernel ELF",
                                "ERROR: image loading failed", "abort() called."]
-    r = run_boot(FakeStrategy(lines, one_chunk=True), target, sel4_payload, None)  # type: ignore[arg-type]
+    r = run_boot(FakeStrategy(lines, one_chunk=True), target, sel4_payload, None)
     assert isinstance(r.failure, BootFailure) and r.failure.phase == "unpack"
     # the whole cascade, most specific first, read together with the first error line
     assert r.failure.message == ("loader error: ERROR: Hashes are different; ERROR: Could not load "
@@ -580,7 +580,7 @@ def test_verdict_in_junit_properties(target: Target, sel4_payload: Payload) -> N
 
 
 def test_until_handoff_skips_the_kernel_check(target: Target, sel4_payload: Payload) -> None:
-    r = run_boot(FakeStrategy(SEL4_LOADER), target, sel4_payload, None,  # type: ignore[arg-type]
+    r = run_boot(FakeStrategy(SEL4_LOADER), target, sel4_payload, None,
                  until="handoff")
     assert r.ok and "verdict" not in r.extras
     c = check_kernel(r)

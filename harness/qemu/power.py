@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -114,3 +115,16 @@ def stop_qemu(qemu: Any) -> None:
         qemu._child = None
     finally:
         killer.cancel()
+
+
+def exit_status(qemu: Any, wait: float) -> int | None:
+    """Our QEMU's exit status once it has exited, None while it runs (or none was started).
+    A dying QEMU closes its console a moment before it can be reaped: wait up to `wait` s."""
+    child = qemu._child
+    if child is None:
+        return None
+    end = time.monotonic() + wait
+    while child.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+    code: int | None = child.returncode
+    return code

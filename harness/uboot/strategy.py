@@ -23,16 +23,17 @@ from labgrid.driver import QEMUDriver
 from labgrid.factory import target_factory
 from labgrid.protocol import ConsoleProtocol, PowerProtocol
 from labgrid.resource.common import NetworkResource
-from labgrid.strategy.common import Strategy, StrategyError
+from labgrid.strategy.common import StrategyError
 
 from ..console import ConsoleLine, ConsoleRecorder
-from ..errors import BootFailure
+from ..errors import BootFailure, HarnessError
 from ..images.package import Package
 from ..labgrid_fixes import resources_gone
 from ..phases import Event, Timeline
 from ..protocol import Patterns
-from ..qemu.command import labgrid_command
-from ..qemu.power import start_qemu, stop_qemu
+from ..qemu.command import labgrid_command, standalone
+from ..qemu.power import exit_status, start_qemu, stop_qemu
+from ..strategy_contract import BootStrategy, LabgridStrategy
 from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
 from .console import PromptDialogue, _Console, _NoPrompt
@@ -53,7 +54,7 @@ ORDER = [Status.off, Status.running, Status.uboot, Status.loader, Status.handoff
 
 @target_factory.reg_driver
 @attr.s(eq=False)
-class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[misc]
+class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
     """off -> running -> uboot -> loader (-> handoff): boot through U-Boot `bootm`."""
 
     bindings = {
@@ -62,6 +63,10 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         "tftp": {"TFTPProviderDriver", None},
     }
     status: Status = attr.ib(default=Status.unknown)
+    # bound by labgrid: QEMUDriver or any power driver, its console, the TFTP provider
+    power: Any
+    serial: Any
+    tftp: Any
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -78,11 +83,9 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         self._console = _Console(self)
         self._early = b""
         self.power_on_timeout = 10.0    # boot.py sets the target's power_on timeout
-        # Runs once when QEMU is resumed (QMP 'cont'): not supported here (see _qemu_on).
-        self.before_cont: Callable[[], None] | None = None
         # Runs once right before `bootm` is sent: U-Boot is done with memory, the
         # loader has not run; a debugger arms its kernel-entry breakpoints here.
-        self.before_bootm: Callable[[], None] | None = None
+        self._before_bootm: Callable[[], None] | None = None
 
     # -- configuration ---------------------------------------------------------
     def configure(self, target: Target) -> None:
@@ -98,6 +101,11 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
     @property
     def uboot(self) -> UBoot:
         return _uboot(self.harness)
+
+    @property
+    def stages_image(self) -> bool:
+        """U-Boot fetches and unpacks the package: the guest runs before the loader does."""
+        return True
 
     @property
     def is_qemu(self) -> bool:
@@ -163,14 +171,33 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
         """The commands the next boot sends at the prompt (for --dry-run)."""
         return command_sequence(self.harness, self._predicted_name(), self.placement, environ)
 
-    def dry_run(self, qemu_line: str | None) -> str:
+    def dry_run(self, label: str) -> str:
         """--dry-run: the package, the U-Boot commands and (QEMU) the standalone command."""
         root = None
         if self.uboot.transport == "tftp" and self.tftp is not None and \
                 not isinstance(self.tftp.provider, NetworkResource):
             root = str(self._tftp_root())
+        qemu_line = shlex.join(standalone(self.command_line())) if self.is_qemu else None
         return dry_run_text(self.harness, self.package, self._predicted_name(), self.placement,
-                            qemu_line if self.is_qemu else None, root)
+                            qemu_line, root)
+
+    def at_loader_start(self, hook: Callable[[], None], hold: bool = False) -> None:
+        """`hook` runs right before `bootm`, the guest running U-Boot; a guest cannot be
+        held there for a person's debugger (U-Boot runs first and needs no help)."""
+        if hold:
+            raise HarnessError("a guest behind U-Boot cannot be held at the loader entry",
+                               file=self.harness.path, field="harness.boot",
+                               fix="use a QEMU target that starts the loader directly")
+        self._before_bootm = hook
+
+    def monitor(self, command: str, arguments: dict[str, Any]) -> Any:
+        if not self.is_qemu:
+            raise HarnessError("QMP needs QEMU: this target is a board", file=self.harness.path,
+                               fix="use a QEMU target")
+        return self.power.monitor_command(command, arguments)
+
+    def qemu_exit(self, wait: float) -> int | None:
+        return exit_status(self.power, wait) if self.is_qemu else None
 
     def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Any) -> None:
         """running -> uboot -> loader: prompt, transfer, bootm, `Starting kernel`."""
@@ -259,14 +286,6 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
 
     def _qemu_on(self) -> None:
         """QEMUDriver.on() with the console drained from 'cont' on, under a watchdog."""
-        if self.before_cont is not None:
-            # Out-of-band verification arms at QEMU's first `cont` and runs the guest to the
-            # loader's entry right there; with U-Boot in front the loader only runs after
-            # bootm, which this strategy sends later. Say so instead of hanging.
-            self.before_cont = None
-            raise BootFailure("a before_cont hook with U-Boot in front: arm at before_bootm "
-                              "instead (the loader runs only after bootm)",
-                              kind="infrastructure", phase="power-on")
         self._early = start_qemu(self.power, self.power_on_timeout)
 
     def _drain(self, quiet: float = 0.2, limit: float = 2.0) -> None:
@@ -362,7 +381,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
     def _bootm(self, rec: ConsoleRecorder, tl: Timeline) -> None:
         """bootm until `Starting kernel ...`: U-Boot rejecting the image is the product's."""
         _, _, boot = command_parts(self.harness, self.package.name, self.placement)
-        hook, self.before_bootm = self.before_bootm, None
+        hook, self._before_bootm = self._before_bootm, None
         if hook is not None:
             hook()      # e.g. out-of-band verification arming its kernel-entry breakpoints
         self._note(tl, "uboot.staging", self.placement.describe(self.package),
@@ -396,3 +415,7 @@ class UBootBootStrategy(Strategy, PromptDialogue, TFTPStaging):  # type: ignore[
             return ev if isinstance(ev, Event) and ev.name == "handoff" else None
         rec.wait_for(match, t.loader + t.unpack, "unpack", "the hand-off line")
         self.status = Status.handoff
+
+
+#: mypy checks the strategy against the contract boot.py and session.py use.
+_CONTRACT: type[BootStrategy] = UBootBootStrategy

@@ -10,9 +10,16 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal
 
 import pexpect
+
+from harness.console import ConsoleRecorder
+from harness.errors import HarnessError
+from harness.payload import Payload
+from harness.phases import Timeline
+from harness.strategy_contract import BootStrategy
+from harness.targets import Target
 
 #: What a read of a silent console does: return b"" soon ("empty", a spinning CPU seen
 #: through a socket) or wait out its timeout and raise pexpect.TIMEOUT (labgrid's serial
@@ -82,8 +89,8 @@ class ScriptedConsole:
 
 
 class FakeStrategy:
-    """What `run_boot` needs from a strategy: power, a console, no QEMU. Every power-on
-    gets a fresh console that plays `lines` from the start."""
+    """The strategy contract with power, a console, no QEMU and no boot loader. Every
+    power-on gets a fresh console that plays `lines` from the start."""
 
     def __init__(self, lines: list[str], one_chunk: bool = False) -> None:
         self.lines = lines
@@ -91,10 +98,18 @@ class FakeStrategy:
         self.power_on_ns: int | None = None
         self.power_on_timeout = 1.0
         self.state = "off"
+        self.at_start: Callable[[], None] | None = None
 
     @property
     def console(self) -> ScriptedConsole:
         return ScriptedConsole(self.lines, one_chunk=self.one_chunk)
+
+    @property
+    def stages_image(self) -> bool:
+        return False
+
+    def configure(self, target: Target) -> None:
+        pass
 
     def prepare(self, image: Path, extra_args: list[str]) -> None:
         pass
@@ -103,9 +118,32 @@ class FakeStrategy:
         self.state = status
         if status == "running":
             self.power_on_ns = time.monotonic_ns()
+            hook, self.at_start = self.at_start, None
+            if hook is not None:
+                hook()
 
     def is_alive(self) -> bool:
         return True
 
-    def bootstrap(self, rec: Any, tl: Any, target: Any, payload: Any) -> None:
+    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target,
+                  payload: Payload) -> None:
         pass
+
+    def command_line(self) -> list[str]:
+        return []
+
+    def dry_run(self, label: str) -> str:
+        return f"# {label}: a scripted console, nothing to run"
+
+    def at_loader_start(self, hook: Callable[[], None], hold: bool = False) -> None:
+        self.at_start = hook
+
+    def monitor(self, command: str, arguments: dict[str, Any]) -> Any:
+        raise HarnessError("QMP needs QEMU: this is a scripted console")
+
+    def qemu_exit(self, wait: float) -> int | None:
+        return None
+
+
+#: mypy checks the fake against the contract the real strategies implement.
+_CONTRACT: type[BootStrategy] = FakeStrategy

@@ -20,7 +20,7 @@ from labgrid import Environment
 from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy
 from .boot import Attachment, BootResult, run_boot
-from .checks import Check, check_kernel, run_checks
+from .checks import Check, archive_hash_check, check_kernel, run_checks
 from .errors import BootFailure, HarnessError
 from .history.document import RunContext, document
 from .images.build import Variant, build, build_root
@@ -52,27 +52,6 @@ class Outcome:
 
 #: --gdb: a person steps through the loader, so its phases wait this long (a day).
 DEBUG_WAIT = 86400.0
-
-
-def archive_hash_check(payload: Payload) -> Check | None:
-    """The loader's hash members against the archived files, before any boot
-    (None: the image has no hash members)."""
-    try:
-        payload.members
-    except HarnessError:
-        return None     # no archive to read: the boot says what the loader makes of it
-    try:
-        hashes = payload.hashes
-    except HarnessError as exc:
-        return Check("archive-hash", "fail", str(exc))
-    if not hashes:
-        return None
-    bad = [h for h in hashes if not h.ok]
-    if bad:
-        return Check("archive-hash", "fail", f"{'/'.join(sorted({h.algorithm for h in bad}))}: "
-                     + "; ".join(h.describe() for h in bad)
-                     + " (the loader will refuse it: 'ERROR: Hashes are different')")
-    return Check("archive-hash", "pass", "; ".join(h.describe() for h in hashes))
 
 
 def _wait_for_file(path: Path, timeout: float, strategy: BootStrategy) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from harness.boot import BootResult, KernelVerdict, follow, run_boot
-from harness.checks import check_handoff, check_kernel, check_timeline, run_checks
+from harness.checks import (archive_hash_check, check_handoff, check_kernel, check_timeline,
+                            run_checks)
 from harness.console import ConsoleLine, ConsoleRecorder
 from harness.errors import BootFailure, HarnessError
 from harness.images.build import Variant
@@ -26,7 +27,6 @@ from harness.payload import Payload, from_user
 from harness.phases import Timeline
 from harness.qemu.poison import poison_ranges
 from harness.qemu.verify import VerifyReport
-from harness.session import archive_hash_check
 from harness.targets import Target, load, parse_timeout, with_overrides
 
 from helpers.elfgen import Elf, Seg

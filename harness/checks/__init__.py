@@ -1,26 +1,26 @@
 """Correctness checks over one boot's record, one idea per module.
 
-``loader`` (segments, bss, timeline, kernel, out-of-band, the hand-off), ``cache``
-(the cache model's hazard checks) and ``promise`` (what an early-MMU loader
-promises). The names below are re-exported here, so ``from harness.checks import
-...`` is the interface.
+``check`` (the `Check` every check returns), ``loader`` (segments, bss, timeline,
+kernel, out-of-band; `run_checks`), ``handoff`` (the hand-off per the loader's
+contract), ``archive`` (the archive's hashes, before the boot), ``cache`` (the cache
+model's hazard checks) and ``promise`` (what an early-MMU loader promises). The names
+below are re-exported here, so ``from harness.checks import ...`` is the interface.
 """
 from __future__ import annotations
 
+from .archive import archive_hash_check
 from .cache import CHECKS as CACHE_CHECKS
 from .cache import COHERENCE_CHECKS
+from .check import Check
+from .handoff import check_handoff, handoff_state, sel4_entry_state, sel4_expected_el
 from .loader import (
     CHECKS,
-    Check,
     check_bss,
-    check_handoff,
     check_kernel,
     check_out_of_band,
     check_segments,
     check_timeline,
     run_checks,
-    sel4_entry_state,
-    sel4_expected_el,
 )
 from .promise import PROMISE_CHECKS
 
@@ -30,12 +30,14 @@ __all__ = [
     "COHERENCE_CHECKS",
     "PROMISE_CHECKS",
     "Check",
+    "archive_hash_check",
     "check_bss",
     "check_handoff",
     "check_kernel",
     "check_out_of_band",
     "check_segments",
     "check_timeline",
+    "handoff_state",
     "run_checks",
     "sel4_entry_state",
     "sel4_expected_el",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ..boot import BootResult
-from .loader import Check
+from .check import Check
 from ..payload import Payload
 from ..coherence import CoherenceReport, Hazard
 
@@ -143,19 +143,6 @@ def _check(name: str) -> Callable[[BootResult], Check]:
         return Check(name, "pass", promise)
     run.__doc__ = promise
     return run
-
-
-def handoff_state(r: BootResult) -> list[str]:
-    """The model's view of SCTLR at the kernel entry, for the `handoff` check."""
-    report = r.extras.get("coherence")
-    if not isinstance(report, CoherenceReport):
-        return []
-    entry = report.handoff_pc
-    return [f"cache model: SCTLR={h.sctlr:#x} (EL{h.el}) " +
-            ("at the kernel entry" if entry is None or h.pc == entry else
-             f"where the stock boot path starts (pc={h.pc:#x}, the window's end): the MMU must be "
-             "off there, as the loader was entered")
-            for h in report.hazards_of("handoff-state") if h.sctlr is not None]
 
 
 def _all_checks() -> dict[str, Callable[[BootResult], Check]]:

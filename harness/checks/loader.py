@@ -7,34 +7,11 @@ lines) is skipped with a reason naming what is missing, never passed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 from ..boot import BootResult
-from ..protocol import Record
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str     # "pass" | "fail" | "skip"
-    message: str
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "fail"
-
-
-def _pass(name: str, msg: str) -> Check:
-    return Check(name, "pass", msg)
-
-
-def _fail(name: str, problems: list[str]) -> Check:
-    return Check(name, "fail", "; ".join(problems))
-
-
-def _skip(name: str, why: str) -> Check:
-    return Check(name, "skip", why)
+from .check import Check, _fail, _pass, _skip
+from .handoff import check_handoff, probe_entry
 
 
 def check_segments(r: BootResult) -> Check:
@@ -87,140 +64,6 @@ def check_bss(r: BootResult) -> Check:
     return _pass(name, f"{len(bss)} bss ranges zero")
 
 
-def _entry(r: BootResult) -> Record | None:
-    return next((p for p in r.timeline.of("probe") if p.words[:1] == ("entry",)), None)
-
-
-SCTLR_M, SCTLR_C, SCTLR_I = 1 << 0, 1 << 2, 1 << 12
-#: The SCTLR_ELx bits a hand-off contract speaks of: (bit name, mask, what it enables).
-SCTLR_BITS = (("M", SCTLR_M, "MMU"), ("C", SCTLR_C, "D-cache"), ("I", SCTLR_I, "I-cache"))
-
-
-def _sctlr_bits(sctlr: int) -> str:
-    """Exactly the bits read, e.g. 'M=1 (MMU on), C=1 (D-cache on), I=0 (I-cache off)'."""
-    return ", ".join(f"{b}={int(bool(sctlr & m))} ({what} {'on' if sctlr & m else 'off'})"
-                     for b, m, what in SCTLR_BITS)
-
-
-def sel4_expected_el(r: BootResult) -> tuple[int, str]:
-    """The EL seL4's loader enters its kernel at, and why: EL2 for hypervisor builds
-    (hand-off line 'Enabling hypervisor MMU ...'), EL1 otherwise (the non-hyp loader
-    drops EL2 -> EL1)."""
-    line = r.timeline.first("handoff.mmu", "handoff")
-    if line is not None and "Enabling" in line.text:
-        hyp = "hypervisor" in line.text
-        return (2 if hyp else 1), f"hand-off line '{line.text}'"
-    entry = r.payload.images[0].entry
-    if entry >= 1 << 63:
-        return 1, f"kernel entry {entry:#x} in the upper half (EL1 kernel)"
-    return 2, f"kernel entry {entry:#x} in the lower half (EL2 kernel)"
-
-
-def sel4_entry_state(source: str, sctlr: int | None, el: int | None,
-                     want_el: int, why: str) -> tuple[list[str], list[str]]:
-    """(problems, evidence) of one source's view of the kernel entry under seL4's
-    contract: SCTLR_ELx M, C and I all set, at the expected EL. The cache model and
-    the gdbstub are judged by this one rule, so neither path passes on less; a
-    source that could not read SCTLR or the EL fails, naming what it lacked."""
-    problems: list[str] = []
-    evidence: list[str] = []
-    if el is None:
-        problems.append(f"{source}: no EL read at the kernel entry (expected EL{want_el}, {why})")
-    elif el != want_el:
-        problems.append(f"{source}: kernel entered at EL{el}, expected EL{want_el} ({why})")
-    reg = f"SCTLR_EL{el if el is not None else want_el}"
-    if sctlr is None:
-        problems.append(f"{source}: {reg} not read at the kernel entry: M, C and I unchecked")
-        return problems, evidence
-    off = [b for b, m, _ in SCTLR_BITS if not sctlr & m]
-    if off:
-        problems.append(f"{source}: {reg}={sctlr:#x} at the kernel entry ({_sctlr_bits(sctlr)}): "
-                        f"{', '.join(off)} clear; seL4's contract is M, C and I set "
-                        "(MMU, D-cache and I-cache on)")
-    elif el == want_el:
-        evidence.append(f"{source}: EL{el}, {reg}={sctlr:#x} ({_sctlr_bits(sctlr)})")
-    return problems, evidence
-
-
-def _handoff_sel4(r: BootResult) -> Check:
-    """seL4's contract: MMU and caches on, the kernel's virtual entry, the expected EL."""
-    from ..coherence import CoherenceReport
-    from ..qemu.verify import VerifyReport
-    name = "handoff"
-    kernel = r.payload.images[0]
-    el, why = sel4_expected_el(r)
-    problems: list[str] = []
-    evidence: list[str] = []
-    report = r.extras.get("coherence")
-    if isinstance(report, CoherenceReport) and report.handoff_seen:
-        p, e = sel4_entry_state("cache model", report.sctlr_at_handoff, report.el_at_handoff,
-                                el, why)
-        problems += p
-        evidence += e
-    if isinstance(report, CoherenceReport) and not problems:
-        # the plugin's own verdict under expect_handoff=sel4 (a wrong EL or state it flagged)
-        from .cache import handoff_state
-        problems += handoff_state(r)
-    oob = r.extras.get("verify")
-    if isinstance(oob, VerifyReport) and oob.stopped_at:
-        if oob.stopped_at != kernel.entry:
-            problems.append(f"out-of-band stop at {oob.stopped_at:#x}, not the kernel's virtual "
-                            f"entry {kernel.entry:#x} (physical entry: MMU off?)")
-        else:
-            evidence.append(f"gdbstub: stopped at the virtual entry {kernel.entry:#x}")
-        p, e = sel4_entry_state("gdbstub", oob.sctlr, oob.el, el, why)
-        problems += p
-        evidence += e
-    if problems:
-        return _fail(name, problems)
-    if not evidence:
-        return _skip(name, "seL4 contract (MMU and caches on at the kernel's virtual entry, "
-                           f"EL{el}): no evidence -- run with --coherence (SCTLR/EL at the hand-off) "
-                           "or --verify (stop at the entry)")
-    return _pass(name, f"seL4 contract, EL{el} expected ({why}): " + "; ".join(evidence))
-
-
-def check_handoff(r: BootResult) -> Check:
-    """The kernel was handed what the loader's contract promises (docs/contracts.md).
-
-    "mmu-off" (the reference loader): MMU and caches off at the physical entry, at
-    the target's `expect.el` (unless the target's `expect.handoff` is `any`).
-    "sel4" (seL4's loader): MMU and caches on at the virtual entry, EL2 for
-    hypervisor builds, EL1 otherwise -- judged from the cache model and the
-    out-of-band stop; skipped, saying so, without either.
-    """
-    from .cache import handoff_state
-    name = "handoff"
-    if r.payload.contract == "sel4":
-        return _handoff_sel4(r)
-    entry = _entry(r)
-    model_view = handoff_state(r) if r.target.expect_handoff == "mmu-off" else []
-    if entry is None:
-        if model_view:
-            return _fail(name, model_view)
-        return _skip(name, "no '@h probe entry' line: the kernel is not the reference probe")
-    problems = list(model_view)
-    if r.target.expect_handoff == "mmu-off":
-        on = [k for k in ("mmu", "dcache", "icache") if entry.get(k) != "off"]
-        if on:
-            problems.append(f"{', '.join(on)} still on at kernel entry "
-                            f"(SCTLR={entry.get('sctlr')}, entry {r.payload.images[0].entry_paddr:#x}"
-                            f" in {r.payload.images[0].segments[0].describe()})")
-    el = entry.get("el")
-    if r.target.expect_el is not None and el != str(r.target.expect_el):
-        problems.append(f"kernel entered at EL{el}, target expects EL{r.target.expect_el}")
-    mode = r.timeline.mode
-    if mode is not None and mode.get("el") and mode.get("el") != el:
-        problems.append(f"loader ran at EL{mode.get('el')} but the kernel entered at EL{el}")
-    if problems:
-        return _fail(name, problems)
-    if r.target.expect_handoff != "mmu-off":
-        return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')} (MMU and caches not judged: the "
-                           f"target's expect.handoff is '{r.target.expect_handoff}')")
-    return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')}: the probe read MMU, D-cache, "
-                       "I-cache off")
-
-
 def check_timeline(r: BootResult) -> Check:
     """The unpack window is in the timeline; with target ticks when the loader marks it."""
     name = "timeline"
@@ -267,7 +110,7 @@ def check_kernel(r: BootResult) -> Check:
     probe = r.timeline.of("probe")
     seen = {"crc": sum("BAD" in p.words for p in probe if p.words[:1] == ("seg",)),
             "bss": sum("dirty" in p.fields for p in probe if p.words[:1] == ("bss",))}
-    entry = _entry(r)
+    entry = probe_entry(r)
     seen["handoff"] = int(entry is not None and any(entry.get(k) != "off"
                                                     for k in ("mmu", "dcache", "icache")))
     if "table" in verdict.fields:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from ..boot import BootResult
-from .loader import Check
+from .check import Check
 from ..coherence import CoherenceReport
 
 if TYPE_CHECKING:

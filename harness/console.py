@@ -3,6 +3,10 @@
 Every line is stamped with the host's monotonic clock when its last byte
 arrives, so phases can be timed on any target, and the whole transcript is
 written to a log as it comes (a hung boot still leaves its log behind).
+A stamp is only as fine as the reads: lines that arrive in one read share a
+stamp (a loaded host or a network serial port batches them), so each line also
+carries when the read before it drained the console, the earliest its last byte
+can have arrived.
 """
 from __future__ import annotations
 
@@ -18,14 +22,19 @@ from .errors import BootFailure
 
 T = TypeVar("T")
 CLOSED = "the target's console closed: "    # how a lost console's failure begins
+READ_SIZE = 4096
 
 
 @dataclass(frozen=True)
 class ConsoleLine:
-    """One line of console text (CR and LF stripped), `t_ns` host monotonic ns."""
+    """One line of console text (CR and LF stripped), `t_ns` host monotonic ns.
+
+    Its last byte arrived in (`after_ns`, `t_ns`]; `after_ns` is None where that is
+    not known (a log read back from a file)."""
 
     t_ns: int
     text: str
+    after_ns: int | None = None
 
 
 class Readable(Protocol):
@@ -92,12 +101,13 @@ class ConsoleRecorder:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._is_alive = is_alive
         self._seen = 0
+        self._drained_ns = self.t0_ns    # the last read that left nothing behind ended here
         self.log_error: str | None = None     # why console.log stopped being written
 
     def close(self) -> None:
         self.partial += self._decoder.decode(b"", final=True)
         if self.partial:
-            self._add(_clean(self.partial), time.monotonic_ns())
+            self._add(_clean(self.partial), time.monotonic_ns(), self._drained_ns)
             self.partial = ""
         self._drop_log()
 
@@ -109,8 +119,8 @@ class ConsoleRecorder:
             except OSError as exc:      # the last buffered bytes did not fit
                 self.log_error = self.log_error or f"console.log: {exc.strerror or exc}"
 
-    def _add(self, text: str, t_ns: int) -> None:
-        line = ConsoleLine(t_ns, text)
+    def _add(self, text: str, t_ns: int, after_ns: int | None = None) -> None:
+        line = ConsoleLine(t_ns, text, after_ns)
         self.lines.append(line)
         if self._log:
             try:
@@ -126,8 +136,9 @@ class ConsoleRecorder:
     def poll(self, timeout: float) -> bool:
         """Read what is there (waiting up to `timeout`); False if nothing came."""
         try:
-            data = self.console.read(size=4096, timeout=timeout)
+            data = self.console.read(size=READ_SIZE, timeout=timeout)
         except pexpect.TIMEOUT:
+            self._drained_ns = time.monotonic_ns()
             return False
         except (BlockingIOError, InterruptedError):
             return False
@@ -137,10 +148,14 @@ class ConsoleRecorder:
         if not data:
             if self._is_alive is not None and not self._is_alive():
                 raise self._closed("end of stream")
+            self._drained_ns = now
             return False
+        after = self._drained_ns
+        if len(data) < READ_SIZE:       # a full read may have left bytes that came earlier
+            self._drained_ns = now
         complete, self.partial = split_lines(self.partial, self._decoder.decode(data))
         for text in complete:
-            self._add(text, now)
+            self._add(text, now, after)
         return True
 
     def _closed(self, detail: str) -> BootFailure:

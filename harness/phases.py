@@ -33,6 +33,7 @@ class Event:
     t_ns: int
     fields: dict[str, str]
     text: str
+    after_ns: int | None = None     # the line arrived in (after_ns, t_ns] (console.ConsoleLine)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,11 @@ class ImageLoad:
 
 @dataclass(frozen=True)
 class Window:
-    """The unpack window: host stamps always, target ticks when marks exist."""
+    """The unpack window: host stamps always, target ticks when marks exist.
+
+    Host stamps are per console read: `host_s` is 0 when both lines came in one read,
+    and the window is then known only to be at most `host_max_s` (from when the read
+    before the opening line drained the console to the closing line's stamp)."""
 
     start_ns: int
     end_ns: int
@@ -68,10 +73,17 @@ class Window:
     freq: int | None = None
     begin: str = ""     # what opened and closed it, for messages
     end: str = ""
+    start_after_ns: int | None = None
 
     @property
     def host_s(self) -> float:
         return (self.end_ns - self.start_ns) / 1e9
+
+    @property
+    def host_max_s(self) -> float:
+        """The longest the window can have been, given how coarse the stamps are."""
+        start = self.start_ns if self.start_after_ns is None else self.start_after_ns
+        return (self.end_ns - start) / 1e9
 
     @property
     def target_s(self) -> float | None:
@@ -118,7 +130,7 @@ class Timeline:
         if hit is None:
             return None
         name, groups = hit
-        ev = Event(name, line.t_ns, groups, line.text)
+        ev = Event(name, line.t_ns, groups, line.text, line.after_ns)
         self.events.append(ev)
         self._place(ev)
         return ev
@@ -196,7 +208,8 @@ class Timeline:
         # CONSOLE=sel4 `Jumping to kernel-image entry point...`).
         first, handoff = self.first("image"), self.first("handoff.mmu", "handoff")
         if first and handoff:
-            return Window(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text)
+            return Window(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text,
+                          start_after_ns=first.after_ns)
         return None
 
     def seed_window(self) -> Window | None:
@@ -209,7 +222,8 @@ class Timeline:
         handoff = self.first("handoff.mmu", "handoff")
         if user is None or handoff is None:
             return None
-        return Window(user.t_ns, handoff.t_ns, begin=user.text, end=handoff.text)
+        return Window(user.t_ns, handoff.t_ns, begin=user.text, end=handoff.text,
+                      start_after_ns=user.after_ns)
 
     def phases(self, power_on_ns: int | None = None) -> list[Phase]:
         """Consecutive phases from power-on to the kernel's last word.

@@ -141,10 +141,12 @@ def test_unpack_window_is_the_seed_window(name: str, clean: str | None, loader: 
     outcome = boot(loader(name, clean), name=f"sel4-{name}", until="handoff")
     assert outcome.check("timeline").status == "pass", outcome.check("timeline").message
     window, seed = outcome.result.timeline.unpack_window(), outcome.result.timeline.seed_window()
-    assert window is not None and window.host_s > 0
-    # host stamps: a fast unpack may arrive in one console burst (0 s); the order still holds
-    assert seed is not None and 0 <= seed.host_s <= window.host_s
+    # host stamps are per console read: a fast unpack (or a loaded host, or a network serial
+    # port) can bring both lines in one read, 0 s, known only to be at most host_max_s
+    assert window is not None and 0 <= window.host_s <= window.host_max_s and window.host_max_s > 0
+    assert seed is not None and 0 <= seed.host_s <= window.host_s and seed.host_max_s <= window.host_max_s
     record_property("seed_window_s", round(seed.host_s, 6))    # measured: on a board, this wins
+    record_property("seed_window_max_s", round(seed.host_max_s, 6))
     images = [e.fields["name"] for e in outcome.result.timeline.events if e.name == "image"]
     assert images == [i.name for i in outcome.result.payload.images]
 

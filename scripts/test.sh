@@ -56,14 +56,19 @@ declare -A NAME_OF=() START_OF=()
 status=0
 junits=()
 begin=$SECONDS
+# Cancelled (CI's SIGTERM): stop the suites this script started, by pid, and say so.
+trap 'echo "test.sh: stopped; stopping suites: ${NAME_OF[*]}" >&2; kill -TERM "${!NAME_OF[@]}" 2>/dev/null; wait; exit 143' TERM
 
 start() {
   local name=$1 ARGS
   selection "$name"
   junits+=("results/junit-$name.xml")
   echo "== start $name: pytest ${ARGS[*]}  (log results/log-$name.txt)"
-  "$py" -m pytest -q -p no:cacheprovider --durations=10 --junitxml="results/junit-$name.xml" \
-    "${ARGS[@]}" >"results/log-$name.txt" 2>&1 &
+  # A background job of a script starts with SIGINT ignored, and Python then never raises
+  # KeyboardInterrupt: give each suite the default, as a foreground pytest has (Ctrl-C, and
+  # the tests that interrupt a run of their own, rely on it).
+  env --default-signal=INT "$py" -m pytest -q -p no:cacheprovider --durations=10 \
+    --junitxml="results/junit-$name.xml" "${ARGS[@]}" >"results/log-$name.txt" 2>&1 &
   NAME_OF[$!]=$name
   START_OF[$name]=$SECONDS
 }

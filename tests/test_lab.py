@@ -47,8 +47,10 @@ def inner_run(tmp: Path, *k: str, attach: str | None = None) -> "subprocess.Pope
            "--target=lab-virtual-board", "--results", str(tmp / "results"),
            "tests/test_boot.py", "-k", " and ".join(("reaches_the_kernel",) + k)]
     log = open(tmp / "inner.log", "ab")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    # `env --default-signal`: a run started from a script's background job inherits SIGINT
+    # ignored, and would never see the Ctrl-C these tests send (make test runs suites so)
+    proc = subprocess.Popen(["env", "--default-signal=INT", *cmd], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     processes.register(proc.pid, "inner pytest")
     return proc

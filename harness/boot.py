@@ -18,7 +18,7 @@ from .console import CLOSED, ConsoleLine, ConsoleRecorder
 from .errors import BootFailure
 from .payload import Payload
 from .phases import Event, Timeline
-from .protocol import Patterns, Record
+from .console_lines import Patterns, Record
 from .strategy_contract import BootStrategy
 from .targets import Target
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .console import ConsoleLine
-from .protocol import Patterns, Record, parse_record
+from .console_lines import Patterns, Record, parse_record
 
 
 def _number(text: str) -> int | None:

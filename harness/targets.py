@@ -18,7 +18,7 @@ import yaml
 
 from .errors import HarnessError
 from .images.build import FIRMWARE_MACHINES, MACHINES, ROOT
-from .protocol import DEFAULT_PATTERNS
+from .console_lines import DEFAULT_PATTERNS
 
 TARGETS_DIR = ROOT / "targets"
 T = TypeVar("T")

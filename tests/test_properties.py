@@ -46,7 +46,7 @@ from harness.images.package import describe, flatten, image_header, package
 from harness.images.window import FileRange
 from harness.payload import from_user
 from harness.phases import Timeline
-from harness.protocol import DEFAULT_PATTERNS, Patterns, parse_record
+from harness.console_lines import DEFAULT_PATTERNS, Patterns, parse_record
 from harness.targets import TARGETS_DIR, load
 
 from helpers.elfgen import Elf, Seg

@@ -80,7 +80,7 @@ def test_cli_bad_input_is_one_line(args: list[str], fragment: str) -> None:
 
 def test_pytest_unknown_target_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "pytest", "--target=qemu-nope", "-q",
-                           str(Path(__file__).parent / "test_protocol.py")],
+                           str(Path(__file__).parent / "test_console_lines.py")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 4
     assert "unknown target 'qemu-nope'" in proc.stderr and "Traceback" not in proc.stderr

@@ -16,7 +16,7 @@ from harness.console import ConsoleRecorder
 from harness.errors import BootFailure, HarnessError
 from harness.images.package import Package, describe, flatten, its_source, package
 from harness.phases import Timeline
-from harness.protocol import Patterns
+from harness.console_lines import Patterns
 from harness.targets import available, load
 from harness.uboot import (Status, check_layout, command_sequence, dry_run_offline, render,
                            template_names)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..boot import BootResult
 from ..coherence import CoherenceReport
-from ..protocol import Record
+from ..console_lines import Record
 from .check import Check, _fail, _pass, _skip
 
 

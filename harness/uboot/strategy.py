@@ -30,7 +30,7 @@ from ..errors import BootFailure, HarnessError
 from ..images.package import Package
 from ..labgrid_fixes import resources_gone
 from ..phases import Event, Timeline
-from ..protocol import Patterns
+from ..console_lines import Patterns
 from ..qemu.command import labgrid_command, standalone
 from ..qemu.power import exit_status, start_qemu, stop_qemu
 from ..strategy_contract import BootStrategy, LabgridStrategy

@@ -18,7 +18,7 @@ from labgrid.protocol import ConsoleProtocol, PowerProtocol
 
 from harness.console import ConsoleRecorder
 from harness.phases import Timeline
-from harness.protocol import Patterns
+from harness.console_lines import Patterns
 from harness.targets import Target
 from harness.uboot import UBootBootStrategy
 

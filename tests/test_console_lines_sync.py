@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.protocol import SCHEMA
+from harness.console_lines import SCHEMA
 
 pytestmark = pytest.mark.host
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 from harness.console import ConsoleLine, split_lines
 from harness.errors import HarnessError
 from harness.phases import Timeline
-from harness.protocol import Patterns, parse_record
+from harness.console_lines import Patterns, parse_record
 
 pytestmark = pytest.mark.host
 DATA = Path(__file__).parent / "data"

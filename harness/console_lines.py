@@ -63,7 +63,7 @@ DEFAULT_PATTERNS: dict[str, str] = {
 
 
 # The `@h` records the harness reads and the fields it relies on. Probe records
-# are keyed by their first word. tests/test_protocol_sync.py holds the C sources
+# are keyed by their first word. tests/test_console_lines_sync.py holds the C sources
 # to this, so loader, probe and parser cannot drift apart.
 SCHEMA: dict[str, frozenset[str]] = {
     "mode": frozenset({"el"}),

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from harness.images.build import Variant
-from harness.model import SEEDS, Modeled, fit_uncached_access, ratio_band
+from harness.board_time import SEEDS, Modeled, fit_uncached_access, ratio_band
 from harness.session import BootSession
 from harness.targets import load
 
@@ -54,7 +54,7 @@ def main() -> int:
     profile = next(iter(res.values()))[1].profile
     print(f"MODELED unpack time on {profile.name} (counts from QEMU + cache model; not a measurement)")
     print(f"  {profile.describe()}")
-    print("  band = least..greatest over the profile's ranges (harness/model.py corners)")
+    print("  band = least..greatest over the profile's ranges (harness/board_time.py corners)")
     print(f"{'image MB':>9} {'mmu-off s':>10} {'band':>13} {'early-mmu s':>12} {'band':>15} {'ratio':>7} "
           f"{'band':>11} {'seed s':>7} {'mmu-off vs seed':>16} {'QEMU wall s':>12}")
     seeds = dict(SEEDS)

@@ -29,7 +29,7 @@ shows it). A 596 MB run takes minutes of QEMU time per loader.
 
 Every modeled figure is printed with its band over the profile's ranges (stock, patched,
 ratio): the value at the profile's parameters, and the least and greatest over every
-fitted alternative, the fetch cost's range and the other estimates (harness/model.py).
+fitted alternative, the fetch cost's range and the other estimates (harness/board_time.py).
 
 Run: .venv/bin/python bench/sel4_model.py [--sizes 6,596] [--calibrate] [--quick]
      .venv/bin/python bench/sel4_model.py --realign IMAGE OUT   # the other copy unit of IMAGE
@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness.coherence import CoherenceReport, Counts
-from harness.model import (SEEDS, Band, Line, Modeled, Profile, band, copy_unit, fit_uncached_access,
+from harness.board_time import (SEEDS, Band, Line, Modeled, Profile, band, copy_unit, fit_uncached_access,
                            granularity, load_profile, model, ratio_band, split_uncached)
 from harness.sel4.config import Sel4Config
 from sel4_runs import CACHE, MIB, Run, built, payload_for, realign, run
@@ -114,7 +114,7 @@ def headline(pairs: list[Pair], prof: Profile) -> list[str]:
            f"  {prof.describe()}", f"  sources: {prof.sources}",
            f"  window: {w}; patched: {pairs[0].patched.window}",
            "  every size is a real run of both loaders (no extrapolation); band = least..greatest over "
-           "the profile's ranges (harness/model.py corners); floor = unpacked bytes / cached copy bandwidth",
+           "the profile's ranges (harness/board_time.py corners); floor = unpacked bytes / cached copy bandwidth",
            f"{'size':>6} {'payload':>8} {'image B':>12} {'copy':>5} {'stock s':>8} {'stock band':>13} "
            f"{'patched s':>9} {'patched band':>14} {'ratio':>6} {'ratio band':>12} {'seed s':>7} "
            f"{'stock/seed':>10} {'floor s':>8} {'QEMU s':>7}"]

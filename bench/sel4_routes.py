@@ -1,7 +1,7 @@
 """The seed's three questions side by side: MODELED armStone unpack of every route, one profile.
 
 Routes, each a real sel4test image (EL2 hypervisor, RELEASE=TRUE, the seed build) run under
-the cache model at each size, priced by one profile with its bands (harness/model.py):
+the cache model at each size, priced by one profile with its bands (harness/board_time.py):
   stock             seL4's loader as built (its copy unit follows the archive's alignment)
   stock, archive aligned
                     the same build with every archive member's data 16-byte aligned
@@ -31,7 +31,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.model import Band, band, copy_unit, corners, load_profile, model
+from harness.board_time import Band, band, copy_unit, corners, load_profile, model
 from harness.profile import Profile
 from sel4_model import SEED_BUILD
 from sel4_runs import Run, built, load_run, payload_for, run, sources_digest

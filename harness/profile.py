@@ -1,6 +1,6 @@
 """Timing profiles: what each kind of access costs on a board, and how sure we are of it.
 
-A profile prices the cache model's counts (harness/model.py). Every parameter says where
+A profile prices the cache model's counts (harness/board_time.py). Every parameter says where
 its value comes from (FITTED to the seed measurements, an ESTIMATE, or CITED) and the range
 it may take on the board; the fitted uncached access cost is one fit per way the seed's
 stock loader may have copied (4- or 8-byte units). Modeled figures are bands over these

@@ -312,7 +312,7 @@ class BootSession:
     def _attach_model(self, result: BootResult, path: Path) -> None:
         """Read the cache model's report; turn its counts into modeled board time."""
         from .coherence import CoherenceReport, ReportError
-        from .model import load_profile, model
+        from .board_time import load_profile, model
         if not path.exists():
             if result.failure is None:
                 result.failure = BootFailure("the cache model wrote no report", kind="infrastructure",

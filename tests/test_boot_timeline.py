@@ -20,7 +20,7 @@ from harness.history.plots.boot_timeline import boot_timeline_svg
 from harness.history.report.boot_timeline import (
     COUNTS, MANIFEST, PATCHED, PROFILE, REGENERATE, STOCK, boot_timeline_section, boot_timelines,
     check_sum, load_shipped)
-from harness.model import Band, band, load_profile
+from harness.board_time import Band, band, load_profile
 from harness.testing import missing_input
 
 

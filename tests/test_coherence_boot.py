@@ -12,7 +12,7 @@ from typing import Any, Callable
 import pytest
 
 from harness.checks import COHERENCE_CHECKS
-from harness.model import Modeled
+from harness.board_time import Modeled
 from harness.session import BootSession, Outcome
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference]
@@ -104,7 +104,7 @@ def test_mmu_off_model_is_below_the_stock_seL4_seeds(boot_session: BootSession,
     leaner loop, so at the seed sizes it must model faster than the seeds, in the same order
     (0.25-1x). Counts grow linearly with the image, so two small runs fix the line;
     bench/model.py checks the same at full size."""
-    from harness.model import SEEDS, predict
+    from harness.board_time import SEEDS, predict
     runs = []
     for blob in (1 << 20, 5 << 20):
         outcome = coherent_boot(boot_session, boot, mode="mmu-off", blob_bytes=blob)

@@ -2,7 +2,7 @@
 figures may be asserted).
 
 The profile states each parameter's source and range; a band is the modeled time at the
-profile's values and its least and greatest over those ranges (harness/model.py); the
+profile's values and its least and greatest over those ranges (harness/board_time.py); the
 stock copy unit decides which fitted alternative an image matches; and the patched
 window opens at early_mmu_begin so the ratio compares like with like.
 """
@@ -18,7 +18,7 @@ import harness.profile
 from harness.coherence import AccessCounts, Counts, TargetCounts
 from harness.coherence.window import window_for
 from harness.errors import HarnessError
-from harness.model import Profile, band, corners, copy_unit, load_profile, model, ratio_band
+from harness.board_time import Profile, band, corners, copy_unit, load_profile, model, ratio_band
 
 pytestmark = pytest.mark.host
 

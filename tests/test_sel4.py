@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from harness.checks import COHERENCE_CHECKS
-from harness.model import Modeled
+from harness.board_time import Modeled
 from harness.payload import Payload
 from harness.qemu.poison import poison_ranges, qemu_reserved
 from harness.qemu.verify import sel4_places

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sel4_routes import ROUTES, load_counts, table  # noqa: E402
 from sel4_runs import sources_digest  # noqa: E402
 
-from harness.model import load_profile  # noqa: E402
+from harness.board_time import load_profile  # noqa: E402
 
 
 def manifest() -> dict[str, object]:

@@ -4,7 +4,7 @@ timeline of what the board time is made of.
 
 Where the numbers come from: the counts shipped in bench/counts/ (the routes table's
 data, made by `bench/sel4_routes.py --save-counts`), priced now by the current profile
-with harness.model.model() -- the function the routes table prices with -- so the
+with harness.board_time.model() -- the function the routes table prices with -- so the
 figure and the table can never disagree, and no figure is stored.
 
 What a "phase" is, honestly: the cache model counts the whole window and the model
@@ -27,7 +27,7 @@ from typing import Mapping
 from ...coherence import AccessCounts, Counts, TargetCounts
 from ...coherence.report import CoherenceReport, ReportError
 from ...errors import HarnessError
-from ...model import SETWAY_OPS, Band, band, model
+from ...board_time import SETWAY_OPS, Band, band, model
 from ...profile import Profile, load_profile
 from .. import plots
 from ..plots.boot_timeline import RoutePhases, boot_timeline_svg

@@ -14,7 +14,7 @@ from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
 from .payload import Payload, from_build, from_user
 from .repro import ReproOutcome
-from .report import summary
+from .result_folder import summary
 from .history import cli as history_cli
 from .history.db import history_path
 from .sel4 import cli as sel4_cli

@@ -30,7 +30,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Sequence
 
-from .coherence.report import START_STATES
+from .coherence.plugin_report import START_STATES
 from .errors import HarnessError
 from .targets import parse_timeout, resolve
 

@@ -21,7 +21,7 @@ from .history.db import history_path
 from .images.build import ROOT
 from .images.platform import check_platform
 from .payload import Payload, from_user
-from .report import properties
+from .result_folder import properties
 from .session import BootSession, Outcome
 from .targets import Target, load, with_overrides
 from .testing import check_tools_marker, skip_reason, summary_lines

@@ -30,7 +30,7 @@ from .phases import Timeline
 from .qemu import strategy as _qemu_strategy  # noqa: F401 - registers QEMUBootStrategy
 from .qemu.command import instruction_clock
 from .qemu.poison import poison_args, qemu_reserved
-from .report import prepare_dir, write
+from .result_folder import prepare_dir, write
 from .strategy_contract import BootStrategy
 from .targets import Target
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.coherence.report import CoherenceReport
+from harness.coherence.plugin_report import CoherenceReport
 from harness.errors import HarnessError
 from harness.history import plots
 from harness.history.db import History

@@ -563,7 +563,7 @@ EARLY_ON = ("Early MMU: caches on for unpack, DRAM [40000000..c0000000) Normal W
 
 
 def _attr_report(tmp_path: Path, dest: dict[str, int], source: dict[str, int]) -> CoherenceReport:
-    from harness.coherence.report import ATTRIBUTES
+    from harness.coherence.plugin_report import ATTRIBUTES
 
     sizes = {str(s): 0 for s in (1, 2, 4, 8, 16)}
     acc = {"cacheable": sizes, "uncached": sizes}

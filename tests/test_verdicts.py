@@ -574,7 +574,7 @@ def test_qemu_start_failure_shows_qemu_stderr(tmp_path: Path) -> None:
 
 
 def test_verdict_in_junit_properties(target: Target, sel4_payload: Payload) -> None:
-    from harness.report import properties
+    from harness.result_folder import properties
     r = boot_lines(target, sel4_payload, SEL4_LOADER + SEL4TEST_OK)
     assert properties(r)["verdict"].startswith("pass: sel4test: 'All is well in the universe' at ")
 

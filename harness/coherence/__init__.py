@@ -6,7 +6,7 @@ keeps a line-granular model of the data and instruction caches, reports the
 hazards it sees and counts accesses for the timing model.  This package builds
 the plugin, forms its ``-plugin`` argument and reads its JSON report, one idea
 per module: ``build`` (``plugin_path()``, ``PluginBuildError``), ``args``
-(``plugin_args()``, ``CONTRACTS``), ``report`` (``CoherenceReport`` and its
+(``plugin_args()``, ``CONTRACTS``), ``plugin_report`` (``CoherenceReport`` and its
 parts, ``ReportError``); ``window`` (each loader's counting window and hand-off),
 ``start`` (the caches' start state), ``run`` (one QEMU run).  The checks over
 its report are in ``harness.checks``, which this package never imports.  The
@@ -81,7 +81,7 @@ from __future__ import annotations
 
 from .args import CONTRACTS, plugin_args
 from .build import PluginBuildError, plugin_path
-from .report import (
+from .plugin_report import (
     HAZARD_KINDS,
     TARGETS,
     AccessCounts,
@@ -95,7 +95,7 @@ from .report import (
 # Module constants that lived here before the split, still reachable as
 # harness.coherence.NAME (not part of the interface, hence not in __all__).
 from .build import FETCH_SCRIPT, LIBRARY_NAME, PLUGIN_SOURCE_DIR, REPO_ROOT  # noqa: F401
-from .report import ACCESS_SIZES  # noqa: F401
+from .plugin_report import ACCESS_SIZES  # noqa: F401
 
 __all__ = [
     "CONTRACTS",

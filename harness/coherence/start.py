@@ -16,7 +16,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .args import MAX_WARM_RANGES
-from .report import START_STATES
+from .plugin_report import START_STATES
 
 if TYPE_CHECKING:
     from ..payload import Payload

@@ -208,7 +208,7 @@ def _failure(result: "BootResult") -> dict[str, Any] | None:
 def document(result: "BootResult", checks: "list[Check]", run: RunContext, boot_id: str,
              options: dict[str, Any], qemu: str | None = None) -> dict[str, Any]:
     """The whole record of one boot (result.json, schema `SCHEMA`)."""
-    from ..report import properties
+    from ..result_folder import properties
     tl = result.timeline
     banner = tl.first("uboot.banner")
     versions = run.versions(qemu)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ...coherence import AccessCounts, Counts, TargetCounts
-from ...coherence.report import CoherenceReport, ReportError
+from ...coherence.plugin_report import CoherenceReport, ReportError
 from ...errors import HarnessError
 from ...board_time import SETWAY_OPS, Band, band, model
 from ...profile import Profile, load_profile

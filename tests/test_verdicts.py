@@ -546,7 +546,7 @@ def test_qemu_start_failure_shows_qemu_stderr(tmp_path: Path) -> None:
     """labgrid says 'QEMU error: None'; the harness shows what QEMU wrote to stderr."""
     import subprocess
 
-    from harness.qemu.power import start_qemu
+    from harness.qemu.process import start_qemu
 
     class FakeQemu:
         _tempdir = str(tmp_path)

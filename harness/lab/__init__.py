@@ -7,7 +7,7 @@ virtual lab is the same path without hardware, so the lab code is tested on ever
 machine. One idea per module: `client` (labgrid-client, `LabError`), `host`
 (lab processes that die with the run), `lock` (`PlaceLock`), `virtual`
 (`VirtualBoard`, `VirtualLab`), `power` (the virtual board's power switch),
-`session` (`lab_session()`, `place_name()`, `missing_environment()`), `cli` (`python -m harness.lab up|pdu`). This package
+`lease` (`lab_session()`, `place_name()`, `missing_environment()`), `cli` (`python -m harness.lab up|pdu`). This package
 re-exports their public names (and `resources_gone()` of `harness.labgrid_fixes`), so
 `from harness.lab import ...` is the interface.
 """
@@ -20,7 +20,7 @@ from .virtual import (EXPORTER_CONFIG, STATE_ENV, VIRTUAL_EXPORTER, VIRTUAL_PLAC
                       VirtualLab)
 from .power import serve_power_switch
 from ..labgrid_fixes import resources_gone
-from .session import (ATTACH_ENV, LabRun, lab_session, missing_environment, place_name,
+from .lease import (ATTACH_ENV, LabRun, lab_session, missing_environment, place_name,
                       signals_interrupt)
 from .cli import main
 

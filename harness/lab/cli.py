@@ -10,7 +10,7 @@ import time
 
 from . import __doc__ as LAB_DOC
 from .power import serve_power_switch
-from .session import signals_interrupt
+from .lease import signals_interrupt
 from .virtual import VirtualLab
 
 

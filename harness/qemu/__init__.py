@@ -1,7 +1,7 @@
 """QEMU targets: the labgrid boot strategy and what only a QEMU guest allows.
 
-`strategy` (the labgrid `QEMUBootStrategy`), `power` (start and stop labgrid's QEMU,
-shared with the U-Boot strategy), `console` (the console socket drained during
+`strategy` (the labgrid `QEMUBootStrategy`), `process` (start and stop labgrid's QEMU,
+shared with the U-Boot strategy), `drain` (the console socket drained during
 start-up), `command` (the command labgrid starts, the one a person can run, the
 instruction-count clock), `firmware` (firmware first, the loader beside it), `poison`
 (bss pre-filled before the guest starts, clear of what QEMU and the image place),

@@ -25,9 +25,9 @@ from ..phases import Timeline
 from ..strategy_contract import BootStrategy, LabgridStrategy
 from ..targets import Target
 from .command import QUIT_KEYS, labgrid_command, standalone
-from .console import PrefixedConsole
+from .drain import PrefixedConsole
 from .firmware import Firmware, firmware_for, loader_placement
-from .power import exit_status, start_qemu, stop_qemu
+from .process import exit_status, start_qemu, stop_qemu
 
 
 class Status(enum.Enum):

@@ -31,7 +31,7 @@ Failures are classified: infrastructure (no console output, no prompt, a
 garbled console, TFTP failure, staging failure, lost console) versus product
 (U-Boot rejects the image, bootm never starts it, the loader's own errors).
 
-The parts: `commands` (the pure command sequence and dry-run text), `console`
+The parts: `commands` (the pure command sequence and dry-run text), `prompt`
 (the recorder-facing console and the prompt dialogue), `staging` (packaging and
 TFTP staging), `strategy` (the labgrid state machine). Importing this package
 registers `UBootBootStrategy` with labgrid's target factory.
@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from .commands import (TEMPLATE, command_parts, command_sequence, dry_run_text, render,
                        template_names)
-from .console import CTRL_C, WAIT_PHASE
+from .prompt import CTRL_C, WAIT_PHASE
 from .staging import LOCAL_HOSTS, check_layout, dry_run_offline, package_for, staged_name
 from .strategy import ORDER, Status, UBootBootStrategy  # registers the strategy with labgrid
 

@@ -32,11 +32,11 @@ from ..labgrid_fixes import resources_gone
 from ..phases import Event, Timeline
 from ..console_lines import Patterns
 from ..qemu.command import labgrid_command, standalone
-from ..qemu.power import exit_status, start_qemu, stop_qemu
+from ..qemu.process import exit_status, start_qemu, stop_qemu
 from ..strategy_contract import BootStrategy, LabgridStrategy
 from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
-from .console import PromptDialogue, _Console, _NoPrompt
+from .prompt import PromptDialogue, _Console, _NoPrompt
 from .placement import Placement
 from .staging import TFTPStaging, package_for
 

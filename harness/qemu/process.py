@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from .. import processes
 from ..errors import BootFailure
-from .console import ConsoleDrain
+from .drain import ConsoleDrain
 
 
 def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None = None,

@@ -60,7 +60,7 @@ class ImageLoad:
 
 
 @dataclass(frozen=True)
-class Window:
+class UnpackWindow:
     """The unpack window: host stamps always, target ticks when marks exist.
 
     Host stamps are per console read: `host_s` is 0 when both lines came in one read,
@@ -197,10 +197,10 @@ class Timeline:
         return next((r for r in self.records if r.kind == "probe" and r.words[:1] == ("verdict",)),
                     None)
 
-    def unpack_window(self) -> Window | None:
+    def unpack_window(self) -> UnpackWindow | None:
         begin, end = self.mark("unpack.begin"), self.mark("unpack.end", last=True)
         if begin and end:
-            return Window(begin.t_ns, end.t_ns, end.ticks - begin.ticks, begin.freq,
+            return UnpackWindow(begin.t_ns, end.t_ns, end.ticks - begin.ticks, begin.freq,
                           "@h mark unpack.begin", "@h mark unpack.end")
         # seL4's loader (the seed's definition): the first `ELF-loading image` line to
         # `Enabling (hypervisor) MMU and paging` (two-line form) or the one-line
@@ -208,11 +208,11 @@ class Timeline:
         # CONSOLE=sel4 `Jumping to kernel-image entry point...`).
         first, handoff = self.first("image"), self.first("handoff.mmu", "handoff")
         if first and handoff:
-            return Window(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text,
+            return UnpackWindow(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text,
                           start_after_ns=first.after_ns)
         return None
 
-    def seed_window(self) -> Window | None:
+    def seed_window(self) -> UnpackWindow | None:
         """The seed's measurement: the first USER image's `ELF-loading image` line to the
         hand-off line (the armStone report times 'genode.elf' -> 'Enabling hypervisor MMU').
 
@@ -222,7 +222,7 @@ class Timeline:
         handoff = self.first("handoff.mmu", "handoff")
         if user is None or handoff is None:
             return None
-        return Window(user.t_ns, handoff.t_ns, begin=user.text, end=handoff.text,
+        return UnpackWindow(user.t_ns, handoff.t_ns, begin=user.text, end=handoff.text,
                       start_after_ns=user.after_ns)
 
     def phases(self, power_on_ns: int | None = None) -> list[Phase]:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from harness.coherence import CoherenceReport
-from harness.coherence.window import Window
+from harness.coherence.window import PluginWindow
 from harness.sel4.config import Sel4Config
 
 pytestmark = pytest.mark.host
@@ -43,12 +43,12 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bench:
     monkeypatch.syspath_prepend(str(BENCH))
     import sel4_runs
     b = Bench(mod=sel4_runs, counts=100, runs=0, tmp=tmp_path, version="QEMU emulator version 10.0.2",
-              window=Window(0x50001000, 0x40000000, "sel4", "memset #2 -> arm_enable_hyp_mmu", begin_hit=2))
+              window=PluginWindow(0x50001000, 0x40000000, "sel4", "memset #2 -> arm_enable_hyp_mmu", begin_hit=2))
     for name in ("image.elf", "libcachemodel.so", "cachemodel.c", "run.py"):
         (tmp_path / name).write_bytes(name.encode() * 64)
     (tmp_path / "build.json").write_text(json.dumps({"key": "0123456789abcdef0123"}))
 
-    def qemu(image: Path, out: Path, *, el2: bool, scope: str = "seed") -> tuple[CoherenceReport, Window, float]:
+    def qemu(image: Path, out: Path, *, el2: bool, scope: str = "seed") -> tuple[CoherenceReport, PluginWindow, float]:
         b.runs += 1
         out.write_text(json.dumps(_report(b.counts)))
         return CoherenceReport.load(out), b.window, 1.0

@@ -24,7 +24,7 @@ Plugin arguments (``-plugin file=libcachemodel.so,key=value,...``)::
     the start; none: a cold start, see ``start``)  iwarm=S:E (repeatable:
     valid I-cache lines at the start; ``plugin_args`` passes the warm ranges)
 
-Window and contract.  Counting runs from the ``begin_hit``-th execution of
+PluginWindow and contract.  Counting runs from the ``begin_hit``-th execution of
 ``begin_pc`` to the first ``end_pc`` reached (or the hand-off); hazards are
 tracked on to the hand-off regardless.  The hand-off contract says what the
 kernel must be given: ``mmu-off`` (our reference loader: M, C, I clear at the

@@ -16,7 +16,7 @@ from ..processes import register, stop
 from ..qemu.command import instruction_clock
 from . import CoherenceReport, plugin_args, plugin_path
 from .start import start_state, warm_ranges
-from .window import Window, window_for
+from .window import PluginWindow, window_for
 
 __all__ = ["run_to_handoff", "virt_command"]
 
@@ -32,7 +32,7 @@ def virt_command(image: Path, el2: bool, qemu: str = "qemu-system-aarch64") -> l
 
 def run_to_handoff(image: Path, out: Path, *, el2: bool, scope: str = "seed",
                    timeout: float = 1800.0, start: str | None = None,
-                   ) -> tuple[CoherenceReport, Window, float]:
+                   ) -> tuple[CoherenceReport, PluginWindow, float]:
     """Boot `image` on QEMU virt under the plugin; return (report, window, wall s).
 
     QEMU is stopped as soon as the report appears (written at the hand-off),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..payload import Payload
 
-__all__ = ["Window", "window_for", "loader_writable", "SCOPES"]
+__all__ = ["PluginWindow", "window_for", "loader_writable", "SCOPES"]
 
 #: seL4 windows: "seed" starts at the first user image (the seed's
 #: measurement), "unpack" at load_images (adds the kernel's unpack).
@@ -30,7 +30,7 @@ HIGH_HALF = 1 << 63
 
 
 @dataclass(frozen=True)
-class Window:
+class PluginWindow:
     """What the plugin is told: window, hand-off, contract, target ranges."""
 
     begin_pc: int | None
@@ -79,16 +79,16 @@ def loader_writable(payload: Payload) -> tuple[str, tuple[int, int]] | None:
     return None
 
 
-def _reference(payload: Payload, contract: str) -> Window:
+def _reference(payload: Payload, contract: str) -> PluginWindow:
     syms = payload.loader.symbols
     pause = (syms["self_report_begin"], syms["self_report_end"]) \
         if {"self_report_begin", "self_report_end"} <= syms.keys() else None
-    return Window(syms.get("unpack_window_begin"), payload.images[0].entry_paddr, contract,
+    return PluginWindow(syms.get("unpack_window_begin"), payload.images[0].entry_paddr, contract,
                   "unpack_window_begin -> kernel entry, less the CRC self-report",
                   pause=pause, targets=_targets(payload))
 
 
-def _sel4(payload: Payload, contract: str, scope: str) -> Window:
+def _sel4(payload: Payload, contract: str, scope: str) -> PluginWindow:
     syms = payload.loader.symbols
     kernel = payload.images[0]
     end_pcs = tuple(syms[s] for s in SEL4_END_SYMBOLS if s in syms)
@@ -110,12 +110,12 @@ def _sel4(payload: Payload, contract: str, scope: str) -> Window:
     else:
         begin, hit, words = syms.get("load_images"), 1, "load_images (kernel included)"
     ends = "/".join(s for s in SEL4_END_SYMBOLS if s in syms) or "the kernel entry"
-    return Window(begin, kernel.entry, contract, f"{words} -> {ends}", begin_hit=hit,
+    return PluginWindow(begin, kernel.entry, contract, f"{words} -> {ends}", begin_hit=hit,
                   end_pcs=end_pcs, handoff_el=1 if kernel.entry >= HIGH_HALF else 2,
                   targets=_targets(payload))
 
 
-def window_for(payload: Payload, contract: str | None = None, scope: str = "seed") -> Window:
+def window_for(payload: Payload, contract: str | None = None, scope: str = "seed") -> PluginWindow:
     """The plugin's window for this payload under its hand-off contract.
 
     ``contract`` defaults to the payload's own: "mmu-off" for our reference

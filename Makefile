@@ -14,8 +14,10 @@ test: setup
 bench: setup
 	@.venv/bin/python bench/run.py
 
-lint:
+# mypy strict over the harness, ruff over everything (its rules in pyproject.toml); make test runs it.
+lint: setup
 	@.venv/bin/mypy harness
+	@.venv/bin/ruff check .
 
 # Fuzz the reference elfloader's CPIO/ELF parsers (fuzz/README.md): FUZZ_SECONDS in total,
 # split over the targets; FUZZ_RUNS=N stops each target after N executions instead.

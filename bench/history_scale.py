@@ -4,8 +4,9 @@ and `write_report` take on it, and how big the page is.
 The history is tests/test_history_report.py's generator: nightly runs of 30 boots (5
 targets × 3 loader modes × 2 image sizes), 2 % noise, one series slowed down by 40 % in
 the last 3 runs, a failing check and a failed boot; result.json folders for the newest run
-only (old result folders are usually pruned, the database keeps everything). Timings are wall-clock on this machine; nothing is
-asserted. Wall-clock depends on what else the machine runs; the CPU column does less.
+only (old result folders are usually pruned, the database keeps everything). Timings are
+wall-clock on this machine; nothing is asserted. Wall-clock depends on what else the machine
+runs; the CPU column does less.
 Run: .venv/bin/python bench/history_scale.py [--boots 10000] [--per-run 30] [--last 30] [--keep DIR]
 """
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from harness.history.compare import compare  # noqa: E402
-from harness.history.db import History  # noqa: E402
-from test_history_report import Plan, build_history  # noqa: E402
+from harness.history.compare import compare
+from harness.history.db import History
+from test_history_report import Plan, build_history
 
 TARGETS = ("qemu-virt", "qemu-virt-el2", "qemu-imx8mp", "qemu-virt-uboot", "armstone-imx8mp")
 MODES = ("mmu-off", "early-mmu", "fallback")

@@ -23,7 +23,8 @@ from harness.session import BootSession
 from harness.targets import load
 
 
-def run(target_name: str, sizes_mb: list[float], modes: list[str]) -> dict[tuple[str, float], tuple[int, Modeled, float]]:
+def run(target_name: str, sizes_mb: list[float],
+        modes: list[str]) -> dict[tuple[str, float], tuple[int, Modeled, float]]:
     target = load(target_name)
     out = {}
     with tempfile.TemporaryDirectory(prefix="harness-model-") as tmp:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from harness.coherence import plugin_path  # noqa: E402
-from harness.images.build import build_root  # noqa: E402
-from test_coherence_plugin import _pass_seconds, build_case, run_guest  # noqa: E402
+from harness.coherence import plugin_path
+from harness.images.build import build_root
+from test_coherence_plugin import _pass_seconds, build_case, run_guest
 
 
 def main() -> int:

@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--bug", default="none", choices=BUGS, help="negative control to build in")
         sp.add_argument("--blob-mib", type=float, default=1.0, help="size of the probe's random blob")
     options.register(bt.add_argument)     # the options pytest has too (harness/options.py)
-    bt.add_argument("--dry-run", action="store_true", help="print a command that runs this boot by hand (console on the "
+    bt.add_argument("--dry-run", action="store_true",
+                    help="print a command that runs this boot by hand (console on the "
                          "terminal; U-Boot targets: the commands to type) and stop")
     bt.add_argument("--verify", action="store_true",
                     help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")

@@ -83,6 +83,10 @@ finish_one() {      # waits for any running suite, prints its log, records its s
   [ "$rc" = 0 ] || status=1
 }
 
+# Lint first (mypy strict, ruff): seconds, and a red lint fails the run like a red test.
+echo "== lint: mypy harness; ruff check ."
+{ .venv/bin/mypy harness && .venv/bin/ruff check .; } || status=1
+
 for name in "${SUITES[@]}"; do
   while [ "${#NAME_OF[@]}" -ge "$jobs" ]; do finish_one; done
   start "$name"

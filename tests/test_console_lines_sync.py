@@ -29,7 +29,7 @@ def c_formats() -> dict[str, set[str]]:
                 words = lit[3:].split()
                 if lit.startswith("@h ") and words:
                     current = words[0] if words[0] != "probe" else f"probe {words[1]}"
-                    found[current]  # noqa: B018 - register the kind even without fields
+                    found[current]
                 if current is not None:
                     found[current].update(re.findall(r"(\w+)=", lit))
             if line.strip().startswith("}") or line.strip() == "":

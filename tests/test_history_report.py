@@ -24,7 +24,6 @@ import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,7 +233,7 @@ def test_the_sustained_regression_is_marked_where_compare_finds_it(report: tuple
                 if a["data-series"] == regressed and a["data-kind"] == "measured")
     for metric in ("unpack.host_s", "phase.unpack.host_s", "unpack.target_s"):
         assert f'id="mark-regression-series-{regressed.replace("/", "-")}-measured-{metric}"' in body
-    assert f"regression</span> unpack.host_s" in body and plan.run_id(plan.runs - 1) in body
+    assert "regression</span> unpack.host_s" in body and plan.run_id(plan.runs - 1) in body
 
 
 def test_the_check_matrix_shows_the_failing_check_and_boot(report: tuple[Path, Path, Plan]) -> None:

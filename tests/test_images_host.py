@@ -57,7 +57,6 @@ def test_newc_round_trip(tmp_path: Path) -> None:
 
 def test_newc_matches_gnu_cpio(tmp_path: Path) -> None:
     """Our writer's archive lists the same with GNU cpio, when it is installed."""
-    import shutil
     import subprocess
     require_tool("cpio", "our newc writer is compared with GNU cpio", "apt-get install cpio")
     k = kernel(tmp_path)

@@ -222,7 +222,7 @@ def test_each_mutant_is_one_edit_and_its_patch_applies(real: dict[str, Subject],
 
 
 def test_only_compiled_early_mmu_code_is_mutated(real: dict[str, Subject]) -> None:
-    for name, subject in real.items():
+    for subject in real.values():
         for m in mutants(subject):
             src = next(f for f in subject.files if f.path == m.path)
             changed = [i for i in range(m.edit.start, m.edit.start + len(m.edit.old))

@@ -24,7 +24,6 @@ import copy
 import math
 import os
 import re
-import shutil
 import struct
 import subprocess
 import tracemalloc

@@ -22,7 +22,7 @@ from harness.qemu.poison import poison_ranges, qemu_reserved
 from harness.qemu.verify import sel4_places
 from harness.sel4.build import build
 from harness.sel4.config import Sel4Config, for_target
-from harness.session import BootSession, Outcome
+from harness.session import Outcome
 from harness.targets import Target
 
 pytestmark = [pytest.mark.boot, pytest.mark.sel4]

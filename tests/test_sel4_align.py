@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import pytest
 

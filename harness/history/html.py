@@ -42,8 +42,9 @@ from .report.trends import trends_section
 from .report.window import Documents, RunWindow, load_window
 
 
-def write_report(h: History, out: Path, last_runs: int = 30, rule: Rule = Rule()) -> Path:
+def write_report(h: History, out: Path, last_runs: int = 30, rule: Rule | None = None) -> Path:
     """Write the page for `h` to `out` (atomically: a half-written report is never left)."""
+    rule = rule or Rule()
     page = render(h, max(1, last_runs), rule)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

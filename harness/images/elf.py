@@ -93,7 +93,7 @@ class ElfImage:
             return self.symbols[name]
         except KeyError:
             raise HarnessError(f"symbol '{name}' not found", file=self.source.path,
-                               field=".symtab", fix="build the image with symbols (not stripped)")
+                               field=".symtab", fix="build the image with symbols (not stripped)") from None
 
     def file_offset(self, vaddr: int) -> int:
         """Offset within `source` of the byte linked at `vaddr`."""

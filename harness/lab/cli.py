@@ -8,14 +8,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import __doc__ as LAB_DOC
+from . import __doc__ as lab_doc
 from .power import serve_power_switch
 from .lease import signals_interrupt
 from .virtual import VirtualLab
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m harness.lab", description=LAB_DOC.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m harness.lab", description=lab_doc.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     pdu = sub.add_parser("pdu", help="the virtual board's power switch (started by the lab)")
     pdu.add_argument("--listen", required=True)

@@ -31,7 +31,7 @@ def serve_power_switch(listen: str, qmp_path: str) -> None:
         return bool(status.get("return", {}).get("running"))
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             parts = self.path.strip("/").split("/")
             if not parts or parts[0] != "power" or len(parts) not in (2, 3):
                 self.send_error(404)

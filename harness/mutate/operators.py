@@ -9,7 +9,6 @@ replaces a run of consecutive lines, so every mutant is one hunk of one file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from .edits import Edit, line_edit, with_insn
@@ -301,7 +300,8 @@ def map_attribute(subject: Subject, src: Source) -> Iterator[Edit]:
             else:
                 continue
             for byte, what in choices:
-                new = src.lines[i].replace(m.group(0), f"0x{byte}{m.group(2) or ''}{m.group(3)}{m.group(4)}{m.group(5)}", 1)
+                tail = f"{m.group(2) or ''}{m.group(3)}{m.group(4)}{m.group(5)}"
+                new = src.lines[i].replace(m.group(0), f"0x{byte}{tail}", 1)
                 yield line_edit("map-attribute", src, i, new, f"{what} (MAIR byte {m.group(4)} = 0x{byte})")
         for m in _ATTR_INDEX.finditer(code):
             name = m.group(2)

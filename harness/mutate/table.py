@@ -154,7 +154,7 @@ def table(results: list[MutantResult], targets: list[str]) -> str:
 
 def summary(results: list[MutantResult], controls: list[Control]) -> list[str]:
     s = score(results)
-    lines = [f"controls: " + "; ".join(f"{c.name}: {'pass' if c.ok else 'FAIL'}" for c in controls),
+    lines = ["controls: " + "; ".join(f"{c.name}: {'pass' if c.ok else 'FAIL'}" for c in controls),
              f"killed by a check {s.killed}, killed by a failed boot {s.killed_by_boot}, survived "
              f"{s.survived}, equivalent {s.equivalent}, stillborn (not scored) {s.stillborn}"]
     for op in sorted({r.mutant.operator for r in results}):

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import BootFailure
 from .gdbstub import GdbStub
-from ..images.elf import ElfImage, Segment
+from ..images.elf import Segment
 from ..payload import Payload
 from ..phases import Timeline
 

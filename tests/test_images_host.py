@@ -10,7 +10,7 @@ from harness.testing import require_tool
 from harness.errors import HarnessError
 from harness.images.cpio import read_newc, write_newc
 from harness.images.elf import read_elf
-from harness.images.window import FileRange, crc32_with_zeros
+from harness.images.file_window import FileRange, crc32_with_zeros
 from harness.payload import from_user
 
 from helpers.elfgen import Elf, Seg

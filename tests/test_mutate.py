@@ -15,7 +15,7 @@ import pytest
 
 from harness.mutate.build import slug
 from harness.mutate.generate import Mutant, load_subject, mutants
-from harness.mutate.run import payload_for, verdict_of
+from harness.mutate.trial import payload_for, verdict_of
 from harness.mutate.source import Subject
 from harness.sel4.sources import TARBALL, upstream_dir
 from harness.session import Outcome

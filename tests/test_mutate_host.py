@@ -19,7 +19,7 @@ from harness.mutate.generate import (REFERENCE_FILES, SEL4_FILES, Mutant, load_s
 from harness.mutate.operators import OPERATORS
 from harness.mutate.source import Source, Subject
 from harness.mutate.table import (EQUIVALENT_HEADING, MutantResult, read_notes, score)
-from harness.mutate.run import TargetVerdict
+from harness.mutate.trial import TargetVerdict
 from harness.sel4.sources import TARBALL, upstream_dir
 from harness.testing import missing_input, require_tool
 

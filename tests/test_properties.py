@@ -42,7 +42,7 @@ from harness.images.build import ROOT
 from harness.images.cpio import read_newc, write_newc
 from harness.images.elf import read_elf
 from harness.images.package import describe, flatten, image_header, package
-from harness.images.window import FileRange
+from harness.images.file_window import FileRange
 from harness.payload import from_user
 from harness.phases import Timeline
 from harness.console_lines import DEFAULT_PATTERNS, Patterns, parse_record

@@ -27,7 +27,7 @@ from harness.coherence.run import run_to_handoff
 from harness.errors import HarnessError
 from harness.images.cpio import HEADER, find_archive, read_newc
 from harness.images.elf import read_elf
-from harness.images.window import FileRange
+from harness.images.file_window import FileRange
 from harness.payload import Payload
 from harness.sel4 import cli as sel4_cli
 from harness.sel4.build import Sel4Build, build, sel4_venv

@@ -20,7 +20,7 @@ Why it is built this way:
   spread(), judge_noisy() and judge_exact(), never a second copy of the math.
 
 Where it lives: this module writes the page -- its skeleton, styles and the
-order of its sections; report/ holds what the page reads (report/window.py)
+order of its sections; report/ holds what the page reads (report/runs.py)
 and a module per section, plots/ draws the figures.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .report.summary import summary_section
 from .report.throughput import throughput_section
 from .report.timelines import timelines_section
 from .report.trends import trends_section
-from .report.window import Documents, RunWindow, load_window
+from .report.runs import Documents, RunWindow, load_window
 
 
 def write_report(h: History, out: Path, last_runs: int = 30, rule: Rule | None = None) -> Path:

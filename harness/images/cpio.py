@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import HarnessError
-from .window import FileRange
+from .file_window import FileRange
 
 MAGIC = b"070701"
 HEADER = 110

@@ -15,7 +15,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
 from ..errors import HarnessError
-from .window import FileRange
+from .file_window import FileRange
 
 PF_X, PF_W, PF_R = 1, 2, 4
 

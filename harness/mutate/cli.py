@@ -15,12 +15,12 @@ from ..images.build import ROOT
 from .build import mutate_root
 from .generate import SUBJECTS, Mutant, load_subject, mutants, sample
 from .operators import OPERATORS
-from .run import Runner, run_all, run_controls
+from .trial import Runner, run_all, run_controls
 from .table import (EQUIVALENT_HEADING, SURVIVOR_HEADING, MutantResult, read_notes, record, score,
                     summary, table)
 
 if TYPE_CHECKING:
-    from .run import Control
+    from .trial import Control
 
 NOTES = ROOT / "docs" / "mutation.md"
 # EL1 and EL2 for both subjects; EL3 (the reference loader only) reaches its EL3 code
@@ -82,7 +82,7 @@ def _log(msg: str) -> None:
 def load_run(path: Path, notes: Path) -> tuple[list[MutantResult], list["Control"], list[str]]:
     """A recorded run (mutation.json) as results judged with today's notes."""
     from .edits import Edit
-    from .run import Control, TargetVerdict
+    from .trial import Control, TargetVerdict
     try:
         doc = json.loads(path.read_text())
         targets = [str(t) for t in doc["targets"]]

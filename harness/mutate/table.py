@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import HarnessError
 from .generate import Mutant
-from .run import Control, TargetVerdict
+from .trial import Control, TargetVerdict
 
 _ENTRY = re.compile(r"^- `([^`]+)`\s+(?:—|–|-{1,2})\s+(.+)$")
 EQUIVALENT_HEADING = "## Equivalent mutants"

@@ -11,7 +11,7 @@ from typing import Sequence
 
 from ..db import History
 from .markup import esc
-from .window import RunWindow
+from .runs import RunWindow
 
 
 def checks_section(h: History, window: RunWindow) -> str:

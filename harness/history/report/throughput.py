@@ -8,7 +8,7 @@ scales with the image.
 from __future__ import annotations
 
 from .. import plots
-from .window import Documents, RunWindow
+from .runs import Documents, RunWindow
 
 
 def throughput_section(window: RunWindow, docs: Documents, figs: plots.Deferred) -> str:

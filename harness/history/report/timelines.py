@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from .. import plots
 from ..db import Boot, History
 from .markup import esc
-from .window import Documents, RunWindow
+from .runs import Documents, RunWindow
 
 #: Boots of the newest run that get a timeline.
 MAX_TIMELINES = 40

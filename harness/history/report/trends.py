@@ -16,7 +16,7 @@ from ..compare import Comparison, Rule, judge_exact, judge_noisy, spread
 from ..db import Boot
 from ..metrics import EXACT, Metric
 from .markup import esc, series_anchor
-from .window import Documents, RunWindow
+from .runs import Documents, RunWindow
 
 #: Series that get trends.
 MAX_SERIES = 80

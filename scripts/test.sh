@@ -57,7 +57,7 @@ status=0
 junits=()
 begin=$SECONDS
 # Cancelled (CI's SIGTERM): stop the suites this script started, by pid, and say so.
-trap 'echo "test.sh: stopped; stopping suites: ${NAME_OF[*]}" >&2; kill -TERM "${!NAME_OF[@]}" 2>/dev/null; wait; exit 143' TERM
+trap 'echo "test.sh: stopped; stopping suites: ${NAME_OF[*]}" >&2; kill -TERM "${!NAME_OF[@]}" ${lint_pid:-} 2>/dev/null; wait; exit 143' TERM
 
 start() {
   local name=$1 ARGS
@@ -83,15 +83,19 @@ finish_one() {      # waits for any running suite, prints its log, records its s
   [ "$rc" = 0 ] || status=1
 }
 
-# Lint first (mypy strict, ruff): seconds, and a red lint fails the run like a red test.
-echo "== lint: mypy harness; ruff check ."
-{ .venv/bin/mypy harness && .venv/bin/ruff check .; } || status=1
+# Lint (mypy strict, ruff) beside the first suites: a red lint fails the run like a red test.
+echo "== start lint: mypy harness; ruff check .  (log results/log-lint.txt)"
+{ .venv/bin/mypy harness && .venv/bin/ruff check .; } >results/log-lint.txt 2>&1 &
+lint_pid=$!
 
 for name in "${SUITES[@]}"; do
   while [ "${#NAME_OF[@]}" -ge "$jobs" ]; do finish_one; done
   start "$name"
 done
 while [ "${#NAME_OF[@]}" -gt 0 ]; do finish_one; done
+lint_rc=0; wait "$lint_pid" || lint_rc=$?
+echo "== lint (exit $lint_rc):"; cat results/log-lint.txt
+[ "$lint_rc" = 0 ] || status=1
 
 echo "== all suites: $((SECONDS - begin)) s with $jobs at a time"
 # The slowest tests across every suite, then every skip counted by reason (with CI=true a

@@ -7,15 +7,33 @@ both real strategies against it where they are defined.
 """
 from __future__ import annotations
 
+import enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, TypeVar
+
+from labgrid.strategy.common import StrategyError
 
 from .console import ConsoleRecorder
 from .payload import Payload
 from .phases import Timeline
 from .targets import Target
 
-__all__ = ["BootStrategy", "LabgridStrategy"]
+__all__ = ["BootStrategy", "LabgridStrategy", "goal_state"]
+
+S = TypeVar("S", bound=enum.Enum)
+
+
+def goal_state(status: str | S, states: type[S]) -> S:
+    """The state a `transition(status)` asks for, as labgrid strategies take it (a member
+    or its name); `unknown` or a name the strategy lacks is labgrid's StrategyError."""
+    if not isinstance(status, states):
+        try:
+            status = states[str(status)]
+        except KeyError:
+            raise StrategyError(f"unknown state '{status}'") from None
+    if status.name == "unknown":
+        raise StrategyError(f"can not transition to {status}")
+    return status
 
 if TYPE_CHECKING:
     class LabgridStrategy:

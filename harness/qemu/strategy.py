@@ -22,7 +22,7 @@ from ..console import ConsoleRecorder
 from ..errors import BootFailure
 from ..payload import Payload
 from ..phases import Timeline
-from ..strategy_contract import BootStrategy, LabgridStrategy
+from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state
 from ..targets import Target
 from .command import QUIT_KEYS, labgrid_command, standalone
 from .drain import PrefixedConsole
@@ -130,10 +130,7 @@ class QEMUBootStrategy(LabgridStrategy):
         return exit_status(self.qemu, wait)
 
     def transition(self, status: str | Status) -> None:
-        if not isinstance(status, Status):
-            status = Status[status]
-        if status == Status.unknown:
-            raise StrategyError(f"can not transition to {status}")
+        status = goal_state(status, Status)
         if status == self.status:
             return
         if status == Status.off:

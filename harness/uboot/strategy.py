@@ -33,7 +33,7 @@ from ..phases import Event, Timeline
 from ..console_lines import Patterns
 from ..qemu.command import labgrid_command, standalone
 from ..qemu.process import exit_status, start_qemu, stop_qemu
-from ..strategy_contract import BootStrategy, LabgridStrategy
+from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state
 from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
 from .prompt import PromptDialogue, _Console, _NoPrompt
@@ -221,13 +221,7 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         self.status = status if isinstance(status, Status) else Status[status]
 
     def transition(self, status: str | Status) -> None:
-        if not isinstance(status, Status):
-            try:
-                status = Status[status]
-            except KeyError:
-                raise StrategyError(f"unknown state '{status}'") from None
-        if status == Status.unknown:
-            raise StrategyError(f"can not transition to {status}")
+        status = goal_state(status, Status)
         if status == self.status:
             return
         if status == Status.off:

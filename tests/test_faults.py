@@ -51,8 +51,8 @@ def when_console_says(monkeypatch: pytest.MonkeyPatch, text: str,
     fired: list[float] = []
 
     class Hooked(ConsoleRecorder):
-        def _add(self, line: str, t_ns: int) -> None:
-            super()._add(line, t_ns)
+        def _add(self, line: str, t_ns: int, after_ns: int | None = None) -> None:
+            super()._add(line, t_ns, after_ns)
             if not fired and text in line:
                 fired.append(time.monotonic())
                 action()

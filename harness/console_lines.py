@@ -19,10 +19,14 @@ PREFIX = "@h "
 DEFAULT_PATTERNS: dict[str, str] = {
     "uboot.banner": r"^U-Boot (?P<version>\d{4}\.\d\d\S*)",
     "uboot.autoboot": r"Hit any key to stop autoboot",
-    # TFTP start, done (bytes), and U-Boot's own rate line ("\t 21.9 MiB/s").
+    # TFTP start, done (bytes), and U-Boot's own rate line ("\t 21.9 MiB/s", print_size:
+    # "999 Bytes/s" below 1 KiB/s).
     "uboot.tftp": r"^TFTP from server (?P<server>\S+); our IP address is (?P<ip>\S+)",
     "uboot.loaded": r"^Bytes transferred = (?P<bytes>\d{1,20})(?!\d)",
-    "uboot.rate": r"^\s*(?P<rate>\d+(?:\.\d+)? [KMG]?i?B/s)\s*$",
+    "uboot.rate": r"^\s*(?P<rate>\d{1,12}(?:\.\d{1,3})? (?:[KMGT]iB|Bytes)/s)\s*$",
+    # `load`/`fatload`/`ext4load` (fs.c): bytes, U-Boot's own milliseconds and rate.
+    "uboot.read": r"^(?P<bytes>\d{1,20}) bytes read in (?P<ms>\d{1,12}) ms"
+                  r"(?: \((?P<rate>\d{1,12}(?:\.\d{1,3})? (?:[KMGT]iB|Bytes)/s)\))?",
     # Legacy images are "Booting", FIT images "Loading" (then booted the same way).
     "uboot.booting": r"^## (?:Booting|Loading) kernel from (?P<format>Legacy Image|FIT Image)",
     "uboot.verify": r"^\s+Verifying (?:Checksum|Hash Integrity) \.\.\. (?P<result>.*)$",

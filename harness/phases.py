@@ -13,6 +13,7 @@ from typing import Any
 
 from .console import ConsoleLine
 from .console_lines import Patterns, Record, parse_record
+from .transfer import Transfer, read_transfer
 
 
 def _number(text: str) -> int | None:
@@ -23,6 +24,11 @@ def _number(text: str) -> int | None:
         return int(text, 0)
     except ValueError:
         return None
+
+
+def _first_known(*stamps: int | None) -> int | None:
+    """The first stamp that is there (0 is a stamp)."""
+    return next((t for t in stamps if t is not None), None)
 
 
 @dataclass(frozen=True)
@@ -238,12 +244,25 @@ class Timeline:
             ev = self.first(*names)
             return ev.t_ns if ev else None
 
+        def noted(name: str, step: str) -> int | None:
+            ev = next((e for e in self.events if e.name == name and e.fields.get("step") == step),
+                      None)
+            return ev.t_ns if ev else None
+
+        # U-Boot: banner -> prompt (resync, set-up commands) -> the load command, from its
+        # Enter to the prompt back -> bootm to `Starting kernel`. Without the harness's
+        # notes of the commands it typed (a bare log), the load runs from the prompt to
+        # `## Booting kernel`.
+        if any(e.name == "uboot.command" for e in self.events):
+            uboot = [("setup", at("uboot.prompt")), ("load", noted("uboot.command", "load")),
+                     ("bootm", _first_known(noted("uboot.returned", "load"),
+                                            noted("uboot.command", "boot"), at("uboot.booting")))]
+        else:
+            uboot = [("load", at("uboot.prompt")), ("bootm", at("uboot.booting"))]
         starts: list[tuple[str, int | None]] = [
             ("firmware", power_on_ns if power_on_ns is not None else self.t0_ns),
-            # U-Boot: banner -> prompt -> image loaded -> `## Booting kernel` -> `Starting kernel`.
             ("u-boot", at("uboot.banner")),
-            ("load", at("uboot.prompt")),
-            ("bootm", at("uboot.booting")),
+            *uboot,
             ("start", at("uboot.starting")),
             ("loader", at("loader.banner")),
             ("unpack", window.start_ns if window else None),
@@ -256,18 +275,15 @@ class Timeline:
         return [Phase(name, start, stop, window.target_s if name == "unpack" and window else None)
                 for (name, start), (_, stop) in zip(known, known[1:])]
 
+    def transfer(self) -> Transfer | None:
+        """The image load at the U-Boot prompt (transfer.py), None without one."""
+        return read_transfer(self.events)
+
     def uboot_load(self) -> dict[str, Any] | None:
-        """The image transfer: bytes, host seconds from `TFTP from server` to
-        `Bytes transferred`, and U-Boot's own rate line (None without a transfer)."""
-        done = self.first("uboot.loaded")
-        if done is None:
-            return None
-        start = self.last("uboot.tftp")
-        rate = self.first("uboot.rate")
-        seconds = (done.t_ns - start.t_ns) / 1e9 if start and start.t_ns <= done.t_ns else None
-        return {"bytes": int(done.fields["bytes"]), "tftp_s": seconds,
-                "rate": rate.fields["rate"] if rate else None,
-                "server": start.fields.get("server") if start else None}
+        """The image load as result.json keeps it: bytes, the load command's seconds, the
+        TFTP span, U-Boot's own seconds and rate, the TFTP settings sent."""
+        t = self.transfer()
+        return t.to_json() if t is not None else None
 
     def to_json(self) -> dict[str, Any]:
         w = self.unpack_window()

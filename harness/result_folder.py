@@ -9,6 +9,7 @@ from typing import Any
 from .boot import BootResult
 from .checks import Check
 from .errors import HarnessError
+from .phases import Phase
 
 
 def _mib(n: int) -> str:
@@ -31,6 +32,7 @@ def summary(r: BootResult, checks: list[Check] | None = None) -> str:
                     f"{' '.join(mode.words)} at EL{mode.get('el', '?')}")
     lines.append(("Startup finished in " + " + ".join(parts) + f" = {total:.3f}s")
                  if parts else "No phase was reached.")
+    lines += _load_lines(r, phases)
     w = tl.unpack_window()
     if w is not None:
         try:
@@ -58,6 +60,20 @@ def summary(r: BootResult, checks: list[Check] | None = None) -> str:
     return "\n".join(lines)
 
 
+def _load_lines(r: BootResult, phases: list[Phase]) -> list[str]:
+    """U-Boot's image load, measured, and its share of the boot up to the hand-off."""
+    t = r.timeline.transfer()
+    out = []
+    if t is not None:
+        names = [p.name for p in phases]
+        upto = phases[:names.index("kernel")] if "kernel" in names else phases
+        total = sum(p.host_s for p in upto)
+        share = f"; {100 * t.seconds / total:.0f} % of the boot to the hand-off" \
+            if t.seconds is not None and total > 0 else ""
+        out.append(f"Image load: {t.describe()}{share}")
+    return out
+
+
 def properties(r: BootResult) -> dict[str, Any]:
     """Figures for JUnit <property> elements (nightly CI keeps them)."""
     out: dict[str, Any] = {"target": r.target.name, "image": r.payload.label}
@@ -72,6 +88,11 @@ def properties(r: BootResult) -> dict[str, Any]:
     modeled = r.extras.get("model")
     if modeled is not None:
         out["modeled_unpack_s"] = round(modeled.total_s, 6)
+    transfer = r.timeline.transfer()
+    if transfer is not None:
+        out["load_bytes"] = transfer.bytes
+        if transfer.seconds is not None:
+            out["load_s"] = round(transfer.seconds, 6)
     verdict = r.extras.get("verdict")       # what decided a user kernel's boot
     if verdict is not None:
         out["verdict"] = f"{verdict.status}: {verdict.describe()}"

@@ -75,8 +75,13 @@ def test_unpack_window_has_target_ticks(good: Outcome) -> None:
     w = good.result.timeline.unpack_window()
     assert w is not None and w.ticks is not None and w.ticks > 0
     names = [p.name for p in good.result.timeline.phases(good.result.power_on_ns)]
-    uboot = ["u-boot", "load", "bootm", "start"] if good.result.target.boot == "uboot" else []
+    uboot = ["u-boot", "setup", "load", "bootm", "start"] if good.result.target.boot == "uboot" else []
     assert names == ["firmware", *uboot, "loader", "unpack", "verify+handoff", "kernel"]
+    if uboot:       # the load phase is the load command, whose bytes U-Boot counted
+        t = good.result.timeline.transfer()
+        load = next(p for p in good.result.timeline.phases(good.result.power_on_ns) if p.name == "load")
+        assert t is not None and t.command_s == pytest.approx(load.host_s) and t.bytes > 0
+        assert t.uboot_s is not None and t.rate is not None, t
 
 
 def _bss_segment(payload: Payload) -> str:

@@ -603,7 +603,8 @@ EVENT_TEXT = {
     "uboot.loaded": "Bytes transferred = ", "uboot.tftp": "TFTP from server ",
     "kernel.success": "All is well in the universe", "kernel.bootstrap": "Bootstrapping kernel",
     "kernel.userspace": "Booting all finished", "loader.abort": "abort() called.",
-    "paddr": "paddr=[", "vaddr": "vaddr=[", "virt_entry": "virt_entry=", "uboot.rate": "B/s",
+    "paddr": "paddr=[", "vaddr": "vaddr=[", "virt_entry": "virt_entry=", "uboot.rate": "/s",
+    "uboot.read": " bytes read in ",
     "earlymmu.clean": "Early MMU: cleaned ", "uboot.booting": " kernel from ",
     "uboot.verify": "Verifying ",
 }

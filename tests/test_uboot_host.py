@@ -234,7 +234,26 @@ def test_boots_to_the_loader_with_the_exact_commands(board: Any, tmp_path: Path)
     load_info = tl.uboot_load()
     assert load_info is not None and load_info["bytes"] == strategy.package.size
     assert load_info["rate"] == "21.9 MiB/s" and load_info["tftp_s"] >= 0
-    assert [p.name for p in tl.phases(strategy.power_on_ns)][:4] == ["firmware", "u-boot", "load", "bootm"]
+    assert load_info["command"] == f"tftpboot {strategy.placement.addr:#x} {name}"
+    phases = tl.phases(strategy.power_on_ns)
+    assert [p.name for p in phases][:5] == ["firmware", "u-boot", "setup", "load", "bootm"]
+
+
+def test_the_load_phase_is_the_load_command(board: Any) -> None:
+    """The load phase runs from the transfer command's Enter to the prompt coming back;
+    its seconds, U-Boot's own (bytes over its rate line) and the TFTP span agree with it."""
+    strategy, console, target = board
+    console.b["tftp_s"] = 0.3
+    _, tl = drive(strategy, target)
+    load = next(p for p in tl.phases(strategy.power_on_ns) if p.name == "load")
+    t = tl.transfer()
+    assert t is not None and t.command_s == pytest.approx(load.host_s)
+    assert 0.3 <= load.host_s < 2.0
+    assert t.tftp_s is not None and 0.25 <= t.tftp_s <= load.host_s
+    assert t.uboot_clock == "rate line" and t.uboot_s == pytest.approx(t.bytes / (21.9 * (1 << 20)))
+    assert t.block_size is None and t.window is None      # this target leaves U-Boot's own
+    setup = next(p for p in tl.phases(strategy.power_on_ns) if p.name == "setup")
+    assert setup.end_ns == load.start_ns and setup.host_s < load.host_s
 
 
 def test_standalone_transitions_reach_handoff(board: Any) -> None:

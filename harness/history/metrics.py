@@ -80,6 +80,11 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
     uboot = tl.get("uboot") or {}
     if _num(uboot.get("bytes")):
         out.append(Metric("uboot.load_bytes", uboot["bytes"], "bytes", EXACT))
+    # the load: the command from its Enter to the prompt back, and by U-Boot's own timer
+    if _num(uboot.get("command_s")):
+        out.append(Metric("uboot.load_s", uboot["command_s"], "s", NOISY))
+    if _num(uboot.get("uboot_s")):
+        out.append(Metric("uboot.load_uboot_s", uboot["uboot_s"], "s", NOISY))
     if _num(uboot.get("tftp_s")):
         out.append(Metric("uboot.tftp_s", uboot["tftp_s"], "s", NOISY))
     modeled = doc.get("modeled") or {}

@@ -188,8 +188,9 @@ class PromptDialogue:
                           last_lines=rec.tail())
 
     # -- commands -------------------------------------------------------------------------
-    def _type(self, rec: ConsoleRecorder, tl: Timeline, cmd: str, phase: str) -> None:
-        """Type `cmd` and press Enter only once its echo is exactly right."""
+    def _type(self, rec: ConsoleRecorder, tl: Timeline, cmd: str, phase: str, step: str) -> None:
+        """Type `cmd` and press Enter only once its echo is exactly right; the timeline
+        notes the Enter (`uboot.command`, with the boot's `step`: setup, load or boot)."""
         u = self.uboot
         want = u.prompt + cmd
         echo_s = 2.0 + len(cmd) * float(getattr(self.serial, "txdelay", 0.0) or 0.0)
@@ -198,16 +199,18 @@ class PromptDialogue:
             if self._wait(rec, lambda line: tl.feed(line) and None, echo_s, f"the echo of '{cmd}'",
                           partial=lambda s: True if s.endswith(want) else None):
                 rec.send("\n")
+                self._note(tl, "uboot.command", cmd, command=cmd, step=step)
                 return
             self._sync(rec, tl)      # Ctrl-C discards the garbled line
         raise BootFailure(f"the console garbles commands: '{cmd}' never echoed intact",
                           kind="infrastructure", phase=phase, last_lines=rec.tail())
 
     def _command(self, rec: ConsoleRecorder, tl: Timeline, cmd: str, timeout: float, phase: str,
-                 kind: str, until: str | None = None) -> Event | None:
+                 kind: str, until: str | None = None, step: str = "setup") -> Event | None:
         """Run `cmd`; fail with `kind` on a U-Boot error. With `until`, return at that
-        event (the prompt coming back first is a failure); else at the next prompt."""
-        self._type(rec, tl, cmd, phase)
+        event (the prompt coming back first is a failure); else at the next prompt, which
+        the timeline notes (`uboot.returned`: a command's time is Enter to it)."""
+        self._type(rec, tl, cmd, phase, step)
 
         def match(line: ConsoleLine) -> Event | None:
             ev = tl.feed(line)
@@ -236,5 +239,7 @@ class PromptDialogue:
         if until is not None and hit == "prompt":
             raise BootFailure(f"'{cmd}' returned to the prompt without '{until}'", kind=kind,
                               phase=phase, last_lines=rec.tail())
+        if hit == "prompt":
+            self._note(tl, "uboot.returned", self.uboot.prompt, command=cmd, step=step)
         return hit if isinstance(hit, Event) else None
 

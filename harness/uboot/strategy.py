@@ -360,7 +360,8 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         if transfer is None:
             return
         before = len([e for e in tl.events if e.name == "uboot.loaded"])
-        self._command(rec, tl, transfer, self._scaled(t.load), "load", "infrastructure")
+        self._command(rec, tl, transfer, self._scaled(t.load), "load", "infrastructure",
+                      step="load")
         loaded = [e for e in tl.events if e.name == "uboot.loaded"][before:]
         if not loaded:
             raise BootFailure(f"TFTP failure: '{transfer}' reported no 'Bytes transferred'",
@@ -381,7 +382,7 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         self._note(tl, "uboot.staging", self.placement.describe(self.package),
                    addr=f"{self.placement.addr:#x}", in_place=str(self.placement.in_place).lower())
         self._command(rec, tl, boot, self._scaled(self.harness.timeouts.loader), "bootm", "product",
-                      until="uboot.starting")
+                      until="uboot.starting", step="boot")
         self._check_in_place(rec, tl)
         self.status = Status.loader
 

@@ -8,6 +8,7 @@ console's `b` dict (see FakeUBootConsole).
 from __future__ import annotations
 
 import struct
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,8 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]
     serial driver's do). Faults, set in `b` before the boot: `silent` (no output at
     power-on), `late` (N: the first N power-ons miss the autoboot window),
     `ignore_keys` (N keys lost), `garble` (N times a character of `tftpboot` lost),
-    `tftp_error`, `bytes` (the transfer size U-Boot reports), `bad_image`,
+    `tftp_error`, `bytes` (the transfer size U-Boot reports), `tftp_s` (seconds the transfer
+    takes: its end comes that much after its start), `bad_image`,
     `bootm_text` (bootm's answer, e.g. recorded in tests/data/uboot), `lost` (the
     connection resets)."""
 
@@ -125,7 +127,11 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]
                 self.emit("\r\nTFTP error: 'File not found' (1)\r\nNot retrying...\r\n=> ")
             else:
                 n = self.b.get("bytes", 0)
-                self.emit(f"##\r\n\t 21.9 MiB/s\r\ndone\r\nBytes transferred = {n} ({n:x} hex)\r\n=> ")
+                done = f"##\r\n\t 21.9 MiB/s\r\ndone\r\nBytes transferred = {n} ({n:x} hex)\r\n=> "
+                if self.b.get("tftp_s"):        # a transfer that takes time: the rest comes later
+                    threading.Timer(self.b["tftp_s"], self.emit, [done]).start()
+                else:
+                    self.emit(done)
         elif cmd.startswith("bootm"):
             self._bootm()
         elif cmd:

@@ -22,9 +22,9 @@ from .runs import Documents, RunWindow
 MAX_SERIES = 80
 
 #: Boot order of the phases (harness/phases.py), for trend rows in the order a boot runs them.
-PHASE_ORDER = ("firmware", "u-boot", "load", "bootm", "start", "loader", "unpack", "verify+handoff",
-               "kernel")
-NOISY_EXTRA = ("unpack.host_s", "unpack.target_s", "uboot.tftp_s")
+PHASE_ORDER = ("firmware", "u-boot", "setup", "load", "bootm", "start", "loader", "unpack",
+               "verify+handoff", "kernel")
+NOISY_EXTRA = ("unpack.host_s", "unpack.target_s", "uboot.load_s", "uboot.load_uboot_s", "uboot.tftp_s")
 
 
 def trends_section(window: RunWindow, rule: Rule, docs: Documents, comparison: Comparison | None,

@@ -4,7 +4,8 @@ A profile prices the cache model's counts (harness/board_time.py). Every paramet
 its value comes from (FITTED to the seed measurements, an ESTIMATE, or CITED) and the range
 it may take on the board; the fitted uncached access cost is one fit per way the seed's
 stock loader may have copied (4- or 8-byte units). Modeled figures are bands over these
-ranges, so a profile that cannot say them is refused with the field to fix.
+ranges, so a profile that cannot say them is refused with the field to fix. An optional
+`load:` section prices U-Boot's image load the same way (harness/load_time.py).
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import yaml
 
 from .errors import HarnessError
 
-__all__ = ["PROFILES", "KINDS", "PARAMETERS", "Parameter", "Alternative", "Profile", "load_profile"]
+__all__ = ["PROFILES", "KINDS", "PARAMETERS", "LOAD_PARAMETERS", "Parameter", "Alternative", "Profile",
+           "load_profile"]
 
 PROFILES = Path(__file__).resolve().parents[1] / "targets" / "profiles"
 
@@ -30,6 +32,15 @@ PARAMETERS: dict[str, tuple[float, str]] = {
     "setway_op_s": (1e9, "ns"), "writeback_line_s": (1e9, "ns"), "dirty_capacity_lines": (1.0, "lines"),
 }
 
+#: The optional `load:` section: what U-Boot's image load costs on the board (load_time.py).
+LOAD_PARAMETERS: dict[str, tuple[float, str]] = {
+    "link_bits_per_s": (1e-6, "Mbit/s"), "tftp_round_trip_s": (1e3, "ms"),
+    "tftp_block_bytes": (1.0, "bytes"), "tftp_window": (1.0, "blocks"),
+    "uboot_frame_s": (1e6, "us"), "mmc_read_bytes_per_s": (1e-6, "MB/s"),
+}
+# Parameters that are counts: whole numbers, at least 1.
+_WHOLE = ("tftp_block_bytes", "tftp_window")
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -42,9 +53,14 @@ class Parameter:
     source: str
 
     def text(self, name: str) -> str:
-        scale, unit = PARAMETERS[name]
-        span = f" ({self.low * scale:.3g}-{self.high * scale:.3g})" if self.low < self.high else ""
-        return f"{self.value * scale:.3g} {unit}{span} {self.kind.lower()}"
+        scale, unit = PARAMETERS[name] if name in PARAMETERS else LOAD_PARAMETERS[name]
+        span = f" ({_g(self.low * scale)}-{_g(self.high * scale)})" if self.low < self.high else ""
+        return f"{_g(self.value * scale)} {unit}{span} {self.kind.lower()}"
+
+
+def _g(v: float) -> str:
+    """Three significant digits, whole numbers up to a million without an exponent."""
+    return f"{v:.0f}" if 1000 <= abs(v) < 1e6 else f"{v:.3g}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,8 @@ class Profile:
     sources: str = ""
     params: Mapping[str, Parameter] = field(default_factory=dict, compare=False)
     alternatives: tuple[Alternative, ...] = ()
+    # The image load's parameters (LOAD_PARAMETERS); empty when the profile has no `load:`.
+    load: Mapping[str, Parameter] = field(default_factory=dict, compare=False)
 
     def describe(self) -> str:
         if not self.params:
@@ -186,6 +204,37 @@ def _parameter(raw: Any, path: Path, name: str) -> tuple[Parameter, tuple[Altern
     return Parameter(value, low, high, str(raw["kind"]), str(raw["source"]).strip()), alts
 
 
+def _load_section(raw: Any, path: Path) -> dict[str, Parameter]:
+    """`load:` - every LOAD_PARAMETERS entry, each with value, kind, source and range."""
+    if not isinstance(raw, dict):
+        raise HarnessError("not a mapping", file=path, field="load",
+                           fix="give load: {link_bits_per_s: {...}, tftp_round_trip_s: {...}, ...}")
+    extra = sorted(str(k) for k in raw if k not in LOAD_PARAMETERS)
+    if extra:
+        raise HarnessError(f"unknown parameter '{extra[0]}'", file=path, field=f"load.{extra[0]}",
+                           fix=f"remove it or use one of: {', '.join(LOAD_PARAMETERS)}")
+    out: dict[str, Parameter] = {}
+    for pname in LOAD_PARAMETERS:
+        where = f"load.{pname}"
+        if pname not in raw:
+            raise HarnessError("missing", file=path, field=where,
+                               fix="add it: {value, kind, source, range: [low, high]} "
+                                   "(docs/uboot-load.md)")
+        if isinstance(raw[pname], dict) and "alternatives" in raw[pname]:
+            raise HarnessError("alternatives are for the fitted uncached access only", file=path,
+                               field=f"{where}.alternatives", fix="give range: [low, high]")
+        param, _ = _parameter(raw[pname], path, where)
+        if param.low <= 0:
+            raise HarnessError(f"range [{param.low:g}, {param.high:g}] reaches zero or below",
+                               file=path, field=f"{where}.range",
+                               fix="every load parameter is positive: give a positive low end")
+        if pname in _WHOLE and any(v != int(v) or v < 1 for v in (param.value, param.low, param.high)):
+            raise HarnessError(f"{pname} counts {LOAD_PARAMETERS[pname][1]}: whole numbers >= 1",
+                               file=path, field=where, fix="give whole numbers, e.g. 1468 or 1")
+        out[pname] = param
+    return out
+
+
 def load_profile(name: str) -> Profile:
     path = PROFILES / f"{name}.yaml"
     if not path.is_file():
@@ -206,5 +255,6 @@ def load_profile(name: str) -> Profile:
     if alternatives and not any(a.value == params["uncached_access_s"].value for a in alternatives):
         raise HarnessError("the value is none of the fitted alternatives", file=path,
                            field="uncached_access_s.value", fix="use one fit's value")
+    load = _load_section(data["load"], path) if "load" in data else {}
     return Profile(name, **{k: p.value for k, p in params.items()}, sources=str(data.get("sources", "")),
-                   params=params, alternatives=alternatives)
+                   params=params, alternatives=alternatives, load=load)

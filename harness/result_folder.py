@@ -61,7 +61,8 @@ def summary(r: BootResult, checks: list[Check] | None = None) -> str:
 
 
 def _load_lines(r: BootResult, phases: list[Phase]) -> list[str]:
-    """U-Boot's image load, measured, and its share of the boot up to the hand-off."""
+    """U-Boot's image load, measured (and its share of the boot up to the hand-off), then
+    what the same bytes cost on the board, modeled."""
     t = r.timeline.transfer()
     out = []
     if t is not None:
@@ -71,6 +72,9 @@ def _load_lines(r: BootResult, phases: list[Phase]) -> list[str]:
         share = f"; {100 * t.seconds / total:.0f} % of the boot to the hand-off" \
             if t.seconds is not None and total > 0 else ""
         out.append(f"Image load: {t.describe()}{share}")
+    modeled = r.extras.get("load_model")
+    if modeled is not None:
+        out.append(f"Modeled board load: {modeled.describe()}")
     return out
 
 
@@ -93,6 +97,9 @@ def properties(r: BootResult) -> dict[str, Any]:
         out["load_bytes"] = transfer.bytes
         if transfer.seconds is not None:
             out["load_s"] = round(transfer.seconds, 6)
+    load_model = r.extras.get("load_model")
+    if load_model is not None:
+        out["modeled_load_s"] = round(load_model.nominal, 6)
     verdict = r.extras.get("verdict")       # what decided a user kernel's boot
     if verdict is not None:
         out["verdict"] = f"{verdict.status}: {verdict.describe()}"

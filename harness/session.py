@@ -266,6 +266,7 @@ class BootSession:
             result.extras["verify"] = oob.report
         if coh:
             self._attach_model(result, out_dir / "coherence.json")
+        self._attach_load_model(result)
         checks = [pre] if pre is not None else []
         if result.ok:
             checks += run_checks(result)
@@ -308,6 +309,18 @@ class BootSession:
                   f"127.0.0.1:{port}; debug with:\r\n{command}\r\n", file=sys.stderr, flush=True)
         self.strategy.at_loader_start(stop_at_entry, hold=True)
         return ["-gdb", f"tcp:127.0.0.1:{port}"]
+
+    def _attach_load_model(self, result: BootResult) -> None:
+        """The board's modeled load of the bytes this boot moved, as the seed loaded
+        (U-Boot targets whose profile prices loads; harness/load_time.py)."""
+        from .load_time import load_band
+        from .profile import load_profile
+        transfer = result.timeline.transfer()
+        if transfer is None or self.target.uboot is None or not self.target.timing_profile:
+            return
+        profile = load_profile(self.target.timing_profile)
+        if profile.load:
+            result.extras["load_model"] = load_band(profile, transfer.bytes)
 
     def _attach_model(self, result: BootResult, path: Path) -> None:
         """Read the cache model's report; turn its counts into modeled board time."""

@@ -1,5 +1,5 @@
 """U-Boot's image load on the timeline: U-Boot's own lines (TFTP's, `load`'s), the harness's
-notes of the commands it typed, the load phase, and the summary's line about it."""
+notes of the commands it typed, the load phase, and the summary's lines about it."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -9,7 +9,9 @@ import pytest
 
 from harness.boot import BootResult
 from harness.console import ConsoleLine
+from harness.load_time import load_band
 from harness.phases import Event, Timeline
+from harness.profile import load_profile
 from harness.result_folder import properties, summary
 from harness.targets import load
 from harness.transfer import rate_bytes_per_s
@@ -113,14 +115,18 @@ def _result(tl: Timeline, extras: dict[str, Any]) -> BootResult:
                       tl, [], 0, None, extras=extras)
 
 
-def test_summary_says_the_load() -> None:
+def test_summary_says_the_load_measured_and_modeled() -> None:
     tl = timeline(TFTP, NOTES)
-    r = _result(tl, {})
+    band = load_band(load_profile("imx8mp-armstone"), 6_000_000)
+    r = _result(tl, {"load_model": band})
     text = summary(r)
     line = next(x for x in text.splitlines() if x.startswith("Image load: "))
     assert "6000000 bytes (5.7 MiB) by 'tftpboot 0x50000000 f6' in 0.080 s" in line
     assert "U-Boot's rate line 17.2 MiB/s" in line and "tftpblocksize 1468, tftpwindowsize 16" in line
     # the load is 80 of the 125 ms up to the loader's start (no hand-off in this log)
     assert line.endswith("; 62 % of the boot to the hand-off")
+    assert "Modeled board load: modeled load 2.87 s (band 2.7-2.87 s) of 6 MB on imx8mp-armstone, " \
+           "TFTP 1468-byte blocks, lock-step" in text
     props = properties(r)
     assert props["load_bytes"] == 6_000_000 and props["load_s"] == pytest.approx(0.08)
+    assert props["modeled_load_s"] == pytest.approx(band.nominal, abs=1e-6)

@@ -186,6 +186,12 @@ def _model(result: "BootResult") -> dict[str, Any] | None:
     return doc
 
 
+def _load_model(result: "BootResult") -> dict[str, Any] | None:
+    """The board's modeled load of this boot's bytes (harness/load_time.py)."""
+    band = result.extras.get("load_model")
+    return None if band is None else band.to_json()
+
+
 def _coherence(result: "BootResult") -> dict[str, Any] | None:
     report = result.extras.get("coherence")
     if report is None:
@@ -233,6 +239,7 @@ def document(result: "BootResult", checks: "list[Check]", run: RunContext, boot_
         "spans": _spans(result),
         "properties": properties(result),
         "modeled": _model(result),
+        "modeled_load": _load_model(result),
         "coherence": _coherence(result),
         "console_log": str(result.log_path) if result.log_path else None,
     }

@@ -87,6 +87,13 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
         out.append(Metric("uboot.load_uboot_s", uboot["uboot_s"], "s", NOISY))
     if _num(uboot.get("tftp_s")):
         out.append(Metric("uboot.tftp_s", uboot["tftp_s"], "s", NOISY))
+    load = doc.get("modeled_load") or {}
+    if _num(load.get("total_s")):
+        out.append(Metric("modeled.load_s", load["total_s"], "s", EXACT))
+        band = load.get("band_s")
+        if isinstance(band, list) and len(band) == 2 and all(_num(v) for v in band):
+            out.append(Metric("modeled.load_band_low_s", band[0], "s", EXACT))
+            out.append(Metric("modeled.load_band_high_s", band[1], "s", EXACT))
     modeled = doc.get("modeled") or {}
     if _num(modeled.get("total_s")):
         out.append(Metric("modeled.total_s", modeled["total_s"], "s", EXACT))

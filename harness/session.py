@@ -311,16 +311,17 @@ class BootSession:
         return ["-gdb", f"tcp:127.0.0.1:{port}"]
 
     def _attach_load_model(self, result: BootResult) -> None:
-        """The board's modeled load of the bytes this boot moved, as the seed loaded
-        (U-Boot targets whose profile prices loads; harness/load_time.py)."""
-        from .load_time import load_band
+        """The board's modeled load of the bytes this boot moved, with this target's TFTP
+        settings (U-Boot targets whose profile prices loads; harness/load_time.py)."""
+        from .load_time import load_band, target_scenario
         from .profile import load_profile
-        transfer = result.timeline.transfer()
-        if transfer is None or self.target.uboot is None or not self.target.timing_profile:
+        transfer, u = result.timeline.transfer(), self.target.uboot
+        if transfer is None or u is None or not self.target.timing_profile:
             return
         profile = load_profile(self.target.timing_profile)
         if profile.load:
-            result.extras["load_model"] = load_band(profile, transfer.bytes)
+            result.extras["load_model"] = load_band(
+                profile, transfer.bytes, target_scenario(profile, u.tftp_block_size, u.tftp_window))
 
     def _attach_model(self, result: BootResult, path: Path) -> None:
         """Read the cache model's report; turn its counts into modeled board time."""

@@ -109,6 +109,10 @@ class UBoot:
     # The top of DRAM U-Boot relocates itself, its heap, stack and FDT into (64 MiB:
     # Debian's qemu_arm64 2023.01 reserves 35 MiB, boards a little less).
     uboot_reserve: int = 64 << 20
+    # TFTP block size (RFC 2348) and window (RFC 7440) set with `setenv` before the
+    # transfer; None leaves U-Boot's own (1468 bytes, lock-step). docs/uboot-load.md
+    tftp_block_size: int | None = None
+    tftp_window: int | None = None
 
 
 @dataclass(frozen=True)
@@ -370,9 +374,29 @@ def _uboot(f: _Fields | None) -> UBoot | None:
               fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"),
               bootm=f.get("bootm", _choice("auto", "in-place", "copy"), d.bootm,
                           hint="auto | in-place | copy"),
-              uboot_reserve=f.get("uboot_reserve", _reserve, d.uboot_reserve, hint="0x4000000"))
+              uboot_reserve=f.get("uboot_reserve", _reserve, d.uboot_reserve, hint="0x4000000"),
+              tftp_block_size=f.get("tftpblocksize", _within(8, 65464), None,
+                                    hint="a block size in bytes, 8..65464 (RFC 2348), e.g. 1468"),
+              tftp_window=f.get("tftpwindowsize", _within(1, 65535), None,
+                                hint="a number of blocks, 1..65535 (RFC 7440), e.g. 16"))
     f.done()
+    tftp = [k for k, v in (("tftpblocksize", u.tftp_block_size), ("tftpwindowsize", u.tftp_window))
+            if v is not None]
+    if tftp and u.transport != "tftp":
+        raise HarnessError(f"{tftp[0]} is a TFTP setting, but transport is '{u.transport}'",
+                           file=f.path, field=f"{f.prefix}.{tftp[0]}",
+                           fix=f"remove {tftp[0]}, or use 'transport: tftp'")
     return u
+
+
+def _within(low: int, high: int) -> Callable[[Any], int]:
+    """A whole number in [low, high]."""
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return v
+    check.__name__ = f"{low}..{high}"
+    return check
 
 
 AUTO = -1      # `load_addr: auto` while parsing (UBoot.load_addr None)

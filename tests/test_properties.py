@@ -457,7 +457,8 @@ KNOWN_FIELDS = [
                                         "unpack_per_mib", "kernel")],
     "harness.uboot", *[f"harness.uboot.{k}" for k in (
         "prompt", "autoboot", "interrupt", "load_addr", "transport", "package", "fdt", "setup",
-        "retries", "fit_config", "fit_hashes", "bootm", "uboot_reserve")],
+        "retries", "fit_config", "fit_hashes", "bootm", "uboot_reserve", "tftpblocksize",
+        "tftpwindowsize")],
     "harness.timing_profile", "harness.console_uart", "harness.lab", "harness.firmware",
     "harness.verdict", "harness.verdict.expect", "harness.verdict.fail_on",
     "harness.verdict.silent_ok",

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from harness.console import ConsoleRecorder
 from harness.errors import BootFailure, HarnessError
 from harness.images.package import Package, describe, flatten, its_source, package
 from harness.phases import Timeline
 from harness.console_lines import Patterns
-from harness.targets import available, load
+from harness.targets import TARGETS_DIR, available, load
 from harness.uboot import (Status, check_layout, command_sequence, dry_run_offline, render,
                            template_names)
 from harness.uboot.placement import Placement
@@ -60,6 +61,7 @@ def test_armstone_sequence() -> None:
     assert command_sequence(load("armstone-imx8mp"), "lab/armstone-1/sel4-ab.uimg", where,
                             LAB_ENV) == [
         "setenv autoload no", "setenv netretry no", "dhcp", "setenv serverip 192.168.10.1",
+        "setenv tftpblocksize 1468", "setenv tftpwindowsize 16",
         "tftpboot 0x4fffffc0 lab/armstone-1/sel4-ab.uimg",
         "bootm 0x4fffffc0 - ${fdtcontroladdr}"]
 
@@ -69,7 +71,8 @@ def test_verdin_sequence() -> None:
     where = Placement(0x50000000 - 0x1000, True, True)
     assert command_sequence(load("verdin-imx8mp"), "sel4-ab.itb", where, LAB_ENV) == [
         "setenv netretry no", "setenv ipaddr 192.168.10.50", "setenv netmask 255.255.255.0",
-        "setenv serverip 192.168.10.1", "tftpboot 0x4ffff000 sel4-ab.itb",
+        "setenv serverip 192.168.10.1", "setenv tftpblocksize 1468", "setenv tftpwindowsize 16",
+        "tftpboot 0x4ffff000 sel4-ab.itb",
         "bootm 0x4ffff000#conf-1 - ${fdtcontroladdr}"]
 
 
@@ -79,6 +82,35 @@ def test_qemu_sequences(name: str, kind: str) -> None:
     assert command_sequence(load(name), "x.img", Placement(0x8a200000, False, True), {}) == [
         "setenv ipaddr 10.0.2.15", "setenv serverip 10.0.2.2", "setenv netretry no",
         "tftpboot 0x8a200000 x.img", f"bootm 0x8a200000{kind} - ${{fdtcontroladdr}}"]
+
+
+def _uboot_variant(tmp: Path, **fields: object) -> Path:
+    data = yaml.safe_load((TARGETS_DIR / "qemu-virt-uboot.yaml").read_text())
+    data["harness"]["uboot"].update(fields)
+    path = tmp / "t.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("fields, field, fix", [
+    ({"tftpblocksize": 4}, "harness.uboot.tftpblocksize", "8..65464"),
+    ({"tftpblocksize": 70000}, "harness.uboot.tftpblocksize", "RFC 2348"),
+    ({"tftpblocksize": "1468"}, "harness.uboot.tftpblocksize", "e.g. 1468"),
+    ({"tftpwindowsize": 0}, "harness.uboot.tftpwindowsize", "RFC 7440"),
+    ({"tftpwindowsize": True}, "harness.uboot.tftpwindowsize", "1..65535"),
+    ({"tftpwindowsize": 16, "transport": "loader"}, "harness.uboot.tftpwindowsize", "transport: tftp"),
+])
+def test_tftp_settings_are_validated(tmp_path: Path, fields: dict[str, object], field: str,
+                                     fix: str) -> None:
+    with pytest.raises(HarnessError) as err:
+        load(str(_uboot_variant(tmp_path, **fields)))
+    assert err.value.field == field and fix in str(err.value), str(err.value)
+
+
+def test_board_targets_carry_a_window() -> None:
+    for name in ("armstone-imx8mp", "verdin-imx8mp"):
+        u = load(name).uboot
+        assert u is not None and (u.tftp_block_size, u.tftp_window) == (1468, 16), name
 
 
 def test_board_targets_template_from_the_environment() -> None:
@@ -215,6 +247,9 @@ def test_dry_run_of_a_board_needs_no_lab(tmp_path: Path, monkeypatch: pytest.Mon
     assert "load 0x50000000" in text and "setenv serverip {{LG_TFTP_SERVER}}" in text
     assert "in place: bootm does not copy" in text
     assert text.splitlines()[-1] == "bootm 0x4fffffc0 - ${fdtcontroladdr}"
+    assert "# TFTP: 1468-byte blocks (tftpblocksize), window of 16 blocks per acknowledgement " \
+           "(tftpwindowsize, RFC 7440; lock-step where U-Boot or the server lacks it)" in text
+    assert "setenv tftpwindowsize 16\ntftpboot 0x4fffffc0 " in text
 
 
 # -- the strategy against a scripted U-Boot (the `board` fixture, tests/conftest.py) --
@@ -254,6 +289,22 @@ def test_the_load_phase_is_the_load_command(board: Any) -> None:
     assert t.block_size is None and t.window is None      # this target leaves U-Boot's own
     setup = next(p for p in tl.phases(strategy.power_on_ns) if p.name == "setup")
     assert setup.end_ns == load.start_ns and setup.host_s < load.host_s
+
+
+def test_tftp_settings_are_sent_right_before_the_transfer(board: Any) -> None:
+    """tftpblocksize/tftpwindowsize from the target's uboot section: `setenv` after the
+    target's own set-up, then the transfer; the load's record says what was asked for."""
+    strategy, console, target = board
+    u = dataclasses.replace(target.uboot, tftp_block_size=1468, tftp_window=16)
+    target = dataclasses.replace(target, uboot=u)
+    strategy.configure(target)
+    _, tl = drive(strategy, target)
+    sent = [c for c in console.commands if not c.startswith("echo HARNESS-SYNC")]
+    assert sent[-4:-2] == ["setenv tftpblocksize 1468", "setenv tftpwindowsize 16"]
+    assert sent[-2].startswith("tftpboot ")
+    t = tl.transfer()
+    assert t is not None and (t.block_size, t.window) == (1468, 16)
+    assert "tftpblocksize 1468, tftpwindowsize 16" in t.describe()
 
 
 def test_standalone_transitions_reach_handoff(board: Any) -> None:

@@ -49,11 +49,19 @@ def command_parts(target: Target, image: str, where: Placement,
     """(setup commands, transfer command or None, boot command) for `image` staged at
     `where` (placement.place: the package's first byte)."""
     u = _uboot(target)
-    setup = [render(c, environ) for c in u.setup]
+    setup = [render(c, environ) for c in u.setup] + tftp_settings(u)
     transfer = f"tftpboot {where.addr:#x} {image}" if u.transport == "tftp" else None
     spec = f"{where.addr:#x}" + (f"#{u.fit_config}" if u.package == "fit" else "")
     boot = f"bootm {spec} - {u.fdt}" if u.fdt else f"bootm {spec}"
     return setup, transfer, boot
+
+
+def tftp_settings(u: UBoot) -> list[str]:
+    """`setenv tftpblocksize N` / `setenv tftpwindowsize N` for what the target sets: the
+    last set-up commands, so nothing the target's own set-up does overrides them."""
+    return [f"setenv {name} {value}" for name, value in
+            (("tftpblocksize", u.tftp_block_size), ("tftpwindowsize", u.tftp_window))
+            if value is not None]
 
 
 def command_sequence(target: Target, image: str, where: Placement,
@@ -69,6 +77,21 @@ def _uboot(target: Target) -> UBoot:
                            fix="add a 'uboot:' section and 'boot: uboot'")
     return target.uboot
 
+
+
+def tftp_text(u: UBoot) -> str:
+    """What the transfer asks the server for, in words (the server may grant less)."""
+    block = (f"{u.tftp_block_size}-byte blocks (tftpblocksize)" if u.tftp_block_size is not None
+             else "U-Boot's own block size (1468 bytes unless the board's environment says)")
+    if u.tftp_window is None:
+        window = ("U-Boot's own window (lock-step, one block per round trip, RFC 1350, unless "
+                  "the board's environment sets tftpwindowsize)")
+    elif u.tftp_window == 1:
+        window = "lock-step (one block per round trip, RFC 1350)"
+    else:
+        window = (f"window of {u.tftp_window} blocks per acknowledgement (tftpwindowsize, "
+                  f"RFC 7440; lock-step where U-Boot or the server lacks it)")
+    return f"{block}, {window}"
 
 
 def _placeholders(target: Target) -> dict[str, str]:
@@ -96,6 +119,7 @@ def dry_run_text(target: Target, pkg: Package, image: str, where: Placement,
     if u.transport == "tftp":
         out.append(f"# served by TFTP as '{image}'" + (f" from {tftp_root}" if tftp_root else
                    " (prefixed with the exporter's TFTPProvider 'external' path)"))
+        out.append(f"# TFTP: {tftp_text(u)}")
     if qemu is None:
         out.append(f"# U-Boot: interrupt autoboot ('{u.autoboot}') with {u.interrupt!r}, wait for "
                    f"the prompt {u.prompt!r}, resync, then send:")

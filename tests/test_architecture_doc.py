@@ -3,7 +3,6 @@ every module, and a module moved or renamed without the table fails here."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

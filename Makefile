@@ -14,9 +14,10 @@ test: setup
 bench: setup
 	@.venv/bin/python bench/run.py
 
-# mypy strict over the harness, ruff over everything (its rules in pyproject.toml); make test runs it.
+# mypy strict over the harness, the tests and the bench scripts, ruff over everything (their
+# settings in pyproject.toml); make test runs it.
 lint: setup
-	@.venv/bin/mypy harness
+	@.venv/bin/mypy harness tests bench
 	@.venv/bin/ruff check .
 
 # Fuzz the reference elfloader's CPIO/ELF parsers (fuzz/README.md): FUZZ_SECONDS in total,

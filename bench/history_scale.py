@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, ParamSpec, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -27,6 +28,8 @@ from test_history_report import Plan, build_history
 
 TARGETS = ("qemu-virt", "qemu-virt-el2", "qemu-imx8mp", "qemu-virt-uboot", "armstone-imx8mp")
 MODES = ("mmu-off", "early-mmu", "fallback")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def plan_for(boots: int, per_run: int, results: Path) -> Plan:
@@ -42,7 +45,7 @@ def plan_for(boots: int, per_run: int, results: Path) -> Plan:
                 results=results, results_for_last=1)
 
 
-def timed(label: str, fn, *args, **kw):  # type: ignore[no-untyped-def]
+def timed(label: str, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
     """Run fn, print its wall-clock and CPU time (this process and the children it
     waited for: the report's drawing processes, a CLI run), return its result."""
     start, cpu = time.perf_counter(), os.times()

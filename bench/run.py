@@ -19,7 +19,7 @@ from harness.targets import load
 
 def boot_figures(target_name: str, sizes_mib: list[int], modes: list[str]) -> list[dict[str, object]]:
     target = load(target_name)
-    rows = []
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         session = BootSession(target, Path(tmp))
         try:
@@ -61,10 +61,15 @@ def table(rows: list[dict[str, object]]) -> str:
     if not rows:
         return ""
     cols = list(rows[0])
-    fmt = [lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)] * len(cols)
-    cells = [[f(r[c]) for f, c in zip(fmt, cols)] for r in rows]
+
+    def cell(v: object) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+    cells = [[cell(r[c]) for c in cols] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+
+    def line(vals: list[str]) -> str:
+        return "  ".join(v.rjust(w) for v, w in zip(vals, widths))
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 

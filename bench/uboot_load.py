@@ -38,8 +38,8 @@ def rows(profile: Profile, sizes_mb: list[float]) -> list[tuple[Scenario, list[L
 
 
 def _cell(b: LoadBand) -> str:
-    fmt = (lambda v: f"{v:.0f}") if b.nominal >= 100 else (lambda v: f"{v:.3g}")
-    return f"{fmt(b.nominal)} s ({fmt(b.low)}-{fmt(b.high)})"
+    f = ".0f" if b.nominal >= 100 else ".3g"
+    return f"{b.nominal:{f}} s ({b.low:{f}}-{b.high:{f}})"
 
 
 def table(profile: Profile, sizes_mb: list[float]) -> str:

@@ -36,12 +36,17 @@ def goal_state(status: str | S, states: type[S]) -> S:
     return status
 
 if TYPE_CHECKING:
+    import attr
+
+    @attr.s(eq=False)
     class LabgridStrategy:
         """labgrid's Strategy as the type checker sees it. labgrid ships no types, and
         a base of type Any would let a strategy lack a member of the contract unseen
-        (mypy takes any missing attribute to come from that base)."""
+        (mypy takes any missing attribute to come from that base). Its attrs fields are
+        labgrid's, so a strategy is made as labgrid makes it: (target, name)."""
 
-        target: Any
+        target: Any = attr.ib()
+        name: str | None = attr.ib()
         logger: Any
 
         def __attrs_post_init__(self) -> None: ...

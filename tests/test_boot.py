@@ -41,7 +41,9 @@ def test_boot_reaches_the_kernel(good: Outcome) -> None:
 def test_mode_line_says_the_regime(good: Outcome, request: pytest.FixtureRequest) -> None:
     mode = good.result.timeline.mode
     assert mode is not None
-    expected = good.result.payload.variant.label  # type: ignore[union-attr]
+    variant = good.result.payload.variant
+    assert variant is not None, "a reference boot's payload has its variant"
+    expected = variant.label
     assert mode.words[0] == expected
     if expected == "fallback":
         assert mode.get("reason") == "no-pagetable-memory"
@@ -90,7 +92,7 @@ def _bss_segment(payload: Payload) -> str:
     return seg.describe()
 
 
-NEGATIVE = {
+NEGATIVE: dict[str, tuple[str, str, Callable[[Payload], str]]] = {
     # bug: (mode, the one check that must fail, what its message must name)
     "corrupt-segment": ("mmu-off", "segments", lambda p: p.images[0].segments[-1].describe()),
     "skip-bss": ("mmu-off", "bss", _bss_segment),

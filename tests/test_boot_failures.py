@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness import processes
-from harness.images.build import build, build_probe
+from harness.images.build import Variant, build, build_probe
 from harness.payload import Payload, from_build
 from harness.session import BootSession
 from harness.targets import Target
@@ -55,8 +55,7 @@ def test_loader_error_fails_at_once_with_its_text(harness_target: Target, tmp_pa
     assert "abort() called." in result.failure.last_lines
 
 
-def session_variant(target: Target):  # type: ignore[no-untyped-def]
-    from harness.images.build import Variant
+def session_variant(target: Target) -> Variant:
     return Variant(machine=target.machine, mode="mmu-off")
 
 

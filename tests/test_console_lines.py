@@ -7,7 +7,7 @@ import pytest
 
 from harness.console import ConsoleLine, split_lines
 from harness.errors import HarnessError
-from harness.phases import Timeline
+from harness.phases import Event, Timeline
 from harness.console_lines import Patterns, parse_record
 
 pytestmark = pytest.mark.host
@@ -23,7 +23,8 @@ def timeline_of(name: str, step_ns: int = 1_000_000) -> Timeline:
 
 def test_current_sel4_form() -> None:
     tl = timeline_of("sel4-new-form.log")
-    assert tl.first("loader.banner").fields["cpu"] == "ARM Ltd. Cortex-A53 r0p4"  # type: ignore[union-attr]
+    banner = tl.first("loader.banner")
+    assert banner is not None and banner.fields["cpu"] == "ARM Ltd. Cortex-A53 r0p4"
     assert tl.loader_range == (0x40655000, 0x4095808f)
     assert [(i.name, i.dest, i.paddr, i.virt_entry) for i in tl.images] == [
         ("kernel", 0x40000000, (0x40000000, 0x4023cfff), 0xffffffffc0000000),
@@ -32,14 +33,16 @@ def test_current_sel4_form() -> None:
     w = tl.unpack_window()
     # first 'ELF-loading image' is line 7, the hand-off line 15
     assert w is not None and w.ticks is None and (w.start_ns, w.end_ns) == (7_000_000, 15_000_000)
-    assert tl.kernel_end().name == "kernel.success"  # type: ignore[union-attr]
+    end = tl.kernel_end()
+    assert isinstance(end, Event) and end.name == "kernel.success"
     assert [p.name for p in tl.phases(0)] == ["firmware", "loader", "unpack", "kernel"]
 
 
 def test_older_two_line_hypervisor_form() -> None:
     tl = timeline_of("sel4-old-form-el2.log")
-    assert tl.first("handoff.mmu").text == "Enabling hypervisor MMU and paging"  # type: ignore[union-attr]
-    assert tl.handoff.text == "Jumping to kernel-image entry point..."  # type: ignore[union-attr]
+    mmu = tl.first("handoff.mmu")
+    assert mmu is not None and mmu.text == "Enabling hypervisor MMU and paging"
+    assert tl.handoff is not None and tl.handoff.text == "Jumping to kernel-image entry point..."
     w = tl.unpack_window()
     # the window closes at the first of the two lines: the copy is over by then
     assert w is not None and w.end_ns == 12_000_000
@@ -64,7 +67,8 @@ def test_records_and_marks() -> None:
     assert tl.mode is not None and tl.mode.words == ("early-mmu",) and tl.mode.get("el") == "2"
     w = tl.unpack_window()
     assert w is not None and w.ticks == 62500 and w.target_s == pytest.approx(0.001)
-    assert tl.one("seg", image="kernel", idx="0").int("crc32") == 1  # type: ignore[union-attr]
+    seg = tl.one("seg", image="kernel", idx="0")
+    assert seg is not None and seg.int("crc32") == 1
     assert tl.verdict is not None and tl.verdict.fields["crc"] == "1"
     assert parse_record("not a record") is None
 

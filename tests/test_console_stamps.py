@@ -6,7 +6,7 @@ import pytest
 
 from harness.console import READ_SIZE, ConsoleRecorder
 from harness.phases import Timeline
-from tests.helpers.fakes import ScriptedConsole
+from helpers.fakes import ScriptedConsole
 
 pytestmark = pytest.mark.host
 

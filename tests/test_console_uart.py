@@ -30,9 +30,11 @@ def qemu_twin(board: Target, tmp: Path) -> Target:
     base = next(t for t in map(load, available()) if t.machine == board.machine and
                 t.boot == "qemu" and t.image_format == board.image_format and t.console_uart is None)
     data: dict[str, Any] = yaml.safe_load(base.path.read_text())
-    nulls = SERIAL_INDEX[board.console_uart]  # type: ignore[index]
+    uart = board.console_uart
+    assert uart is not None, board.name
+    nulls = SERIAL_INDEX[uart]
     data["targets"]["main"]["drivers"]["QEMUDriver"]["extra_args"] = " ".join(["-serial null"] * nulls)
-    data["harness"]["console_uart"] = board.console_uart
+    data["harness"]["console_uart"] = uart
     path = tmp / f"{board.name}-on-qemu.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load(str(path))

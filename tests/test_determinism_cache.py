@@ -68,7 +68,9 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bench:
 
 
 def _append(path: Path) -> Callable[[Bench], None]:
-    return lambda b: path.write_bytes(path.read_bytes() + b"\n/* changed */\n")
+    def change(_: Bench) -> None:
+        path.write_bytes(path.read_bytes() + b"\n/* changed */\n")
+    return change
 
 
 CHANGES: dict[str, Callable[[Bench], None]] = {

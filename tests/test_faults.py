@@ -30,6 +30,7 @@ from harness.errors import HarnessError
 from harness.session import BootSession, Outcome
 from harness.targets import Target
 from harness.testing import missing_input
+from harness.uboot import UBootBootStrategy
 from helpers.targets import short_timeouts
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference, pytest.mark.faults]
@@ -118,8 +119,10 @@ def console_socket(session: BootSession) -> socket.socket:
     SerialDriver's TCP socket to the lab's serial server."""
     qemu = getattr(session.strategy, "qemu", None)
     if qemu is not None:
-        return qemu._clientsocket   # type: ignore[no-any-return]
-    return session.strategy.serial.serial._socket   # type: ignore[no-any-return]
+        return qemu._clientsocket   # type: ignore[no-any-return]  # labgrid: untyped
+    strategy = session.strategy     # no QEMU: a board, reached through the U-Boot strategy
+    assert isinstance(strategy, UBootBootStrategy)
+    return strategy.serial.serial._socket   # type: ignore[no-any-return]  # labgrid: untyped
 
 
 def end_console(session: BootSession) -> None:
@@ -272,6 +275,7 @@ def _after_staging(session: BootSession, monkeypatch: pytest.MonkeyPatch,
                    spoil: Callable[[Path, Any], None]) -> None:
     """Stage as usual, then `spoil(staged file, package)` before U-Boot asks for it."""
     strategy = session.strategy
+    assert isinstance(strategy, UBootBootStrategy)
     stage = strategy._stage
 
     def staged() -> str:
@@ -311,7 +315,9 @@ def test_tftp_file_truncated(harness_target: Target, fault_session: BootSession,
     outcome, took = boot_timed(session, session.payload(session.variant()), "tftp-truncated")
     f = outcome.result.failure
     assert f is not None and (f.kind, f.phase) == ("infrastructure", "load"), str(f)
-    pkg = session.strategy.package
+    strategy = session.strategy
+    assert isinstance(strategy, UBootBootStrategy)
+    pkg = strategy.package
     assert f"TFTP failure: {pkg.size // 2} bytes transferred, {pkg.name} has {pkg.size} " \
            "(the file the server sent is truncated)" in f.message, f.message
     assert any("Bytes transferred" in line for line in f.last_lines), f.last_lines

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -27,7 +28,7 @@ OCRAM = (0x00900000, 0x00990000)
 QEMU = shutil.which("qemu-system-aarch64")
 
 
-def write_variant(tmp: Path, base: str, change) -> Path:  # type: ignore[no-untyped-def]
+def write_variant(tmp: Path, base: str, change: Callable[[dict[str, Any]], object]) -> Path:
     data = yaml.safe_load((TARGETS_DIR / f"{base}.yaml").read_text())
     change(data)
     path = tmp / "t.yaml"
@@ -50,7 +51,8 @@ def test_imx8mp_targets_say_what_runs_first() -> None:
     ("qemu-imx8mp-el3", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "el: 2"),
     ("qemu-virt-uboot", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "U-Boot"),
 ])
-def test_bad_firmware_is_named(tmp_path: Path, base: str, change, fix: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_firmware_is_named(tmp_path: Path, base: str, change: Callable[[dict[str, Any]], object],
+                               fix: str) -> None:
     path = write_variant(tmp_path, base, change)
     with pytest.raises(HarnessError) as exc:
         load(str(path))
@@ -168,6 +170,13 @@ def run_firmware(firmware: Path, mailbox_data: int | None, wait: float = 4.0) ->
     return out.decode(errors="replace"), regs.decode(errors="replace")
 
 
+def _register(name: str, regs: str) -> int:
+    """A register's value from QEMU's `info registers` text (`name` is a regex)."""
+    m = re.search(rf"{name}=([0-9a-f]+)", regs)
+    assert m is not None, f"no {name} in:\n{regs}"
+    return int(m.group(1), 16)
+
+
 @pytest.mark.qemu
 @pytest.mark.requires_tool("qemu-system-aarch64", why="the firmware runs on QEMU's imx8mp-evk")
 def test_firmware_enters_the_mailbox_entry_at_el2h(firmware: Path) -> None:
@@ -176,11 +185,11 @@ def test_firmware_enters_the_mailbox_entry_at_el2h(firmware: Path) -> None:
     park = read_elf(firmware).symbol("park")
     console, regs = run_firmware(firmware, park)
     assert "ERROR" not in console, console
-    pc = int(re.search(r"PC=([0-9a-f]+)", regs).group(1), 16)  # type: ignore[union-attr]
+    pc = _register(r"PC", regs)
     assert park <= pc < park + 8, regs
     assert re.search(r"EL2h", regs), regs
     for n in range(4):
-        value = int(re.search(rf"X0?{n}=([0-9a-f]+)", regs).group(1), 16)  # type: ignore[union-attr]
+        value = _register(rf"X0?{n}", regs)
         assert value == 0, f"x{n} = {value:#x}\n{regs}"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_root_compatible_is_read_from_the_root_only() -> None:
     lambda b: b[:60],                              # structure block cut inside the property
     lambda b: b"",
 ], ids=["header", "magic", "strings", "structure", "empty"])
-def test_a_broken_device_tree_says_nothing(mangle) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_device_tree_says_nothing(mangle: Callable[[bytes], bytes]) -> None:
     blob = fdt({"compatible": strings("linux,dummy-virt", "a-long-enough-string-to-cut")})
     assert root_compatible(mangle(blob)) == ()
 
@@ -156,7 +157,7 @@ def sel4_image(platform: str, hyp: bool) -> Payload:
     return build_sel4(Sel4Config(platform=platform, hyp=hyp)).payload()
 
 
-IMAGES = {
+IMAGES: dict[str, tuple[str, Callable[[], Payload]]] = {
     # name -> (machine it is for, how to get it)
     "reference-virt": ("virt", lambda: from_build(build_reference(Variant("virt", "early-mmu")), "elf")),
     "reference-imx8mp": ("imx8mp", lambda: from_build(build_reference(Variant("imx8mp", "mmu-off")), "elf")),

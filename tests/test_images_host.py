@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from harness.testing import require_tool
@@ -90,7 +91,7 @@ def test_find_archive_in_elfloader(tmp_path: Path, symbols: bool) -> None:
     (lambda p: (p / "t.txt").write_text("hello") and p / "t.txt", "not an ELF file"),
     (lambda p: Elf(0, [Seg(0, b"x")], machine=62).write(p / "x86.elf"), "not EM_AARCH64"),
 ])
-def test_bad_images_name_file_and_fix(tmp_path: Path, make, fragment: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_images_name_file_and_fix(tmp_path: Path, make: Callable[[Path], Path], fragment: str) -> None:
     path = make(tmp_path)
     with pytest.raises(HarnessError) as exc:
         from_user(path)

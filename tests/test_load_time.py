@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -133,9 +134,10 @@ def _load_section() -> dict[str, dict[str, object]]:
     (lambda d: d.update(ping_s={"value": 1}), "load.ping_s"),
 ])
 def test_a_load_section_without_what_it_needs_is_refused(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: object, field: str) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        edit: Callable[[dict[str, dict[str, object]]], object], field: str) -> None:
     section = _load_section()
-    edit(section)  # type: ignore[operator]
+    edit(section)
     _write_profile(tmp_path, monkeypatch, section)
     with pytest.raises(HarnessError) as err:
         load_profile("edited")

@@ -505,8 +505,10 @@ def test_target_known_field_any_value(tmp_path_factory: pytest.TempPathFactory, 
     exc = target_error(path)
     if exc is not None:
         assert_names(exc, path)
-        assert exc.field == field or exc.field in CROSS_FIELD or field.startswith(exc.field + ".") \
-            or exc.field.startswith(field + "."), f"{field} set to {value!r}: {exc}"
+        named = exc.field
+        assert named is not None, exc
+        assert named == field or named in CROSS_FIELD or field.startswith(named + ".") \
+            or named.startswith(field + "."), f"{field} set to {value!r}: {exc}"
 
 
 @profile(1.0)

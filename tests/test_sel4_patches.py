@@ -55,7 +55,7 @@ def _extract(tarball: Path, root: str, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trees(tmp_path_factory) -> dict[str, Path]:
+def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     require_tool("git", "the patches are applied with git apply", "apt-get install git")
     missing = [t for t, _ in TREES.values() if not (UPSTREAM / t).is_file()]
     if missing:
@@ -66,16 +66,16 @@ def trees(tmp_path_factory) -> dict[str, Path]:
             for name, (tarball, root) in TREES.items()}
 
 
-def _git_apply(tree: Path, patches: list[Path], *, check: bool) -> subprocess.CompletedProcess:
+def _git_apply(tree: Path, patches: list[Path], *, check: bool) -> subprocess.CompletedProcess[str]:
     args = ["git", "apply", "--verbose"] + (["--check"] if check else [])
     return subprocess.run(args + [str(p) for p in patches], cwd=tree,
                           capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
-def patched(trees, tmp_path_factory) -> dict[str, Path]:
+def patched(trees: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A copy of each tree with the series applied (for the controls)."""
-    out = {}
+    out: dict[str, Path] = {}
     for name, tree in trees.items():
         copy = tmp_path_factory.mktemp(f"patched-{name}") / "tree"
         shutil.copytree(tree, copy)
@@ -85,7 +85,7 @@ def patched(trees, tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def test_series_is_format_patch_style():
+def test_series_is_format_patch_style() -> None:
     patches = series()
     assert [p.name[:4] for p in patches] == [f"{i:04d}" for i in range(1, len(patches) + 1)]
     assert len(patches) >= 2
@@ -97,14 +97,14 @@ def test_series_is_format_patch_style():
 
 
 @pytest.mark.parametrize("tree", sorted(TREES))
-def test_series_applies(trees, tree):
+def test_series_applies(trees: dict[str, Path], tree: str) -> None:
     res = _git_apply(trees[tree], series(), check=True)
     assert res.returncode == 0, f"series does not apply to {tree}:\n{res.stderr}"
 
 
 @pytest.mark.parametrize("control", CONTROLS)
 @pytest.mark.parametrize("tree", sorted(TREES))
-def test_control_applies_on_top(patched, tree, control):
+def test_control_applies_on_top(patched: dict[str, Path], tree: str, control: str) -> None:
     patch = CONTROLS_DIR / f"{control}.patch"
     assert patch.is_file(), f"missing control {patch}"
     res = _git_apply(patched[tree], [patch], check=True)
@@ -112,7 +112,7 @@ def test_control_applies_on_top(patched, tree, control):
 
 
 @pytest.mark.parametrize("control", CONTROLS)
-def test_control_is_marked(control):
+def test_control_is_marked(control: str) -> None:
     """Every changed spot of a control says which control it is."""
     text = (CONTROLS_DIR / f"{control}.patch").read_text()
     hunks = re.findall(r"^@@ ", text, re.M)
@@ -120,7 +120,7 @@ def test_control_is_marked(control):
     assert text.count("CONTROL " + control) == len(hunks), control
 
 
-def test_option_and_console_lines(patched):
+def test_option_and_console_lines(patched: dict[str, Path]) -> None:
     for name, tree in patched.items():
         cmake = (tree / "elfloader-tool" / "CMakeLists.txt").read_text()
         assert re.search(r"ElfloaderEarlyMMU ELFLOADER_EARLY_MMU", cmake), name
@@ -134,7 +134,7 @@ def test_option_and_console_lines(patched):
             assert fmt in source, (name, fmt)
 
 
-def test_option_off_leaves_stock_code_alone():
+def test_option_off_leaves_stock_code_alone() -> None:
     """Every line the series adds to existing files is under the option's #ifdef."""
     for p in series():
         for block in re.split(r"^diff --git ", p.read_text(), flags=re.M)[1:]:
@@ -155,7 +155,7 @@ def test_option_off_leaves_stock_code_alone():
 
 
 @pytest.mark.parametrize("tree", sorted(TREES))
-def test_route_patches_apply_on_top(patched, tree):
+def test_route_patches_apply_on_top(patched: dict[str, Path], tree: str) -> None:
     """The routing table's extra routes (bench/sel4_routes.py) apply on the series."""
     routes = sorted((REPO / "patches" / "seL4_tools" / "routes").glob("*.patch"))
     assert routes

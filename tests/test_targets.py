@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 import yaml
@@ -20,7 +21,7 @@ def test_shipped_targets_validate(name: str) -> None:
     assert t.name == name and t.dram[1] > 0
 
 
-def write_variant(tmp: Path, change) -> Path:  # type: ignore[no-untyped-def]
+def write_variant(tmp: Path, change: Callable[[dict[str, Any]], object]) -> Path:
     data = yaml.safe_load((TARGETS_DIR / "qemu-virt.yaml").read_text())
     change(data)
     path = tmp / "t.yaml"
@@ -40,7 +41,8 @@ def write_variant(tmp: Path, change) -> Path:  # type: ignore[no-untyped-def]
     (lambda d: d.pop("targets"), "targets.main", "labgrid"),
     (lambda d: d["harness"].__setitem__("boot", "uboot"), "harness.uboot", "uboot:"),
 ])
-def test_bad_fields_are_named(tmp_path: Path, change, field: str, fix: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_fields_are_named(tmp_path: Path, change: Callable[[dict[str, Any]], object], field: str,
+                              fix: str) -> None:
     path = write_variant(tmp_path, change)
     with pytest.raises(HarnessError) as exc:
         load(str(path))

@@ -3,7 +3,7 @@ notes of the commands it typed, the load phase, and the summary's lines about it
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Sequence
 
 import pytest
 
@@ -36,7 +36,7 @@ TFTP = ["U-Boot 2023.01+dfsg-2+deb12u3 (Jun 22 2025 - 08:38:49 +0000)",
         "ELF-loader started on CPU: ARM Ltd. Cortex-A53 r0p4"]
 
 
-def timeline(lines: list[str], notes: list[tuple[int, str, dict[str, str]]] = ()) -> Timeline:
+def timeline(lines: list[str], notes: Sequence[tuple[int, str, dict[str, str]]] = ()) -> Timeline:
     """Lines 10 ms apart, the harness's notes (at the given line index) between them."""
     tl = Timeline(0)
     for i, text in enumerate(lines):

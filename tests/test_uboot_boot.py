@@ -12,6 +12,7 @@ import yaml
 from harness import processes
 from harness.session import BootSession
 from harness.targets import Target, load
+from harness.uboot import UBootBootStrategy
 
 pytestmark = pytest.mark.boot
 
@@ -62,8 +63,9 @@ def test_shipped_target_boots_in_place(harness_target: Target, boot_session: Boo
     # placement is the last boot's, which in a full suite is another image's
     outcome = boot_session.boot(payload, "in-place", reuse=False)
     assert outcome.result.ok, outcome.result.failure
-    where = boot_session.strategy.placement
-    pkg = boot_session.strategy.package
+    strategy = boot_session.strategy
+    assert isinstance(strategy, UBootBootStrategy)
+    where, pkg = strategy.placement, strategy.package
     assert where.in_place and where.addr == pkg.load - (pkg.data_offset or 0)
     lines = console(outcome)
     assert any(t.strip() == "XIP Kernel Image" for t in lines), lines[-40:]
@@ -78,7 +80,9 @@ def test_auto_buffer_with_copy(harness_target: Target, copy_session: BootSession
     payload = copy_session.payload(copy_session.variant())
     outcome = copy_session.boot(payload, "copy", reuse=False)
     assert outcome.result.ok, outcome.result.failure
-    where, pkg = copy_session.strategy.placement, copy_session.strategy.package
+    strategy = copy_session.strategy
+    assert isinstance(strategy, UBootBootStrategy)
+    where, pkg = strategy.placement, strategy.package
     assert not where.in_place and where.auto
     assert where.addr >= pkg.load + pkg.data_bytes        # above the image's load range
     for area in where.avoided:

@@ -209,7 +209,8 @@ def test_flatten_rejects_unknown_format(tmp_path: Path) -> None:
 def test_layout_rejects_overlap_and_outside_dram() -> None:
     base = load("qemu-virt-uboot")
     assert base.uboot is not None
-    t = dataclasses.replace(base, uboot=dataclasses.replace(base.uboot, load_addr=0x48000000))
+    ub = dataclasses.replace(base.uboot, load_addr=0x48000000)
+    t = dataclasses.replace(base, uboot=ub)
     ok = Package("uimage", Path("/x"), 0x80000000, 0x80000000, 1 << 20, data_offset=64)
     assert check_layout(t, dataclasses.replace(ok, path=_sized(1 << 20))).addr == 0x48000000
     big = Package("uimage", _sized(0x40000000), 0x80000000, 0x80000000, 0x40000000, data_offset=64)
@@ -217,11 +218,11 @@ def test_layout_rejects_overlap_and_outside_dram() -> None:
         check_layout(t, big)
     assert "overlaps where bootm puts the image" in str(exc.value)
     assert "harness.uboot.load_addr" in str(exc.value)
-    u = dataclasses.replace(t.uboot, load_addr=0x30000000)
+    u = dataclasses.replace(ub, load_addr=0x30000000)
     with pytest.raises(HarnessError, match="does not fit in DRAM"):
         check_layout(dataclasses.replace(t, uboot=u), dataclasses.replace(ok, path=_sized(1 << 20)))
     # a legacy image 64 bytes below its load address boots in place
-    u = dataclasses.replace(t.uboot, load_addr=0x80000000 - 64)
+    u = dataclasses.replace(ub, load_addr=0x80000000 - 64)
     assert check_layout(dataclasses.replace(t, uboot=u),
                         dataclasses.replace(ok, path=_sized(64 + (1 << 20)))).in_place
 

@@ -10,6 +10,7 @@ destinations come from its console).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -39,12 +40,12 @@ def sel4_like(target: Target, tmp: Path, bug: str = "none") -> Payload:
 
 
 @pytest.fixture
-def session(harness_target: Target, tmp_path: Path) -> BootSession:
+def session(harness_target: Target, tmp_path: Path) -> Iterator[BootSession]:
     if not harness_target.is_qemu:
         pytest.skip("out-of-band verification needs QEMU's gdbstub and QMP")
     # the stand-in's kernel is a silent wfi loop: silence after the hand-off is its success
     s = BootSession(with_overrides(harness_target, silent_ok=2.0), tmp_path / "results")
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 

@@ -24,7 +24,7 @@ from harness.errors import BootFailure, HarnessError
 from harness.images.build import Variant
 from harness.images.cpio import write_newc
 from harness.payload import Payload, from_user
-from harness.phases import Timeline
+from harness.phases import Event, Timeline
 from harness.qemu.poison import poison_ranges
 from harness.qemu.verify import VerifyReport
 from harness.targets import Target, load, parse_timeout, with_overrides
@@ -115,7 +115,8 @@ def test_sel4test_success_passes_and_says_what_decided(target: Target, sel4_payl
     assert isinstance(v, KernelVerdict) and v.status == "pass" and v.what == "sel4test"
     c = check_kernel(r)
     assert c.status == "pass" and c.message.startswith("sel4test: 'All is well in the universe' at ")
-    assert r.timeline.kernel_end() is not None and r.timeline.kernel_end().name == "workload.verdict"  # type: ignore[union-attr]
+    end = r.timeline.kernel_end()
+    assert isinstance(end, Event) and end.name == "workload.verdict"
 
 
 def test_sel4test_failures_detected_fails(target: Target, sel4_payload: Payload) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import struct
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attr
-from labgrid.driver import Driver
 from labgrid.factory import target_factory
 from labgrid.protocol import ConsoleProtocol, PowerProtocol
 
@@ -24,6 +23,19 @@ from harness.targets import Target
 from harness.uboot import UBootBootStrategy
 
 from .fakes import ScriptedConsole
+
+if TYPE_CHECKING:
+    @attr.s(eq=False)
+    class Driver:
+        """labgrid's Driver as the type checker sees it (labgrid ships no types): its
+        attrs fields, so a driver is made as labgrid makes it, (target, name)."""
+
+        target: Any = attr.ib()
+        name: str | None = attr.ib()
+
+        def __attrs_post_init__(self) -> None: ...
+else:
+    from labgrid.driver import Driver
 
 
 def image_file(tmp: Path, text_offset: int = 0x40000000, size: int = 8192) -> Path:
@@ -39,7 +51,7 @@ def image_file(tmp: Path, text_offset: int = 0x40000000, size: int = 8192) -> Pa
 
 @target_factory.reg_driver
 @attr.s(eq=False)
-class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]
+class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]  # labgrid: untyped protocol
     """A U-Boot that echoes, interprets a few commands and misbehaves on request.
 
     Its output goes through a ScriptedConsole (silent reads time out, as labgrid's
@@ -156,7 +168,7 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]
 
 @target_factory.reg_driver
 @attr.s(eq=False)
-class FakeBoardPower(Driver, PowerProtocol):  # type: ignore[misc]
+class FakeBoardPower(Driver, PowerProtocol):  # type: ignore[misc]  # labgrid: untyped protocol
     """The board's power switch: powers the fake U-Boot on and off."""
     bindings = {"console": "FakeUBootConsole"}
 

@@ -134,8 +134,8 @@ class Target:
     timing_profile: str | None = None
     lab: str | None = None      # "virtual": the run brings up a lab (harness/lab/)
     console_uart: int | None = None     # the board's console UART base, when not the machine's
-    # EL3 firmware QEMU starts before the loader (None: the loader is started directly).
-    # "stand-in": images/firmware/, TF-A's hand-off state; the loader is entered at EL2.
+    # EL3 firmware QEMU starts before the loader or U-Boot (None: that is started directly).
+    # "stand-in": images/firmware/, TF-A's hand-off state; the next stage is entered at EL2.
     firmware: str | None = None
     phases: dict[str, str] = field(default_factory=dict)
     verdict: Verdict = field(default_factory=Verdict)
@@ -435,21 +435,28 @@ def _hashes(v: Any) -> tuple[str, ...]:
 FIRMWARES = ("stand-in", "none")
 
 
-def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None) -> str | None:
-    """`firmware:` - what runs at EL3 before the loader on a QEMU target.
+def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None,
+              remote: bool) -> str | None:
+    """`firmware:` - what runs at EL3 before the loader (or U-Boot) on a QEMU target.
 
     `stand-in` is our TF-A stand-in (images/firmware/): QEMU starts it at EL3, it leaves
-    the GICv3 and EL2 as TF-A does on the board and enters the loader at EL2, so the
-    loader goes in with `-device loader` instead of `-kernel`. `none` (the default): the
-    loader is QEMU's `-kernel` itself."""
+    the GICv3 and EL2 as TF-A does on the board and enters the next stage at EL2, so that
+    stage goes in with `-device loader` instead of `-kernel`: the loader (boot: qemu) or
+    U-Boot proper (boot: uboot, the `uboot` image). `none` (the default): the loader or
+    U-Boot is QEMU's `-kernel`/`-bios` itself."""
     value = h.get("firmware", _choice(*FIRMWARES), "none", hint=" | ".join(FIRMWARES))
     if value == "none":
         return None
     where = "harness.firmware"
-    if boot != "qemu":
-        raise HarnessError(f"firmware '{value}' is for QEMU targets (boot: qemu), this one "
-                           f"boots through {boot}", file=path, field=where,
-                           fix="remove 'firmware:' (U-Boot and the board bring their own firmware)")
+    if remote:
+        raise HarnessError(f"firmware '{value}' is for QEMU targets, this one is a board",
+                           file=path, field=where,
+                           fix="remove 'firmware:' (the board brings its own firmware)")
+    if boot == "uboot" and machine not in FIRMWARE_MACHINES:
+        raise HarnessError(f"there is no firmware stand-in for machine '{machine}'", file=path,
+                           field=where, fix=f"remove 'firmware:' (U-Boot for {machine} starts "
+                                            f"as QEMU's -bios; a stand-in exists for: "
+                                            f"{', '.join(FIRMWARE_MACHINES)})")
     if machine not in FIRMWARE_MACHINES:
         raise HarnessError(f"there is no firmware stand-in for machine '{machine}'", file=path,
                            field=where, fix=f"remove 'firmware:' (it exists for: "
@@ -524,15 +531,16 @@ def load(name_or_path: str) -> Target:
         raise HarnessError(f"unknown phase pattern {_show(unknown[0])}", file=path,
                            field=f"harness.phases.{unknown[0]}",
                            fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}")
+    remote = h.get("remote", _bool, False)
     target = Target(
         name=path.stem, path=path, machine=machine, boot=boot, image_format=fmt, dram=dram,
         expect_el=el, expect_handoff=handoff, poison=h.get("poison", _bool, False),
-        remote=h.get("remote", _bool, False),
+        remote=remote,
         timeouts=_timeouts(h.sub("timeouts")), uboot=_uboot(h.sub("uboot")),
         timing_profile=h.get("timing_profile", _profile_name, None, hint="imx8mp-armstone"),
         console_uart=h.get("console_uart", _int, None, hint="0x30880000"),
         lab=h.get("lab", _choice("virtual"), None, hint="virtual"),
-        firmware=_firmware(path, h, machine, boot, el),
+        firmware=_firmware(path, h, machine, boot, el, remote),
         phases=phases, verdict=_verdict(h.sub("verdict")), env=data)
     h.done()
     if boot == "uboot" and target.uboot is None:

@@ -32,12 +32,16 @@ from ..labgrid_fixes import resources_gone
 from ..phases import Event, Timeline
 from ..console_lines import Patterns
 from ..qemu.command import labgrid_command, standalone
+from ..qemu.firmware import firmware_for
 from ..qemu.process import exit_status, start_qemu, stop_qemu
+from ..qemu.strategy import set_image
 from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state
 from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
 from .prompt import PromptDialogue, _Console, _NoPrompt
 from .placement import Placement
+from .qemu_start import firmware_args, network_args
+from .source_build import built_uboot
 from .staging import TFTPStaging, package_for
 
 
@@ -135,16 +139,26 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         if self.is_qemu:
             if self._base_args is None:
                 self._base_args = self.power.extra_args or ""
-            args = list(self._extra)
-            if self.uboot.transport == "tftp" and "-netdev" not in self._base_args:
-                # User networking sealed off from the host (restrict=on) whose TFTP server
-                # serves the provider's directory, on a virtio-mmio NIC (no option ROM).
-                args += ["-netdev", f"user,id=uboot-net,tftp={self._tftp_root()},restrict=on",
-                         "-device", "virtio-net-device,netdev=uboot-net"]
+            args = self._firmware_args() + list(self._extra)
+            if self.uboot.transport == "tftp" and "-netdev" not in self._base_args \
+                    and "-nic" not in self._base_args:
+                args += network_args(self.harness.machine, self._tftp_root())
             if self.uboot.transport == "loader":   # no network: QEMU puts the package in RAM
                 args += ["-device", f"loader,file={self._package.path},"
                                     f"addr={self.placement.addr:#x},force-raw=on"]
             self.power.extra_args = " ".join([self._base_args, *map(shlex.quote, args)]).strip()
+
+    def _firmware_args(self) -> list[str]:
+        """With `firmware:` (QEMU): the firmware becomes -kernel and U-Boot (the `uboot`
+        image, built first when it comes from Debian's source) goes in beside it."""
+        firmware = firmware_for(self.harness)
+        if firmware is None:
+            return []
+        uboot = built_uboot(Path(self.target.env.config.get_image_path("uboot")))
+        key = self.power.kernel or "kernel"
+        self.power.kernel = key
+        set_image(self.target, key, firmware.elf)
+        return firmware_args(firmware, uboot, self.harness.dram[0])
 
     @property
     def package(self) -> Package:

@@ -160,11 +160,11 @@ table=$("${cross}nm" "$elf.tmp" | awk '$3 == "rom_api" {print $1}')
 entry=$("${cross}readelf" -h "$elf.tmp" | awk '/Entry point/ {print $4}')
 [ $(( 0x$table )) -eq $(( ROM_API_BASE )) ] || die "rom_api linked at 0x$table, not $ROM_API_BASE"
 [ $(( entry )) -eq $(( text_base )) ] || die "entry $entry is not CONFIG_TEXT_BASE $text_base (link.ld)"
-# The harness never poisons the first 4 MiB of DRAM on this target (harness/qemu/poison.py,
-# UBOOT_EARLY_BYTES): U-Boot's image must end inside them.
+# The harness never poisons DRAM base + [2 MiB, 4 MiB) on this target (harness/qemu/poison.py,
+# UBOOT_IMAGE_WINDOW), where QEMU loads U-Boot's image: it must lie inside.
 end=$(( text_base + $(stat -c %s "$out/u-boot-rom-api.bin") ))
-[ "$end" -le $(( 0x40000000 + (4 << 20) )) ] \
-  || die "u-boot.bin ends at $(printf '%#x' "$end"), past the 4 MiB the harness keeps unpoisoned"
+[ $(( text_base )) -ge $(( 0x40000000 + (2 << 20) )) ] && [ "$end" -le $(( 0x40000000 + (4 << 20) )) ] \
+  || die "u-boot.bin at $text_base..$(printf '%#x' "$end") is not inside the window the harness keeps unpoisoned"
 mv "$elf.tmp" "$elf"
 stamp_text "$version" > "$elf.stamp"
 say "$elf (u-boot $version, entry $entry, ROM API at $ROM_API_BASE)"

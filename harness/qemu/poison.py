@@ -33,24 +33,24 @@ def _clip(start: int, end: int, holes: list[tuple[int, int]]) -> list[tuple[int,
     return out
 
 
-# U-Boot proper entered in DRAM by the firmware stand-in (imx8mp-evk): its early stack,
-# heap and global data from the RAM base (imx8mp_evk: 512 KiB) and its image at
-# 0x40200000 (0.7 MiB), used before it relocates to the top of DRAM; QEMU loads the image
-# there, so poison on it stops QEMU ("overlapping"). scripts/build-uboot-imx8mp.sh checks
-# that the image ends inside.
-UBOOT_EARLY_BYTES = 4 << 20
+# U-Boot proper entered in DRAM by the firmware stand-in (imx8mp-evk): QEMU loads its
+# image at CONFIG_TEXT_BASE (RAM base + 2 MiB, 0.7 MiB long), so poison there stops QEMU
+# ("overlapping"); scripts/build-uboot-imx8mp.sh checks that it ends inside this window.
+# Its early stack and heap (the RAM base's first 512 KiB) may be poisoned: U-Boot sets up
+# what it reads there, and a loader's bss below keeps the poison U-Boot never touched.
+UBOOT_IMAGE_WINDOW = (2 << 20, 4 << 20)
 
 
 def qemu_reserved(target: Target) -> list[tuple[int, int]]:
     """What QEMU itself writes into the target's RAM, never to be poisoned: the DTB
-    the virt machine generates at the RAM base; U-Boot's early RAM and image where
-    firmware enters it in DRAM. The i.MX machines generate no DTB (the firmware
-    stand-in or the loader's archive has it)."""
+    the virt machine generates at the RAM base; U-Boot's image where firmware enters it
+    in DRAM. The i.MX machines generate no DTB (the firmware stand-in or the loader's
+    archive has it)."""
     base = target.dram[0]
     if target.machine == "virt":
         return [(base, base + QEMU_DTB_BYTES)]
     if target.boot == "uboot" and target.firmware is not None:
-        return [(base, base + UBOOT_EARLY_BYTES)]
+        return [(base + UBOOT_IMAGE_WINDOW[0], base + UBOOT_IMAGE_WINDOW[1])]
     return []
 
 

@@ -32,6 +32,13 @@ def _num(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _band(prefix: str, band: object) -> list[Metric]:
+    """A modeled band's two ends, PREFIX_low_s and PREFIX_high_s (none if malformed)."""
+    if isinstance(band, list) and len(band) == 2 and all(_num(v) for v in band):
+        return [Metric(f"{prefix}_low_s", band[0], "s", EXACT), Metric(f"{prefix}_high_s", band[1], "s", EXACT)]
+    return []
+
+
 def _access_counts(prefix: str, acc: dict[str, Any]) -> Iterator[Metric]:
     """Accesses by cacheability and size (sizes summed: the size mix is in the report)."""
     for cls in ("cacheable", "uncached"):
@@ -90,17 +97,11 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
     load = doc.get("modeled_load") or {}
     if _num(load.get("total_s")):
         out.append(Metric("modeled.load_s", load["total_s"], "s", EXACT))
-        band = load.get("band_s")
-        if isinstance(band, list) and len(band) == 2 and all(_num(v) for v in band):
-            out.append(Metric("modeled.load_band_low_s", band[0], "s", EXACT))
-            out.append(Metric("modeled.load_band_high_s", band[1], "s", EXACT))
+        out += _band("modeled.load_band", load.get("band_s"))
     modeled = doc.get("modeled") or {}
     if _num(modeled.get("total_s")):
         out.append(Metric("modeled.total_s", modeled["total_s"], "s", EXACT))
-        band = modeled.get("band_s")
-        if isinstance(band, list) and len(band) == 2 and all(_num(v) for v in band):
-            out.append(Metric("modeled.band_low_s", band[0], "s", EXACT))
-            out.append(Metric("modeled.band_high_s", band[1], "s", EXACT))
+        out += _band("modeled.band", modeled.get("band_s"))
         for part, v in sorted((modeled.get("parts") or {}).items()):
             if _num(v):
                 out.append(Metric(f"modeled.{part.replace(' ', '_')}_s", v, "s", EXACT))

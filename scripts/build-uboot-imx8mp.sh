@@ -45,10 +45,10 @@ as_root() {
 # -- prerequisites ------------------------------------------------------------------
 # Tools U-Boot's build runs (bison/flex: Kconfig and dtc; swig + python3-dev: pylibfdt for
 # binman, which the i.MX8M boards select; libssl/gnutls/uuid: the host tools it builds).
-need_tools=(make bc bison flex swig dtc dpkg-source python3 "${cross}gcc" "${cross}ld" "${cross}objcopy" "${cross}nm")
+need_tools=(make bc bison flex swig dpkg-source dpkg-parsechangelog python3 "${cross}gcc" "${cross}ld" "${cross}objcopy" "${cross}nm")
 for t in "${need_tools[@]}"; do
   command -v "$t" >/dev/null || die "$t is missing (apt-get install bison flex swig bc \
-device-tree-compiler dpkg-dev gcc-aarch64-linux-gnu python3-dev libssl-dev libgnutls28-dev uuid-dev)"
+dpkg-dev gcc-aarch64-linux-gnu python3-dev libssl-dev libgnutls28-dev uuid-dev)"
 done
 
 stamp_text() {
@@ -65,8 +65,8 @@ stamp_text() {
 # entry names, when there is one.
 src_list=/etc/apt/sources.list.d/harness-bookworm-src.list
 have_src() {
-  grep -rhsE "^[[:space:]]*deb-src[[:space:]].*debian[[:space:]]+$SUITE[[:space:]]" \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -q . && return 0
+  { grep -rhsE "^[[:space:]]*deb-src[[:space:]].*debian[[:space:]]+$SUITE[[:space:]]" \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } | grep -q . && return 0
   local f
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
@@ -83,8 +83,9 @@ keyring() {
   done | head -n1
 }
 
-source_dir() { find "$src_root" -maxdepth 1 -type d -name "u-boot-$UPSTREAM*" 2>/dev/null | head -n1; }
-source_version() { sed -n 's/^Version: //p' "$src_root"/u-boot_"$UPSTREAM"*.dsc 2>/dev/null | head -n1; }
+# Empty (not a failure) while there is no source yet.
+source_dir() { { find "$src_root" -maxdepth 1 -type d -name "u-boot-$UPSTREAM*" 2>/dev/null || true; } | head -n1; }
+source_version() { { sed -n 's/^Version: //p' "$src_root"/u-boot_"$UPSTREAM"*.dsc 2>/dev/null || true; } | head -n1; }
 
 fetch_source() {
   mkdir -p "$src_root"
@@ -130,8 +131,12 @@ while IFS= read -r line; do
 done < "$inputs/imx8mp-qemu.config"
 
 # -- U-Boot proper: u-boot.bin (u-boot-nodtb.bin + imx8mp-evk.dtb), not flash.bin ----
+# The banner's date is the Debian upload's, not the build's: the same source builds the same
+# bytes anywhere.
+epoch=$(dpkg-parsechangelog -l "$src/debian/changelog" -STimestamp)
 say "make -j$jobs u-boot.bin (log: $out/build.log)"
-make -C "$src" O="$out" CROSS_COMPILE="$cross" -j"$jobs" u-boot.bin >"$out/build.log" 2>&1 \
+SOURCE_DATE_EPOCH=$epoch make -C "$src" O="$out" CROSS_COMPILE="$cross" -j"$jobs" u-boot.bin \
+    >"$out/build.log" 2>&1 \
   || { tail -n 30 "$out/build.log" >&2; die "U-Boot build failed"; }
 
 # -- U-Boot's ROM API pointer -> the stand-in ------------------------------------------

@@ -17,7 +17,10 @@ APT_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu u-boot-qemu u-boo
               # fuzzing the loader's parsers (libFuzzer + ASan/UBSan); the report's browser test
               clang libclang-rt-14-dev chromium
               # `harness boot --gdb` prints a gdb-multiarch command line
-              gdb-multiarch)
+              gdb-multiarch
+              # U-Boot proper for QEMU imx8mp-evk, built from Debian's u-boot source on first
+              # use (scripts/build-uboot-imx8mp.sh; it adds a bookworm deb-src line itself)
+              bison flex swig bc python3-dev libssl-dev libgnutls28-dev uuid-dev dpkg-dev)
 BACKPORTS_PACKAGES=(qemu-system-arm)
 BACKPORTS_LIST=/etc/apt/sources.list.d/harness-bookworm-backports.list
 

@@ -53,7 +53,10 @@ def prerequisites() -> list[Prerequisite]:
                       # real seL4 builds (harness sel4 build)
                       ("cmake", "cmake"), ("ninja", "ninja-build"),
                       ("aarch64-linux-gnu-g++", "g++-aarch64-linux-gnu"), ("xmllint", "libxml2-utils"),
-                      ("protoc", "protobuf-compiler"), ("cpio", "cpio"), ("xxd", "xxd"), ("git", "git")):
+                      ("protoc", "protobuf-compiler"), ("cpio", "cpio"), ("xxd", "xxd"), ("git", "git"),
+                      # U-Boot for QEMU imx8mp-evk from Debian's source (build-uboot-imx8mp.sh)
+                      ("bison", "bison"), ("flex", "flex"), ("swig", "swig"), ("bc", "bc"),
+                      ("dpkg-source", "dpkg-dev")):
         path = shutil.which(tool)
         out.append(Prerequisite(tool, path is not None, path or "not found", f"apt-get install -y {pkg}"))
     out.append(Prerequisite("U-Boot for QEMU", UBOOT_BIN.is_file(), str(UBOOT_BIN),

@@ -198,8 +198,10 @@ class PromptDialogue:
             rec.send(cmd)
             if self._wait(rec, lambda line: tl.feed(line) and None, echo_s, f"the echo of '{cmd}'",
                           partial=lambda s: True if s.endswith(want) else None):
-                rec.send("\n")
+                # stamped before the Enter leaves: the command cannot start earlier, so the
+                # phase it opens is never shorter than the board's work (a write can block)
                 self._note(tl, "uboot.command", cmd, command=cmd, step=step)
+                rec.send("\n")
                 return
             self._sync(rec, tl)      # Ctrl-C discards the garbled line
         raise BootFailure(f"the console garbles commands: '{cmd}' never echoed intact",

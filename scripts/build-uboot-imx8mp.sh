@@ -64,24 +64,8 @@ stamp_text() {
 # another entry for the same archive and suite, so the line takes the keyring the deb822
 # entry names, when there is one.
 src_list=/etc/apt/sources.list.d/harness-bookworm-src.list
-have_src() {
-  { grep -rhsE "^[[:space:]]*deb-src[[:space:]].*debian[[:space:]]+$SUITE[[:space:]]" \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } | grep -q . && return 0
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v s="$SUITE" 'BEGIN{RS="";FS="\n"} $0 ~ "Types:[^\n]*deb-src" && $0 ~ "Suites:[^\n]*[ \t]" s "([ \t]|\n|$)" {found=1} END{exit !found}' "$f" && return 0
-  done
-  return 1
-}
-keyring() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v s="$SUITE" 'BEGIN{RS="";FS="\n"} $0 ~ "Suites:[^\n]*[ \t]" s "([ \t]|\n|$)" && $0 ~ "URIs:[^\n]*debian/?([ \t]|\n|$)" {
-        for (i = 1; i <= NF; i++) if ($i ~ /^Signed-By:/) { sub(/^Signed-By:[ \t]*/, "", $i); print $i; exit } }' "$f"
-  done | head -n1
-}
+# shellcheck source=lib/deb-src.sh
+. "$here/scripts/lib/deb-src.sh"
 
 # Empty (not a failure) while there is no source yet.
 source_dir() { { find "$src_root" -maxdepth 1 -type d -name "u-boot-$UPSTREAM*" 2>/dev/null || true; } | head -n1; }
@@ -89,12 +73,7 @@ source_version() { { sed -n 's/^Version: //p' "$src_root"/u-boot_"$UPSTREAM"*.ds
 
 fetch_source() {
   mkdir -p "$src_root"
-  if ! have_src; then
-    local key; key=$(keyring)
-    local line="deb-src${key:+ [signed-by=$key]} http://deb.debian.org/debian $SUITE main"
-    say "adding '$line' to $src_list"
-    echo "$line" | as_root tee "$src_list" >/dev/null
-  fi
+  ensure_deb_src "$SUITE" "$src_list"
   say "apt-get update (for the u-boot source package)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$src_root/update.log" 2>&1 \
     || { cat "$src_root/update.log" >&2; die "apt-get update failed"; }

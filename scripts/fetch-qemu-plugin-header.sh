@@ -37,18 +37,8 @@ as_root() {
 # The source suite that carries this version.  The QEMU we use comes from
 # bookworm-backports (bookworm's own is 7.2 and lacks imx8mp-evk).
 src_list=/etc/apt/sources.list.d/harness-bookworm-backports-src.list
-src_line='deb-src http://deb.debian.org/debian bookworm-backports main'
-have_src() {
-  grep -rhsE '^[[:space:]]*deb-src[[:space:]].*bookworm-backports' \
-      /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -q . && return 0
-  # deb822 .sources files: a Types line containing deb-src in a stanza with the suite.
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk 'BEGIN{RS="";FS="\n"} /Types:[^\n]*deb-src/ && /Suites:[^\n]*bookworm-backports/ {found=1} END{exit !found}' "$f" && return 0
-  done
-  return 1
-}
+# shellcheck source=lib/deb-src.sh
+. "$(dirname "$0")/lib/deb-src.sh"
 
 upstream=${version#*:}          # drop the epoch: 1:10.0.2+ds-2+... -> 10.0.2+ds-2+...
 upstream=${upstream%-*}         # drop the Debian revision: -> 10.0.2+ds
@@ -63,10 +53,7 @@ fetch() {
 }
 
 if ! fetch; then
-  if ! have_src; then
-    say "adding $src_line to $src_list"
-    echo "$src_line" | as_root tee "$src_list" >/dev/null
-  fi
+  ensure_deb_src bookworm-backports "$src_list"
   say "apt-get update (for the qemu source package)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >"$work/update.log" 2>&1 \
     || { cat "$work/update.log" >&2; die "apt-get update failed"; }

@@ -2,7 +2,10 @@
 
 Every QEMU, coordinator or exporter we start is registered here by pid; tests
 assert at the end of a session that none of them is still alive. We never look
-processes up by name: only ids we started are ever signalled.
+processes up by name: only ids we started are ever signalled. A pid is kept with
+the process's start time: pids wrap (pid_max is often 32768) and a busy machine
+hands a reaped QEMU's pid to someone else's process within seconds, which must
+neither count as ours still running nor ever be signalled.
 """
 from __future__ import annotations
 
@@ -12,7 +15,23 @@ import subprocess
 import time
 
 _started: dict[int, str] = {}
+_born: dict[int, int | None] = {}       # pid -> start time (clock ticks after boot)
 _session: set[int] = set()
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name (field 3, the state, first)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return None
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in clock ticks after boot (field 22 of /proc/PID/stat)."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields is not None and len(fields) > 19 else None
 
 
 def register(pid: int, what: str, *, session: bool = False) -> None:
@@ -20,6 +39,7 @@ def register(pid: int, what: str, *, session: bool = False) -> None:
     test session ends (the virtual lab); survivors() leaves it out, its owner stops it and
     proves it stopped (harness/lab/)."""
     _started[pid] = what
+    _born[pid] = start_time(pid)
     if session:
         _session.add(pid)
 
@@ -36,12 +56,13 @@ def describe_exit(returncode: int) -> str:
 
 
 def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except (FileNotFoundError, IndexError):
+    """`pid` runs (not a zombie) and, if we registered it, is still the process we
+    started: a reused pid is someone else's."""
+    fields = _stat_fields(pid)
+    if fields is None or not fields or fields[0] in ("Z", "X"):
         return False
+    born = _born.get(pid)
+    return born is None or len(fields) <= 19 or int(fields[19]) == born
 
 
 def survivors(include_session: bool = False) -> dict[int, str]:

@@ -28,6 +28,8 @@ esac
 #   there real seL4 runs its smoke boot (patched sel4test to its verdict).
 # - the stock loader (upstream's, not ours) runs sel4test to its verdict on qemu-virt (EL1) and
 #   qemu-imx8mp (EL2 after firmware, the board's SoC); elsewhere it is checked up to the hand-off;
+# - qemu-imx8mp-uboot is the board's path: U-Boot proper for the i.MX8M Plus (built from Debian's
+#   source on first use) loading by TFTP through the SoC's ENET; its faults are qemu-virt-uboot's;
 # - faults injected during a boot (marker `faults`, tests/test_faults.py) run where their paths
 #   differ: qemu-virt (direct QEMU), qemu-virt-uboot (TFTP, U-Boot), lab-virtual-board
 #   (coordinator, exporter);
@@ -48,7 +50,7 @@ selection() {       # sets ARGS: the pytest selection of one suite
 }
 
 # Longest first (measured: bench/RESULTS.md), so the last suite to end is a short one.
-SUITES=(${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-uboot qemu-virt-el2 qemu-imx8mp host lab-virtual-board qemu-imx8mp-el3 qemu-virt-uboot-fit})
+SUITES=(${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-uboot qemu-virt-el2 qemu-imx8mp qemu-imx8mp-uboot host lab-virtual-board qemu-imx8mp-el3 qemu-virt-uboot-fit})
 # The host tier always runs (HARNESS_TEST_TARGETS picks the boot suites).
 case " ${SUITES[*]} " in *" host "*) ;; *) SUITES+=(host) ;; esac
 

@@ -65,6 +65,8 @@ def when_console_says(monkeypatch: pytest.MonkeyPatch, text: str,
             if not fired and text in line:
                 fired.append(time.monotonic())
                 action()
+                if ends_stream:
+                    self.partial = ""       # the read's unfinished last line went too
     monkeypatch.setattr(harness.boot, "ConsoleRecorder", Hooked)
     return fired
 

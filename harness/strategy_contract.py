@@ -18,7 +18,7 @@ from .payload import Payload
 from .phases import Timeline
 from .targets import Target
 
-__all__ = ["BootStrategy", "LabgridStrategy", "goal_state"]
+__all__ = ["BootStrategy", "LabgridStrategy", "goal_state", "power_step"]
 
 S = TypeVar("S", bound=enum.Enum)
 
@@ -34,6 +34,22 @@ def goal_state(status: str | S, states: type[S]) -> S:
     if status.name == "unknown":
         raise StrategyError(f"can not transition to {status}")
     return status
+
+
+def power_step(current: S, goal: S, stop: Callable[[], None], power_on: Callable[[], None]) -> bool:
+    """The steps every strategy's transition shares: nothing to do when `goal` is where it
+    is, `off` stops, `running` stops and powers on afresh. False: `goal` lies beyond
+    `running`, the strategy's own steps take it from there."""
+    if goal == current:
+        return True
+    if goal.name == "off":
+        stop()
+        return True
+    if goal.name == "running":
+        stop()
+        power_on()
+        return True
+    return False
 
 if TYPE_CHECKING:
     import attr

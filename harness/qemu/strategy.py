@@ -22,7 +22,7 @@ from ..console import ConsoleRecorder
 from ..errors import BootFailure
 from ..payload import Payload
 from ..phases import Timeline
-from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state
+from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state, power_step
 from ..targets import Target
 from .command import QUIT_KEYS, labgrid_command, standalone
 from .drain import PrefixedConsole
@@ -131,16 +131,13 @@ class QEMUBootStrategy(LabgridStrategy):
 
     def transition(self, status: str | Status) -> None:
         status = goal_state(status, Status)
-        if status == self.status:
-            return
-        if status == Status.off:
-            self._stop()
-        elif status == Status.running:
-            self._stop()
-            self.target.activate(self.qemu)
-            self.power_on_ns = time.monotonic_ns()
-            self._start_with_watchdog()
-        self.status = status
+        if power_step(self.status, status, self._stop, self._power_on):
+            self.status = status
+
+    def _power_on(self) -> None:
+        self.target.activate(self.qemu)
+        self.power_on_ns = time.monotonic_ns()
+        self._start_with_watchdog()
 
     def _start_with_watchdog(self) -> None:
         hook, self._at_start = self._at_start, None

@@ -35,7 +35,7 @@ from ..qemu.command import labgrid_command, standalone
 from ..qemu.firmware import firmware_for
 from ..qemu.process import exit_status, start_qemu, stop_qemu
 from ..qemu.strategy import set_image
-from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state
+from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state, power_step
 from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
 from .prompt import PromptDialogue, _Console, _NoPrompt
@@ -236,25 +236,19 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
 
     def transition(self, status: str | Status) -> None:
         status = goal_state(status, Status)
-        if status == self.status:
+        if power_step(self.status, status, self._stop, self._power_on):
             return
-        if status == Status.off:
-            self._stop()
-        elif status == Status.running:
-            self._stop()
-            self._power_on()
-        else:
-            # Walk forward from where we are; anything past the goal starts over.
-            if self.status not in ORDER[1:] or ORDER.index(self.status) > ORDER.index(status):
-                self.transition(Status.running)
-            rec, tl = self._recorder()
-            if self.status == Status.running:
-                self._to_prompt(rec, tl)
-            if status in (Status.loader, Status.handoff) and self.status == Status.uboot:
-                self._load(rec, tl)
-                self._bootm(rec, tl)
-            if status == Status.handoff and self.status == Status.loader:
-                self._await_handoff(rec, tl)
+        # Walk forward from where we are; anything past the goal starts over.
+        if self.status not in ORDER[1:] or ORDER.index(self.status) > ORDER.index(status):
+            self.transition(Status.running)
+        rec, tl = self._recorder()
+        if self.status == Status.running:
+            self._to_prompt(rec, tl)
+        if status in (Status.loader, Status.handoff) and self.status == Status.uboot:
+            self._load(rec, tl)
+            self._bootm(rec, tl)
+        if status == Status.handoff and self.status == Status.loader:
+            self._await_handoff(rec, tl)
 
     def _recorder(self) -> tuple[ConsoleRecorder, Timeline]:
         """Standalone transitions (not through boot.py) read with a recorder of their own."""

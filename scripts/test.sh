@@ -69,7 +69,7 @@ start() {
   # A background job of a script starts with SIGINT ignored, and Python then never raises
   # KeyboardInterrupt: give each suite the default, as a foreground pytest has (Ctrl-C, and
   # the tests that interrupt a run of their own, rely on it).
-  env --default-signal=INT "$py" -m pytest -q -p no:cacheprovider --durations=10 \
+  env --default-signal=INT "$py" -m pytest -q -p no:cacheprovider --durations=25 \
     --junitxml="results/junit-$name.xml" "${ARGS[@]}" >"results/log-$name.txt" 2>&1 &
   NAME_OF[$!]=$name
   START_OF[$name]=$SECONDS

@@ -15,7 +15,7 @@ from harness.testing import missing_input
 from harness.errors import HarnessError
 from harness.sel4 import build as sel4_build
 from harness.sel4.config import EARLY_MMU_BUGS, Sel4Config, root_cnode_bits
-from harness.sel4.sources import sel4test_patches, upstream_dir
+from harness.sel4.sources import SourceTree, memoizable_musl, sel4test_patches, upstream_dir
 
 pytestmark = pytest.mark.host
 
@@ -110,3 +110,33 @@ def test_sel4test_patch_applies_to_the_pinned_sources(tmp_path: Path) -> None:
         proc = subprocess.run(["git", "apply", "--check", "--directory=projects/sel4test", str(patch)],
                               cwd=tmp_path / "sel4test-src", capture_output=True, text=True)
         assert proc.returncode == 0, f"{patch.name}: {proc.stderr}"
+
+
+def _musl_tree(root: Path, text: str) -> SourceTree:
+    musl = root / "sel4test-src" / "projects" / "musllibc"
+    musl.mkdir(parents=True)
+    (musl / "VERSION").write_text(text)
+    (musl / ".gitignore").write_text("VERSION\n")   # ignored files are sources too
+    return SourceTree(root / "sel4test-src", "t", bundled=True)
+
+
+def _git(musl: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=musl, capture_output=True, text=True)
+
+
+def test_extracted_musl_is_a_clean_checkout_with_a_key_of_its_sources(tmp_path: Path) -> None:
+    """seL4's memoize reuses musl's libc only from a clean git checkout, keyed by its
+    commit: the same sources must give the same commit, other sources another."""
+    heads = []
+    for name, text in (("a", "1.1.24\n"), ("b", "1.1.24\n"), ("c", "1.1.25\n")):
+        tree = _musl_tree(tmp_path / name, text)
+        memoizable_musl(tree)
+        memoizable_musl(tree)                      # a second call finds it done
+        musl = tree.root / "projects" / "musllibc"
+        assert (musl / ".git").is_file()            # a gitfile, as in a `repo` checkout
+        assert _git(musl, "diff", "--exit-code", "HEAD", "--").returncode == 0
+        assert _git(musl, "ls-files").stdout.split() == [".gitignore", "VERSION"]
+        heads.append(_git(musl, "rev-parse", "HEAD").stdout.strip())
+    assert heads[0] == heads[1] != heads[2]
+    (musl / "VERSION").write_text("edited\n")       # memoize must then build from source
+    assert _git(musl, "diff", "--exit-code", "HEAD", "--").returncode == 1

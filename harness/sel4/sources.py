@@ -120,7 +120,36 @@ def bundled_tree() -> SourceTree:
         for p in patches:
             git_apply(p, d / TOP, directory="projects/sel4test")
     made_once(dest, extract)
-    return SourceTree(dest / TOP, ident, bundled=True)
+    tree = SourceTree(dest / TOP, ident, bundled=True)
+    memoizable_musl(tree)
+    return tree
+
+
+def memoizable_musl(tree: SourceTree) -> None:
+    """Let seL4's own build cache (`memoize`: sel4test's settings put it in the tree's
+    `.sel4_cache`, keyed by the source's git commit and the compiler flags) keep musl's C
+    library across build directories: every configuration compiles the same libc, the
+    longest step of a sel4test build (20 of 30 s). memoize only trusts a
+    clean git checkout, and the pinned tarball has none, so the extracted musllibc becomes
+    one: a commit of exactly its files, with a fixed author and date so that the same
+    sources always give the same key. The git directory lives beside the tree (`.git` is a
+    file), as in a `repo` checkout, whose layout musl's build rule expects."""
+    musl = tree.root / "projects" / "musllibc"
+    if not musl.is_dir():
+        return
+    env = dict(os.environ, GIT_AUTHOR_NAME="harness", GIT_AUTHOR_EMAIL="harness@localhost",
+               GIT_COMMITTER_NAME="harness", GIT_COMMITTER_EMAIL="harness@localhost",
+               GIT_AUTHOR_DATE="2000-01-01T00:00:00Z", GIT_COMMITTER_DATE="2000-01-01T00:00:00Z")
+
+    def commit(gitdir: Path) -> None:
+        (musl / ".git").unlink(missing_ok=True)     # left by a run that died half way
+        for cmd in (["init", "-q", f"--separate-git-dir={gitdir}"], ["add", "-A", "-f", "."],
+                    ["commit", "-q", "--no-gpg-sign", "-m", "pinned musllibc"]):
+            proc = subprocess.run(["git", *cmd], cwd=musl, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                raise HarnessError(f"git {cmd[0]} failed: {proc.stderr.strip()}", file=musl,
+                                   fix="'make setup' installs git; or remove build/sel4/src")
+    made_once(tree.root.parent / "musllibc.git", commit)
 
 
 def project_tree(path: Path) -> SourceTree:

@@ -5,6 +5,7 @@ decision the driver makes is checked in milliseconds.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -140,3 +141,22 @@ def test_extracted_musl_is_a_clean_checkout_with_a_key_of_its_sources(tmp_path: 
     assert heads[0] == heads[1] != heads[2]
     (musl / "VERSION").write_text("edited\n")       # memoize must then build from source
     assert _git(musl, "diff", "--exit-code", "HEAD", "--").returncode == 1
+
+
+def test_reconfigure_keeps_the_age_of_headers_it_rewrote_unchanged(tmp_path: Path) -> None:
+    """Only a header whose bytes changed may look new to ninja after a reconfigure; else an
+    elfloader-only option recompiles the kernel."""
+    same = tmp_path / "kernel" / "gen_headers" / "plat" / "devices_gen.h"
+    moved = tmp_path / "elfloader" / "gen_config" / "elfloader" / "gen_config.h"
+    other = tmp_path / "kernel" / "kernel.dtb"          # not a generated header: left alone
+    for path in (same, moved, other):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("old\n")
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    with sel4_build.unchanged_headers_keep_their_age(tmp_path):
+        same.write_text("old\n")                         # what seL4's configure does
+        moved.write_text("new\n")
+        other.write_text("old\n")
+    assert same.stat().st_mtime_ns == 1_000_000_000
+    assert moved.stat().st_mtime_ns > 1_000_000_000
+    assert other.stat().st_mtime_ns > 1_000_000_000

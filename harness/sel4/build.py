@@ -15,9 +15,10 @@ import random
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..atomic import locked, tmp_beside
 from ..errors import HarnessError
@@ -115,7 +116,8 @@ def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, lo
         if state.exists() and json.loads(state.read_text()) == args:
             return
         log(f"reconfiguring {work.name}")
-        _run(["cmake", *args, "."], work, log_path, "cmake reconfigure")
+        with unchanged_headers_keep_their_age(work):
+            _run(["cmake", *args, "."], work, log_path, "cmake reconfigure")
     else:
         if work.exists():
             shutil.rmtree(work)     # a configure that died half way
@@ -123,6 +125,29 @@ def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, lo
         log(f"configuring {work.name} (seL4's init-build.sh)")
         _run([str(tree.root / "init-build.sh"), *args], work, log_path, "init-build.sh")
     state.write_text(json.dumps(args))
+
+
+@contextmanager
+def unchanged_headers_keep_their_age(work: Path) -> Iterator[None]:
+    """seL4's configure rewrites every generated header and config, changed or not (on virt
+    the DTB is dumped again from QEMU, with a new random seed, so the kernel's
+    `devices_gen.h` is regenerated with the same bytes), and ninja then recompiles the kernel
+    for an elfloader-only option. A rewritten file whose bytes did not change gets its old
+    times back, so only what really changed is rebuilt."""
+    def generated() -> dict[Path, tuple[int, int, bytes]]:
+        seen = {}
+        for top in ("gen_headers", "gen_config"):
+            for path in work.rglob(f"{top}/**/*"):
+                if path.is_file() and not path.is_symlink():
+                    st = path.stat()
+                    seen[path] = (st.st_atime_ns, st.st_mtime_ns, path.read_bytes())
+        return seen
+    before = generated()
+    yield
+    for path, (_, mtime, data) in generated().items():
+        old = before.get(path)
+        if old is not None and old[1] != mtime and old[2] == data:
+            os.utime(path, ns=(old[0], old[1]))
 
 
 def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> Sel4Build:

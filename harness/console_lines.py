@@ -48,12 +48,15 @@ DEFAULT_PATTERNS: dict[str, str] = {
                r"Jumping to kernel-image entry point\.\.\.)$",
     "handoff.mmu": r"^Enabling (?:hypervisor )?MMU and paging$",
     # The patched (early-MMU) seL4 loader: caches on for the unpack, or why not, and the
-    # clean to PoC that closes the cached window before the stock hand-off.
+    # clean to PoC that closes the cached window before the stock hand-off. The opening and
+    # closing lines end with the generic timer (`, CNTPCT <ticks> at <freq> Hz`); the tail is
+    # taken whole and read by `timer_stamp`, so a garbled one still leaves the line its event.
     "earlymmu.on": r"^Early MMU: caches on for unpack, DRAM \[(?P<start>[0-9a-f]+)\.\.(?P<end>[0-9a-f]+)\) "
-                   r"(?P<attrs>[^,]+), UART (?P<uart>[0-9a-f]+) (?P<uart_attrs>\S+)$",
+                   r"(?P<attrs>[^,]+), UART (?P<uart>[0-9a-f]+) (?P<uart_attrs>[^,\s]+)"
+                   r"(?:, (?P<timer>.*))?$",
     "earlymmu.off": r"^Early MMU: no page tables \((?P<reason>[^)]*)\), unpacking with the MMU off$",
     "earlymmu.clean": r"^Early MMU: cleaned (?P<ranges>\d+) ranges \((?P<bytes>\d+) bytes\) to PoC"
-                      r"(?: by (?P<method>VA|set/way))?, MMU and caches off$",
+                      r"(?: by (?P<method>VA|set/way))?, MMU and caches off(?:, (?P<timer>.*))?$",
     # Hash builds (-DElfloaderHashInstructions): the digest the archive holds, the one computed.
     "loader.hash": r"^Hash (?P<which>from ELF File|for ELF Input): (?P<hash>[0-9a-f]+)$",
     "loader.error": r"^(?P<text>ERROR: .*|ELF-LOADER: Synchronous exception received:.*|"

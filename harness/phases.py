@@ -1,10 +1,11 @@
 """Boot-phase timeline from timestamped console lines.
 
-Host stamps time every target; target-timer marks (`@h mark`, CNTPCT ticks)
-time the unpack precisely where the loader provides them. For a plain seL4
-elfloader, whose copy of an image follows its `ELF-loading image` line and
-whose last copy ends right before the hand-off line, the window comes from
-host stamps of those lines.
+Host stamps time every target; the target's timer (CNTPCT ticks) times the
+unpack precisely where the loader prints it: the reference loader's `@h mark`
+records, the early-MMU seL4 loader's opening and closing `Early MMU:` lines. For
+a plain seL4 elfloader, whose copy of an image follows its `ELF-loading image`
+line and whose last copy ends right before the hand-off line, the window comes
+from host stamps of those lines.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from .console import ConsoleLine
 from .console_lines import Patterns, Record, parse_record
+from .target_timer import read_stamp, tick_span
 from .transfer import Transfer, read_transfer
 
 
@@ -67,11 +69,13 @@ class ImageLoad:
 
 @dataclass(frozen=True)
 class UnpackWindow:
-    """The unpack window: host stamps always, target ticks when marks exist.
+    """The unpack window: host stamps always, target ticks where the loader prints them.
 
     Host stamps are per console read: `host_s` is 0 when both lines came in one read,
     and the window is then known only to be at most `host_max_s` (from when the read
-    before the opening line drained the console to the closing line's stamp)."""
+    before the opening line drained the console to the closing line's stamp). Without
+    ticks, `fallback` says why a loader that prints them gave none and `error` what
+    contradicts itself in the target's clock (target_timer.TickSpan)."""
 
     start_ns: int
     end_ns: int
@@ -80,6 +84,16 @@ class UnpackWindow:
     begin: str = ""     # what opened and closed it, for messages
     end: str = ""
     start_after_ns: int | None = None
+    then: str = ""      # the phase from its end to the hand-off line, if it ends before it
+    fallback: str = ""
+    error: str = ""
+
+    @property
+    def clock(self) -> str:
+        """Whose clock timed it, for every report of the window."""
+        if self.ticks is not None:
+            return "target timer"
+        return f"host stamps (at most {self.host_max_s * 1e3:.1f} ms)"
 
     @property
     def host_s(self) -> float:
@@ -207,29 +221,55 @@ class Timeline:
         begin, end = self.mark("unpack.begin"), self.mark("unpack.end", last=True)
         if begin and end:
             return UnpackWindow(begin.t_ns, end.t_ns, end.ticks - begin.ticks, begin.freq,
-                          "@h mark unpack.begin", "@h mark unpack.end")
+                          "@h mark unpack.begin", "@h mark unpack.end", then="verify+handoff")
+        timed = self.early_mmu_window()
+        if timed is not None and timed.ticks is not None:
+            return timed
         # seL4's loader (the seed's definition): the first `ELF-loading image` line to
         # `Enabling (hypervisor) MMU and paging` (two-line form) or the one-line
         # `Enabling (hypervisor) MMU and jumping to entry point...` (or our loader's
         # CONSOLE=sel4 `Jumping to kernel-image entry point...`).
-        first, handoff = self.first("image"), self.first("handoff.mmu", "handoff")
-        if first and handoff:
-            return UnpackWindow(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text,
-                          start_after_ns=first.after_ns)
-        return None
+        return self._host_window(self.first("image"), timed)
+
+    def early_mmu_window(self) -> UnpackWindow | None:
+        """The early-MMU loader's window by its own timer: `Early MMU: caches on ...` (read
+        at the entry to `early_mmu_begin`) to `Early MMU: cleaned ...` (the MMU and caches
+        off again). It holds every image's copy, the map's set-up and the close; the stock
+        hand-off follows. Without usable ticks the window says why (fallback or error)."""
+        on, clean = self.first("earlymmu.on"), self.last("earlymmu.clean")
+        if on is None or clean is None:
+            return None
+        span = tick_span(read_stamp(on.fields.get("timer"), on.text),
+                         read_stamp(clean.fields.get("timer"), clean.text))
+        return UnpackWindow(on.t_ns, clean.t_ns, span.ticks, span.freq, on.text, clean.text,
+                            on.after_ns, then="handoff" if span.ticks is not None else "",
+                            fallback=span.fallback, error=span.error)
+
+    def _host_window(self, first: Event | None, timed: UnpackWindow | None) -> UnpackWindow | None:
+        """From `first` to the hand-off line by host stamps, carrying why the loader's
+        own ticks (`timed`) could not be used."""
+        handoff = self.first("handoff.mmu", "handoff")
+        if first is None or handoff is None:
+            return None
+        return UnpackWindow(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text,
+                            start_after_ns=first.after_ns,
+                            fallback=timed.fallback if timed else "",
+                            error=timed.error if timed else "")
 
     def seed_window(self) -> UnpackWindow | None:
         """The seed's measurement: the first USER image's `ELF-loading image` line to the
         hand-off line (the armStone report times 'genode.elf' -> 'Enabling hypervisor MMU').
 
-        The kernel's copy comes before it; the cache model's window is the same one.
+        The kernel's copy comes before it; the cache model's window is the same one. Where
+        the early-MMU loader prints its timer, the window is its tick window (which holds
+        every user image's copy, and also the kernel's, the map's set-up and the close: no
+        line carries ticks at the first user image); host stamps otherwise.
         """
+        timed = self.early_mmu_window()
+        if timed is not None and timed.ticks is not None:
+            return timed
         user = next((e for e in self.events if e.name == "image" and e.fields.get("name") != "kernel"), None)
-        handoff = self.first("handoff.mmu", "handoff")
-        if user is None or handoff is None:
-            return None
-        return UnpackWindow(user.t_ns, handoff.t_ns, begin=user.text, end=handoff.text,
-                      start_after_ns=user.after_ns)
+        return self._host_window(user, timed)
 
     def phases(self, power_on_ns: int | None = None) -> list[Phase]:
         """Consecutive phases from power-on to the kernel's last word.
@@ -266,8 +306,9 @@ class Timeline:
             ("start", at("uboot.starting")),
             ("loader", at("loader.banner")),
             ("unpack", window.start_ns if window else None),
-            # seL4's own loader hands off right after its last copy: no such phase.
-            ("verify+handoff", window.end_ns if window and window.ticks is not None else None),
+            # seL4's stock loader hands off right after its last copy: no such phase.
+            (window.then if window and window.then else "handoff",
+             window.end_ns if window and window.then else None),
             ("kernel", at("handoff.mmu", "handoff")),
             ("", end.t_ns if end else None),
         ]
@@ -296,7 +337,10 @@ class Timeline:
             "images": [{"name": i.name, "dest": i.dest, "paddr": i.paddr, "vaddr": i.vaddr,
                         "virt_entry": i.virt_entry} for i in self.images],
             "unpack_window": None if w is None else
-            {"host_s": w.host_s, "target_s": w.target_s, "ticks": w.ticks, "freq": w.freq},
+            {"host_s": w.host_s, "host_max_s": w.host_max_s, "target_s": w.target_s,
+             "ticks": w.ticks, "freq": w.freq, "clock": w.clock,
+             **({"fallback": w.fallback} if w.fallback else {}),
+             **({"error": w.error} if w.error else {})},
             "phases": [{"name": p.name, "host_s": p.host_s, "target_s": p.target_s}
                        for p in self.phases()],
             "errors": self.errors,

@@ -40,10 +40,12 @@ def summary(r: BootResult, checks: list[Check] | None = None) -> str:
         except HarnessError:
             size = f"{_mib(r.payload.archive_bytes)} archive"
         if w.target_s is not None and w.freq:
-            lines.append(f"Unpack window: {size} in {w.target_s * 1e3:.3f} ms target "
+            lines.append(f"Unpack window: {size} in {w.target_s * 1e3:.3f} ms by the target timer "
                          f"({w.ticks} ticks at {w.freq / 1e6:g} MHz), {w.host_s * 1e3:.1f} ms host")
         else:
-            lines.append(f"Unpack window: {size} in {w.host_s * 1e3:.1f} ms (host stamps)")
+            lines.append(f"Unpack window: {size} in {w.host_s * 1e3:.1f} ms by {w.clock}"
+                         + (f"; target timer unusable: {w.fallback or w.error}"
+                            if w.fallback or w.error else ""))
     modeled = r.extras.get("model")
     if modeled is not None:
         lines.append(f"Modeled board time: {modeled.describe()}")

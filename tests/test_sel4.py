@@ -23,6 +23,7 @@ from harness.qemu.verify import sel4_places
 from harness.sel4.build import build
 from harness.sel4.config import Sel4Config, for_target
 from harness.session import Outcome
+from harness.target_timer import TimerStamp, read_stamp
 from harness.targets import Target
 
 pytestmark = [pytest.mark.boot, pytest.mark.sel4]
@@ -125,6 +126,9 @@ def test_patched_loader_unpacks_with_caches_on(name: str, method: str, loader: C
     assert int(clean.fields["ranges"]) >= 2 and int(clean.fields["bytes"]) > 0
     ran = clean.fields["method"]
     assert ran == {"va": "VA", "setway": "set/way"}[method] or (user_payload and ran), clean.fields
+    if user_payload is None:    # our series prints the generic timer in both lines
+        stamps = [read_stamp(e.fields.get("timer"), e.text) for e in (on, clean)]
+        assert all(isinstance(t, TimerStamp) for t in stamps), stamps
 
 
 def test_stock_loader_prints_no_early_mmu_line(loader: Callable[..., Payload],
@@ -135,20 +139,41 @@ def test_stock_loader_prints_no_early_mmu_line(loader: Callable[..., Payload],
 
 @pytest.mark.parametrize("name,clean", ALL)
 def test_unpack_window_is_the_seed_window(name: str, clean: str | None, loader: Callable[..., Payload],
-                                          boot: Callable[..., Outcome],
+                                          boot: Callable[..., Outcome], user_payload: Payload | None,
                                           record_property: Callable[[str, object], None]) -> None:
-    """From the first 'ELF-loading image' line to 'Enabling (hypervisor) MMU ...'."""
+    """From the first 'ELF-loading image' line to 'Enabling (hypervisor) MMU ...' by host stamps;
+    by the target timer where the loader prints it (the early-MMU lines)."""
     outcome = boot(loader(name, clean), name=f"sel4-{name}", until="handoff")
     assert outcome.check("timeline").status == "pass", outcome.check("timeline").message
-    window, seed = outcome.result.timeline.unpack_window(), outcome.result.timeline.seed_window()
+    tl = outcome.result.timeline
+    window, seed = tl.unpack_window(), tl.seed_window()
+    assert window is not None and seed is not None
     # host stamps are per console read: a fast unpack (or a loaded host, or a network serial
     # port) can bring both lines in one read, 0 s, known only to be at most host_max_s
-    assert window is not None and 0 <= window.host_s <= window.host_max_s and window.host_max_s > 0
-    assert seed is not None and 0 <= seed.host_s <= window.host_s and seed.host_max_s <= window.host_max_s
-    record_property("seed_window_s", round(seed.host_s, 6))    # measured: on a board, this wins
-    record_property("seed_window_max_s", round(seed.host_max_s, 6))
-    images = [e.fields["name"] for e in outcome.result.timeline.events if e.name == "image"]
-    assert images == [i.name for i in outcome.result.payload.images]
+    assert 0 <= window.host_s <= window.host_max_s and window.host_max_s > 0
+    if name == "early-mmu" and user_payload is None:
+        assert window.ticks is not None, f"our patched loader printed no usable timer: {window.fallback}"
+    if window.ticks is not None:
+        assert (window.clock, window.fallback, window.error) == ("target timer", "", "")
+        assert window.ticks > 0 and window.freq and window.freq > 0, (window.ticks, window.freq)
+        assert seed == window, "the seed window is the tick window where the loader prints ticks"
+        # the tick window holds every copy: opened before the first image line, closed after
+        # the last image's lines and before the hand-off line
+        order = [e.name for e in tl.events]
+        images = [i for i, n in enumerate(order) if n == "image"]
+        on, close = order.index("earlymmu.on"), order.index("earlymmu.clean")
+        handoff = next(i for i, n in enumerate(order) if n in ("handoff.mmu", "handoff"))
+        assert on < images[0] and images[-1] < close < handoff, order
+        record_property("seed_window_s", round(window.target_s or 0.0, 9))
+        record_property("seed_window_clock", "target timer")
+    else:
+        assert window.clock.startswith("host stamps") and seed.clock.startswith("host stamps")
+        assert 0 <= seed.host_s <= window.host_s and seed.host_max_s <= window.host_max_s
+        record_property("seed_window_s", round(seed.host_s, 6))    # measured: on a board, this wins
+        record_property("seed_window_max_s", round(seed.host_max_s, 6))
+        record_property("seed_window_clock", "host stamps")
+    images_seen = [e.fields["name"] for e in tl.events if e.name == "image"]
+    assert images_seen == [i.name for i in outcome.result.payload.images]
 
 
 @pytest.mark.parametrize("name,clean", ALL)

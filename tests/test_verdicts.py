@@ -27,6 +27,7 @@ from harness.payload import Payload, from_user
 from harness.phases import Event, Timeline
 from harness.qemu.poison import poison_ranges
 from harness.qemu.verify import VerifyReport
+from harness.result_folder import summary
 from harness.targets import Target, load, parse_timeout, with_overrides
 
 from helpers.elfgen import Elf, Seg
@@ -512,6 +513,36 @@ def test_sel4_unpack_window_and_timeline_check(target: Target, sel4_payload: Pay
     assert w.start_ns == 4_000_000 and w.end_ns == 13_000_000
     c = check_timeline(r)
     assert c.status == "pass" and f"from 'ELF-loading image 'kernel' to 40000000' to '{handoff[0]}'" in c.message
+
+
+TIMED = [EARLY_MMU[0] + ", CNTPCT 1000 at 62500000 Hz", *SEL4_LOADER[4:12],
+         EARLY_MMU[2] + ", CNTPCT 63500 at 62500000 Hz", "Enabling MMU and paging"]
+
+
+def test_early_mmu_ticks_time_the_window_by_the_target_timer(target: Target, sel4_payload: Payload) -> None:
+    r = sel4_result(target, sel4_payload, TIMED)
+    c = check_timeline(r)
+    assert c.status == "pass", c.message
+    assert c.message.startswith("unpack window 0.001000 s by the target timer (62500 ticks at 62500000 Hz)")
+    assert "Unpack window: " in summary(r) and " by the target timer (62500 ticks at 62.5 MHz)" in summary(r)
+
+
+def test_early_mmu_garbled_ticks_fall_back_and_the_check_says_so(target: Target,
+                                                                  sel4_payload: Payload) -> None:
+    lines = [TIMED[0].replace("CNTPCT 1000", "CNTPCT 1O00"), *TIMED[1:]]
+    r = sel4_result(target, sel4_payload, lines)
+    c = check_timeline(r)
+    assert c.status == "pass" and "by host stamps (at most " in c.message, c.message
+    assert "the loader's timer could not be used: garbled timer field 'CNTPCT 1O00 at 62500000 Hz'" \
+        in c.message
+    assert "target timer unusable: garbled timer field" in summary(r)
+
+
+def test_early_mmu_clock_running_backwards_fails_the_timeline(target: Target, sel4_payload: Payload) -> None:
+    lines = [TIMED[0].replace("CNTPCT 1000", "CNTPCT 99000"), *TIMED[1:]]
+    c = check_timeline(sel4_result(target, sel4_payload, lines))
+    assert c.status == "fail"
+    assert "target timer: the timer went backwards: CNTPCT 63500 at the end is before 99000" in c.message
 
 
 def test_run_checks_on_a_sel4_boot(target: Target, sel4_payload: Payload) -> None:

@@ -18,7 +18,7 @@ from .svg import bare_axes, fmt_value, svg_text, tick_labels
 PHASE_COLOURS = {"firmware": "#9e9e9e", "u-boot": "#8d6e63", "setup": "#795548", "load": "#a1887f",
                  "bootm": "#bcaaa4",
                  "start": "#d7ccc8", "loader": "#5c6bc0", "unpack": "#ef6c00", "image": "#ffb74d",
-                 "verify+handoff": "#26a69a", "kernel": "#66bb6a"}
+                 "verify+handoff": "#26a69a", "handoff": "#26a69a", "kernel": "#66bb6a"}
 TARGET_COLOUR = "#00838f"
 
 

@@ -23,7 +23,7 @@ MAX_SERIES = 80
 
 #: Boot order of the phases (harness/phases.py), for trend rows in the order a boot runs them.
 PHASE_ORDER = ("firmware", "u-boot", "setup", "load", "bootm", "start", "loader", "unpack",
-               "verify+handoff", "kernel")
+               "verify+handoff", "handoff", "kernel")
 NOISY_EXTRA = ("unpack.host_s", "unpack.target_s", "uboot.load_s", "uboot.load_uboot_s", "uboot.tftp_s")
 
 

@@ -71,7 +71,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
         if args.dry_run:                # a command a person can paste (session.dry_run)
             print(session.dry_run(payload))
             return 0
-        outcome = _boot(stack, session, payload, args, verify=args.verify, until=args.until)
+        outcome = _boot(stack, session, payload, args, verify=args.verify, until=args.until,
+                        early_map=args.early_map)
     print(summary(outcome.result, outcome.checks))
     return 0 if outcome.result.ok and not outcome.failed else 1
 
@@ -134,7 +135,8 @@ def cmd_repro(args: argparse.Namespace) -> int:
         session = _session(stack, p.target, results, args.history, args.results, o["coherence"],
                            o.get("cache_start"))
         outcome = _boot(stack, session, p.payload, args, extra=o["extra"],
-                        coherence=o["coherence"], verify=o["verify"], until=o["until"])
+                        coherence=o["coherence"], verify=o["verify"], until=o["until"],
+                        early_map=bool(o.get("early_map")))
     print(summary(outcome.result, outcome.checks))
     now = ReproOutcome(outcome.result.ok,
                    (outcome.result.failure.kind, outcome.result.failure.phase)
@@ -183,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
                          "terminal; U-Boot targets: the commands to type) and stop")
     bt.add_argument("--verify", action="store_true",
                     help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")
+    bt.add_argument("--early-map", action="store_true",
+                    help="stop where the loader turns its MMU on, walk its page tables and check "
+                         "that no carve-out of the target (memory_map.carve_outs) and nothing "
+                         "outside DRAM but the UART page is mapped Normal (QEMU targets that "
+                         "start the loader directly)")
     bt.add_argument("--until", choices=["verdict", "handoff"], default="verdict",
                     help="end the boot at the kernel's verdict (default) or at the hand-off "
                          "(enough for --coherence / --verify; the kernel check then skips)")

@@ -257,6 +257,7 @@ def plan(spec: str, work: Path) -> Plan:
     return Plan(src, doc, target, _payload(doc, src, target),
                 {"coherence": bool(options.get("coherence")), "verify": bool(options.get("verify")),
                  "until": str(options.get("until") or "verdict"),
+                 **({"early_map": True} if options.get("early_map") else {}),
                  "extra": [str(a) for a in options.get("extra") or []],
                  **({"cache_start": str(options["cache_start"])} if options.get("cache_start") else {})},
                 outcome_of(doc), tuple(notes))

@@ -202,12 +202,14 @@ class BootSession:
     def boot(self, payload: Payload, name: str | None = None, extra: list[str] | None = None,
              reuse: bool = True, coherence: bool | None = None, verify: bool = False,
              until: str = "verdict", attach: Attachment | None = None,
-             gdb: bool = False) -> Outcome:
+             gdb: bool = False, early_map: bool = False) -> Outcome:
         """Boot once (or return this session's earlier boot of the same payload).
 
         `coherence` runs the cache model; `verify` stops at the kernel entry and
         compares memory with the ELF images out of band (QEMU targets);
         `until="handoff"` ends the boot at the hand-off (the kernel check skips).
+        `early_map` stops where the loader turns its MMU on and walks its page tables for
+        the `early-map` check (QEMU targets that start the loader directly).
         `attach` gives the console to a person too (harness/interactive.py); `gdb`
         holds the guest at the loader entry for a person's gdb (`debug_at_entry`).
         """
@@ -216,11 +218,12 @@ class BootSession:
                                fix="use 'verdict' or 'handoff'")
         check_platform(payload, self.target)    # an image for another SoC: refused, not timed out
         coh = self.coherence if coherence is None else coherence
-        key = (payload.boot_file, tuple(extra or ()), coh, verify, until)
+        key = (payload.boot_file, tuple(extra or ()), coh, verify, until, early_map)
         reuse = reuse and attach is None and not gdb
         if reuse and key in self._cache:
             return self._cache[key]
-        suffix = ("-coherence" if coh else "") + ("-verify" if verify else "")
+        suffix = ("-coherence" if coh else "") + ("-verify" if verify else "") + \
+            ("-early-map" if early_map else "")
         out_dir = self.results / (_slug(name or payload.label) + suffix)
         prepare_dir(out_dir)    # a folder that cannot be written: said before power-on
         pre = archive_hash_check(payload)
@@ -229,7 +232,8 @@ class BootSession:
                   file=sys.stderr)                # the loader's own words then decide
         args = self.extra_args(payload, out_dir, coh) + list(extra or [])
         oob = None
-        if verify:
+        mmu_on = self._mmu_on(payload) if early_map else None
+        if verify or isinstance(mmu_on, tuple):
             if not self.target.is_qemu:
                 raise HarnessError("out-of-band verification needs QEMU (gdbstub + QMP)",
                                    file=self.target.path, fix="use a QEMU target")
@@ -237,20 +241,22 @@ class BootSession:
             from .qemu.verify import OutOfBand
             port = free_port()
             args += ["-gdb", f"tcp:127.0.0.1:{port}"]
-            oob = OutOfBand(payload, port, self.strategy.monitor)
+            oob = OutOfBand(payload, port, self.strategy.monitor, verify=verify,
+                            mmu_on=mmu_on if isinstance(mmu_on, tuple) else None)
             # U-Boot first: the guest runs when armed; direct: paused before its first instruction
             self.strategy.at_loader_start(oob.arm_running if self.strategy.stages_image else oob.arm)
         target = self.target
         if gdb:
-            if verify:
-                raise HarnessError("--gdb and --verify both need the gdbstub", field="--gdb",
+            if oob is not None:
+                raise HarnessError("--gdb and --verify/--early-map all need the gdbstub",
+                                   field="--gdb",
                                    fix="use one of them")
             args += self.debug_at_entry(payload, out_dir)
             timeouts = dataclasses.replace(target.timeouts, loader=DEBUG_WAIT, unpack=DEBUG_WAIT,
                                            kernel=DEBUG_WAIT)
             target = dataclasses.replace(target, timeouts=timeouts)
         hooks: list[Callable[[Timeline], None]] = []
-        if oob is not None:
+        if oob is not None and verify:
             hooks.append(lambda tl: oob.at_handoff(tl, self.target.timeouts.kernel))
         if coh and until == "handoff":  # the plugin writes its report at the kernel entry
             hooks.append(lambda tl: _wait_for_file(out_dir / "coherence.json",
@@ -264,6 +270,10 @@ class BootSession:
         result.target = self.target     # the record keeps the target's timeouts, not --gdb's day
         if oob is not None and oob.report is not None:
             result.extras["verify"] = oob.report
+        if isinstance(mmu_on, str):         # no stop: the check says why
+            result.extras["early_map"] = mmu_on
+        elif oob is not None and oob.early_map is not None:
+            result.extras["early_map"] = oob.early_map
         if coh:
             self._attach_model(result, out_dir / "coherence.json")
         self._attach_load_model(result)
@@ -273,7 +283,7 @@ class BootSession:
         elif "verdict" in result.extras:    # the workload's own failure line: say what decided
             checks.append(check_kernel(result))
         options = {"coherence": coh, "verify": verify, "until": until, "extra": list(extra or []),
-                   "interactive": attach is not None, "gdb": gdb}
+                   "interactive": attach is not None, "gdb": gdb, "early_map": early_map}
         if coh:
             options["cache_start"] = self.cache_start_state()
         doc = document(result, checks, self.run, f"{self.target.name}/{out_dir.parent.name}/{out_dir.name}",
@@ -288,6 +298,17 @@ class BootSession:
         outcome = Outcome(result, checks)
         self._cache[key] = outcome
         return outcome
+
+    def _mmu_on(self, payload: Payload) -> tuple[str, int] | str:
+        """The loader's MMU-enable function for the early-map stop, or why there is no stop."""
+        if not self.target.is_qemu or self.strategy.stages_image:
+            raise HarnessError("--early-map stops the loader of a QEMU target that starts it "
+                               "directly (a boot loader in front runs it only after bootm, "
+                               "past the gdbstub's first stop)", file=self.target.path,
+                               field="harness.boot", fix="use qemu-imx8mp, qemu-imx8mp-el3, "
+                                                         "qemu-virt or qemu-virt-el2")
+        from .qemu.mmu_on import mmu_on_function
+        return mmu_on_function(payload)
 
     def debug_at_entry(self, payload: Payload, out_dir: Path) -> list[str]:
         """QEMU arguments and hooks for --gdb: a gdbstub on 127.0.0.1 only, the guest run

@@ -17,6 +17,7 @@ from typing import Any, Callable, TypeVar
 import yaml
 
 from .errors import HarnessError
+from .memory_map import CarveOut, parse_carve_outs
 from .images.build import FIRMWARE_MACHINES, MACHINES, ROOT
 from .console_lines import DEFAULT_PATTERNS
 
@@ -139,6 +140,8 @@ class Target:
     firmware: str | None = None
     phases: dict[str, str] = field(default_factory=dict)
     verdict: Verdict = field(default_factory=Verdict)
+    # DRAM the firmware keeps (OP-TEE): never to be mapped Normal (harness/memory_map.py)
+    carve_outs: tuple[CarveOut, ...] = ()
     env: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -516,6 +519,8 @@ def load(name_or_path: str) -> Target:
                            fix="add 'memory_map: {dram_base: 0x40000000, dram_size: 0x80000000}'")
     dram = (mm.get("dram_base", _int, required=True, hint="0x40000000"),
             mm.get("dram_size", _int, required=True, hint="0x80000000"))
+    carve_outs = parse_carve_outs(path, "harness.memory_map.carve_outs",
+                                  mm.get("carve_outs", lambda v: v, None), *dram)
     mm.done()
     ex = h.sub("expect")
     el, handoff = None, "mmu-off"
@@ -534,6 +539,7 @@ def load(name_or_path: str) -> Target:
     remote = h.get("remote", _bool, False)
     target = Target(
         name=path.stem, path=path, machine=machine, boot=boot, image_format=fmt, dram=dram,
+        carve_outs=carve_outs,
         expect_el=el, expect_handoff=handoff, poison=h.get("poison", _bool, False),
         remote=remote,
         timeouts=_timeouts(h.sub("timeouts")), uboot=_uboot(h.sub("uboot")),

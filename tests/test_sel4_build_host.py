@@ -160,3 +160,30 @@ def test_reconfigure_keeps_the_age_of_headers_it_rewrote_unchanged(tmp_path: Pat
     assert same.stat().st_mtime_ns == 1_000_000_000
     assert moved.stat().st_mtime_ns > 1_000_000_000
     assert other.stat().st_mtime_ns > 1_000_000_000
+
+
+def test_the_unreserved_control_has_its_own_build_and_overlay(tmp_path: Path) -> None:
+    """The early-map check's control: the imx8mp overlay without OP-TEE's reserved-memory
+    node, a kernel-level option (its own build directory and image name)."""
+    normal = Sel4Config(platform="imx8mp-evk", hyp=True, early_mmu=True)
+    control = Sel4Config(platform="imx8mp-evk", hyp=True, early_mmu=True, unreserved=True)
+    assert control.base_name == "imx8mp-evk-hyp-debug-unreserved" != normal.base_name
+    assert control.name == "imx8mp-evk-hyp-debug-unreserved-early-mmu"
+    assert [getattr(c.overlay(), "name", None) for c in (normal, control)] == \
+        ["imx8mp-evk-2g.dts", "imx8mp-evk-2g-unreserved.dts"]
+    assert f"-DKernelCustomDTSOverlay={control.overlay()}" in control.base_cmake_args(tmp_path, None)
+    with pytest.raises(HarnessError) as exc:
+        Sel4Config(unreserved=True)                     # virt declares no carve-out
+    assert exc.value.field == "--unreserved" and "imx8mp-evk" in str(exc.value.fix)
+
+
+def test_an_edited_overlay_reconfigures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CMake sees the overlay's path only: its text is in the state a reconfigure compares."""
+    (tmp_path / "build.ninja").write_text("")
+    ran: list[list[str]] = []
+    monkeypatch.setattr(sel4_build, "_run", lambda cmd, *a: ran.append(cmd))
+    tree = SourceTree(tmp_path, "x", bundled=True)
+    for stamp in (["overlay-sha256=1"], ["overlay-sha256=1"], ["overlay-sha256=2"]):
+        sel4_build._configure(tree, tmp_path, ["-DA=1"], tmp_path / "log", lambda m: None, stamp)
+    # the first call reconfigures (no state yet), the same text does not, an edit does
+    assert [c[0] for c in ran] == ["cmake", "cmake"]

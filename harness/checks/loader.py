@@ -154,6 +154,9 @@ def run_checks(r: BootResult) -> list[Check]:
     out = [_guarded(name, fn, r) for name, fn in CHECKS.items()]
     if "verify" in r.extras:
         out.append(check_out_of_band(r))
+    if "early_map" in r.extras:
+        from .early_map import NAME, check_early_map
+        out.append(_guarded(NAME, check_early_map, r))
     if "coherence" in r.extras:
         out += [_guarded(name, fn, r) for name, fn in COHERENCE.items()]
     return out

@@ -6,6 +6,7 @@ interfaces).
 """
 from __future__ import annotations
 
+import re
 import shlex
 import socket
 import time
@@ -90,6 +91,31 @@ class GdbStub:
         """The PC of the stopped CPU (register 32 on aarch64)."""
         raw = self.command("p20")
         return int.from_bytes(bytes.fromhex(raw), "little")
+
+    def register(self, num: int) -> int:
+        """Register `num` (gdb's numbering, from the target description) of the stopped CPU."""
+        return int.from_bytes(bytes.fromhex(self.command(f"p{num:x}")), "little")
+
+    def features(self, name: str) -> str:
+        """One target-description document (`target.xml` and the files it includes)."""
+        out, off = "", 0
+        while True:
+            reply = self.command(f"qXfer:features:read:{name}:{off:x},fff")
+            if not reply or reply[0] not in "lm":
+                raise ValueError(f"gdbstub: no {name}")
+            out += reply[1:]
+            off += len(reply) - 1
+            if reply[0] == "l":
+                return out
+
+    def register_numbers(self) -> dict[str, int]:
+        """Register name -> number over the whole target description (QEMU lists the system
+        registers it exposes in system-registers.xml: `SCTLR` is SCTLR_EL1, `TCR_EL2` ...)."""
+        regs: dict[str, int] = {}
+        for inc in re.findall(r'href="([^"]+)"', self.features("target.xml")):
+            for m in re.finditer(r'<reg name="([^"]+)"[^>]*regnum="(\d+)"', self.features(inc)):
+                regs[m.group(1)] = int(m.group(2))
+        return regs
 
     def detach(self) -> None:
         try:

@@ -9,7 +9,6 @@ ELF's file bytes plus zeros. Memory stays bounded whatever the image size.
 """
 from __future__ import annotations
 
-import re
 import tempfile
 import threading
 import time
@@ -19,6 +18,7 @@ from typing import Any, Callable, Iterator
 
 from ..errors import BootFailure
 from .gdbstub import GdbStub
+from .mmu_on import MmuOnState, stop_at_mmu_on
 from ..images.elf import Segment
 from ..payload import Payload
 from ..phases import Timeline
@@ -179,18 +179,6 @@ def compare(payload: Payload, tl: Timeline, dump: Callable[[int, int], bytes]) -
     return VerifyReport(0, checked, tuple(mismatches), misplaced=tuple(misplaced(payload, tl)))
 
 
-def _xfer(stub: GdbStub, name: str) -> str:
-    out, off = "", 0
-    while True:
-        reply = stub.command(f"qXfer:features:read:{name}:{off:x},fff")
-        if not reply or reply[0] not in "lm":
-            raise ValueError(f"gdbstub: no {name}")
-        out += reply[1:]
-        off += len(reply) - 1
-        if reply[0] == "l":
-            return out
-
-
 def entry_state(stub: GdbStub) -> tuple[int | None, int | None]:
     """(EL, SCTLR_ELx) of the stopped CPU, None for what the gdbstub does not give.
 
@@ -201,14 +189,11 @@ def entry_state(stub: GdbStub) -> tuple[int | None, int | None]:
     except (TimeoutError, ConnectionError, ValueError):
         return None, None
     try:
-        regs: dict[str, int] = {}
-        for inc in re.findall(r'href="([^"]+)"', _xfer(stub, "target.xml")):
-            for m in re.finditer(r'<reg name="([^"]+)"[^>]*regnum="(\d+)"', _xfer(stub, inc)):
-                regs[m.group(1)] = int(m.group(2))
+        regs = stub.register_numbers()
         num = regs.get(f"SCTLR_EL{el}", regs.get("SCTLR") if el == 1 else None)
         if num is None:
             return el, None
-        return el, int.from_bytes(bytes.fromhex(stub.command(f"p{num:x}")), "little")
+        return el, stub.register(num)
     except (TimeoutError, ConnectionError, ValueError):
         return el, None
 
@@ -241,12 +226,18 @@ def bounded(call: Callable[[], Any], timeout: float, what: str, phase: str) -> A
 
 
 class OutOfBand:
-    """Arms the gdbstub before the guest runs and verifies at the kernel entry."""
+    """Arms the gdbstub before the guest runs and verifies at the kernel entry; with
+    `mmu_on` (symbol, address) it first stops where the loader turns its MMU on and reads
+    its page tables (`early_map`, harness/qemu/mmu_on.py). `verify` False: that stop only."""
 
-    def __init__(self, payload: Payload, port: int, qmp: Callable[[str, dict[str, Any]], Any]) -> None:
+    def __init__(self, payload: Payload, port: int, qmp: Callable[[str, dict[str, Any]], Any],
+                 verify: bool = True, mmu_on: tuple[str, int] | None = None) -> None:
         self.payload = payload
         self.port = port
         self._qmp = qmp
+        self.verify = verify
+        self.mmu_on = mmu_on
+        self.early_map: MmuOnState | None = None
         self.stub: GdbStub | None = None
         self.report: VerifyReport | None = None
         self.start_timeout = 30.0
@@ -289,10 +280,27 @@ class OutOfBand:
                               kind="product", phase="loader") from None
         try:
             stub.command(f"z1,{loader:x},4")
+        except (TimeoutError, OSError) as exc:
+            raise self._stub_failed(exc, "at the loader entry", "loader") from None
+        if self.mmu_on is not None:
+            self.early_map = stop_at_mmu_on(stub, *self.mmu_on, self.read_physical,
+                                            self.start_timeout)
+        if not self.verify:     # closed without a detach: the guest stays stopped for `cont`
+            stub.close()
+            self.stub = None
+            return
+        try:
             for addr in self.entries():
                 stub.breakpoint(addr)
         except (TimeoutError, OSError) as exc:
             raise self._stub_failed(exc, "at the loader entry", "loader") from None
+
+    def read_physical(self, addr: int, size: int) -> bytes:
+        """Guest physical memory through QMP `pmemsave` (one call: keep `size` bounded)."""
+        with tempfile.TemporaryDirectory(prefix="harness-pmem-") as tmp:
+            path = Path(tmp) / "chunk.bin"
+            self.qmp("pmemsave", {"val": addr, "size": size, "filename": str(path)})
+            return path.read_bytes()
 
     def arm_running(self) -> None:
         """With firmware in front (U-Boot, right before bootm): stop the running guest
@@ -339,16 +347,7 @@ class OutOfBand:
         except (TimeoutError, OSError) as exc:
             raise self._stub_failed(exc, "at the kernel entry", "kernel") from None
         el, sctlr = entry_state(self.stub)
-        with tempfile.TemporaryDirectory(prefix="harness-oob-") as tmp:
-            path = Path(tmp) / "chunk.bin"
-
-            def dump(addr: int, size: int) -> bytes:
-                self.qmp("pmemsave", {"val": addr, "size": size, "filename": str(path)})
-                data = path.read_bytes()
-                path.unlink()
-                return data
-
-            report = compare(self.payload, tl, dump)
+        report = compare(self.payload, tl, self.read_physical)
         self.report = VerifyReport(pc, report.checked_bytes, report.mismatches, el, sctlr,
                                    report.misplaced)
         try:

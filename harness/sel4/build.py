@@ -109,11 +109,13 @@ def _image_in(work: Path) -> Path:
     return found[0]
 
 
-def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, log: Log) -> None:
-    """init-build.sh in a fresh directory, or a reconfigure when only the arguments changed."""
+def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, log: Log,
+               stamp: list[str] | None = None) -> None:
+    """init-build.sh in a fresh directory, or a reconfigure when only the arguments (or the
+    inputs `stamp` names, such as the overlay's text) changed."""
     state = work / ".harness-cmake-args.json"
     if (work / "build.ninja").exists():
-        if state.exists() and json.loads(state.read_text()) == args:
+        if state.exists() and json.loads(state.read_text()) == args + (stamp or []):
             return
         log(f"reconfiguring {work.name}")
         with unchanged_headers_keep_their_age(work):
@@ -124,7 +126,7 @@ def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, lo
         work.mkdir(parents=True)
         log(f"configuring {work.name} (seL4's init-build.sh)")
         _run([str(tree.root / "init-build.sh"), *args], work, log_path, "init-build.sh")
-    state.write_text(json.dumps(args))
+    state.write_text(json.dumps(args + (stamp or [])))
 
 
 @contextmanager
@@ -168,7 +170,10 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
     active = work.with_name(work.name + ".seL4_tools")     # this directory's elfloader, for life
     args = cfg.base_cmake_args(qemu_wrapper(), payload, hook=tree.has_payload_hook)
     args += cfg.loader_cmake_args(active / "elfloader-tool")
-    key = digest(tree.ident, json.dumps(args), *(p.read_text() for p in patches))
+    overlay = cfg.overlay()
+    # the overlay's text, not only its path, decides the kernel's memory: an edit reconfigures
+    stamp = [f"overlay-sha256={digest(overlay.read_text())}"] if overlay else []
+    key = digest(tree.ident, json.dumps(args + stamp), *(p.read_text() for p in patches))
     out = build_root() / "sel4" / "images" / (cfg.name if tree.bundled else f"{tree.ident}-{cfg.name}")
     record = out / "build.json"
     done = _finished(out, key) if tree.bundled else None
@@ -180,7 +185,7 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
         if done is not None:        # a concurrent run built it while we waited for the lock
             return Sel4Build(cfg, done[0], done[1], out, rebuilt=False)
         sync_tree(seL4_tools, active)
-        _configure(tree, work, args, log_path, log)
+        _configure(tree, work, args, log_path, log, stamp)
         log(f"building {cfg.name} (ninja; log {log_path})")
         _run(["ninja"], work, log_path, "ninja")
         image = _image_in(work)

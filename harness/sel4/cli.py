@@ -37,6 +37,10 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     b.add_argument("--elfloader-patch", type=Path, action="append", default=[], metavar="FILE",
                    help="apply this seL4_tools patch last (repeatable): a mutant or a stock-loader "
                         "control, on the stock loader or on top of --early-mmu")
+    b.add_argument("--unreserved", action="store_true",
+                   help="NEGATIVE CONTROL: the platform's DTS overlay without its reserved-memory "
+                        "carve-outs (imx8mp-evk: OP-TEE's), so the early-MMU map covers them and "
+                        "the early-map check must fail; its own build directory")
     b.add_argument("--elfloader", action="store_true",
                    help="print the elfloader ELF's path instead of the image's")
 
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = Sel4Config(platform=args.platform, hyp=args.hyp, release=args.release,
                      payload_mib=args.payload_mib, hash=args.hash, early_mmu=args.early_mmu,
                      early_mmu_bug=args.early_mmu_bug, early_mmu_clean=args.early_mmu_clean,
-                     align_archive=args.align_archive,
+                     align_archive=args.align_archive, unreserved=args.unreserved,
                      extra_patches=tuple(p.resolve() for p in args.elfloader_patch))
     result = build(cfg, args.project)
     print(repo_relative(result.elfloader if args.elfloader else result.image))

@@ -22,8 +22,10 @@ PLATFORMS: dict[str, dict[str, str]] = {
     # Configure runs QEMU to dump the virt DTB (the wrapper adds -nic none); seL4's default
     # is a 1 GiB machine, our targets have 2 GiB: the kernel's DTB must say what QEMU has.
     "qemu-arm-virt": {"cpu": "cortex-a53", "machine": "virt", "memory_mib": "2048", "clean": "setway"},
-    # seL4's DTS describes 6 GiB; our QEMU target has 2 GiB: an overlay says so.
-    "imx8mp-evk": {"overlay": "imx8mp-evk-2g.dts", "machine": "imx8mp", "clean": "setway"},
+    # seL4's DTS describes 6 GiB; our QEMU target has 2 GiB and OP-TEE's carve-out: an overlay
+    # says so ("unreserved": the same without the carve-out, the early-map check's control).
+    "imx8mp-evk": {"overlay": "imx8mp-evk-2g.dts", "unreserved": "imx8mp-evk-2g-unreserved.dts",
+                   "machine": "imx8mp", "clean": "setway"},
 }
 # How the early-MMU window is closed (ElfloaderEarlyMMUClean): by VA, range by range, or by
 # set/way over the whole hierarchy. "clean" above is the platform's default, the series' own:
@@ -73,6 +75,10 @@ class Sel4Config:
     # Further seL4_tools patches applied last, on the stock or the patched loader (mutants,
     # stock-loader controls): switched in the same build directory, like the controls.
     extra_patches: tuple[Path, ...] = ()
+    # NEGATIVE CONTROL: the platform's DTS overlay without its reserved-memory carve-outs, so
+    # seL4's memory description (and the early-MMU map) covers them. A kernel-level option:
+    # a build directory of its own.
+    unreserved: bool = False
 
     def __post_init__(self) -> None:
         checks = (
@@ -99,6 +105,11 @@ class Sel4Config:
             raise HarnessError(f"align_archive must be True or False, not {self.align_archive!r}",
                                field="--align-archive", fix="give the flag (or align_archive=True) "
                                "to align the archive, leave it out for seL4's own layout")
+        if self.unreserved and "unreserved" not in PLATFORMS[self.platform]:
+            raise HarnessError(f"platform '{self.platform}' declares no carve-out to leave out",
+                               field="--unreserved",
+                               fix="leave it out, or use --platform " + ", ".join(
+                                   p for p, v in PLATFORMS.items() if "unreserved" in v))
         for extra in self.extra_patches:
             if not Path(extra).is_file():
                 raise HarnessError("elfloader patch not found", file=Path(extra),
@@ -123,6 +134,8 @@ class Sel4Config:
         parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]
         if self.payload_mib:
             parts.append(f"p{self.payload_mib}M")
+        if self.unreserved:
+            parts.append("unreserved")
         return "-".join(parts)
 
     @property
@@ -180,15 +193,25 @@ class Sel4Config:
             args.append(f"-DARM_CPU={plat['cpu']}")
         if "memory_mib" in plat:
             args.append(f"-DQEMU_MEMORY={plat['memory_mib']}")
-        if "overlay" in plat:
-            overlay = OVERLAYS / plat["overlay"]
-            if not overlay.is_file():
-                raise HarnessError("DTS overlay missing", file=overlay, fix="restore it from git")
+        overlay = self.overlay()
+        if overlay is not None:
             args.append(f"-DKernelCustomDTSOverlay={overlay}")
         if hook:
             args.append(f"-DSel4testRootCNodeSizeBits={root_cnode_bits(self.payload_mib << 20)}")
             args.append(f"-DSel4testPayloadFile={payload_file or ''}")
         return args
+
+    def overlay(self) -> Path | None:
+        """The DTS overlay seL4's configure appends to the platform's DTS, if any. Its text is
+        part of the build's identity (harness/sel4/build.py): CMake sees only its path."""
+        plat = PLATFORMS[self.platform]
+        name = plat.get("unreserved" if self.unreserved else "overlay")
+        if name is None:
+            return None
+        overlay = OVERLAYS / name
+        if not overlay.is_file():
+            raise HarnessError("DTS overlay missing", file=overlay, fix="restore it from git")
+        return overlay
 
     def loader_cmake_args(self, elfloader_dir: Path) -> list[str]:
         """Arguments that only change the elfloader: applied by a reconfigure."""

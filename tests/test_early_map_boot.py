@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
+from harness.images.build import ROOT
 from harness.payload import Payload
 from harness.sel4.build import build
 from harness.sel4.config import PLATFORMS, Sel4Config, for_target
@@ -78,6 +79,20 @@ def test_stock_sel4_skips_with_the_reason(harness_target: Target, boot: Callable
     status, message = early_map(boot(sel4_image(harness_target), name="sel4-stock-early-map",
                                      until="handoff", early_map=True))
     assert status == "skip" and "stock loader" in message, message
+
+
+@pytest.mark.sel4
+def test_a_patched_loader_whose_mmu_never_turns_on_says_so(harness_target: Target,
+                                                          boot: Callable[..., Outcome]) -> None:
+    """The route whose map is never built (the patch's fallback): the stop still comes,
+    SCTLR.M is 0 there, and the check says the MMU never turned on instead of judging."""
+    route = ROOT / "patches" / "seL4_tools" / "routes" / "mmu-off-wide.patch"
+    payload = sel4_image(harness_target, early_mmu=True, extra_patches=(route,))
+    status, message = early_map(boot(payload, name="sel4-mmu-off-wide-early-map", until="handoff",
+                                     early_map=True))
+    assert status == "skip", message
+    assert "the MMU never turned on: early_mmu_begin returned to" in message, message
+    assert f"SCTLR_EL{2 if harness_target.expect_el == 2 else 1}.M = 0" in message, message
 
 
 @pytest.mark.reference

@@ -155,3 +155,14 @@ def test_repro_reruns_a_recorded_boot(harness_target: Target, tmp_path: Path, mo
     assert last.startswith("harness: reproduced: "), again.stdout
     assert ("failing checks: segments" in last) == (bug != "none"), last
     assert list((tmp_path / "again").glob("*/*/result.json"))
+
+
+@pytest.mark.host
+def test_an_early_map_boot_reruns_with_its_stop(tmp_path: Path) -> None:
+    """`--early-map` is part of what a boot was: its rerun stops at the MMU enable too."""
+    target = load("qemu-imx8mp").path
+    variant = Variant("imx8mp", "early-mmu")
+    plain = plan(str(fake_result(tmp_path / "a", target, variant)), tmp_path / "w1")
+    assert "early_map" not in plain.options
+    src = fake_result(tmp_path / "b", target, variant, options__early_map=True)
+    assert plan(str(src), tmp_path / "w2").options["early_map"] is True

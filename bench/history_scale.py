@@ -9,6 +9,7 @@ wall-clock on this machine; nothing is asserted. Wall-clock depends on what else
 runs; the CPU column does less.
 Run: .venv/bin/python bench/history_scale.py [--boots 10000] [--per-run 30] [--last 30] [--keep DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,11 +39,17 @@ def plan_for(boots: int, per_run: int, results: Path) -> Plan:
     per_series = len(TARGETS) * len(MODES)
     n_sizes = max(1, min(len(sizes), round(per_run / per_series)))
     runs = max(1, boots // (per_series * n_sizes))
-    return Plan(runs=runs, targets=TARGETS, modes=MODES, sizes_mib=sizes[:n_sizes],
-                regress=(TARGETS[0], "early-mmu", sizes[min(1, n_sizes - 1)]),
-                failing_check=(max(0, runs - 5), TARGETS[3], "mmu-off", 1, "bss"),
-                failed_boot=(max(0, runs - 8), TARGETS[1], "fallback", 1),
-                results=results, results_for_last=1)
+    return Plan(
+        runs=runs,
+        targets=TARGETS,
+        modes=MODES,
+        sizes_mib=sizes[:n_sizes],
+        regress=(TARGETS[0], "early-mmu", sizes[min(1, n_sizes - 1)]),
+        failing_check=(max(0, runs - 5), TARGETS[3], "mmu-off", 1, "bss"),
+        failed_boot=(max(0, runs - 8), TARGETS[1], "fallback", 1),
+        results=results,
+        results_for_last=1,
+    )
 
 
 def timed(label: str, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
@@ -51,8 +58,7 @@ def timed(label: str, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
     start, cpu = time.perf_counter(), os.times()
     out = fn(*args, **kw)
     end = os.times()
-    used = sum(getattr(end, f) - getattr(cpu, f) for f in ("user", "system", "children_user",
-                                                          "children_system"))
+    used = sum(getattr(end, f) - getattr(cpu, f) for f in ("user", "system", "children_user", "children_system"))
     print(f"{label:44} {time.perf_counter() - start:8.2f} s  (cpu {used:.2f} s)")
     return out
 
@@ -71,8 +77,10 @@ def main() -> int:
         db.unlink(missing_ok=True)
         plan = plan_for(args.boots, args.per_run, where / "results")
         n = plan.runs * len(list(plan.series()))
-        print(f"history: {n} boots in {plan.runs} runs of {n // plan.runs} "
-              f"({len(plan.targets)} targets × {len(plan.modes)} modes × {len(plan.sizes_mib)} sizes)")
+        print(
+            f"history: {n} boots in {plan.runs} runs of {n // plan.runs} "
+            f"({len(plan.targets)} targets × {len(plan.modes)} modes × {len(plan.sizes_mib)} sizes)"
+        )
         timed("build (synchronous=OFF)", lambda: build_history(db, plan, fast=True).close())
         print(f"{'database size':44} {db.stat().st_size / 2**20:8.1f} MiB")
         with History(db, create=False) as h:
@@ -80,19 +88,29 @@ def main() -> int:
             print(f"{'  findings':44} {len(result.findings):8d} ({len(result.regressions)} regressions)")
             timed("compare newest vs last:30", compare, h, None, "last:30")
             from harness.history.html import write_report
-            out = timed(f"write_report --last {args.last}", write_report, h, where / "report.html",
-                        args.last)
-            timed(f"write_report --last {args.last} (again)", write_report, h, where / "report.html",
-                  args.last)
+
+            out = timed(f"write_report --last {args.last}", write_report, h, where / "report.html", args.last)
+            timed(f"write_report --last {args.last} (again)", write_report, h, where / "report.html", args.last)
             page = out.read_text()
             print(f"{'report size':44} {len(page.encode()) / 2**20:8.2f} MiB, {page.count('<svg')} SVGs")
             timed("write_report --last 200", write_report, h, where / "report-200.html", 200)
-            print(f"{'report size (--last 200)':44} "
-                  f"{(where / 'report-200.html').stat().st_size / 2**20:8.2f} MiB")
-        cli = [str(Path(sys.executable).with_name("harness")), "report", str(db), "-o",
-               str(where / "report-cli.html"), "--last", str(args.last)]
-        timed(f"harness report --last {args.last} (a fresh process)", subprocess.run, cli, check=True,
-              stdout=subprocess.DEVNULL)
+            print(f"{'report size (--last 200)':44} {(where / 'report-200.html').stat().st_size / 2**20:8.2f} MiB")
+        cli = [
+            str(Path(sys.executable).with_name("harness")),
+            "report",
+            str(db),
+            "-o",
+            str(where / "report-cli.html"),
+            "--last",
+            str(args.last),
+        ]
+        timed(
+            f"harness report --last {args.last} (a fresh process)",
+            subprocess.run,
+            cli,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         if args.keep:
             print(f"kept: {where}")
     return 0

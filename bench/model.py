@@ -9,6 +9,7 @@ is fitted on the stock seL4 loader (bench/sel4_model.py --calibrate), so the
 reference loader's figures are a prediction, not a fit.
 Run: .venv/bin/python bench/model.py [--sizes 6,64,596] [--calibrate]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,9 @@ from harness.session import BootSession
 from harness.targets import load
 
 
-def run(target_name: str, sizes_mb: list[float],
-        modes: list[str]) -> dict[tuple[str, float], tuple[int, Modeled, float]]:
+def run(
+    target_name: str, sizes_mb: list[float], modes: list[str]
+) -> dict[tuple[str, float], tuple[int, Modeled, float]]:
     target = load(target_name)
     out = {}
     with tempfile.TemporaryDirectory(prefix="harness-model-") as tmp:
@@ -56,8 +58,10 @@ def main() -> int:
     print(f"MODELED unpack time on {profile.name} (counts from QEMU + cache model; not a measurement)")
     print(f"  {profile.describe()}")
     print("  band = least..greatest over the profile's ranges (harness/board_time.py corners)")
-    print(f"{'image MB':>9} {'mmu-off s':>10} {'band':>13} {'early-mmu s':>12} {'band':>15} {'ratio':>7} "
-          f"{'band':>11} {'seed s':>7} {'mmu-off vs seed':>16} {'QEMU wall s':>12}")
+    print(
+        f"{'image MB':>9} {'mmu-off s':>10} {'band':>13} {'early-mmu s':>12} {'band':>15} {'ratio':>7} "
+        f"{'band':>11} {'seed s':>7} {'mmu-off vs seed':>16} {'QEMU wall s':>12}"
+    )
     seeds = dict(SEEDS)
     for mb in sizes:
         nbytes, off, w1 = res[("mmu-off", mb)]
@@ -67,9 +71,11 @@ def main() -> int:
         ratio = ratio_band(off.counts, on.counts, profile)
         seed = next((t for n, t in seeds.items() if abs(n - nbytes) / n < 0.02), None)
         vs = f"{(off.total_s / seed - 1) * 100:+.1f}%" if seed else "-"
-        print(f"{nbytes / 1e6:9.1f} {off.total_s:10.3f} {f'{boff.low:.3g}-{boff.high:.3g}':>13} "
-              f"{on.total_s:12.4f} {f'{bon.low:.3g}-{bon.high:.3g}':>15} {ratio.nominal:6.0f}x "
-              f"{f'{ratio.low:.0f}-{ratio.high:.0f}x':>11} {seed if seed else '-':>7} {vs:>16} {w1 + w2:12.1f}")
+        print(
+            f"{nbytes / 1e6:9.1f} {off.total_s:10.3f} {f'{boff.low:.3g}-{boff.high:.3g}':>13} "
+            f"{on.total_s:12.4f} {f'{bon.low:.3g}-{bon.high:.3g}':>15} {ratio.nominal:6.0f}x "
+            f"{f'{ratio.low:.0f}-{ratio.high:.0f}x':>11} {seed if seed else '-':>7} {vs:>16} {w1 + w2:12.1f}"
+        )
     for mode in ("mmu-off", "early-mmu"):
         _, m, _ = res[(mode, sizes[-1])]
         print(f"  {mode} at {sizes[-1]:g} MB: {m.describe()}")

@@ -3,6 +3,7 @@
 Not a test: figures depend on the machine. Run with `make bench` (or
 `.venv/bin/python bench/run.py --help`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,20 @@ def boot_figures(target_name: str, sizes_mib: list[int], modes: list[str]) -> li
                     w = r.timeline.unpack_window()
                     end = r.timeline.kernel_end()
                     guest = ((end.t_ns if end else r.lines[-1].t_ns) - r.power_on_ns) / 1e9
-                    rows.append({"target": target_name, "mode": mode, "blob": f"{mib} MiB",
-                                 "unpack target s": w.target_s if w else None,
-                                 "unpack host s": w.host_s if w else None,
-                                 "MB/s (target)": (payload.unpacked_bytes / 1e6 / w.target_s)
-                                 if w and w.target_s else None,
-                                 "boot wall s": wall, "guest s": guest, "overhead s": wall - guest,
-                                 "build s": built})
+                    rows.append(
+                        {
+                            "target": target_name,
+                            "mode": mode,
+                            "blob": f"{mib} MiB",
+                            "unpack target s": w.target_s if w else None,
+                            "unpack host s": w.host_s if w else None,
+                            "MB/s (target)": (payload.unpacked_bytes / 1e6 / w.target_s) if w and w.target_s else None,
+                            "boot wall s": wall,
+                            "guest s": guest,
+                            "overhead s": wall - guest,
+                            "build s": built,
+                        }
+                    )
         finally:
             session.close()
     return rows
@@ -52,8 +60,11 @@ def boot_figures(target_name: str, sizes_mib: list[int], modes: list[str]) -> li
 
 def suite_wall(target: str) -> float:
     t0 = time.monotonic()
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "boot", f"--target={target}",
-                    "-p", "no:cacheprovider", "tests"], check=False, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "boot", f"--target={target}", "-p", "no:cacheprovider", "tests"],
+        check=False,
+        capture_output=True,
+    )
     return time.monotonic() - t0
 
 
@@ -70,6 +81,7 @@ def table(rows: list[dict[str, object]]) -> str:
 
     def line(vals: list[str]) -> str:
         return "  ".join(v.rjust(w) for v, w in zip(vals, widths))
+
     return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 
@@ -81,8 +93,10 @@ def main() -> int:
     p.add_argument("--suite", action="store_true", help="also time the boot suite on the target")
     a = p.parse_args()
     rows = boot_figures(a.target, [int(s) for s in a.sizes.split(",")], a.modes.split(","))
-    print(f"Unpack window and per-boot overhead on {a.target} (QEMU TCG: no caches, so MMU-on "
-          "and MMU-off copy at the same speed; see the modeled board time for the real effect)")
+    print(
+        f"Unpack window and per-boot overhead on {a.target} (QEMU TCG: no caches, so MMU-on "
+        "and MMU-off copy at the same speed; see the modeled board time for the real effect)"
+    )
     print(table(rows))
     if a.suite:
         print(f"\nboot suite wall time on {a.target}: {suite_wall(a.target):.1f} s")

@@ -23,6 +23,7 @@ Shipped counts are data, never figures: the table is always priced now, by the p
 tests/test_sel4_counts.py fails when the plugin or the harness code that sets the window has
 changed since they were made (then regenerate them with the two commands above).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,7 @@ from sel4_model import SEED_BUILD
 from sel4_runs import Run, built, load_run, payload_for, run, sources_digest
 
 ROUTE_PATCHES = Path(__file__).resolve().parents[1] / "patches" / "seL4_tools" / "routes"
-TARGET_S, TARGET_RATIO = 0.45, 400.0     # patched 596 MB, upper edge; stock/patched, centre
+TARGET_S, TARGET_RATIO = 0.45, 400.0  # patched 596 MB, upper edge; stock/patched, centre
 ALIGNED = "stock, archive aligned"
 ROUTES = ("stock", ALIGNED, "wide, MMU off", "early MMU + VA", "early MMU + set/way")
 REGENERATE = ".venv/bin/python bench/sel4_routes.py --sizes 6,596 --save-counts bench/counts"
@@ -52,14 +53,17 @@ class Size:
 def routes_at(mb: float, base: int) -> Size:
     cfg = replace(SEED_BUILD, payload_mib=payload_for(mb, base))
     aligned = run(built(replace(cfg, align_archive=True)))
-    if copy_unit(aligned.counts) != 8:      # the row's claim, checked on its own counts
-        raise SystemExit(f"{aligned.name}: the stock loader copied the aligned archive in "
-                         f"{copy_unit(aligned.counts)}-byte units, not 8: the alignment did not hold")
+    if copy_unit(aligned.counts) != 8:  # the row's claim, checked on its own counts
+        raise SystemExit(
+            f"{aligned.name}: the stock loader copied the aligned archive in "
+            f"{copy_unit(aligned.counts)}-byte units, not 8: the alignment did not hold"
+        )
     runs = {
         "stock": run(built(cfg)),
         ALIGNED: aligned,
-        "wide, MMU off": run(built(replace(cfg, early_mmu=True, extra_patches=(
-            ROUTE_PATCHES / "mmu-off-wide.patch",)))),
+        "wide, MMU off": run(
+            built(replace(cfg, early_mmu=True, extra_patches=(ROUTE_PATCHES / "mmu-off-wide.patch",)))
+        ),
         "early MMU + VA": run(built(replace(cfg, early_mmu=True, early_mmu_clean="va"))),
         "early MMU + set/way": run(built(replace(cfg, early_mmu=True, early_mmu_clean="setway"))),
     }
@@ -73,28 +77,37 @@ def _file_bytes(r: Run) -> float:
 
 def zero_copy(small: Run, large: Run, prof: Profile) -> Band:
     """The set/way route at zero copied bytes, over the same corners as every other band."""
+
     def at(p: Profile) -> float:
         ts, tl = model(small.counts, p).total_s, model(large.counts, p).total_s
         slope = (tl - ts) / (_file_bytes(large) - _file_bytes(small))
         return max(0.0, ts - slope * _file_bytes(small))
+
     values = [at(p) for p in corners(prof)]
     return Band(at(prof), min(values), max(values))
 
 
 def table(sizes: list[Size], prof: Profile) -> list[str]:
     when = max(r.counted for s in sizes for r in s.runs.values())
-    out = [f"MODELED armStone unpack by route (QEMU + cache model counts x profile, counts of {when}; "
-           "not a measurement)", f"  {prof.describe()}",
-           f"{'route':<22}" + "".join(f"{f'{s.mb:g} MB s':>12} {'band':>15}" for s in sizes)]
+    out = [
+        f"MODELED armStone unpack by route (QEMU + cache model counts x profile, counts of {when}; not a measurement)",
+        f"  {prof.describe()}",
+        f"{'route':<22}" + "".join(f"{f'{s.mb:g} MB s':>12} {'band':>15}" for s in sizes),
+    ]
     bands = {(s.mb, name): band(s.runs[name].counts, prof) for s in sizes for name in ROUTES}
     for name in ROUTES:
-        out.append(f"{name:<22}" + "".join(f"{bands[(s.mb, name)].nominal:12.4g} "
-                                           f"{bands[(s.mb, name)].low:7.3g}-{bands[(s.mb, name)].high:<7.3g}"
-                                           for s in sizes))
-    if len(sizes) > 1:      # a line through two sizes
+        out.append(
+            f"{name:<22}"
+            + "".join(
+                f"{bands[(s.mb, name)].nominal:12.4g} {bands[(s.mb, name)].low:7.3g}-{bands[(s.mb, name)].high:<7.3g}"
+                for s in sizes
+            )
+        )
+    if len(sizes) > 1:  # a line through two sizes
         z = zero_copy(sizes[0].runs["early MMU + set/way"], sizes[-1].runs["early MMU + set/way"], prof)
-        out.append(f"{'zero copy (bound)':<22}" + "".join(f"{z.nominal:12.4g} {z.low:7.3g}-{z.high:<7.3g}"
-                                                           for _ in sizes))
+        out.append(
+            f"{'zero copy (bound)':<22}" + "".join(f"{z.nominal:12.4g} {z.low:7.3g}-{z.high:<7.3g}" for _ in sizes)
+        )
     else:
         out.append(f"{'zero copy (bound)':<22} needs two sizes (--sizes 6,596)")
     big = sizes[-1]
@@ -102,13 +115,17 @@ def table(sizes: list[Size], prof: Profile) -> list[str]:
     floor = big.runs["early MMU + set/way"].unpacked / prof.cached_copy_bytes_per_s
     centre = stock.nominal / patched.nominal
     out.append(f"single-core floor at {big.mb:g} MB: {floor:.3f} s (unpacked bytes / cached copy bandwidth)")
-    out.append(f"targets at {big.mb:g} MB (MODELED): patched <= {TARGET_S} s at the band's upper edge "
-               f"{'MET' if patched.high <= TARGET_S else 'MISSED'} ({patched.high:.3f} s); ratio >= "
-               f"{TARGET_RATIO:.0f}x at the band's centre {'MET' if centre >= TARGET_RATIO else 'MISSED'} "
-               f"({centre:.0f}x)")
-    out.append(f"headline: {big.mb:g} MB stock {stock.nominal:.1f} s (band {stock.low:.1f}-{stock.high:.1f} s), "
-               f"patched {patched.nominal:.3f} s (band {patched.low:.3f}-{patched.high:.3f} s), "
-               f"ratio {centre:.0f} x")
+    out.append(
+        f"targets at {big.mb:g} MB (MODELED): patched <= {TARGET_S} s at the band's upper edge "
+        f"{'MET' if patched.high <= TARGET_S else 'MISSED'} ({patched.high:.3f} s); ratio >= "
+        f"{TARGET_RATIO:.0f}x at the band's centre {'MET' if centre >= TARGET_RATIO else 'MISSED'} "
+        f"({centre:.0f}x)"
+    )
+    out.append(
+        f"headline: {big.mb:g} MB stock {stock.nominal:.1f} s (band {stock.low:.1f}-{stock.high:.1f} s), "
+        f"patched {patched.nominal:.3f} s (band {patched.low:.3f}-{patched.high:.3f} s), "
+        f"ratio {centre:.0f} x"
+    )
     return out
 
 
@@ -136,10 +153,14 @@ def load_counts(where: Path) -> list[Size]:
     sizes = {mb: routes for mb, routes in manifest.items() if not mb.startswith("_")}
     for mb, routes in sizes.items():
         if missing := [r for r in ROUTES if r not in routes]:
-            raise SystemExit(f"{where / MANIFEST}: no counts for {', '.join(missing)} at {mb} MB "
-                             f"(made before the route existed): regenerate them: {REGENERATE}")
-    return [Size(float(mb), {name: load_run(where / file, name) for name, file in routes.items()})
-            for mb, routes in sorted(sizes.items(), key=lambda kv: float(kv[0]))]
+            raise SystemExit(
+                f"{where / MANIFEST}: no counts for {', '.join(missing)} at {mb} MB "
+                f"(made before the route existed): regenerate them: {REGENERATE}"
+            )
+    return [
+        Size(float(mb), {name: load_run(where / file, name) for name, file in routes.items()})
+        for mb, routes in sorted(sizes.items(), key=lambda kv: float(kv[0]))
+    ]
 
 
 def main() -> int:

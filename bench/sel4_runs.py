@@ -7,6 +7,7 @@ plugin (source and library), the harness code that drives the run, QEMU's versio
 command and the options are all the same (counts_key): a stale figure is worse than a
 slow one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,6 +44,7 @@ def log(msg: str) -> None:
 
 # --- images ------------------------------------------------------------------------------------
 
+
 def built(cfg: Sel4Config) -> Sel4Build:
     """harness.sel4.build, cached; says what it does because a new base takes minutes."""
     log(f"image {cfg.name}")
@@ -68,7 +70,7 @@ def realign(image: Path, out: Path) -> Path:
     archive = find_archive(image)
     last = read_newc(archive)[-1]
     head_at = last.data.offset - archive.offset
-    with archive.open() as f:       # walk back to the member's header
+    with archive.open() as f:  # walk back to the member's header
         f.seek(0)
         raw = f.read(head_at)
     hdr = raw.rfind(MAGIC)
@@ -97,16 +99,17 @@ def realign(image: Path, out: Path) -> Path:
 
 # --- runs under the cache model ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Run:
     name: str
-    image_bytes: int        # the image file (the calibration's x, as the profile was fitted)
-    unpacked: int           # every image's memsz
+    image_bytes: int  # the image file (the calibration's x, as the profile was fitted)
+    unpacked: int  # every image's memsz
     counts: Counts
     wall_s: float
     window: str
-    counted: str = ""       # UTC date the counts were made (the cache file's)
-    path: str = ""          # the cached counts (the plugin's report and the run's key)
+    counted: str = ""  # UTC date the counts were made (the cache file's)
+    path: str = ""  # the cached counts (the plugin's report and the run's key)
 
 
 HARNESS = Path(__file__).resolve().parents[1] / "harness"
@@ -130,17 +133,24 @@ def _files_sha256(paths: tuple[Path, ...]) -> str:
     return h.hexdigest()
 
 
-PATCH_SOURCES: tuple[Path, ...] = tuple(sorted(
-    p for series in ("archive-align", "early-mmu", "routes")
-    for p in (Path(__file__).resolve().parents[1] / "patches" / "seL4_tools" / series).glob("*.patch")))
+PATCH_SOURCES: tuple[Path, ...] = tuple(
+    sorted(
+        p
+        for series in ("archive-align", "early-mmu", "routes")
+        for p in (Path(__file__).resolve().parents[1] / "patches" / "seL4_tools" / series).glob("*.patch")
+    )
+)
 
 
 def sources_digest() -> dict[str, str]:
     """What shipped counts were made with, the images aside: the plugin's source, the harness
     code that sets the window and drives QEMU, and our seL4_tools patches (the early-MMU and
     archive-alignment series, the routes)."""
-    return {"plugin": _files_sha256(PLUGIN_SOURCES), "harness": _files_sha256(KEY_SOURCES),
-            "patches": _files_sha256(PATCH_SOURCES)}
+    return {
+        "plugin": _files_sha256(PLUGIN_SOURCES),
+        "harness": _files_sha256(KEY_SOURCES),
+        "patches": _files_sha256(PATCH_SOURCES),
+    }
 
 
 def counts_key(image: Path, el2: bool, scope: str = "seed") -> dict[str, Any]:
@@ -184,12 +194,28 @@ def run(b: Sel4Build, image: Path | None = None, tag: str = "") -> Run:
         path.with_suffix(".tmp").unlink(missing_ok=True)
     rep = CoherenceReport.load(path)
     when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return Run(b.config.name + tag, image.stat().st_size, int(rep.raw["_unpacked"]), rep.counts,
-               float(rep.raw["_wall_s"]), str(rep.raw["_window"]), when, str(path))
+    return Run(
+        b.config.name + tag,
+        image.stat().st_size,
+        int(rep.raw["_unpacked"]),
+        rep.counts,
+        float(rep.raw["_wall_s"]),
+        str(rep.raw["_window"]),
+        when,
+        str(path),
+    )
 
 
 def load_run(path: Path, name: str) -> Run:
     """A run from shipped counts (bench/counts/): no build, no QEMU."""
     rep = CoherenceReport.load(path)
-    return Run(name, int(rep.raw["_image_bytes"]), int(rep.raw["_unpacked"]), rep.counts,
-               float(rep.raw["_wall_s"]), str(rep.raw["_window"]), str(rep.raw["_counted"]), str(path))
+    return Run(
+        name,
+        int(rep.raw["_image_bytes"]),
+        int(rep.raw["_unpacked"]),
+        rep.counts,
+        float(rep.raw["_wall_s"]),
+        str(rep.raw["_window"]),
+        str(rep.raw["_counted"]),
+        str(path),
+    )

@@ -11,6 +11,7 @@ What it proves (figures printed, and written to build/soak/soak.json):
 Not a test (it takes minutes); `make test` runs the short fault and property
 tests. Run: .venv/bin/python bench/soak.py [--boots 200] [--seed 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,7 @@ from harness.targets import load
 TARGETS = ("qemu-virt", "qemu-virt-el2", "qemu-imx8mp", "qemu-virt-uboot")
 # (unpack mode, page-table pages: None the Makefile's default, 1 forces the fallback)
 MODES: tuple[tuple[str, int | None], ...] = (("mmu-off", None), ("early-mmu", None), ("early-mmu", 1))
-SIZES_MIB = (0.25, 1, 4, 16, 48)     # random probe blob sizes (MiB)
+SIZES_MIB = (0.25, 1, 4, 16, 48)  # random probe blob sizes (MiB)
 
 
 def rss_kib() -> int:
@@ -76,38 +77,57 @@ def soak(boots: int, seed: int, targets: tuple[str, ...]) -> dict[str, Any]:
             mode, pt_pages = rng.choice(MODES)
             mib = rng.choice(SIZES_MIB)
             session = sessions[name]
-            variant = Variant(session.target.machine, blob_bytes=int(mib * (1 << 20)),
-                              uart_base=session.target.console_uart, mode=mode, pt_pages=pt_pages)
+            variant = Variant(
+                session.target.machine,
+                blob_bytes=int(mib * (1 << 20)),
+                uart_base=session.target.console_uart,
+                mode=mode,
+                pt_pages=pt_pages,
+            )
             t0 = time.monotonic()
             outcome = session.boot(session.payload(variant), name=f"{i:04d}-{variant.name}", reuse=False)
             failed = outcome.failed
             row: dict[str, Any] = {
-                "i": i, "target": name, "image": variant.name, "ok": outcome.result.ok and not failed,
-                "wall_s": time.monotonic() - t0, "rss_kib": rss_kib(),
-                "leaked": sorted(processes.survivors()), "children": len(children()),
-                "failure": str(outcome.result.failure or failed or "")[:300]}
+                "i": i,
+                "target": name,
+                "image": variant.name,
+                "ok": outcome.result.ok and not failed,
+                "wall_s": time.monotonic() - t0,
+                "rss_kib": rss_kib(),
+                "leaked": sorted(processes.survivors()),
+                "children": len(children()),
+                "failure": str(outcome.result.failure or failed or "")[:300],
+            }
             rows.append(row)
-            print(f"{i + 1:4}/{boots} {name:16} {variant.name:28} {'ok ' if row['ok'] else 'FAIL'} "
-                  f"{row['wall_s']:6.2f} s  rss {row['rss_kib'] / 1024:6.1f} MiB  children {row['children']}"
-                  + (f"  {row['failure']}" if not row["ok"] else ""), flush=True)
+            print(
+                f"{i + 1:4}/{boots} {name:16} {variant.name:28} {'ok ' if row['ok'] else 'FAIL'} "
+                f"{row['wall_s']:6.2f} s  rss {row['rss_kib'] / 1024:6.1f} MiB  children {row['children']}"
+                + (f"  {row['failure']}" if not row["ok"] else ""),
+                flush=True,
+            )
     finally:
         for s in sessions.values():
             s.close()
     shutil.rmtree(results, ignore_errors=True)
     leaked_tmp = sorted(os.listdir(tmp))
     shutil.rmtree(tmp, ignore_errors=True)
-    half = [r["rss_kib"] for r in rows[len(rows) // 2:]]
+    half = [r["rss_kib"] for r in rows[len(rows) // 2 :]]
     slope = statistics.linear_regression(range(len(half)), half).slope if len(half) > 2 else 0.0
-    return {"boots": len(rows), "seed": seed, "targets": list(targets),
-            "failures": [r for r in rows if not r["ok"]],
-            "leaked_processes": sorted({p for r in rows for p in r["leaked"]}),
-            "children_after": len(children()), "leaked_tmp": leaked_tmp,
-            "rss_first_mib": rows[0]["rss_kib"] / 1024 if rows else 0,
-            "rss_max_mib": max(r["rss_kib"] for r in rows) / 1024 if rows else 0,
-            "rss_last_mib": rows[-1]["rss_kib"] / 1024 if rows else 0,
-            "rss_slope_kib_per_boot_2nd_half": slope,
-            "wall_median_s": statistics.median(r["wall_s"] for r in rows) if rows else 0,
-            "rows": rows}
+    return {
+        "boots": len(rows),
+        "seed": seed,
+        "targets": list(targets),
+        "failures": [r for r in rows if not r["ok"]],
+        "leaked_processes": sorted({p for r in rows for p in r["leaked"]}),
+        "children_after": len(children()),
+        "leaked_tmp": leaked_tmp,
+        "rss_first_mib": rows[0]["rss_kib"] / 1024 if rows else 0,
+        "rss_max_mib": max(r["rss_kib"] for r in rows) / 1024 if rows else 0,
+        "rss_last_mib": rows[-1]["rss_kib"] / 1024 if rows else 0,
+        "rss_slope_kib_per_boot_2nd_half": slope,
+        "wall_median_s": statistics.median(r["wall_s"] for r in rows) if rows else 0,
+        "rows": rows,
+    }
 
 
 def main() -> int:
@@ -121,14 +141,20 @@ def main() -> int:
     out = ROOT / "build" / "soak"
     out.mkdir(parents=True, exist_ok=True)
     (out / "soak.json").write_text(json.dumps(report, indent=2))
-    print(f"\nsoak: {report['boots']} boots in {time.monotonic() - t0:.0f} s (seed {args.seed}) across "
-          f"{', '.join(report['targets'])}; median boot {report['wall_median_s']:.2f} s")
+    print(
+        f"\nsoak: {report['boots']} boots in {time.monotonic() - t0:.0f} s (seed {args.seed}) across "
+        f"{', '.join(report['targets'])}; median boot {report['wall_median_s']:.2f} s"
+    )
     print(f"  unexplained failures: {len(report['failures'])}")
-    print(f"  leaked processes: {len(report['leaked_processes'])}; our children after the soak: "
-          f"{report['children_after']}; new temp entries: {len(report['leaked_tmp'])} {report['leaked_tmp'][:5]}")
-    print(f"  harness RSS: first {report['rss_first_mib']:.1f} MiB, max {report['rss_max_mib']:.1f} MiB, "
-          f"last {report['rss_last_mib']:.1f} MiB; slope over the 2nd half "
-          f"{report['rss_slope_kib_per_boot_2nd_half']:.1f} KiB/boot")
+    print(
+        f"  leaked processes: {len(report['leaked_processes'])}; our children after the soak: "
+        f"{report['children_after']}; new temp entries: {len(report['leaked_tmp'])} {report['leaked_tmp'][:5]}"
+    )
+    print(
+        f"  harness RSS: first {report['rss_first_mib']:.1f} MiB, max {report['rss_max_mib']:.1f} MiB, "
+        f"last {report['rss_last_mib']:.1f} MiB; slope over the 2nd half "
+        f"{report['rss_slope_kib_per_boot_2nd_half']:.1f} KiB/boot"
+    )
     print(f"  details: {out / 'soak.json'}")
     bad = report["failures"] or report["leaked_processes"] or report["leaked_tmp"] or report["children_after"]
     return 1 if bad else 0

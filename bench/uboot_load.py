@@ -11,13 +11,13 @@ rate line (in every U-Boot boot's summary) win. docs/uboot-load.md works the ari
 
 Run: .venv/bin/python bench/uboot_load.py [--sizes 6,596] [--profile imx8mp-armstone]
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 
-from harness.load_time import (SEED_SCENARIO, LoadBand, Scenario, fit_round_trip, load_band,
-                               seed_exchange_s)
+from harness.load_time import SEED_SCENARIO, LoadBand, Scenario, fit_round_trip, load_band, seed_exchange_s
 from harness.profile import LOAD_PARAMETERS, Profile, load_profile
 
 SCENARIOS = (
@@ -44,23 +44,29 @@ def _cell(b: LoadBand) -> str:
 
 def table(profile: Profile, sizes_mb: list[float]) -> str:
     """The modeled load table, its seed check and the parameters with their sources."""
-    head = ["route", "how"] + [f"{mb:g} MB: s (band)" for mb in sizes_mb] + \
-        [f"{sizes_mb[-1]:g} MB rate"]
-    body = [[s.name, s.describe()] + [_cell(b) for b in bands] +
-            [f"{bands[-1].rate_bytes_per_s / 1e6:.1f} MB/s"] for s, bands in rows(profile, sizes_mb)]
+    head = ["route", "how"] + [f"{mb:g} MB: s (band)" for mb in sizes_mb] + [f"{sizes_mb[-1]:g} MB rate"]
+    body = [
+        [s.name, s.describe()] + [_cell(b) for b in bands] + [f"{bands[-1].rate_bytes_per_s / 1e6:.1f} MB/s"]
+        for s, bands in rows(profile, sizes_mb)
+    ]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     line = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *body]]
     load = profile.load
     block = int(load["tftp_block_bytes"].value)
     link = load["link_bits_per_s"].value
-    out = [f"MODELED U-Boot image load on {profile.name} (harness/load_time.py; docs/uboot-load.md)",
-           "", *line, "",
-           f"seed check: ELF-loading line at 298.4 s (596 MB) and 16.7 s (6 MB): "
-           f"{seed_exchange_s(block) * 1e3:.3f} ms per {block}-byte block "
-           f"({seed_exchange_s(block, mib=True) * 1e3:.3f} ms reading MB as MiB); "
-           f"round trip at {link / 1e6:g} Mbit/s {fit_round_trip(block, link) * 1e3:.3f} ms "
-           f"(profile: {load['tftp_round_trip_s'].value * 1e3:.3f} ms)",
-           "", "parameters (value (range) kind: source):"]
+    out = [
+        f"MODELED U-Boot image load on {profile.name} (harness/load_time.py; docs/uboot-load.md)",
+        "",
+        *line,
+        "",
+        f"seed check: ELF-loading line at 298.4 s (596 MB) and 16.7 s (6 MB): "
+        f"{seed_exchange_s(block) * 1e3:.3f} ms per {block}-byte block "
+        f"({seed_exchange_s(block, mib=True) * 1e3:.3f} ms reading MB as MiB); "
+        f"round trip at {link / 1e6:g} Mbit/s {fit_round_trip(block, link) * 1e3:.3f} ms "
+        f"(profile: {load['tftp_round_trip_s'].value * 1e3:.3f} ms)",
+        "",
+        "parameters (value (range) kind: source):",
+    ]
     for name in LOAD_PARAMETERS:
         p = load[name]
         out.append(f"  {name}: {p.text(name)}: {' '.join(p.source.split())}")

@@ -17,6 +17,7 @@ Seeds are deduplicated by content and written under OUT (default build/fuzz/seed
 
     .venv/bin/python fuzz/seeds.py [OUT]
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,8 @@ from harness.images.cpio import HEADER, MAGIC, TRAILER, Member, find_archive, re
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_GLOBS = ("build/images/*/*/elfloader.elf", "build/sel4/images/*/elfloader.elf")
-FULL_MAX = 2 << 20          # whole archives/members up to this size become seeds as they are
-KEEP_BYTES = 256            # file bytes kept per PT_LOAD (and of a large DTB)
+FULL_MAX = 2 << 20  # whole archives/members up to this size become seeds as they are
+KEEP_BYTES = 256  # file bytes kept per PT_LOAD (and of a large DTB)
 PT_LOAD = 1
 EHDR, PHDR = 64, 56
 
@@ -46,11 +47,11 @@ def _is_elf64(head: bytes) -> bool:
 def compact_elf(member: Member) -> bytes | None:
     """The member's ELF and program headers with KEEP_BYTES of each PT_LOAD's data."""
     if member.data.size < EHDR:
-        return None                         # e.g. a kernel.bin/app.bin digest
+        return None  # e.g. a kernel.bin/app.bin digest
     head = member.data.read(0, EHDR)
     if not _is_elf64(head):
         return None
-    phoff, = struct.unpack_from("<Q", head, 32)
+    (phoff,) = struct.unpack_from("<Q", head, 32)
     phentsize, phnum = struct.unpack_from("<HH", head, 54)
     if phentsize != PHDR or phoff + phnum * PHDR > member.data.size:
         return None
@@ -58,7 +59,7 @@ def compact_elf(member: Member) -> bytes | None:
     body = bytearray()
     data_at = EHDR + len(phdrs)
     for i in range(phnum):
-        p_type, = struct.unpack_from("<I", phdrs, i * PHDR)
+        (p_type,) = struct.unpack_from("<I", phdrs, i * PHDR)
         offset, _, _, filesz = struct.unpack_from("<QQQQ", phdrs, i * PHDR + 8)
         if p_type != PT_LOAD:
             continue
@@ -69,9 +70,9 @@ def compact_elf(member: Member) -> bytes | None:
         struct.pack_into("<Q", phdrs, i * PHDR + 32, len(keep))
         body += keep + b"\0" * _pad4(len(keep))
     ehdr = bytearray(head)
-    struct.pack_into("<Q", ehdr, 32, EHDR)                  # e_phoff: right after the header
-    struct.pack_into("<Q", ehdr, 40, 0)                     # e_shoff: no sections
-    struct.pack_into("<HHH", ehdr, 58, 0, 0, 0)             # e_shentsize, e_shnum, e_shstrndx
+    struct.pack_into("<Q", ehdr, 32, EHDR)  # e_phoff: right after the header
+    struct.pack_into("<Q", ehdr, 40, 0)  # e_shoff: no sections
+    struct.pack_into("<HHH", ehdr, 58, 0, 0, 0)  # e_shentsize, e_shnum, e_shstrndx
     return bytes(ehdr + phdrs + body)
 
 

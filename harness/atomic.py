@@ -7,6 +7,7 @@ output must not interleave: a directory's build runs under an exclusive lock
 (`tmp_beside`) and renamed into place, so a reader sees the old file or the
 whole new one, never half of it.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -6,6 +6,7 @@ unpack window does; a profile says what each kind of access costs on a board.
 The result is always labelled "modeled" and printed with its parameters: on a
 real board the measured window wins.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -15,9 +16,26 @@ from typing import Any, Iterator
 from .coherence import AccessCounts, Counts
 from .profile import PROFILES, Alternative, Parameter, Profile, load_profile
 
-__all__ = ["PROFILES", "Alternative", "Parameter", "Profile", "load_profile", "Modeled", "Band",
-           "model", "band", "ratio_band", "corners", "copy_unit", "granularity", "SEEDS", "Line",
-           "split_uncached", "fit_uncached_access", "predict"]
+__all__ = [
+    "PROFILES",
+    "Alternative",
+    "Parameter",
+    "Profile",
+    "load_profile",
+    "Modeled",
+    "Band",
+    "model",
+    "band",
+    "ratio_band",
+    "corners",
+    "copy_unit",
+    "granularity",
+    "SEEDS",
+    "Line",
+    "split_uncached",
+    "fit_uncached_access",
+    "predict",
+]
 
 
 @dataclass(frozen=True)
@@ -47,10 +65,12 @@ class Modeled:
         fit = next((a for a in self.profile.alternatives if a.unit == unit), None)
         if unit and fit is None:
             line += f"\n  copy: this loader copies its archive in {unit}-byte units"
-        elif fit is not None:     # seL4's memcpy: the unit follows the member's alignment
-            line += (f"\n  copy: this image copies its archive in {unit}-byte units (the archive member "
-                     f"{'is' if unit == 8 else 'is not'} co-aligned with its destination); the profile's "
-                     f"{fit.name} fit ({fit.value * 1e9:.0f} ns) assumes the seed's image did too")
+        elif fit is not None:  # seL4's memcpy: the unit follows the member's alignment
+            line += (
+                f"\n  copy: this image copies its archive in {unit}-byte units (the archive member "
+                f"{'is' if unit == 8 else 'is not'} co-aligned with its destination); the profile's "
+                f"{fit.name} fit ({fit.value * 1e9:.0f} ns) assumes the seed's image did too"
+            )
         why = granularity(self.counts)
         return f"{line}\n  why: {why}" if why else line
 
@@ -97,8 +117,11 @@ def corners(profile: Profile) -> Iterator[Profile]:
     ratios = sorted({fetch.low / u0, nominal_ratio, fetch.high / u0})
     access = params["uncached_access_s"]
     alts = profile.alternatives or (Alternative("fit", 0, u0, access.low, access.high, 1.0, 0.0),)
-    free = [n for n in ("cached_copy_bytes_per_s", "cpu_hz", "cmo_line_s", "setway_op_s",
-                        "writeback_line_s") if n in params and params[n].low < params[n].high]
+    free = [
+        n
+        for n in ("cached_copy_bytes_per_s", "cpu_hz", "cmo_line_s", "setway_op_s", "writeback_line_s")
+        if n in params and params[n].low < params[n].high
+    ]
     for alt, ratio in itertools.product(alts, ratios):
         for u in sorted({alt.refit(c, ratio, nominal_ratio) for c in (alt.low, alt.value, alt.high)}):
             yield from _ends(profile, free, u, ratio * u)
@@ -121,8 +144,7 @@ def band(counts: Counts, profile: Profile) -> Band:
 def ratio_band(stock: Counts, patched: Counts, profile: Profile) -> Band:
     """stock/patched over the same corners: both windows priced by one board at a time."""
     ratios = [model(stock, p).total_s / model(patched, p).total_s for p in corners(profile)]
-    return Band(model(stock, profile).total_s / model(patched, profile).total_s,
-                min(ratios), max(ratios), unit="x")
+    return Band(model(stock, profile).total_s / model(patched, profile).total_s, min(ratios), max(ratios), unit="x")
 
 
 def copy_unit(counts: Counts) -> int | None:
@@ -158,8 +180,11 @@ def granularity(counts: Counts, top: int = 4) -> str:
             for size, n in _sizes(acc, cacheable).items():
                 if not n:
                     continue
-                split = ", ".join(f"{t} {_m(v)}" for t, tc in counts.by_target.items()
-                                  if (v := _sizes(getattr(tc, attr), cacheable).get(size, 0)))
+                split = ", ".join(
+                    f"{t} {_m(v)}"
+                    for t, tc in counts.by_target.items()
+                    if (v := _sizes(getattr(tc, attr), cacheable).get(size, 0))
+                )
                 kind = "cached" if cacheable else "uncached"
                 rows.append((n, f"{kind} {size}-byte {op} {_m(n)}" + (f" ({split})" if split else "")))
     rows.sort(key=lambda r: -r[0])
@@ -180,10 +205,10 @@ def _uncached_transactions(access: dict[int, int]) -> int:
 
 def model(counts: Counts, profile: Profile) -> Modeled:
     """Board time for the counted window: each component is count x unit cost."""
-    cached_bytes = sum(size * n for acc in (counts.loads, counts.stores)
-                       for size, n in acc.cacheable.items())
-    uncached = _uncached_transactions(dict(counts.loads.uncached)) + \
-        _uncached_transactions(dict(counts.stores.uncached))
+    cached_bytes = sum(size * n for acc in (counts.loads, counts.stores) for size, n in acc.cacheable.items())
+    uncached = _uncached_transactions(dict(counts.loads.uncached)) + _uncached_transactions(
+        dict(counts.stores.uncached)
+    )
     by_va = sum(n for op, n in counts.cmo.items() if op.startswith("dc_") and op not in SETWAY_OPS)
     setway = sum(counts.cmo.get(op, 0) for op in SETWAY_OPS)
     cleans = sum(counts.cmo.get(op, 0) for op in ("dc_csw", "dc_cisw"))
@@ -191,15 +216,19 @@ def model(counts: Counts, profile: Profile) -> Modeled:
     # the window stored (the model has no capacity: its dirty count is the whole image)
     written_lines = cached_stored_bytes(counts) / LINE_BYTES
     dirty = min(written_lines, profile.dirty_capacity_lines) if cleans else 0.0
-    return Modeled(profile, {
-        "uncached data": uncached * profile.uncached_access_s,
-        "uncached fetch": counts.ifetch_uncached * profile.uncached_ifetch_s,
-        # a copy moves each byte twice (load + store) at the cited copy bandwidth
-        "cached data": cached_bytes / (2 * profile.cached_copy_bytes_per_s),
-        "cached insns": counts.ifetch_cacheable / profile.cpu_hz,
-        "cache maintenance": by_va * profile.cmo_line_s,
-        "set/way maintenance": setway * profile.setway_op_s + dirty * profile.writeback_line_s,
-    }, counts)
+    return Modeled(
+        profile,
+        {
+            "uncached data": uncached * profile.uncached_access_s,
+            "uncached fetch": counts.ifetch_uncached * profile.uncached_ifetch_s,
+            # a copy moves each byte twice (load + store) at the cited copy bandwidth
+            "cached data": cached_bytes / (2 * profile.cached_copy_bytes_per_s),
+            "cached insns": counts.ifetch_cacheable / profile.cpu_hz,
+            "cache maintenance": by_va * profile.cmo_line_s,
+            "set/way maintenance": setway * profile.setway_op_s + dirty * profile.writeback_line_s,
+        },
+        counts,
+    )
 
 
 SETWAY_OPS = ("dc_cisw", "dc_csw", "dc_isw")
@@ -237,8 +266,9 @@ def split_uncached(m: Modeled) -> tuple[float, float]:
     return uncached, m.total_s - uncached
 
 
-def fit_uncached_access(small: tuple[int, Modeled], large: tuple[int, Modeled],
-                        seeds: tuple[tuple[float, float], ...] = SEEDS) -> float:
+def fit_uncached_access(
+    small: tuple[int, Modeled], large: tuple[int, Modeled], seeds: tuple[tuple[float, float], ...] = SEEDS
+) -> float:
     """The uncached_access_s that meets every seed with the smallest worst relative error.
 
     Modeled time is linear in the image size and, for the MMU-off baseline,
@@ -247,10 +277,8 @@ def fit_uncached_access(small: tuple[int, Modeled], large: tuple[int, Modeled],
     minimax fit makes the two relative errors equal and opposite.
     """
     base = small[1].profile.uncached_access_s
-    unc = Line.through((small[0], split_uncached(small[1])[0] / base),
-                       (large[0], split_uncached(large[1])[0] / base))
-    rest = Line.through((small[0], split_uncached(small[1])[1]),
-                        (large[0], split_uncached(large[1])[1]))
+    unc = Line.through((small[0], split_uncached(small[1])[0] / base), (large[0], split_uncached(large[1])[0] / base))
+    rest = Line.through((small[0], split_uncached(small[1])[1]), (large[0], split_uncached(large[1])[1]))
     if len(seeds) != 2:
         raise ValueError("the minimax fit takes exactly two seeds")
     # (u*U1 + R1)/T1 - 1 = -((u*U2 + R2)/T2 - 1)  =>  u = (2 - R1/T1 - R2/T2) / (U1/T1 + U2/T2)

@@ -5,6 +5,7 @@ ends the boot at once with the loader's own words (seL4's loader never exits
 after `abort() called.`, so waiting for a timeout would only waste minutes).
 Whatever happens, the target is powered off before this returns.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,25 +55,26 @@ def _loader_error(tl: Timeline, rec: ConsoleRecorder, phase: str) -> None:
     """Fail now with the loader's text, after a moment for the lines that follow it."""
     deadline = time.monotonic() + 0.5
     while True:
-        for line in rec.new_lines():    # lines already read with the error line come first
+        for line in rec.new_lines():  # lines already read with the error line come first
             tl.feed(line)
         if time.monotonic() >= deadline or tl.first("loader.abort"):
             break
         rec.poll(0.1)
-    raise BootFailure(f"loader error: {'; '.join(tl.errors) or 'abort() called.'}",
-                      kind="product", phase=phase, last_lines=rec.tail())
+    raise BootFailure(
+        f"loader error: {'; '.join(tl.errors) or 'abort() called.'}", kind="product", phase=phase, last_lines=rec.tail()
+    )
 
 
 @dataclass(frozen=True)
 class KernelVerdict:
     """What decided a user kernel's boot: a success line, a failure line, or declared silence."""
 
-    status: str          # "pass" | "fail"
-    how: str             # "line" | "silent-ok" | "none"
-    what: str            # "sel4test", "/REGEX/", or "" (silence)
-    text: str            # the deciding line, or a description
-    after_s: float       # seconds after power-on (line) or of quiet (silent-ok)
-    t_ns: int = 0        # host stamp of the deciding line
+    status: str  # "pass" | "fail"
+    how: str  # "line" | "silent-ok" | "none"
+    what: str  # "sel4test", "/REGEX/", or "" (silence)
+    text: str  # the deciding line, or a description
+    after_s: float  # seconds after power-on (line) or of quiet (silent-ok)
+    t_ns: int = 0  # host stamp of the deciding line
 
     def describe(self) -> str:
         if self.how == "silent-ok":
@@ -82,8 +84,7 @@ class KernelVerdict:
         return f"{self.what}: '{self.text}' at {self.after_s:.1f} s"
 
 
-def _follow_kernel(rec: ConsoleRecorder, tl: Timeline, target: Target,
-                   verdict_out: list[KernelVerdict]) -> None:
+def _follow_kernel(rec: ConsoleRecorder, tl: Timeline, target: Target, verdict_out: list[KernelVerdict]) -> None:
     """A user's kernel: its workload's verdict line decides (sel4test's by default).
 
     Silence is not success -- sel4test is silent for seconds inside some tests --
@@ -113,36 +114,49 @@ def _follow_kernel(rec: ConsoleRecorder, tl: Timeline, target: Target,
     except BootFailure as exc:
         if exc.phase != "kernel" or not exc.message.startswith("timed out"):
             raise
-        silent = "" if v.silent_ok is None else \
-            f" (silent-ok {v.silent_ok:g} s was declared but the kernel kept talking)"
-        msg = (f"no success line was seen within {timeout:g} s after the hand-off{silent}: "
-               f"expected {v.describe_expected()} (fix: --expect REGEX for another workload, "
-               f"--timeout kernel=SECONDS if it needs longer, --silent-ok SECONDS if a quiet "
-               f"kernel is success)")
+        silent = (
+            "" if v.silent_ok is None else f" (silent-ok {v.silent_ok:g} s was declared but the kernel kept talking)"
+        )
+        msg = (
+            f"no success line was seen within {timeout:g} s after the hand-off{silent}: "
+            f"expected {v.describe_expected()} (fix: --expect REGEX for another workload, "
+            f"--timeout kernel=SECONDS if it needs longer, --silent-ok SECONDS if a quiet "
+            f"kernel is success)"
+        )
         verdict_out.append(KernelVerdict("fail", "none", "", msg, timeout))
         raise BootFailure(msg, kind="product", phase="kernel", last_lines=rec.tail()) from None
     if hit is None:
         assert v.silent_ok is not None
         hit = KernelVerdict("pass", "silent-ok", "", "", v.silent_ok)
     else:
-        tl.events.append(Event("workload.verdict", hit.t_ns,
-                               {"status": hit.status, "what": hit.what}, hit.text))
+        tl.events.append(Event("workload.verdict", hit.t_ns, {"status": hit.status, "what": hit.what}, hit.text))
     verdict_out.append(hit)
     if hit.status == "fail":
-        raise BootFailure(f"the workload reported failure: {hit.describe()}", kind="product",
-                          phase="kernel", last_lines=rec.tail())
+        raise BootFailure(
+            f"the workload reported failure: {hit.describe()}", kind="product", phase="kernel", last_lines=rec.tail()
+        )
 
 
 UNTIL = ("verdict", "handoff")
 
 # Where a boot was when its console went away, as its failure's phase (the phases of the
 # timeouts: `loader` = power-on to the banner, `unpack` = banner to the hand-off, ...).
-_REACHED = (("kernel", ("handoff", "handoff.mmu")), ("unpack", ("loader.banner",)),
-            ("loader", ("uboot.starting",)), ("bootm", ("uboot.booting",)),
-            ("load", ("uboot.prompt",)), ("u-boot", ("uboot.banner",)))
-_WORDS = {"kernel": "kernel run (after the hand-off)", "unpack": "unpack",
-          "loader": "loader start", "bootm": "bootm", "load": "image load",
-          "u-boot": "U-Boot start"}
+_REACHED = (
+    ("kernel", ("handoff", "handoff.mmu")),
+    ("unpack", ("loader.banner",)),
+    ("loader", ("uboot.starting",)),
+    ("bootm", ("uboot.booting",)),
+    ("load", ("uboot.prompt",)),
+    ("u-boot", ("uboot.banner",)),
+)
+_WORDS = {
+    "kernel": "kernel run (after the hand-off)",
+    "unpack": "unpack",
+    "loader": "loader start",
+    "bootm": "bootm",
+    "load": "image load",
+    "u-boot": "U-Boot start",
+}
 
 
 def phase_reached(tl: Timeline, uboot: bool) -> str:
@@ -160,8 +174,7 @@ def _qemu_exit(strategy: BootStrategy, wait: float = 1.0) -> str | None:
     return None if code is None else f"QEMU {processes.describe_exit(code)}"
 
 
-def _console_lost(exc: BootFailure, strategy: BootStrategy, tl: Timeline,
-                  target: Target) -> BootFailure:
+def _console_lost(exc: BootFailure, strategy: BootStrategy, tl: Timeline, target: Target) -> BootFailure:
     """A lost console, said in the words of what happened and where: QEMU died (and
     how), or the connection closed under a target that still runs."""
     phase = phase_reached(tl, target.uboot is not None)
@@ -173,9 +186,15 @@ def _console_lost(exc: BootFailure, strategy: BootStrategy, tl: Timeline,
     return BootFailure(msg, kind="infrastructure", phase=phase, last_lines=exc.last_lines)
 
 
-def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
-           at_handoff: Callable[[Timeline], None] | None = None,
-           verdict_out: list[KernelVerdict] | None = None, until: str = "verdict") -> None:
+def follow(
+    rec: ConsoleRecorder,
+    tl: Timeline,
+    target: Target,
+    payload: Payload,
+    at_handoff: Callable[[Timeline], None] | None = None,
+    verdict_out: list[KernelVerdict] | None = None,
+    until: str = "verdict",
+) -> None:
     """Walk the loader and kernel phases with their timeouts.
 
     The reference probe's `@h probe verdict` ends the kernel phase; a user's
@@ -197,14 +216,18 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
             if isinstance(item, Record) and item.kind in kinds and item.words[:1] == ("verdict",):
                 return item
             return None
+
         return match
 
     phase = "loader"
     rec.wait_for(upto("loader.banner"), t.loader, phase, "the elfloader banner ('ELF-loader started')")
     phase = "unpack"
-    rec.wait_for(upto("handoff"), t.unpack_for(payload.archive_bytes), phase,
-                 "the hand-off line ('Jumping to kernel-image entry point...' or "
-                 "'Enabling MMU and jumping to entry point...')")
+    rec.wait_for(
+        upto("handoff"),
+        t.unpack_for(payload.archive_bytes),
+        phase,
+        "the hand-off line ('Jumping to kernel-image entry point...' or 'Enabling MMU and jumping to entry point...')",
+    )
     phase = "kernel"
     if at_handoff is not None:
         at_handoff(tl)
@@ -216,10 +239,16 @@ def follow(rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload,
         _follow_kernel(rec, tl, target, verdict_out if verdict_out is not None else [])
 
 
-def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: Path | None,
-             extra_args: list[str] | None = None,
-             at_handoff: Callable[[Timeline], None] | None = None,
-             until: str = "verdict", attach: Attachment | None = None) -> BootResult:
+def run_boot(
+    strategy: BootStrategy,
+    target: Target,
+    payload: Payload,
+    out_dir: Path | None,
+    extra_args: list[str] | None = None,
+    at_handoff: Callable[[Timeline], None] | None = None,
+    until: str = "verdict",
+    attach: Attachment | None = None,
+) -> BootResult:
     """Boot `payload` once and return its record; the target is off afterwards.
     With `attach` the console is also a person's until they detach."""
     if out_dir is not None:
@@ -243,14 +272,14 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
     except BootFailure as exc:
         failure = exc if exc.phase != "console" else _console_lost(exc, strategy, tl, target)
         if not failure.last_lines and rec is not None:  # e.g. a debugger's or QMP's failure:
-            failure.last_lines = rec.tail()             # the console had its say before it
+            failure.last_lines = rec.tail()  # the console had its say before it
     finally:
         try:
             strategy.transition("off")
         finally:
             if rec is not None:
                 rec.close()
-            elif log is not None:   # ended before a console was attached: an empty log says so
+            elif log is not None:  # ended before a console was attached: an empty log says so
                 try:
                     log.touch()
                 except OSError:
@@ -264,7 +293,7 @@ def run_boot(strategy: BootStrategy, target: Target, payload: Payload, out_dir: 
     if out_dir is not None:
         try:
             (out_dir / "timeline.json").write_text(json.dumps(tl.to_json(), indent=2))
-        except OSError as exc:      # the verdict stands; report.write says what is missing
+        except OSError as exc:  # the verdict stands; report.write says what is missing
             errors.append(f"timeline.json: {exc.strerror or exc}")
     if errors:
         result.extras["write_errors"] = errors

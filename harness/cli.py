@@ -1,4 +1,5 @@
 """The `harness` command: doctor, build, boot."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,14 @@ if TYPE_CHECKING:
 def _variant(machine: str, args: argparse.Namespace, uart_base: int | None = None) -> Variant:
     mode = "early-mmu" if args.mode == "fallback" else args.mode
     pt = 1 if args.mode == "fallback" else None
-    return Variant(machine=machine, mode=mode, bug=args.bug, pt_pages=pt,
-                   blob_bytes=int(args.blob_mib * (1 << 20)), uart_base=uart_base)
+    return Variant(
+        machine=machine,
+        mode=mode,
+        bug=args.bug,
+        pt_pages=pt,
+        blob_bytes=int(args.blob_mib * (1 << 20)),
+        uart_base=uart_base,
+    )
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -48,31 +55,36 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
-    target = with_overrides(load(options.target_name(args.target)), expect=args.expect,
-                            fail_on=args.fail_on, silent_ok=args.silent_ok,
-                            timeouts=args.harness_timeout)
+    target = with_overrides(
+        load(options.target_name(args.target)),
+        expect=args.expect,
+        fail_on=args.fail_on,
+        silent_ok=args.silent_ok,
+        timeouts=args.harness_timeout,
+    )
     if args.image:
         payload = from_user(Path(args.image))
     else:
         payload = None
     results = Path(args.results) if args.results else Path(tempfile.mkdtemp(prefix="harness-boot-"))
-    if target.remote and args.dry_run:     # a lab board: no coordinator needed
+    if target.remote and args.dry_run:  # a lab board: no coordinator needed
         from .uboot import dry_run_offline
-        boot_file = payload.boot_file if payload else \
-            from_build(build(_variant(target.machine, args, target.console_uart)),
-                       target.image_format).boot_file
+
+        boot_file = (
+            payload.boot_file
+            if payload
+            else from_build(build(_variant(target.machine, args, target.console_uart)), target.image_format).boot_file
+        )
         print(dry_run_offline(target, boot_file))
         return 0
     with ExitStack() as stack:
-        session = _session(stack, target, results, args.history, args.results, args.coherence,
-                           args.cache_start)
+        session = _session(stack, target, results, args.history, args.results, args.coherence, args.cache_start)
         if payload is None:
             payload = session.payload(_variant(target.machine, args, target.console_uart))
-        if args.dry_run:                # a command a person can paste (session.dry_run)
+        if args.dry_run:  # a command a person can paste (session.dry_run)
             print(session.dry_run(payload))
             return 0
-        outcome = _boot(stack, session, payload, args, verify=args.verify, until=args.until,
-                        early_map=args.early_map)
+        outcome = _boot(stack, session, payload, args, verify=args.verify, until=args.until, early_map=args.early_map)
     print(summary(outcome.result, outcome.checks))
     return 0 if outcome.result.ok and not outcome.failed else 1
 
@@ -88,33 +100,44 @@ def _fresh_dir(results: Path, stamp: str) -> Path:
         except FileExistsError:
             continue
         except OSError:
-            return out      # prepare_dir says why, naming it, before power-on
+            return out  # prepare_dir says why, naming it, before power-on
     return results / stamp
 
 
-def _session(stack: ExitStack, target: Target, results: Path, history: str | None,
-             results_arg: str | None, coherence: bool,
-             cache_start: str | None = None) -> "BootSession":
+def _session(
+    stack: ExitStack,
+    target: Target,
+    results: Path,
+    history: str | None,
+    results_arg: str | None,
+    coherence: bool,
+    cache_start: str | None = None,
+) -> "BootSession":
     """A boot session for the CLI (a lab target's place held, a virtual lab started),
     closed when `stack` closes."""
     from .session import BootSession
-    if target.remote:                  # hold the place (start a virtual lab)
+
+    if target.remote:  # hold the place (start a virtual lab)
         from .lab import lab_session
+
         stack.enter_context(lab_session(target, results / "lab"))
-    session = BootSession(target, _fresh_dir(results, time.strftime("%Y%m%d-%H%M%S")),
-                          coherence=coherence, cache_start=cache_start,
-                          history=history_path(history, Path(results_arg) if results_arg
-                                               else history_cli.RESULTS))
+    session = BootSession(
+        target,
+        _fresh_dir(results, time.strftime("%Y%m%d-%H%M%S")),
+        coherence=coherence,
+        cache_start=cache_start,
+        history=history_path(history, Path(results_arg) if results_arg else history_cli.RESULTS),
+    )
     stack.callback(session.close)
     return session
 
 
-def _boot(stack: ExitStack, session: "BootSession", payload: Payload, args: argparse.Namespace,
-          **kw: Any) -> "Outcome":
+def _boot(stack: ExitStack, session: "BootSession", payload: Payload, args: argparse.Namespace, **kw: Any) -> "Outcome":
     """One boot with the person-facing options: --interactive and --gdb."""
     attach = None
     if args.interactive:
         from .interactive import Terminal
+
         attach = stack.enter_context(Terminal())
     return session.boot(payload, attach=attach, gdb=args.gdb, **kw)
 
@@ -122,25 +145,37 @@ def _boot(stack: ExitStack, session: "BootSession", payload: Payload, args: argp
 def cmd_repro(args: argparse.Namespace) -> int:
     """Rerun the boot a result records; say whether the outcome matches."""
     from .repro import plan, verdict_line
+
     results = Path(args.results) if args.results else Path(tempfile.mkdtemp(prefix="harness-repro-"))
     p = plan(args.result, results)
     for note in p.notes:
         print(f"harness: {note}")
     o = p.options
-    print(f"harness: rerunning {p.boot_id} ({p.source}): {p.payload.label} "
-          f"[sha256 {str(p.doc['payload']['sha256'])[:12]}] on {p.target.name}, mode "
-          f"{p.doc.get('mode')}, options coherence={o['coherence']} verify={o['verify']} "
-          f"until={o['until']}" + (f" extra={' '.join(o['extra'])}" if o["extra"] else ""))
+    print(
+        f"harness: rerunning {p.boot_id} ({p.source}): {p.payload.label} "
+        f"[sha256 {str(p.doc['payload']['sha256'])[:12]}] on {p.target.name}, mode "
+        f"{p.doc.get('mode')}, options coherence={o['coherence']} verify={o['verify']} "
+        f"until={o['until']}" + (f" extra={' '.join(o['extra'])}" if o["extra"] else "")
+    )
     with ExitStack() as stack:
-        session = _session(stack, p.target, results, args.history, args.results, o["coherence"],
-                           o.get("cache_start"))
-        outcome = _boot(stack, session, p.payload, args, extra=o["extra"],
-                        coherence=o["coherence"], verify=o["verify"], until=o["until"],
-                        early_map=bool(o.get("early_map")))
+        session = _session(stack, p.target, results, args.history, args.results, o["coherence"], o.get("cache_start"))
+        outcome = _boot(
+            stack,
+            session,
+            p.payload,
+            args,
+            extra=o["extra"],
+            coherence=o["coherence"],
+            verify=o["verify"],
+            until=o["until"],
+            early_map=bool(o.get("early_map")),
+        )
     print(summary(outcome.result, outcome.checks))
-    now = ReproOutcome(outcome.result.ok,
-                   (outcome.result.failure.kind, outcome.result.failure.phase)
-                   if outcome.result.failure else None, tuple(sorted(outcome.failed)))
+    now = ReproOutcome(
+        outcome.result.ok,
+        (outcome.result.failure.kind, outcome.result.failure.phase) if outcome.result.failure else None,
+        tuple(sorted(outcome.failed)),
+    )
     same, line = verdict_line(p.recorded, now)
     print(f"harness: {line}")
     return 0 if same else 1
@@ -150,18 +185,25 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """List what an elfloader image will unpack: its archive, images, segments, hashes."""
     payload = from_user(Path(args.image))
     lo, hi = payload.loader.span
-    print(f"{payload.elf}: elfloader [{lo:#x}..{hi:#x}), entry {payload.loader.entry:#x}, "
-          f"archive {payload.archive_bytes} bytes, hand-off contract '{payload.contract}'")
+    print(
+        f"{payload.elf}: elfloader [{lo:#x}..{hi:#x}), entry {payload.loader.entry:#x}, "
+        f"archive {payload.archive_bytes} bytes, hand-off contract '{payload.contract}'"
+    )
     print("  members: " + ", ".join(f"{m.name} ({m.data.size} bytes)" for m in payload.members))
     for img in payload.images:
-        print(f"  image '{img.name}': entry {img.entry:#x} (physical {img.entry_paddr:#x}), "
-              f"{len(img.segments)} PT_LOADs")
+        print(
+            f"  image '{img.name}': entry {img.entry:#x} (physical {img.entry_paddr:#x}), {len(img.segments)} PT_LOADs"
+        )
         for s in img.segments:
-            print(f"    [{s.index}] paddr={s.paddr:#012x} vaddr={s.vaddr:#x} filesz={s.filesz:<10} "
-                  f"memsz={s.memsz:<10} {s.flag_str:3} crc32={s.crc32:#010x}")
+            print(
+                f"    [{s.index}] paddr={s.paddr:#012x} vaddr={s.vaddr:#x} filesz={s.filesz:<10} "
+                f"memsz={s.memsz:<10} {s.flag_str:3} crc32={s.crc32:#010x}"
+            )
     for h in payload.hashes:
-        print(f"  hash member '{h.member}' ({h.algorithm}) for '{h.covers}': "
-              f"{'matches' if h.ok else 'MISMATCH'}: {h.describe()}")
+        print(
+            f"  hash member '{h.member}' ({h.algorithm}) for '{h.covers}': "
+            f"{'matches' if h.ok else 'MISMATCH'}: {h.describe()}"
+        )
     return 0
 
 
@@ -179,29 +221,51 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--mode", default="early-mmu", choices=[*MODES, "fallback"])
         sp.add_argument("--bug", default="none", choices=BUGS, help="negative control to build in")
         sp.add_argument("--blob-mib", type=float, default=1.0, help="size of the probe's random blob")
-    options.register(bt.add_argument)     # the options pytest has too (harness/options.py)
-    bt.add_argument("--dry-run", action="store_true",
-                    help="print a command that runs this boot by hand (console on the "
-                         "terminal; U-Boot targets: the commands to type) and stop")
-    bt.add_argument("--verify", action="store_true",
-                    help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)")
-    bt.add_argument("--early-map", action="store_true",
-                    help="stop where the loader turns its MMU on, walk its page tables and check "
-                         "that no carve-out of the target (memory_map.carve_outs) and nothing "
-                         "outside DRAM but the UART page is mapped Normal (QEMU targets that "
-                         "start the loader directly)")
-    bt.add_argument("--until", choices=["verdict", "handoff"], default="verdict",
-                    help="end the boot at the kernel's verdict (default) or at the hand-off "
-                         "(enough for --coherence / --verify; the kernel check then skips)")
-    for sp in (bt, rp := sub.add_parser("repro", help="rerun exactly the boot a result records "
-                                         "and say whether the outcome is the same")):
-        sp.add_argument("--interactive", action="store_true",
-                        help="the console on this terminal too (Ctrl-] detaches and powers off)")
-        sp.add_argument("--gdb", action="store_true",
-                        help="gdbstub on 127.0.0.1, the guest held at the loader entry; prints "
-                             "the gdb-multiarch command (QEMU targets started directly)")
-    rp.add_argument("result", metavar="RESULT",
-                    help="a result folder, its result.json, or JUNIT.xml::TEST")
+    options.register(bt.add_argument)  # the options pytest has too (harness/options.py)
+    bt.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print a command that runs this boot by hand (console on the "
+        "terminal; U-Boot targets: the commands to type) and stop",
+    )
+    bt.add_argument(
+        "--verify",
+        action="store_true",
+        help="stop at the kernel entry and compare memory with the ELF images (gdbstub + QMP)",
+    )
+    bt.add_argument(
+        "--early-map",
+        action="store_true",
+        help="stop where the loader turns its MMU on, walk its page tables and check "
+        "that no carve-out of the target (memory_map.carve_outs) and nothing "
+        "outside DRAM but the UART page is mapped Normal (QEMU targets that "
+        "start the loader directly)",
+    )
+    bt.add_argument(
+        "--until",
+        choices=["verdict", "handoff"],
+        default="verdict",
+        help="end the boot at the kernel's verdict (default) or at the hand-off "
+        "(enough for --coherence / --verify; the kernel check then skips)",
+    )
+    for sp in (
+        bt,
+        rp := sub.add_parser(
+            "repro", help="rerun exactly the boot a result records and say whether the outcome is the same"
+        ),
+    ):
+        sp.add_argument(
+            "--interactive",
+            action="store_true",
+            help="the console on this terminal too (Ctrl-] detaches and powers off)",
+        )
+        sp.add_argument(
+            "--gdb",
+            action="store_true",
+            help="gdbstub on 127.0.0.1, the guest held at the loader entry; prints "
+            "the gdb-multiarch command (QEMU targets started directly)",
+        )
+    rp.add_argument("result", metavar="RESULT", help="a result folder, its result.json, or JUNIT.xml::TEST")
     options.register(rp.add_argument, only=("--results", "--history"))
     sel4_cli.add_parser(sub)
     mutate_cli.add_parser(sub)

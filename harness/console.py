@@ -8,6 +8,7 @@ stamp (a loaded host or a network serial port batches them), so each line also
 carries when the read before it drained the console, the earliest its last byte
 can have arrived.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -21,7 +22,7 @@ import pexpect
 from .errors import BootFailure
 
 T = TypeVar("T")
-CLOSED = "the target's console closed: "    # how a lost console's failure begins
+CLOSED = "the target's console closed: "  # how a lost console's failure begins
 READ_SIZE = 4096
 
 
@@ -76,7 +77,7 @@ def split_lines(buffer: str, data: str) -> tuple[list[str], str]:
 
     NULs go with the CRs: a UART that glitches at reset prints one before U-Boot's
     banner, and `\0U-Boot 2024.01` would not be recognised."""
-    if "\n" not in data:       # a long line arriving in pieces: no re-split of all of it
+    if "\n" not in data:  # a long line arriving in pieces: no re-split of all of it
         return [], buffer + data
     *complete, rest = (buffer + data).split("\n")
     return [_clean(c) for c in complete], rest
@@ -89,8 +90,9 @@ def _clean(text: str) -> str:
 class ConsoleRecorder:
     """Reads a labgrid console, keeps every line with its arrival time, logs it."""
 
-    def __init__(self, console: Readable, log_path: Path | None = None,
-                 is_alive: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, console: Readable, log_path: Path | None = None, is_alive: Callable[[], bool] | None = None
+    ) -> None:
         self.console = console
         self.lines: list[ConsoleLine] = []
         self.partial = ""
@@ -101,8 +103,8 @@ class ConsoleRecorder:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._is_alive = is_alive
         self._seen = 0
-        self._drained_ns = self.t0_ns    # the last read that left nothing behind ended here
-        self.log_error: str | None = None     # why console.log stopped being written
+        self._drained_ns = self.t0_ns  # the last read that left nothing behind ended here
+        self.log_error: str | None = None  # why console.log stopped being written
 
     def close(self) -> None:
         self.partial += self._decoder.decode(b"", final=True)
@@ -116,7 +118,7 @@ class ConsoleRecorder:
         if log is not None:
             try:
                 log.close()
-            except OSError as exc:      # the last buffered bytes did not fit
+            except OSError as exc:  # the last buffered bytes did not fit
                 self.log_error = self.log_error or f"console.log: {exc.strerror or exc}"
 
     def _add(self, text: str, t_ns: int, after_ns: int | None = None) -> None:
@@ -129,8 +131,7 @@ class ConsoleRecorder:
             except OSError as exc:
                 # a full or vanished results folder: the lines stay in memory, the boot
                 # goes on, and the result says from when on the log is missing
-                self.log_error = (f"console.log: {exc.strerror or exc} (from "
-                                  f"{(t_ns - self.t0_ns) / 1e9:.3f} s on)")
+                self.log_error = f"console.log: {exc.strerror or exc} (from {(t_ns - self.t0_ns) / 1e9:.3f} s on)"
                 self._drop_log()
 
     def poll(self, timeout: float) -> bool:
@@ -151,7 +152,7 @@ class ConsoleRecorder:
             self._drained_ns = now
             return False
         after = self._drained_ns
-        if len(data) < READ_SIZE:       # a full read may have left bytes that came earlier
+        if len(data) < READ_SIZE:  # a full read may have left bytes that came earlier
             self._drained_ns = now
         complete, self.partial = split_lines(self.partial, self._decoder.decode(data))
         for text in complete:
@@ -165,8 +166,7 @@ class ConsoleRecorder:
         while self._is_alive is not None and self._is_alive() and time.monotonic() < end:
             time.sleep(0.02)
         gone = self._is_alive is not None and not self._is_alive()
-        what = CLOSED + ("the target exited" if gone else
-                         f"the connection ended, the target still runs ({detail})")
+        what = CLOSED + ("the target exited" if gone else f"the connection ended, the target still runs ({detail})")
         return BootFailure(what, kind="infrastructure", phase="console", last_lines=self.tail())
 
     def tail(self, n: int = 15) -> list[str]:
@@ -175,30 +175,42 @@ class ConsoleRecorder:
 
     def new_lines(self) -> list[ConsoleLine]:
         """Lines not yet handed out by `new_lines` (for incremental parsing)."""
-        fresh = self.lines[self._seen:]
+        fresh = self.lines[self._seen :]
         self._seen = len(self.lines)
         return fresh
 
-    def wait_for(self, match: Callable[[ConsoleLine], T | None], timeout: float, phase: str,
-                 what: str = "", on_line: Callable[[ConsoleLine], None] | None = None,
-                 partial: Callable[[str], T | None] | None = None) -> T:
+    def wait_for(
+        self,
+        match: Callable[[ConsoleLine], T | None],
+        timeout: float,
+        phase: str,
+        what: str = "",
+        on_line: Callable[[ConsoleLine], None] | None = None,
+        partial: Callable[[str], T | None] | None = None,
+    ) -> T:
         """Read until `match` returns something for a line (or `partial` for the
         unfinished line, e.g. a prompt without newline), else fail at `timeout`."""
         hit = self.wait_quiet(match, timeout, phase, what, on_line, partial, quiet=None)
         assert hit is not None
         return hit
 
-    def wait_quiet(self, match: Callable[[ConsoleLine], T | None], timeout: float, phase: str,
-                   what: str = "", on_line: Callable[[ConsoleLine], None] | None = None,
-                   partial: Callable[[str], T | None] | None = None,
-                   quiet: float | None = None) -> T | None:
+    def wait_quiet(
+        self,
+        match: Callable[[ConsoleLine], T | None],
+        timeout: float,
+        phase: str,
+        what: str = "",
+        on_line: Callable[[ConsoleLine], None] | None = None,
+        partial: Callable[[str], T | None] | None = None,
+        quiet: float | None = None,
+    ) -> T | None:
         """As wait_for, but return None once the console has been silent for `quiet` s."""
         deadline = time.monotonic() + timeout
         last_heard = time.monotonic()
         while True:
             while self._seen < len(self.lines):
                 line = self.lines[self._seen]
-                self._seen += 1     # one at a time: lines after a hit stay for the next wait
+                self._seen += 1  # one at a time: lines after a hit stay for the next wait
                 if on_line:
                     on_line(line)
                 hit = match(line)
@@ -212,9 +224,12 @@ class ConsoleRecorder:
                 return None
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BootFailure(f"timed out after {timeout:.0f} s waiting for {what or phase}",
-                                  kind="product" if self.lines else "infrastructure",
-                                  phase=phase, last_lines=self.tail())
+                raise BootFailure(
+                    f"timed out after {timeout:.0f} s waiting for {what or phase}",
+                    kind="product" if self.lines else "infrastructure",
+                    phase=phase,
+                    last_lines=self.tail(),
+                )
             if self.poll(min(left, 0.5, quiet or 0.5)):
                 last_heard = time.monotonic()
 

@@ -3,6 +3,7 @@
 A HarnessError carries where the problem is (file, field) and how to fix it, so
 the CLI and the pytest plugin can print one clear line instead of a traceback.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 class HarnessError(Exception):
     """A problem the user can fix: bad input, a missing tool, a failed build."""
 
-    def __init__(self, what: str, *, file: str | Path | None = None,
-                 field: str | None = None, fix: str | None = None) -> None:
+    def __init__(
+        self, what: str, *, file: str | Path | None = None, field: str | None = None, fix: str | None = None
+    ) -> None:
         self.what = what
         self.file = str(file) if file is not None else None
         self.field = field
@@ -34,8 +36,7 @@ class BootFailure(Exception):
     error), so nightly CI can tell a broken lab or set-up from a broken loader.
     """
 
-    def __init__(self, message: str, *, kind: str, phase: str,
-                 last_lines: list[str] | None = None) -> None:
+    def __init__(self, message: str, *, kind: str, phase: str, last_lines: list[str] | None = None) -> None:
         self.kind = kind
         self.phase = phase
         self.last_lines = last_lines or []

@@ -7,6 +7,7 @@ reading thread (labgrid's console steps are not thread-safe). Ctrl-] (as in
 telnet) detaches: the boot ends there and the target is powered off. After the
 boot's own end the console stays attached until the person detaches.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ from typing import IO, Any
 from .console import ConsoleRecorder
 from .errors import BootFailure
 
-DETACH = b"\x1d"            # Ctrl-]
+DETACH = b"\x1d"  # Ctrl-]
 DETACH_NAME = "Ctrl-]"
 
 
@@ -27,16 +28,16 @@ class Detached(BootFailure):
     """The person detached: the boot ends here, the target is powered off."""
 
     def __init__(self) -> None:
-        super().__init__(f"detached by the user ({DETACH_NAME})", kind="infrastructure",
-                         phase="console")
+        super().__init__(f"detached by the user ({DETACH_NAME})", kind="infrastructure", phase="console")
 
 
 class Terminal:
     """This terminal as the target's console (a context manager: the terminal's mode
     is restored on exit, also after an error)."""
 
-    def __init__(self, stdin: IO[Any] | None = None, stdout: IO[bytes] | None = None,
-                 say: IO[str] | None = None) -> None:
+    def __init__(
+        self, stdin: IO[Any] | None = None, stdout: IO[bytes] | None = None, say: IO[str] | None = None
+    ) -> None:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout.buffer
         self.say = say or sys.stderr
@@ -48,16 +49,14 @@ class Terminal:
         if os.isatty(self._fd):
             self._saved = termios.tcgetattr(self._fd)
             mode = termios.tcgetattr(self._fd)
-            mode[0] &= ~(termios.IXON | termios.ICRNL)               # Ctrl-S/Q, CR as typed
+            mode[0] &= ~(termios.IXON | termios.ICRNL)  # Ctrl-S/Q, CR as typed
             mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG)  # keys go to the target
             mode[6][termios.VMIN], mode[6][termios.VTIME] = 1, 0
             termios.tcsetattr(self._fd, termios.TCSANOW, mode)
-        self.tell(f"console attached: what you type goes to the target; {DETACH_NAME} "
-                  "detaches and powers off")
+        self.tell(f"console attached: what you type goes to the target; {DETACH_NAME} detaches and powers off")
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._saved is not None:
             termios.tcsetattr(self._fd, termios.TCSANOW, self._saved)
             self._saved = None
@@ -75,19 +74,21 @@ class Terminal:
             return b""
         data = os.read(self._fd, 1024)
         if not data:
-            self._eof = True        # stdin closed: nothing more will be typed
+            self._eof = True  # stdin closed: nothing more will be typed
         if DETACH in data:
             raise Detached()
         return data
 
     def linger(self, rec: ConsoleRecorder) -> None:
         """After the boot's end: keep the console attached (and recorded) until detached."""
-        self.tell(f"the boot has run its course; the console stays attached: {DETACH_NAME} "
-                  "detaches, powers off and prints the checks")
+        self.tell(
+            f"the boot has run its course; the console stays attached: {DETACH_NAME} "
+            "detaches, powers off and prints the checks"
+        )
         try:
             while True:
                 rec.poll(0.2)
-        except BootFailure:         # detached, or the target went away
+        except BootFailure:  # detached, or the target went away
             return
 
 

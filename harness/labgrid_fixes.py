@@ -12,6 +12,7 @@ that into "UserWarning: unhandled exception during event notification:
 QEMUDriver(...)" on every later step of the boot. The fix gives every console
 an (empty) buffer before a flush, so nothing is lost and nothing is raised.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable

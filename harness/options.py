@@ -22,6 +22,7 @@ Options only one side has stay defined on that side:
 `harness repro` takes `--results` and `--history` from this table too; everything else
 it reads from the record it reruns.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,14 +74,13 @@ class Option:
 
 
 def _target(value: str) -> str:
-    resolve(value)          # an unknown name or a missing file: HarnessError naming --target
+    resolve(value)  # an unknown name or a missing file: HarnessError naming --target
     return value
 
 
 def _cache_start(value: str) -> str:
     if value not in START_STATES:
-        raise HarnessError(f"bad value {value!r}", field="--cache-start",
-                           fix=f"use one of: {', '.join(START_STATES)}")
+        raise HarnessError(f"bad value {value!r}", field="--cache-start", fix=f"use one of: {', '.join(START_STATES)}")
     return value
 
 
@@ -90,9 +90,11 @@ def _silent_ok(value: str) -> float:
     except ValueError:
         seconds = math.nan
     if not (seconds > 0 and math.isfinite(seconds)):
-        raise HarnessError(f"bad value {value!r}: not a positive number of seconds",
-                           field="--silent-ok",
-                           fix="give the seconds of quiet after the hand-off that mean success, e.g. 3")
+        raise HarnessError(
+            f"bad value {value!r}: not a positive number of seconds",
+            field="--silent-ok",
+            fix="give the seconds of quiet after the hand-off that mean success, e.g. 3",
+        )
     return seconds
 
 
@@ -101,50 +103,86 @@ def _regex(flag: str) -> Callable[[str], str]:
         try:
             re.compile(value)
         except re.error as exc:
-            raise HarnessError(f"/{value}/ is not a regular expression ({exc})", field=flag,
-                               fix=f"quote the pattern and escape special characters, "
-                                   f"e.g. {flag} 'Test suite passed\\.'") from None
+            raise HarnessError(
+                f"/{value}/ is not a regular expression ({exc})",
+                field=flag,
+                fix=f"quote the pattern and escape special characters, e.g. {flag} 'Test suite passed\\.'",
+            ) from None
         return value
+
     return check
 
 
 def _timeout(value: str) -> str:
-    parse_timeout(value)    # PHASE=SECONDS, the phase a known one: HarnessError naming --timeout
+    parse_timeout(value)  # PHASE=SECONDS, the phase a known one: HarnessError naming --timeout
     return value
 
 
 SHARED: tuple[Option, ...] = (
-    Option("--target", f"target name (targets/NAME.yaml) or path to a target file (default: "
-                       f"${TARGET_ENV}, else {DEFAULT_TARGET})", metavar="NAME", check=_target),
-    Option("--image", "boot this seL4 elfloader image instead of the reference builds",
-           metavar="FILE"),
-    Option("--results", "directory for console logs, timelines and reports (default: results/ "
-                        "under pytest, a new temporary directory for harness)", metavar="DIR"),
-    Option("--history", "record every boot in this SQLite history (default: $HARNESS_HISTORY, "
-                        "else history.sqlite in the --results directory, or in results/ when "
-                        "none is given; 'off' records nothing)", metavar="PATH"),
-    Option("--coherence", "run under the cache-model plugin: coherence checks and modeled "
-                          "board time", kind="flag"),
-    Option("--cache-start", "the cache model's start state: warm (valid clean lines over the "
-                            "image and its destinations, as firmware may leave them; default on "
-                            "direct boots) or cold (empty; default behind U-Boot)",
-           metavar="{" + ",".join(START_STATES) + "}", check=_cache_start),
-    Option("--expect", "a console line matching REGEX after the hand-off passes the boot "
-                       "(repeatable; sel4test's 'All is well in the universe' always does)",
-           kind="list", metavar="REGEX", check=_regex("--expect")),
-    Option("--fail-on", "a console line matching REGEX after the hand-off fails the boot "
-                        "(repeatable; sel4test's '*** FAILURES DETECTED ***' always does)",
-           kind="list", metavar="REGEX", check=_regex("--fail-on")),
-    Option("--silent-ok", "a kernel quiet this long after the hand-off counts as success",
-           metavar="SECONDS", check=_silent_ok),
+    Option(
+        "--target",
+        f"target name (targets/NAME.yaml) or path to a target file (default: ${TARGET_ENV}, else {DEFAULT_TARGET})",
+        metavar="NAME",
+        check=_target,
+    ),
+    Option("--image", "boot this seL4 elfloader image instead of the reference builds", metavar="FILE"),
+    Option(
+        "--results",
+        "directory for console logs, timelines and reports (default: results/ "
+        "under pytest, a new temporary directory for harness)",
+        metavar="DIR",
+    ),
+    Option(
+        "--history",
+        "record every boot in this SQLite history (default: $HARNESS_HISTORY, "
+        "else history.sqlite in the --results directory, or in results/ when "
+        "none is given; 'off' records nothing)",
+        metavar="PATH",
+    ),
+    Option("--coherence", "run under the cache-model plugin: coherence checks and modeled board time", kind="flag"),
+    Option(
+        "--cache-start",
+        "the cache model's start state: warm (valid clean lines over the "
+        "image and its destinations, as firmware may leave them; default on "
+        "direct boots) or cold (empty; default behind U-Boot)",
+        metavar="{" + ",".join(START_STATES) + "}",
+        check=_cache_start,
+    ),
+    Option(
+        "--expect",
+        "a console line matching REGEX after the hand-off passes the boot "
+        "(repeatable; sel4test's 'All is well in the universe' always does)",
+        kind="list",
+        metavar="REGEX",
+        check=_regex("--expect"),
+    ),
+    Option(
+        "--fail-on",
+        "a console line matching REGEX after the hand-off fails the boot "
+        "(repeatable; sel4test's '*** FAILURES DETECTED ***' always does)",
+        kind="list",
+        metavar="REGEX",
+        check=_regex("--fail-on"),
+    ),
+    Option(
+        "--silent-ok",
+        "a kernel quiet this long after the hand-off counts as success",
+        metavar="SECONDS",
+        check=_silent_ok,
+    ),
     # dest: pytest-timeout, when installed, owns the attribute `timeout`
-    Option("--timeout", "override one phase timeout of the target, e.g. kernel=300 (repeatable)",
-           kind="list", metavar="PHASE=SECONDS", dest="harness_timeout", check=_timeout),
+    Option(
+        "--timeout",
+        "override one phase timeout of the target, e.g. kernel=300 (repeatable)",
+        kind="list",
+        metavar="PHASE=SECONDS",
+        dest="harness_timeout",
+        check=_timeout,
+    ),
 )
 
 
-def register(add: Callable[..., Any], table: Sequence[Option] = SHARED,
-             only: Iterable[str] | None = None) -> None:
+def register(add: Callable[..., Any], table: Sequence[Option] = SHARED, only: Iterable[str] | None = None) -> None:
     """Register the options (all, or the flags in `only`) through `add`:
     argparse's `add_argument` or a pytest option group's `addoption`."""
     wanted = set(only) if only is not None else None

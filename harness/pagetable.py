@@ -5,6 +5,7 @@ walks the tables TTBR0 points at when the MMU turns on and judges every block an
 the memory type its MAIR byte gives. Pure: the memory comes through `read(paddr, size)`,
 so the walk is tested on synthetic tables.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,8 +13,8 @@ from typing import Callable
 
 GRANULE_SHIFT = 12
 ENTRIES_BITS = 9
-ADDR_MASK = 0x0000_FFFF_FFFF_F000      # output address bits [47:12]
-MAX_TABLES = 4096                      # a walk that reads more is not a loader's early map
+ADDR_MASK = 0x0000_FFFF_FFFF_F000  # output address bits [47:12]
+MAX_TABLES = 4096  # a walk that reads more is not a loader's early map
 
 
 class WalkError(ValueError):
@@ -37,6 +38,7 @@ def memory_type(attr: int) -> str:
         if nibble & 0b1100 == 0b0100 or nibble & 0b1100 == 0b1100:
             return "write-back"
         return "write-through"
+
     outer, inner = cache(attr >> 4), cache(attr & 0xF)
     return f"Normal {inner}" if inner == outer else f"Normal inner {inner}, outer {outer}"
 
@@ -53,7 +55,7 @@ class Mapping:
     va: int
     pa: int
     size: int
-    attr: int          # the MAIR byte its AttrIndx selects
+    attr: int  # the MAIR byte its AttrIndx selects
     attr_index: int
 
     @property
@@ -65,8 +67,10 @@ class Mapping:
         return is_normal(self.attr)
 
     def describe(self) -> str:
-        return (f"VA [{self.va:#x}..{self.va + self.size:#x}) -> PA [{self.pa:#x}..{self.pa_end:#x}) "
-                f"{memory_type(self.attr)} (AttrIndx {self.attr_index}, MAIR byte {self.attr:#04x})")
+        return (
+            f"VA [{self.va:#x}..{self.va + self.size:#x}) -> PA [{self.pa:#x}..{self.pa_end:#x}) "
+            f"{memory_type(self.attr)} (AttrIndx {self.attr_index}, MAIR byte {self.attr:#04x})"
+        )
 
 
 @dataclass(frozen=True)
@@ -80,15 +84,14 @@ class Regime:
 
     @property
     def va_bits(self) -> int:
-        return 64 - (self.tcr & 0x3F)        # T0SZ, the same place in every TCR layout
+        return 64 - (self.tcr & 0x3F)  # T0SZ, the same place in every TCR layout
 
     def check(self) -> None:
         tg0 = (self.tcr >> 14) & 3
         if tg0 != 0:
             raise WalkError(f"TCR_EL{self.el}.TG0 = {tg0}: only the 4 KiB granule is walked")
         if not 25 <= self.va_bits <= 48:
-            raise WalkError(f"TCR_EL{self.el}.T0SZ = {64 - self.va_bits}: a 4 KiB granule walk "
-                            "covers 25..48 VA bits")
+            raise WalkError(f"TCR_EL{self.el}.T0SZ = {64 - self.va_bits}: a 4 KiB granule walk covers 25..48 VA bits")
 
     @property
     def start_level(self) -> int:
@@ -117,16 +120,16 @@ def walk(regime: Regime, read: Callable[[int, int], bytes]) -> list[Mapping]:
         if len(raw) != entries * 8:
             raise WalkError(f"level-{level} table at {table:#x}: read {len(raw)} of {entries * 8} bytes")
         for i in range(entries):
-            desc = int.from_bytes(raw[8 * i:8 * i + 8], "little")
+            desc = int.from_bytes(raw[8 * i : 8 * i + 8], "little")
             va = va_base + (i << level_shift(level))
             kind = desc & 3
             if kind in (0, 2):
-                continue                               # invalid
+                continue  # invalid
             if kind == 3 and level < 3:
                 visit(desc & ADDR_MASK, level + 1, 1 << ENTRIES_BITS, va)
                 continue
             if kind == 1 and level in (0, 3):
-                continue                               # reserved: faults like an invalid entry
+                continue  # reserved: faults like an invalid entry
             size = 1 << level_shift(level)
             pa = desc & ADDR_MASK & ~(size - 1)
             index = (desc >> 2) & 7
@@ -141,8 +144,13 @@ def merge(mappings: list[Mapping]) -> list[Mapping]:
     out: list[Mapping] = []
     for m in sorted(mappings, key=lambda m: m.va):
         last = out[-1] if out else None
-        if last is not None and last.va + last.size == m.va and last.pa_end == m.pa \
-                and last.attr == m.attr and last.attr_index == m.attr_index:
+        if (
+            last is not None
+            and last.va + last.size == m.va
+            and last.pa_end == m.pa
+            and last.attr == m.attr
+            and last.attr_index == m.attr_index
+        ):
             out[-1] = Mapping(last.va, last.pa, last.size + m.size, last.attr, last.attr_index)
         else:
             out.append(m)

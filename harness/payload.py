@@ -5,6 +5,7 @@ here: an elfloader ELF whose embedded CPIO archive lists the images it will
 unpack. The expected segments come from that archive with pyelftools, never
 from the loader's own report.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -41,10 +42,10 @@ def member_image_name(member: str) -> str:
 class Payload:
     """An elfloader image to boot and the ELF images inside it."""
 
-    elf: Path                     # the elfloader ELF (inspected)
-    boot_file: Path               # what the target is given (ELF, or Image-format binary)
+    elf: Path  # the elfloader ELF (inspected)
+    boot_file: Path  # what the target is given (ELF, or Image-format binary)
     variant: Variant | None = None  # None: a user's image brought with --image
-    contract_override: str | None = None    # force a contract (CONTRACTS)
+    contract_override: str | None = None  # force a contract (CONTRACTS)
 
     @property
     def reference(self) -> bool:
@@ -85,8 +86,12 @@ class Payload:
                 continue
             out.append(read_elf(m.data, member_image_name(m.name)))
         if not out or out[0].name != "kernel":
-            raise HarnessError("the archive has no kernel.elf first", file=self.elf,
-                               field="cpio archive", fix="put kernel.elf first in the archive")
+            raise HarnessError(
+                "the archive has no kernel.elf first",
+                file=self.elf,
+                field="cpio archive",
+                fix="put kernel.elf first in the archive",
+            )
         return tuple(out)
 
     @cached_property
@@ -103,8 +108,11 @@ class Payload:
         out = []
         for h in (m for m in members if is_hash_member(m)):
             algo = hash_algorithm(h)
-            checked = [m for m in elves if m.name == "kernel.elf"] if h.name == "kernel.bin" \
+            checked = (
+                [m for m in elves if m.name == "kernel.elf"]
+                if h.name == "kernel.bin"
                 else [m for m in elves if m.name != "kernel.elf"]
+            )
             for m in checked:
                 digest = hashlib.new(algo)
                 for chunk in m.data.chunks():
@@ -137,8 +145,9 @@ class Payload:
         if tl is not None and tl.dtb_range and tl.dtb_range[0] <= paddr <= tl.dtb_range[1]:
             return "the DTB the loader copied"
         lo, hi = self.loader.span
-        if lo <= paddr < hi or (tl is not None and tl.loader_range
-                                and tl.loader_range[0] <= paddr <= tl.loader_range[1]):
+        if lo <= paddr < hi or (
+            tl is not None and tl.loader_range and tl.loader_range[0] <= paddr <= tl.loader_range[1]
+        ):
             return "the elfloader itself"
         return "outside every image and the loader (a device, or the loader's stack/bss?)"
 
@@ -147,11 +156,11 @@ class Payload:
 class ArchiveHash:
     """One hash member checked against the archived file it covers."""
 
-    member: str          # kernel.bin | app.bin
-    algorithm: str       # sha256 | md5
-    says: str            # the digest the member holds (hex)
-    covers: str          # the archived file it is compared with
-    actual: str          # that file's digest (hex)
+    member: str  # kernel.bin | app.bin
+    algorithm: str  # sha256 | md5
+    says: str  # the digest the member holds (hex)
+    covers: str  # the archived file it is compared with
+    actual: str  # that file's digest (hex)
 
     @property
     def ok(self) -> bool:
@@ -160,18 +169,16 @@ class ArchiveHash:
     def describe(self) -> str:
         if self.ok:
             return f"{self.covers}: {self.algorithm} matches {self.member} ({self.says[:16]}...)"
-        return (f"{self.covers}: {self.algorithm} of the archived file is {self.actual}, "
-                f"{self.member} says {self.says}")
+        return f"{self.covers}: {self.algorithm} of the archived file is {self.actual}, {self.member} says {self.says}"
 
 
 def from_build(build: Build, image_format: str) -> Payload:
-    return Payload(build.elfloader, build.image if image_format == "Image" else build.elfloader,
-                   build.variant)
+    return Payload(build.elfloader, build.image if image_format == "Image" else build.elfloader, build.variant)
 
 
 def from_user(path: Path) -> Payload:
     """A user's seL4 elfloader image: validate it now so errors come before any boot."""
-    checked_file(path)      # "is a directory" / "no such file", named as the user wrote it
+    checked_file(path)  # "is a directory" / "no such file", named as the user wrote it
     payload = Payload(path.resolve(), path.resolve())
     payload.images  # noqa: B018 - parse eagerly for a clear error
     return payload

@@ -7,6 +7,7 @@ a plain seL4 elfloader, whose copy of an image follows its `ELF-loading image`
 line and whose last copy ends right before the hand-off line, the window comes
 from host stamps of those lines.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from .transfer import Transfer, read_transfer
 
 def _number(text: str) -> int | None:
     """An integer field of a console line (0x.. or decimal); None when it is not one."""
-    if len(text) > 40:      # no counter is that long (and int() refuses > 4300 digits)
+    if len(text) > 40:  # no counter is that long (and int() refuses > 4300 digits)
         return None
     try:
         return int(text, 0)
@@ -41,7 +42,7 @@ class Event:
     t_ns: int
     fields: dict[str, str]
     text: str
-    after_ns: int | None = None     # the line arrived in (after_ns, t_ns] (console.ConsoleLine)
+    after_ns: int | None = None  # the line arrived in (after_ns, t_ns] (console.ConsoleLine)
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,10 @@ class UnpackWindow:
     end_ns: int
     ticks: int | None = None
     freq: int | None = None
-    begin: str = ""     # what opened and closed it, for messages
+    begin: str = ""  # what opened and closed it, for messages
     end: str = ""
     start_after_ns: int | None = None
-    then: str = ""      # the phase from its end to the hand-off line, if it ends before it
+    then: str = ""  # the phase from its end to the hand-off line, if it ends before it
     fallback: str = ""
     error: str = ""
 
@@ -133,7 +134,7 @@ class Timeline:
     records: list[Record] = field(default_factory=list)
     images: list[ImageLoad] = field(default_factory=list)
     loader_range: tuple[int, int] | None = None
-    dtb_range: tuple[int, int] | None = None     # where the loader copied the DTB
+    dtb_range: tuple[int, int] | None = None  # where the loader copied the DTB
     errors: list[str] = field(default_factory=list)
 
     def feed(self, line: ConsoleLine) -> Event | Record | None:
@@ -142,9 +143,8 @@ class Timeline:
             self.records.append(rec)
             if rec.kind == "mark" and {"name", "ticks", "freq"} <= rec.fields.keys():
                 ticks, freq = _number(rec.fields["ticks"]), _number(rec.fields["freq"])
-                if ticks is not None and freq is not None:     # a garbled mark is no mark
-                    self.marks.append(Mark(rec.fields["name"], ticks, freq, line.t_ns,
-                                           rec.fields.get("image")))
+                if ticks is not None and freq is not None:  # a garbled mark is no mark
+                    self.marks.append(Mark(rec.fields["name"], ticks, freq, line.t_ns, rec.fields.get("image")))
             return rec
         hit = self.patterns.match(line.text)
         if hit is None:
@@ -167,7 +167,7 @@ class Timeline:
             elif ev.name == "paddr" and last == "loader.banner":
                 self.loader_range = rng
             elif ev.name == "paddr" and not self.images and self.loader_range is not None:
-                self.dtb_range = rng    # the one range printed between the banner and the images
+                self.dtb_range = rng  # the one range printed between the banner and the images
         elif ev.name == "virt_entry" and self.images:
             self.images[-1].virt_entry = int(ev.fields["entry"], 16)
         elif ev.name in ("loader.error", "uboot.error"):
@@ -195,8 +195,9 @@ class Timeline:
         return [r for r in self.records if r.kind == kind]
 
     def one(self, kind: str, **match: str) -> Record | None:
-        return next((r for r in self.records if r.kind == kind
-                     and all(r.fields.get(k) == v for k, v in match.items())), None)
+        return next(
+            (r for r in self.records if r.kind == kind and all(r.fields.get(k) == v for k, v in match.items())), None
+        )
 
     @property
     def mode(self) -> Record | None:
@@ -209,19 +210,24 @@ class Timeline:
     def kernel_end(self) -> Event | Record | None:
         """The kernel's last word in a boot: the probe's verdict or seL4's closing lines."""
         verdict = self.verdict
-        return verdict or self.last("workload.verdict", "kernel.success", "kernel.failure",
-                                    "kernel.userspace")
+        return verdict or self.last("workload.verdict", "kernel.success", "kernel.failure", "kernel.userspace")
 
     @property
     def verdict(self) -> Record | None:
-        return next((r for r in self.records if r.kind == "probe" and r.words[:1] == ("verdict",)),
-                    None)
+        return next((r for r in self.records if r.kind == "probe" and r.words[:1] == ("verdict",)), None)
 
     def unpack_window(self) -> UnpackWindow | None:
         begin, end = self.mark("unpack.begin"), self.mark("unpack.end", last=True)
         if begin and end:
-            return UnpackWindow(begin.t_ns, end.t_ns, end.ticks - begin.ticks, begin.freq,
-                          "@h mark unpack.begin", "@h mark unpack.end", then="verify+handoff")
+            return UnpackWindow(
+                begin.t_ns,
+                end.t_ns,
+                end.ticks - begin.ticks,
+                begin.freq,
+                "@h mark unpack.begin",
+                "@h mark unpack.end",
+                then="verify+handoff",
+            )
         timed = self.early_mmu_window()
         if timed is not None and timed.ticks is not None:
             return timed
@@ -239,11 +245,19 @@ class Timeline:
         on, clean = self.first("earlymmu.on"), self.last("earlymmu.clean")
         if on is None or clean is None:
             return None
-        span = tick_span(read_stamp(on.fields.get("timer"), on.text),
-                         read_stamp(clean.fields.get("timer"), clean.text))
-        return UnpackWindow(on.t_ns, clean.t_ns, span.ticks, span.freq, on.text, clean.text,
-                            on.after_ns, then="handoff" if span.ticks is not None else "",
-                            fallback=span.fallback, error=span.error)
+        span = tick_span(read_stamp(on.fields.get("timer"), on.text), read_stamp(clean.fields.get("timer"), clean.text))
+        return UnpackWindow(
+            on.t_ns,
+            clean.t_ns,
+            span.ticks,
+            span.freq,
+            on.text,
+            clean.text,
+            on.after_ns,
+            then="handoff" if span.ticks is not None else "",
+            fallback=span.fallback,
+            error=span.error,
+        )
 
     def _host_window(self, first: Event | None, timed: UnpackWindow | None) -> UnpackWindow | None:
         """From `first` to the hand-off line by host stamps, carrying why the loader's
@@ -251,10 +265,15 @@ class Timeline:
         handoff = self.first("handoff.mmu", "handoff")
         if first is None or handoff is None:
             return None
-        return UnpackWindow(first.t_ns, handoff.t_ns, begin=first.text, end=handoff.text,
-                            start_after_ns=first.after_ns,
-                            fallback=timed.fallback if timed else "",
-                            error=timed.error if timed else "")
+        return UnpackWindow(
+            first.t_ns,
+            handoff.t_ns,
+            begin=first.text,
+            end=handoff.text,
+            start_after_ns=first.after_ns,
+            fallback=timed.fallback if timed else "",
+            error=timed.error if timed else "",
+        )
 
     def seed_window(self) -> UnpackWindow | None:
         """The seed's measurement: the first USER image's `ELF-loading image` line to the
@@ -285,8 +304,7 @@ class Timeline:
             return ev.t_ns if ev else None
 
         def noted(name: str, step: str) -> int | None:
-            ev = next((e for e in self.events if e.name == name and e.fields.get("step") == step),
-                      None)
+            ev = next((e for e in self.events if e.name == name and e.fields.get("step") == step), None)
             return ev.t_ns if ev else None
 
         # U-Boot: banner -> prompt (resync, set-up commands) -> the load command, from its
@@ -294,9 +312,14 @@ class Timeline:
         # notes of the commands it typed (a bare log), the load runs from the prompt to
         # `## Booting kernel`.
         if any(e.name == "uboot.command" for e in self.events):
-            uboot = [("setup", at("uboot.prompt")), ("load", noted("uboot.command", "load")),
-                     ("bootm", _first_known(noted("uboot.returned", "load"),
-                                            noted("uboot.command", "boot"), at("uboot.booting")))]
+            uboot = [
+                ("setup", at("uboot.prompt")),
+                ("load", noted("uboot.command", "load")),
+                (
+                    "bootm",
+                    _first_known(noted("uboot.returned", "load"), noted("uboot.command", "boot"), at("uboot.booting")),
+                ),
+            ]
         else:
             uboot = [("load", at("uboot.prompt")), ("bootm", at("uboot.booting"))]
         starts: list[tuple[str, int | None]] = [
@@ -307,14 +330,15 @@ class Timeline:
             ("loader", at("loader.banner")),
             ("unpack", window.start_ns if window else None),
             # seL4's stock loader hands off right after its last copy: no such phase.
-            (window.then if window and window.then else "handoff",
-             window.end_ns if window and window.then else None),
+            (window.then if window and window.then else "handoff", window.end_ns if window and window.then else None),
             ("kernel", at("handoff.mmu", "handoff")),
             ("", end.t_ns if end else None),
         ]
         known = [(n, t) for n, t in starts if t is not None]
-        return [Phase(name, start, stop, window.target_s if name == "unpack" and window else None)
-                for (name, start), (_, stop) in zip(known, known[1:])]
+        return [
+            Phase(name, start, stop, window.target_s if name == "unpack" and window else None)
+            for (name, start), (_, stop) in zip(known, known[1:])
+        ]
 
     def transfer(self) -> Transfer | None:
         """The image load at the U-Boot prompt (transfer.py), None without one."""
@@ -330,19 +354,28 @@ class Timeline:
         w = self.unpack_window()
         return {
             "mode": dict(self.mode.fields) if self.mode else None,
-            "events": [{"name": e.name, "t": (e.t_ns - self.t0_ns) / 1e9, "text": e.text}
-                       for e in self.events],
-            "marks": [{"name": m.name, "image": m.image, "ticks": m.ticks, "freq": m.freq,
-                       "t": (m.t_ns - self.t0_ns) / 1e9} for m in self.marks],
-            "images": [{"name": i.name, "dest": i.dest, "paddr": i.paddr, "vaddr": i.vaddr,
-                        "virt_entry": i.virt_entry} for i in self.images],
-            "unpack_window": None if w is None else
-            {"host_s": w.host_s, "host_max_s": w.host_max_s, "target_s": w.target_s,
-             "ticks": w.ticks, "freq": w.freq, "clock": w.clock,
-             **({"fallback": w.fallback} if w.fallback else {}),
-             **({"error": w.error} if w.error else {})},
-            "phases": [{"name": p.name, "host_s": p.host_s, "target_s": p.target_s}
-                       for p in self.phases()],
+            "events": [{"name": e.name, "t": (e.t_ns - self.t0_ns) / 1e9, "text": e.text} for e in self.events],
+            "marks": [
+                {"name": m.name, "image": m.image, "ticks": m.ticks, "freq": m.freq, "t": (m.t_ns - self.t0_ns) / 1e9}
+                for m in self.marks
+            ],
+            "images": [
+                {"name": i.name, "dest": i.dest, "paddr": i.paddr, "vaddr": i.vaddr, "virt_entry": i.virt_entry}
+                for i in self.images
+            ],
+            "unpack_window": None
+            if w is None
+            else {
+                "host_s": w.host_s,
+                "host_max_s": w.host_max_s,
+                "target_s": w.target_s,
+                "ticks": w.ticks,
+                "freq": w.freq,
+                "clock": w.clock,
+                **({"fallback": w.fallback} if w.fallback else {}),
+                **({"error": w.error} if w.error else {}),
+            },
+            "phases": [{"name": p.name, "host_s": p.host_s, "target_s": p.target_s} for p in self.phases()],
             "errors": self.errors,
             "uboot": self.uboot_load(),
         }

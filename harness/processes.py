@@ -7,6 +7,7 @@ the process's start time: pids wrap (pid_max is often 32768) and a busy machine
 hands a reaped QEMU's pid to someone else's process within seconds, which must
 neither count as ours still running nor ever be signalled.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ import subprocess
 import time
 
 _started: dict[int, str] = {}
-_born: dict[int, int | None] = {}       # pid -> start time (clock ticks after boot)
+_born: dict[int, int | None] = {}  # pid -> start time (clock ticks after boot)
 _session: set[int] = set()
 
 
@@ -67,8 +68,7 @@ def alive(pid: int) -> bool:
 
 def survivors(include_session: bool = False) -> dict[int, str]:
     """Registered processes that are still running (session infrastructure only if asked)."""
-    return {pid: what for pid, what in _started.items()
-            if alive(pid) and (include_session or pid not in _session)}
+    return {pid: what for pid, what in _started.items() if alive(pid) and (include_session or pid not in _session)}
 
 
 def stop(proc: "subprocess.Popen[bytes] | subprocess.Popen[str]", grace: float = 5.0) -> None:

@@ -4,6 +4,7 @@
 labgrid as if `--lg-env` had been given, so labgrid's own fixtures (`env`,
 `target`, `strategy`) keep working and `--lg-env FILE` users are not broken.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ from .testing import check_tools_marker, skip_reason, summary_lines
 RESULTS = ROOT / "results"
 TARGET_KEY = pytest.StashKey[Target]()
 PAYLOAD_KEY = pytest.StashKey["Payload | None"]()
-NEEDS_LAB_KEY = pytest.StashKey[bool]()     # a boot test was collected
+NEEDS_LAB_KEY = pytest.StashKey[bool]()  # a boot test was collected
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,27 +66,32 @@ def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
     lg_env = getattr(config.option, "lg_env", None) or os.environ.get("LG_ENV")
     try:
-        options.validate(config.option)     # one message per bad value, as `harness boot` says it
+        options.validate(config.option)  # one message per bad value, as `harness boot` says it
         name = config.getoption("target") or os.environ.get(options.TARGET_ENV)
         if name and lg_env:
-            raise HarnessError("both --target and --lg-env given", field="--target",
-                               fix="pass only one of them")
-        target = with_overrides(load(lg_env or options.target_name(name)),
-                                expect=config.getoption("expect"),
-                                fail_on=config.getoption("fail_on"),
-                                silent_ok=config.getoption("silent_ok"),
-                                timeouts=config.getoption("harness_timeout"))
+            raise HarnessError("both --target and --lg-env given", field="--target", fix="pass only one of them")
+        target = with_overrides(
+            load(lg_env or options.target_name(name)),
+            expect=config.getoption("expect"),
+            fail_on=config.getoption("fail_on"),
+            silent_ok=config.getoption("silent_ok"),
+            timeouts=config.getoption("harness_timeout"),
+        )
         image = config.getoption("image")
         payload = from_user(Path(image)) if image else None
-        if payload is not None:     # an image for another SoC: one usage error, before any boot
+        if payload is not None:  # an image for another SoC: one usage error, before any boot
             check_platform(payload, target)
         config.stash[PAYLOAD_KEY] = payload
-        if target.remote:   # a lab target: its templates need the environment
+        if target.remote:  # a lab target: its templates need the environment
             from .lab import missing_environment
+
             missing = missing_environment(target)
             if missing:
-                raise HarnessError(f"needs {', '.join(missing)} in the environment",
-                                   file=target.path, fix=f"export {missing[0]}=... (docs/lab.md)")
+                raise HarnessError(
+                    f"needs {', '.join(missing)} in the environment",
+                    file=target.path,
+                    fix=f"export {missing[0]}=... (docs/lab.md)",
+                )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[TARGET_KEY] = target
@@ -96,13 +102,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     t = config.stash.get(TARGET_KEY, None)
     p = config.stash.get(PAYLOAD_KEY, None)
-    return f"harness target: {t.name if t else '?'} ({t.path if t else ''})" + \
-        (f", image: {p.elf}" if p else "")
+    return f"harness target: {t.name if t else '?'} ({t.path if t else ''})" + (f", image: {p.elf}" if p else "")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    config.stash[NEEDS_LAB_KEY] = any(item.get_closest_marker("boot") and not
-                                      item.get_closest_marker("lab") for item in items)
+    config.stash[NEEDS_LAB_KEY] = any(
+        item.get_closest_marker("boot") and not item.get_closest_marker("lab") for item in items
+    )
     if config.stash.get(PAYLOAD_KEY, None) is None:
         return
     skip = pytest.mark.skip(reason="--image given: this test needs the reference elfloader")
@@ -141,18 +147,19 @@ def harness_lab(pytestconfig: pytest.Config) -> Iterator[Any]:
         yield None
         return
     from .lab import lab_session
+
     logs = results_dir(pytestconfig) / target.name / f"lab-{time.strftime('%Y%m%d-%H%M%S')}"
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
 
-    def say(msg: str) -> None:      # shown as it happens, not captured with a test
+    def say(msg: str) -> None:  # shown as it happens, not captured with a test
         with capture.global_and_fixture_disabled():
             sys.stderr.write(f"\nharness lab {msg}\n")
+
     try:
         with lab_session(target, logs, say) as run:
             yield run
     except HarnessError as exc:
-        pytest.exit(f"harness {exc}" if str(exc).startswith("lab:") else f"harness lab: {exc}",
-                    returncode=3)
+        pytest.exit(f"harness {exc}" if str(exc).startswith("lab:") else f"harness lab: {exc}", returncode=3)
 
 
 @pytest.fixture(scope="session")
@@ -171,11 +178,14 @@ def user_payload(pytestconfig: pytest.Config) -> Payload | None:
 def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) -> Iterator[BootSession]:
     """Boots on the selected target; the target is powered off when the session ends."""
     results = results_dir(pytestconfig) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
-    session = BootSession(harness_target, results, env=env,
-                          coherence=bool(pytestconfig.getoption("coherence")),
-                          cache_start=pytestconfig.getoption("cache_start"),
-                          history=history_path(pytestconfig.getoption("history"),
-                                               results_dir(pytestconfig)))
+    session = BootSession(
+        harness_target,
+        results,
+        env=env,
+        coherence=bool(pytestconfig.getoption("coherence")),
+        cache_start=pytestconfig.getoption("cache_start"),
+        history=history_path(pytestconfig.getoption("history"), results_dir(pytestconfig)),
+    )
     try:
         yield session
     finally:
@@ -183,14 +193,17 @@ def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) 
 
 
 @pytest.fixture
-def boot(boot_session: BootSession, record_property: Callable[[str, object], None],
-         request: pytest.FixtureRequest) -> Callable[..., Outcome]:
+def boot(
+    boot_session: BootSession, record_property: Callable[[str, object], None], request: pytest.FixtureRequest
+) -> Callable[..., Outcome]:
     """Boot a payload (reused within the session) and record its figures in JUnit."""
+
     def run(payload: Payload, **kw: Any) -> Outcome:
         outcome = boot_session.boot(payload, name=kw.pop("name", payload.label), **kw)
         for key, value in properties(outcome.result).items():
             record_property(key, value)
-        if outcome.result.log_path is not None:     # `harness repro junit.xml::TEST`
+        if outcome.result.log_path is not None:  # `harness repro junit.xml::TEST`
             record_property("result_dir", str(outcome.result.log_path.parent))
         return outcome
+
     return run

@@ -6,6 +6,7 @@ is found where it is, whichever target it runs on. The suite is the part of
 the file name after `junit-`; a test's time is pytest's (setup, call and
 teardown: a session fixture's build lands on the test that first needed it).
 """
+
 from __future__ import annotations
 
 import sys
@@ -47,8 +48,12 @@ def timed_cases(paths: Iterable[Path]) -> list[Timed]:
             try:
                 seconds = float(case.get("time", "0"))
             except ValueError:
-                raise HarnessError(f"test case {test} has time '{case.get('time')}'", file=path,
-                                   field="testcase/@time", fix="regenerate it with pytest --junitxml") from None
+                raise HarnessError(
+                    f"test case {test} has time '{case.get('time')}'",
+                    file=path,
+                    field="testcase/@time",
+                    fix="regenerate it with pytest --junitxml",
+                ) from None
             out.append(Timed(seconds, suite_name(path), test))
     return out
 

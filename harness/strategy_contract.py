@@ -5,6 +5,7 @@ strategy for what it might have: the QEMU strategy (harness/qemu/), the U-Boot
 strategy (harness/uboot/) and the tests' fake implement all of it, and mypy checks
 both real strategies against it where they are defined.
 """
+
 from __future__ import annotations
 
 import enum
@@ -50,6 +51,7 @@ def power_step(current: S, goal: S, stop: Callable[[], None], power_on: Callable
         power_on()
         return True
     return False
+
 
 if TYPE_CHECKING:
     import attr
@@ -106,8 +108,7 @@ class BootStrategy(Protocol):
     def is_alive(self) -> bool:
         """Whether the target still runs (a closed console from a dead QEMU is not a hang)."""
 
-    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target,
-                  payload: Payload) -> None:
+    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload) -> None:
         """Running -> the loader started, reading the console through `rec`."""
 
     def command_line(self) -> list[str]:

@@ -8,6 +8,7 @@ clock. A pair of stamps gives a tick window, or says why it cannot: a garbled or
 missing field falls back to host stamps and says so; a clock that went
 backwards, or two frequencies, is an error, never a negative duration.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,11 +54,15 @@ def tick_span(begin: TimerStamp | str, end: TimerStamp | str) -> TickSpan:
         reasons = [r for r in (begin, end) if isinstance(r, str)]
         return TickSpan(fallback="; ".join(reasons))
     if begin.freq == 0 or begin.freq != end.freq:
-        return TickSpan(error=f"the timer frequency is {begin.freq} Hz at the start and "
-                              f"{end.freq} Hz at the end: CNTFRQ_EL0 must be set (non-zero) "
-                              "once, by the firmware, before the loader runs")
+        return TickSpan(
+            error=f"the timer frequency is {begin.freq} Hz at the start and "
+            f"{end.freq} Hz at the end: CNTFRQ_EL0 must be set (non-zero) "
+            "once, by the firmware, before the loader runs"
+        )
     if end.ticks < begin.ticks:
-        return TickSpan(error=f"the timer went backwards: CNTPCT {end.ticks} at the end is before "
-                              f"{begin.ticks} at the start (the counter was reset or written "
-                              "during the window)")
+        return TickSpan(
+            error=f"the timer went backwards: CNTPCT {end.ticks} at the end is before "
+            f"{begin.ticks} at the start (the counter was reset or written "
+            "during the window)"
+        )
     return TickSpan(end.ticks - begin.ticks, begin.freq)

@@ -12,6 +12,7 @@ way tests say the second kind (a missing fuzzer runtime or cache-model plugin
 fails its build step outright); `skips_by_reason` counts skips for the terminal
 summary and for `scripts/test.sh`'s closing lines (read back from JUnit XML).
 """
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,7 @@ def missing_input(what: str, why: str, fix: str = "") -> NoReturn:
     """`what` is missing, so `why` cannot be shown: skip locally, fail under CI."""
     text = f"{MISSING}{what}: {why}" + (f" (fix: {fix})" if fix else "")
     if under_ci():
-        pytest.fail(f"{text} -- CI=true: a missing tool or input fails, it never skips",
-                    pytrace=False)
+        pytest.fail(f"{text} -- CI=true: a missing tool or input fails, it never skips", pytrace=False)
     pytest.skip(text)
 
 
@@ -79,8 +79,7 @@ def skips_by_reason(reasons: Iterable[str]) -> list[tuple[int, str]]:
 
 def summary_lines(reasons: Iterable[str]) -> list[str]:
     """One line per reason: its count, whether it is a missing tool/input, the reason."""
-    return [f"{n:5d}  {'[missing] ' if r.startswith(MISSING) else ''}{r}"
-            for n, r in skips_by_reason(reasons)]
+    return [f"{n:5d}  {'[missing] ' if r.startswith(MISSING) else ''}{r}" for n, r in skips_by_reason(reasons)]
 
 
 def _cases(paths: Iterable[Path]) -> Iterator[ET.Element]:
@@ -88,7 +87,7 @@ def _cases(paths: Iterable[Path]) -> Iterator[ET.Element]:
         try:
             root = ET.parse(path).getroot()
         except (OSError, ET.ParseError):
-            continue    # a run that died before writing its XML has said so itself
+            continue  # a run that died before writing its XML has said so itself
         yield from root.iter("testcase")
 
 

@@ -9,6 +9,7 @@ rate line it prints (bytes per millisecond times 1000, to one decimal of a binar
 so to about 5 %). The TFTP settings a boot sent (`setenv tftpblocksize/tftpwindowsize`)
 come from the commands noted on the timeline.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,15 +38,15 @@ class Transfer:
     """One image load at the prompt: bytes, seconds by each clock, and U-Boot's rate."""
 
     bytes: int
-    command: str | None = None      # what was typed (`tftpboot 0x... name`)
+    command: str | None = None  # what was typed (`tftpboot 0x... name`)
     command_s: float | None = None  # Enter to the prompt back (host stamps): the load phase
-    tftp_s: float | None = None     # `TFTP from server` to `Bytes transferred` (host stamps)
-    uboot_s: float | None = None    # U-Boot's own timer (see `uboot_clock`)
+    tftp_s: float | None = None  # `TFTP from server` to `Bytes transferred` (host stamps)
+    uboot_s: float | None = None  # U-Boot's own timer (see `uboot_clock`)
     uboot_clock: str | None = None  # "read" (`bytes read in N ms`) | "rate line" (bytes / rate)
-    rate: str | None = None         # U-Boot's rate as printed
+    rate: str | None = None  # U-Boot's rate as printed
     server: str | None = None
-    block_size: int | None = None   # `setenv tftpblocksize` sent before the load (None: U-Boot's)
-    window: int | None = None       # `setenv tftpwindowsize` sent before the load
+    block_size: int | None = None  # `setenv tftpblocksize` sent before the load (None: U-Boot's)
+    window: int | None = None  # `setenv tftpwindowsize` sent before the load
 
     @property
     def seconds(self) -> float | None:
@@ -106,34 +107,41 @@ def read_transfer(events: Sequence["Event"]) -> Transfer | None:
     """The load the events describe (None without one): U-Boot's `Bytes transferred` (TFTP)
     or `N bytes read in M ms` (`load`, `fatload`, `ext4load`), the harness's noted
     command and prompt, and the TFTP lines around them."""
+
     def first(name: str, **match: str) -> "Event | None":
-        return next((e for e in events if e.name == name
-                     and all(e.fields.get(k) == v for k, v in match.items())), None)
+        return next((e for e in events if e.name == name and all(e.fields.get(k) == v for k, v in match.items())), None)
 
     done, read = first("uboot.loaded"), first("uboot.read")
     if done is None and read is None:
         return None
     issued, back = first("uboot.command", step="load"), first("uboot.returned", step="load")
-    command_s = (back.t_ns - issued.t_ns) / 1e9 if issued and back and back.t_ns >= issued.t_ns \
-        else None
+    command_s = (back.t_ns - issued.t_ns) / 1e9 if issued and back and back.t_ns >= issued.t_ns else None
     block, window = _setting(events, issued.t_ns if issued else None)
-    common: dict[str, Any] = {"command": issued.fields.get("command") if issued else None,
-                              "command_s": command_s}
+    common: dict[str, Any] = {"command": issued.fields.get("command") if issued else None, "command_s": command_s}
     if read is not None and done is None:
         nbytes, ms = int(read.fields["bytes"]), int(read.fields["ms"])
-        return Transfer(nbytes, **common, uboot_s=ms / 1e3, uboot_clock="read",
-                        rate=read.fields.get("rate"))
+        return Transfer(nbytes, **common, uboot_s=ms / 1e3, uboot_clock="read", rate=read.fields.get("rate"))
     assert done is not None
     nbytes = int(done.fields["bytes"])
-    start = next((e for e in reversed(events) if e.name == "uboot.tftp" and e.t_ns <= done.t_ns),
-                 None)
-    rate_ev = next((e for e in events if e.name == "uboot.rate"
-                    and (start is None or e.t_ns >= start.t_ns) and e.t_ns <= done.t_ns), None)
+    start = next((e for e in reversed(events) if e.name == "uboot.tftp" and e.t_ns <= done.t_ns), None)
+    rate_ev = next(
+        (
+            e
+            for e in events
+            if e.name == "uboot.rate" and (start is None or e.t_ns >= start.t_ns) and e.t_ns <= done.t_ns
+        ),
+        None,
+    )
     rate = rate_ev.fields["rate"] if rate_ev else None
     per_s = rate_bytes_per_s(rate) if rate else None
-    return Transfer(nbytes, **common,
-                    tftp_s=(done.t_ns - start.t_ns) / 1e9 if start else None,
-                    uboot_s=nbytes / per_s if per_s else None,
-                    uboot_clock="rate line" if per_s else None, rate=rate,
-                    server=start.fields.get("server") if start else None,
-                    block_size=block, window=window)
+    return Transfer(
+        nbytes,
+        **common,
+        tftp_s=(done.t_ns - start.t_ns) / 1e9 if start else None,
+        uboot_s=nbytes / per_s if per_s else None,
+        uboot_clock="rate line" if per_s else None,
+        rate=rate,
+        server=start.fields.get("server") if start else None,
+        block_size=block,
+        window=window,
+    )

@@ -7,6 +7,7 @@ The last check: when the session ends -- every test and fixture torn down -- no
 process this pytest started may still run. A leftover QEMU, coordinator, exporter or
 server fails the run, named by pid and command line, and is then stopped.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,8 +39,9 @@ def board(tmp_path: Path) -> Iterator[tuple[UBootBootStrategy, FakeUBootConsole,
     TFTPProviderDriver(lg, None)
     strategy = UBootBootStrategy(lg, None)
     base = load("qemu-virt-uboot")
-    target = dataclasses.replace(base, timeouts=dataclasses.replace(
-        base.timeouts, power_on=0.5, uboot=3.0, load=3.0, loader=3.0))
+    target = dataclasses.replace(
+        base, timeouts=dataclasses.replace(base.timeouts, power_on=0.5, uboot=3.0, load=3.0, loader=3.0)
+    )
     strategy.configure(target)
     strategy.prepare(image_file(tmp_path), [])
     console.b["bytes"] = strategy.package.size
@@ -48,7 +50,7 @@ def board(tmp_path: Path) -> Iterator[tuple[UBootBootStrategy, FakeUBootConsole,
     lg.cleanup()
 
 
-@pytest.hookimpl(trylast=True)      # after pytest's own teardown of what is still set up
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of what is still set up
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if a process it started outlived it (only this process's
     descendants: a concurrent pytest's processes are not ours to judge or stop)."""
@@ -59,7 +61,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     title = f"processes this run started are still running ({len(left)}): stopped now"
     if reporter is not None:
-        reporter.write_line("")         # end the progress line
+        reporter.write_line("")  # end the progress line
         reporter.write_sep("=", title, red=True)
         for line in lines:
             reporter.write_line(line)

@@ -1,5 +1,6 @@
 """docs/architecture.md's module table matches the tree: a newcomer who reads it finds
 every module, and a module moved or renamed without the table fails here."""
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,11 @@ def unlisted(rows: dict[str, str], modules: list[str]) -> list[str]:
 
 
 def modules() -> list[str]:
-    return sorted(str(p.relative_to(HARNESS).with_suffix("")) for p in HARNESS.rglob("*.py")
-                  if p.name not in ("__init__.py", "__main__.py"))
+    return sorted(
+        str(p.relative_to(HARNESS).with_suffix(""))
+        for p in HARNESS.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    )
 
 
 def test_every_module_is_in_the_architecture_table() -> None:
@@ -51,5 +55,7 @@ def test_every_module_is_in_the_architecture_table() -> None:
 
 def test_a_module_missing_from_the_table_is_named() -> None:
     rows = table_rows("| `qemu/` | `strategy` (states), `drain` (the drain) | why |\n| `boot` | one boot | |\n")
-    assert unlisted(rows, ["boot", "qemu/strategy", "qemu/drain", "qemu/verify", "session"]) == \
-        ["qemu/verify", "session"]
+    assert unlisted(rows, ["boot", "qemu/strategy", "qemu/drain", "qemu/verify", "session"]) == [
+        "qemu/verify",
+        "session",
+    ]

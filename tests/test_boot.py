@@ -3,6 +3,7 @@
 Nothing here names a machine: what differs between targets lives in the target
 YAML and the image build, so `pytest --target=X` runs the same suite anywhere.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -26,8 +27,7 @@ def reference(session: BootSession, **kw: Any) -> Payload:
 
 
 @pytest.fixture(params=list(MODES))
-def good(request: pytest.FixtureRequest, boot_session: BootSession,
-         boot: Callable[..., Outcome]) -> Outcome:
+def good(request: pytest.FixtureRequest, boot_session: BootSession, boot: Callable[..., Outcome]) -> Outcome:
     return boot(reference(boot_session, **MODES[request.param]))
 
 
@@ -79,7 +79,7 @@ def test_unpack_window_has_target_ticks(good: Outcome) -> None:
     names = [p.name for p in good.result.timeline.phases(good.result.power_on_ns)]
     uboot = ["u-boot", "setup", "load", "bootm", "start"] if good.result.target.boot == "uboot" else []
     assert names == ["firmware", *uboot, "loader", "unpack", "verify+handoff", "kernel"]
-    if uboot:       # the load phase is the load command, whose bytes U-Boot counted
+    if uboot:  # the load phase is the load command, whose bytes U-Boot counted
         t = good.result.timeline.transfer()
         load = next(p for p in good.result.timeline.phases(good.result.power_on_ns) if p.name == "load")
         assert t is not None and t.command_s == pytest.approx(load.host_s) and t.bytes > 0
@@ -102,8 +102,9 @@ NEGATIVE: dict[str, tuple[str, str, Callable[[Payload], str]]] = {
 
 @pytest.mark.reference
 @pytest.mark.parametrize("bug", list(NEGATIVE))
-def test_negative_control_fails_exactly_its_check(bug: str, boot_session: BootSession,
-                                                   boot: Callable[..., Outcome]) -> None:
+def test_negative_control_fails_exactly_its_check(
+    bug: str, boot_session: BootSession, boot: Callable[..., Outcome]
+) -> None:
     mode, check, names = NEGATIVE[bug]
     payload = reference(boot_session, mode=mode, bug=bug)
     outcome = boot(payload)
@@ -120,13 +121,16 @@ IMAGE_SKIPS: dict[str, dict[str, str]] = {
     "segments": {"mmu-off": "no '@h seg' lines", "sel4": "no '@h seg' lines"},
     "bss": {"mmu-off": "no '@h probe bss' lines", "sel4": "no '@h probe bss' lines"},
     # seL4's contract is judged from the cache model or the out-of-band stop only
-    "handoff": {"mmu-off": "no '@h probe entry' line",
-                "sel4": "no evidence -- run with --coherence (SCTLR/EL at the hand-off) or --verify"},
+    "handoff": {
+        "mmu-off": "no '@h probe entry' line",
+        "sel4": "no evidence -- run with --coherence (SCTLR/EL at the hand-off) or --verify",
+    },
 }
 
 
-def test_image_boot_checks(user_payload: Payload | None, boot_session: BootSession,
-                           boot: Callable[..., Outcome]) -> None:
+def test_image_boot_checks(
+    user_payload: Payload | None, boot_session: BootSession, boot: Callable[..., Outcome]
+) -> None:
     """With --image: the user's image (stock or patched loader) boots to its verdict; every
     check that ran passes, and a check without evidence skips saying which option gives it."""
     if user_payload is None:

@@ -1,4 +1,5 @@
 """Boots that must fail fast and say why: silence, a loader error, a dead QEMU."""
+
 from __future__ import annotations
 
 from pathlib import Path

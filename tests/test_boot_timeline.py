@@ -2,6 +2,7 @@
 its phases add up to the very totals and bands the routes table prints, the figure says MODELED
 with its profile, date and bands, and a broken counts directory is one HarnessError naming the
 file and the fix (in the report: one plain line, never a traceback)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,17 @@ from harness.history.db import History
 from harness.history.html import write_report
 from harness.history.plots.boot_timeline import boot_timeline_svg
 from harness.history.report.boot_timeline import (
-    COUNTS, MANIFEST, PATCHED, PROFILE, REGENERATE, STOCK, boot_timeline_section, boot_timelines,
-    check_sum, load_shipped)
+    COUNTS,
+    MANIFEST,
+    PATCHED,
+    PROFILE,
+    REGENERATE,
+    STOCK,
+    boot_timeline_section,
+    boot_timelines,
+    check_sum,
+    load_shipped,
+)
 from harness.board_time import Band, band, load_profile
 from harness.testing import missing_input
 
@@ -29,15 +39,18 @@ def table_bands(where: Path) -> dict[tuple[float, str], Band]:
     counts file, read here by the plugin's report reader alone (not by the code under test)."""
     prof = load_profile(PROFILE)
     manifest = json.loads((where / MANIFEST).read_text())
-    return {(float(mb), route): band(CoherenceReport.load(where / file).counts, prof)
-            for mb, routes in manifest.items() if not mb.startswith("_") for route, file in routes.items()}
+    return {
+        (float(mb), route): band(CoherenceReport.load(where / file).counts, prof)
+        for mb, routes in manifest.items()
+        if not mb.startswith("_")
+        for route, file in routes.items()
+    }
 
 
 @pytest.fixture(scope="module")
 def shipped() -> Path:
     if not (COUNTS / MANIFEST).is_file():
-        missing_input(str(COUNTS / MANIFEST), "the modeled boot timeline is priced from shipped counts",
-                      REGENERATE)
+        missing_input(str(COUNTS / MANIFEST), "the modeled boot timeline is priced from shipped counts", REGENERATE)
     return COUNTS
 
 
@@ -75,10 +88,11 @@ def test_the_figure_says_modeled_its_profile_date_and_bands(shipped: Path) -> No
 def test_harness_report_includes_it(shipped: Path, tmp_path: Path) -> None:
     with History(tmp_path / "history.sqlite") as h:
         page = write_report(h, tmp_path / "report.html").read_text()
-    section = page[page.index('<section id="modeled-boot">'):]
-    section = section[:section.index("</section>")]
-    figures = re.findall(r'<figure class="modeled-boot" data-mb="([\d.]+)"><svg.*?<figcaption>(.*?)</figcaption>',
-                         section, re.S)
+    section = page[page.index('<section id="modeled-boot">') :]
+    section = section[: section.index("</section>")]
+    figures = re.findall(
+        r'<figure class="modeled-boot" data-mb="([\d.]+)"><svg.*?<figcaption>(.*?)</figcaption>', section, re.S
+    )
     assert [mb for mb, _ in figures] == ["596", "6"]
     assert all(c.startswith(f"MODELED on {PROFILE} from counts of ") and "band" in c for _, c in figures)
 
@@ -100,17 +114,21 @@ def test_without_a_manifest_the_report_says_so(shipped: Path, tmp_path: Path) ->
     assert "is not here" in html and str(where / MANIFEST) in html and not figs.jobs
 
 
-@pytest.mark.parametrize("defect, field, what", [
-    ("truncated manifest", None, "unreadable"),
-    ("manifest a list", None, "not a JSON object"),
-    ("no patched route", "596", "no 'early MMU + set/way' route at 596 MB"),
-    ("size not a number", "big", "not a size in MB"),
-    ("counts file missing", None, "no report"),
-    ("counts file corrupt", None, "unreadable report"),
-    ("counts without their date", "_counted", "missing"),
-])
-def test_a_broken_counts_directory_is_one_clear_error(shipped: Path, tmp_path: Path, defect: str,
-                                                      field: str | None, what: str) -> None:
+@pytest.mark.parametrize(
+    "defect, field, what",
+    [
+        ("truncated manifest", None, "unreadable"),
+        ("manifest a list", None, "not a JSON object"),
+        ("no patched route", "596", "no 'early MMU + set/way' route at 596 MB"),
+        ("size not a number", "big", "not a size in MB"),
+        ("counts file missing", None, "no report"),
+        ("counts file corrupt", None, "unreadable report"),
+        ("counts without their date", "_counted", "missing"),
+    ],
+)
+def test_a_broken_counts_directory_is_one_clear_error(
+    shipped: Path, tmp_path: Path, defect: str, field: str | None, what: str
+) -> None:
     """Negative controls: one defect each, named with its file and the fix."""
     where = copy_counts(tmp_path)
     manifest = where / MANIFEST

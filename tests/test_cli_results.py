@@ -1,4 +1,5 @@
 """`harness boot` result folders: two boots started in the same second keep apart."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ what a board would suffer from. Every mode must be hazard-free (including the
 ones that never turn caches on: no false alarms), every cache defect must be
 caught by exactly its check, and the counted unpack must model the collapse.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -23,6 +24,7 @@ def _in_qemu(harness_target: Any) -> None:
     if not harness_target.is_qemu:
         pytest.skip("the cache model is a QEMU TCG plugin: QEMU targets only")
 
+
 MODES: dict[str, dict[str, Any]] = {
     "mmu-off": {"mode": "mmu-off"},
     "early-mmu": {"mode": "early-mmu"},
@@ -37,8 +39,7 @@ def coherent_boot(session: BootSession, boot: Callable[..., Outcome], **kw: Any)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_modes_have_no_cache_hazard(mode: str, boot_session: BootSession,
-                                    boot: Callable[..., Outcome]) -> None:
+def test_modes_have_no_cache_hazard(mode: str, boot_session: BootSession, boot: Callable[..., Outcome]) -> None:
     outcome = coherent_boot(boot_session, boot, **MODES[mode])
     assert outcome.failed == [], [(c.name, c.message) for c in outcome.checks if c.failed]
     names = {c.name for c in outcome.checks if c.status == "pass"}
@@ -63,8 +64,9 @@ NEGATIVE = {
 
 
 @pytest.mark.parametrize("bug", list(NEGATIVE))
-def test_cache_negative_control_fails_exactly_its_check(bug: str, boot_session: BootSession,
-                                                        boot: Callable[..., Outcome]) -> None:
+def test_cache_negative_control_fails_exactly_its_check(
+    bug: str, boot_session: BootSession, boot: Callable[..., Outcome]
+) -> None:
     check, kind = NEGATIVE[bug]
     outcome = coherent_boot(boot_session, boot, mode="early-mmu", bug=bug)
     assert outcome.failed == [check], [(c.name, c.message) for c in outcome.checks if c.failed]
@@ -88,8 +90,7 @@ def _modeled(session: BootSession, boot: Callable[..., Outcome], mode: str) -> M
     return modeled
 
 
-def test_early_mmu_models_at_least_50x_faster(boot_session: BootSession,
-                                              boot: Callable[..., Outcome]) -> None:
+def test_early_mmu_models_at_least_50x_faster(boot_session: BootSession, boot: Callable[..., Outcome]) -> None:
     """Counts are deterministic, so the modeled ratio is too: assert it."""
     off = _modeled(boot_session, boot, "mmu-off")
     on = _modeled(boot_session, boot, "early-mmu")
@@ -97,19 +98,18 @@ def test_early_mmu_models_at_least_50x_faster(boot_session: BootSession,
     assert off.parts["uncached data"] > 0 and on.parts["cached data"] > 0
 
 
-def test_mmu_off_model_is_below_the_stock_seL4_seeds(boot_session: BootSession,
-                                                     boot: Callable[..., Outcome]) -> None:
+def test_mmu_off_model_is_below_the_stock_seL4_seeds(boot_session: BootSession, boot: Callable[..., Outcome]) -> None:
     """The profile is fitted on the stock seL4 loader (bench/sel4_model.py: the seeds within
     10%); our reference mmu-off loader zeroes and copies like seL4 but with 8-byte accesses in a
     leaner loop, so at the seed sizes it must model faster than the seeds, in the same order
     (0.25-1x). Counts grow linearly with the image, so two small runs fix the line;
     bench/model.py checks the same at full size."""
     from harness.board_time import SEEDS, predict
+
     runs = []
     for blob in (1 << 20, 5 << 20):
         outcome = coherent_boot(boot_session, boot, mode="mmu-off", blob_bytes=blob)
         runs.append((outcome.result.payload.unpacked_bytes, outcome.result.extras["model"]))
     for nbytes, seconds in SEEDS:
         modeled = predict(runs[0], runs[1], nbytes)
-        assert 0.25 <= modeled / seconds <= 1.0, \
-            f"{nbytes / 1e6:.0f} MB: modeled {modeled:.2f} s vs seed {seconds} s"
+        assert 0.25 <= modeled / seconds <= 1.0, f"{nbytes / 1e6:.0f} MB: modeled {modeled:.2f} s vs seed {seconds} s"

@@ -107,9 +107,7 @@ def run_guest(
             **window,
         )
     t0 = time.monotonic()
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, f"QEMU failed ({proc.returncode}): {proc.stderr}"
     report = CoherenceReport.load(out) if plugin_lib is not None else None
@@ -213,7 +211,11 @@ def test_hazard_case(plugin: Path, tmp_path: Path, case: Case) -> None:
     if case.handoff_el is not None:
         window["handoff_el"] = case.handoff_el
     report, _, _ = run_guest(
-        plugin, elf, tmp_path / "report.json", machine=case.machine, expect_handoff=case.expect_handoff,
+        plugin,
+        elf,
+        tmp_path / "report.json",
+        machine=case.machine,
+        expect_handoff=case.expect_handoff,
         **window,
     )
     assert report is not None
@@ -306,10 +308,10 @@ def test_sel4_contract(plugin: Path, tmp_path: Path) -> None:
     assert report is not None and report.handoff_seen and report.expect_handoff == "sel4"
     assert report.hazards == (), f"false alarm under the sel4 contract: {report.hazards}"
     report, _, _ = run_guest(plugin, elf, tmp_path / "r2.json", expect_handoff="sel4", handoff_el=2)
-    assert report is not None and report.kinds() == {"handoff-state"}    # wrong EL
+    assert report is not None and report.kinds() == {"handoff-state"}  # wrong EL
     elf = build_case("mmu_off", tmp_path)
     report, _, _ = run_guest(plugin, elf, tmp_path / "r3.json", expect_handoff="sel4")
-    assert report is not None and report.kinds() == {"handoff-state"}    # MMU off
+    assert report is not None and report.kinds() == {"handoff-state"}  # MMU off
 
 
 @pytest.mark.qemu
@@ -326,8 +328,8 @@ def test_failed_walks_are_reported_never_write_back(plugin: Path, tmp_path: Path
     store, uart = by_pc[syms["ram_store"]], by_pc[syms["uart_load"]]
     assert store.va == BUF and store.ranges == ((BUF, BUF + LINE),)
     assert uart.va == 0x09000018 and uart.ranges == ((0x09000000, 0x09000000 + LINE),)
-    assert report.walks_failed > 0 and len(by_pc) >= 2   # walks are memoised per page
-    assert sum(report.counts.stores.cacheable.values()) == 0     # never defaulted to write-back
+    assert report.walks_failed > 0 and len(by_pc) >= 2  # walks are memoised per page
+    assert sum(report.counts.stores.cacheable.values()) == 0  # never defaulted to write-back
 
 
 @pytest.mark.qemu
@@ -349,11 +351,17 @@ def test_window_end_and_targets(plugin: Path, tmp_path: Path) -> None:
     elf = build_case("handoff_cached_dirty", tmp_path)
     syms = symbols(elf)
     full, _, _ = run_guest(plugin, elf, tmp_path / "a.json", expect_handoff="any")
-    cut, _, _ = run_guest(plugin, elf, tmp_path / "b.json", expect_handoff="any",
-                          end_pcs=[syms["handoff"] - 4], targets={"dest": [(BUF, BUF_END)]})
+    cut, _, _ = run_guest(
+        plugin,
+        elf,
+        tmp_path / "b.json",
+        expect_handoff="any",
+        end_pcs=[syms["handoff"] - 4],
+        targets={"dest": [(BUF, BUF_END)]},
+    )
     assert full is not None and cut is not None and cut.end_seen and not full.end_seen
     assert cut.counts.insns < full.counts.insns
-    assert cut.kinds() == full.kinds() == {"dirty-at-handoff"}   # hazards go on to the hand-off
+    assert cut.kinds() == full.kinds() == {"dirty-at-handoff"}  # hazards go on to the hand-off
     split = cut.counts.by_target
     assert sum(t.total() for t in split.values()) == cut.counts.loads.total() + cut.counts.stores.total()
     assert split["dest"].stores.total() > 0 and split["dest"].ranges == ((BUF, BUF_END),)
@@ -361,11 +369,21 @@ def test_window_end_and_targets(plugin: Path, tmp_path: Path) -> None:
 
 @pytest.mark.host
 def test_plugin_args_window_options() -> None:
-    args = plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), 0x10, 0x20, expect_handoff="sel4",
-                       begin_hit=2, end_pcs=[0x30, 0x40], handoff_el=2,
-                       targets={"source": [(0x100, 0x200)], "dest": [(1, 2), (3, 4)]})
-    assert args[1].endswith(",begin_hit=2,end_pc=0x30,end_pc=0x40,handoff_el=2,"
-                            "source=0x100:0x200,dest=0x1:0x2,dest=0x3:0x4")
+    args = plugin_args(
+        Path("/p"),
+        Path("/o"),
+        (0x40000000, 0x1000),
+        0x10,
+        0x20,
+        expect_handoff="sel4",
+        begin_hit=2,
+        end_pcs=[0x30, 0x40],
+        handoff_el=2,
+        targets={"source": [(0x100, 0x200)], "dest": [(1, 2), (3, 4)]},
+    )
+    assert args[1].endswith(
+        ",begin_hit=2,end_pc=0x30,end_pc=0x40,handoff_el=2,source=0x100:0x200,dest=0x1:0x2,dest=0x3:0x4"
+    )
     with pytest.raises(ValueError):
         plugin_args(Path("/p"), Path("/o"), (0, 1), None, None, expect_handoff="mmu-on")
 
@@ -373,10 +391,17 @@ def test_plugin_args_window_options() -> None:
 @pytest.mark.host
 def test_plugin_args_warm_start() -> None:
     """warm=S:E per range (firmware left valid clean lines there); none: a cold start."""
-    args = plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), None, None,
-                       warm=[(0x40000000, 0x40001000), (0x40100000, 0x40100040)])
-    assert args[1].endswith(",warm=0x40000000:0x40001000,warm=0x40100000:0x40100040"
-                            ",iwarm=0x40000000:0x40001000,iwarm=0x40100000:0x40100040")
+    args = plugin_args(
+        Path("/p"),
+        Path("/o"),
+        (0x40000000, 0x1000),
+        None,
+        None,
+        warm=[(0x40000000, 0x40001000), (0x40100000, 0x40100040)],
+    )
+    assert args[1].endswith(
+        ",warm=0x40000000:0x40001000,warm=0x40100000:0x40100040,iwarm=0x40000000:0x40001000,iwarm=0x40100000:0x40100040"
+    )
     assert "warm=" not in plugin_args(Path("/p"), Path("/o"), (0x40000000, 0x1000), None, None)[1]
     with pytest.raises(ValueError, match="warm"):
         plugin_args(Path("/p"), Path("/o"), (0, 1), None, None, warm=[(0x10, 0x20)] * 17)
@@ -387,8 +412,7 @@ def test_plugin_args_syntax(tmp_path: Path) -> None:
     args = plugin_args(Path("/p/lib.so"), Path("/o/a,b.json"), (0x40000000, 0x10000000), None, 0x40080000)
     assert args == [
         "-plugin",
-        "file=/p/lib.so,out=/o/a,,b.json,ram=0x40000000:0x10000000,"
-        "expect_handoff=mmu-off,handoff_pc=0x40080000",
+        "file=/p/lib.so,out=/o/a,,b.json,ram=0x40000000:0x10000000,expect_handoff=mmu-off,handoff_pc=0x40080000",
     ]
     with pytest.raises(ValueError):
         plugin_args(Path("/p"), Path("/o"), (0, 0), None, None)
@@ -447,10 +471,12 @@ def _report_with(tmp_path: Path, hazards: list[dict[str, Any]]) -> CoherenceRepo
 
 
 @pytest.mark.host
-@pytest.mark.parametrize("pc,page_walk,device", [(0x40100010, "fail", "skip"), (0x100, "pass", "pass")],
-                         ids=["loader", "firmware"])
-def test_failed_walk_to_a_device_never_passes_device_mapping(tmp_path: Path, pc: int, page_walk: str,
-                                                             device: str) -> None:
+@pytest.mark.parametrize(
+    "pc,page_walk,device", [(0x40100010, "fail", "skip"), (0x100, "pass", "pass")], ids=["loader", "firmware"]
+)
+def test_failed_walk_to_a_device_never_passes_device_mapping(
+    tmp_path: Path, pc: int, page_walk: str, device: str
+) -> None:
     """A loader access to MMIO whose walk failed: page-walk fails naming PC and VA, and
     device-mapping cannot vouch for it (skip, naming it) instead of passing quietly;
     firmware's (PC outside the loader) keep their grace."""
@@ -458,11 +484,23 @@ def test_failed_walk_to_a_device_never_passes_device_mapping(tmp_path: Path, pc:
 
     from harness.checks import CACHE_CHECKS as CHECKS
 
-    report = _report_with(tmp_path, [{"kind": "walk-failed", "pc": f"{pc:#x}", "count": 1, "va": "0x9000018",
-                                      "ranges": [[0x09000000, 0x09000040]], "lines": 1}])
+    report = _report_with(
+        tmp_path,
+        [
+            {
+                "kind": "walk-failed",
+                "pc": f"{pc:#x}",
+                "count": 1,
+                "va": "0x9000018",
+                "ranges": [[0x09000000, 0x09000040]],
+                "lines": 1,
+            }
+        ],
+    )
     assert report.start == "warm" and report.warm == ((0x40000000, 0x40001000),) and report.walks_failed == 1
-    payload = SimpleNamespace(loader=SimpleNamespace(span=(0x40100000, 0x40200000)),
-                              locate=lambda addr, tl=None: "somewhere")
+    payload = SimpleNamespace(
+        loader=SimpleNamespace(span=(0x40100000, 0x40200000)), locate=lambda addr, tl=None: "somewhere"
+    )
     result = SimpleNamespace(extras={"coherence": report}, payload=payload, timeline=None)
     walk, dev = CHECKS["page-walk"](result), CHECKS["device-mapping"](result)  # type: ignore[arg-type]
     assert (walk.status, dev.status) == (page_walk, device), (walk, dev)
@@ -483,17 +521,19 @@ def test_start_state_and_warm_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (start_state(True), start_state(False)) == ("warm", "cold")
     monkeypatch.setenv(START_ENV, "cold")
     assert start_state(True) == "cold"
-    assert start_state(True, chosen="warm") == "warm"     # --cache-start beats the environment
+    assert start_state(True, chosen="warm") == "warm"  # --cache-start beats the environment
     with pytest.raises(ValueError, match="--cache-start"):
         start_state(True, chosen="hot")
     monkeypatch.setenv(START_ENV, "tepid")
     with pytest.raises(ValueError, match=START_ENV):
         start_state(True)
     segs = [SimpleNamespace(paddr=0x50000000 + i * 0x10000, memsz=0x100) for i in range(20)]
-    payload = SimpleNamespace(loader=SimpleNamespace(span=(0x40000000, 0x40100000)), reference=True,
-                              contract="mmu-off",
-                              images=(SimpleNamespace(name="probe", span=(0x50000000, 0x50130100),
-                                                      segments=segs),))
+    payload = SimpleNamespace(
+        loader=SimpleNamespace(span=(0x40000000, 0x40100000)),
+        reference=True,
+        contract="mmu-off",
+        images=(SimpleNamespace(name="probe", span=(0x50000000, 0x50130100), segments=segs),),
+    )
     warm = warm_ranges(payload, "warm")  # type: ignore[arg-type]
     assert len(warm) == 16 and warm[0] == (0x40000000, 0x40100000) and warm[-1][1] == 0x50130100
     assert warm_ranges(payload, "cold") == []  # type: ignore[arg-type]
@@ -509,16 +549,24 @@ def test_warm_user_images_where_sel4_places_them(monkeypatch: pytest.MonkeyPatch
     import harness.qemu.verify
     from harness.coherence.start import warm_ranges
 
-    kernel = SimpleNamespace(name="kernel", span=(0x40000000, 0x40200000),
-                             segments=[SimpleNamespace(paddr=0x40000000, memsz=0x200000)])
-    root = SimpleNamespace(name="rootserver", span=(0x400000, 0x500000),
-                           segments=[SimpleNamespace(paddr=0x400000, memsz=0x100000)])
-    other = SimpleNamespace(name="unplaced", span=(0x600000, 0x601000),
-                            segments=[SimpleNamespace(paddr=0x600000, memsz=0x1000)])
-    payload = SimpleNamespace(loader=SimpleNamespace(span=(0x60000000, 0x60100000)), reference=False,
-                              contract="sel4", images=(kernel, root, other))
-    monkeypatch.setattr(harness.qemu.verify, "image_offsets",
-                        lambda p, tl=None: {"kernel": 0, "rootserver": 0x40300000 - 0x400000})
+    kernel = SimpleNamespace(
+        name="kernel", span=(0x40000000, 0x40200000), segments=[SimpleNamespace(paddr=0x40000000, memsz=0x200000)]
+    )
+    root = SimpleNamespace(
+        name="rootserver", span=(0x400000, 0x500000), segments=[SimpleNamespace(paddr=0x400000, memsz=0x100000)]
+    )
+    other = SimpleNamespace(
+        name="unplaced", span=(0x600000, 0x601000), segments=[SimpleNamespace(paddr=0x600000, memsz=0x1000)]
+    )
+    payload = SimpleNamespace(
+        loader=SimpleNamespace(span=(0x60000000, 0x60100000)),
+        reference=False,
+        contract="sel4",
+        images=(kernel, root, other),
+    )
+    monkeypatch.setattr(
+        harness.qemu.verify, "image_offsets", lambda p, tl=None: {"kernel": 0, "rootserver": 0x40300000 - 0x400000}
+    )
     warm = warm_ranges(payload, "warm")  # type: ignore[arg-type]
     assert warm == [(0x40000000, 0x40200000), (0x40300000, 0x40400000), (0x60000000, 0x60100000)]
 
@@ -528,17 +576,25 @@ UNPACK_DST = (BUF, BUF + 4096)
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("defines,attr", [
-    ((), "wb"), (("NORMAL_ATTR=0xbb",), "wt"), (("NORMAL_ATTR=0x44",), "nc"),
-    (("NORMAL_ATTR=0x00",), "device"), (("MMU_OFF",), "mmu-off"), (("DCACHE_OFF",), "dcache-off"),
-], ids=["wb", "wt", "nc", "device", "mmu_off", "dcache_off"])
-def test_accesses_split_by_attribute(plugin: Path, tmp_path: Path, defines: tuple[str, ...],
-                                     attr: str) -> None:
+@pytest.mark.parametrize(
+    "defines,attr",
+    [
+        ((), "wb"),
+        (("NORMAL_ATTR=0xbb",), "wt"),
+        (("NORMAL_ATTR=0x44",), "nc"),
+        (("NORMAL_ATTR=0x00",), "device"),
+        (("MMU_OFF",), "mmu-off"),
+        (("DCACHE_OFF",), "dcache-off"),
+    ],
+    ids=["wb", "wt", "nc", "device", "mmu_off", "dcache_off"],
+)
+def test_accesses_split_by_attribute(plugin: Path, tmp_path: Path, defines: tuple[str, ...], attr: str) -> None:
     """Every store of the copy to its destination, and every load from its source, is
     counted under the attribute it went through: what unpack-cached judges."""
     elf = build_case("unpack_attr", tmp_path, defines)
-    report, _, _ = run_guest(plugin, elf, tmp_path / "r.json", begin="begin",
-                             targets={"dest": [UNPACK_DST], "source": [UNPACK_SRC]})
+    report, _, _ = run_guest(
+        plugin, elf, tmp_path / "r.json", begin="begin", targets={"dest": [UNPACK_DST], "source": [UNPACK_SRC]}
+    )
     assert report is not None and report.handoff_seen
     assert report.kinds() == set(), report.hazards
     split = report.counts.by_target
@@ -557,8 +613,7 @@ def _timeline(*lines: str) -> Any:
     return tl
 
 
-EARLY_ON = ("Early MMU: caches on for unpack, DRAM [40000000..c0000000) Normal WB, "
-            "UART 9000000 Device-nGnRnE")
+EARLY_ON = "Early MMU: caches on for unpack, DRAM [40000000..c0000000) Normal WB, UART 9000000 Device-nGnRnE"
 
 
 def _attr_report(tmp_path: Path, dest: dict[str, int], source: dict[str, int]) -> CoherenceReport:
@@ -569,8 +624,11 @@ def _attr_report(tmp_path: Path, dest: dict[str, int], source: dict[str, int]) -
     target = {"loads": acc, "stores": acc, "ranges": []}
 
     def with_attrs(loads: dict[str, int], stores: dict[str, int]) -> dict[str, Any]:
-        return {**target, "loads_by_attr": {a: loads.get(a, 0) for a in ATTRIBUTES},
-                "stores_by_attr": {a: stores.get(a, 0) for a in ATTRIBUTES}}
+        return {
+            **target,
+            "loads_by_attr": {a: loads.get(a, 0) for a in ATTRIBUTES},
+            "stores_by_attr": {a: stores.get(a, 0) for a in ATTRIBUTES},
+        }
 
     data = {
         "version": 1, "line_size": 64, "complete": True, "handoff_seen": True,
@@ -585,20 +643,33 @@ def _attr_report(tmp_path: Path, dest: dict[str, int], source: dict[str, int]) -
 
 
 @pytest.mark.host
-@pytest.mark.parametrize("dest,lines,status,says", [
-    ({"wb": 1000}, (EARLY_ON,), "pass", "Normal write-back"),
-    ({"wt": 1000}, (EARLY_ON,), "fail", "100.0 % of the 1000 destination stores went through Normal write-through"),
-    ({"wb": 900, "device": 100}, ("@h mode early-mmu el=1",), "fail", "10.0 % of the 1000 destination stores "
-                                                                        "went through Device"),
-    ({"mmu-off": 1000}, (EARLY_ON,), "fail", "went through the MMU off"),
-    ({"wb": 999, "mmu-off": 1}, (EARLY_ON,), "pass", "write-back"),
-    ({"mmu-off": 1000}, (), "skip", "no early-MMU announcement"),
-    ({"mmu-off": 1000}, ("@h mode mmu-off el=1",), "skip", "mode 'mmu-off'"),
-    ({"mmu-off": 1000}, ("Early MMU: no page tables (no console UART), unpacking with the MMU off",), "skip",
-     "fallback (no console UART)"),
-], ids=["wb", "wt", "device-share", "mmu-off", "below-share", "stock", "mmu-off-mode", "fallback"])
-def test_unpack_cached_judges_the_promise(tmp_path: Path, dest: dict[str, int], lines: tuple[str, ...],
-                                          status: str, says: str) -> None:
+@pytest.mark.parametrize(
+    "dest,lines,status,says",
+    [
+        ({"wb": 1000}, (EARLY_ON,), "pass", "Normal write-back"),
+        ({"wt": 1000}, (EARLY_ON,), "fail", "100.0 % of the 1000 destination stores went through Normal write-through"),
+        (
+            {"wb": 900, "device": 100},
+            ("@h mode early-mmu el=1",),
+            "fail",
+            "10.0 % of the 1000 destination stores went through Device",
+        ),
+        ({"mmu-off": 1000}, (EARLY_ON,), "fail", "went through the MMU off"),
+        ({"wb": 999, "mmu-off": 1}, (EARLY_ON,), "pass", "write-back"),
+        ({"mmu-off": 1000}, (), "skip", "no early-MMU announcement"),
+        ({"mmu-off": 1000}, ("@h mode mmu-off el=1",), "skip", "mode 'mmu-off'"),
+        (
+            {"mmu-off": 1000},
+            ("Early MMU: no page tables (no console UART), unpacking with the MMU off",),
+            "skip",
+            "fallback (no console UART)",
+        ),
+    ],
+    ids=["wb", "wt", "device-share", "mmu-off", "below-share", "stock", "mmu-off-mode", "fallback"],
+)
+def test_unpack_cached_judges_the_promise(
+    tmp_path: Path, dest: dict[str, int], lines: tuple[str, ...], status: str, says: str
+) -> None:
     """A loader that announced a cached unpack fails unpack-cached when its destination
     stores (or source loads) went through anything but Normal write-back, naming the
     attribute and its share; one that promised nothing is not judged (skip, why)."""
@@ -642,38 +713,58 @@ def test_maintenance_by_va_is_recorded(plugin: Path, tmp_path: Path) -> None:
     assert report is not None and report.setway_cleaned and report.cleaned == ()
 
 
-def _coverage_result(tmp_path: Path, cleaned: list[list[int]], invalidated: list[list[int]],
-                     lines: tuple[str, ...] = (EARLY_ON,)) -> Any:
+def _coverage_result(
+    tmp_path: Path, cleaned: list[list[int]], invalidated: list[list[int]], lines: tuple[str, ...] = (EARLY_ON,)
+) -> Any:
     from types import SimpleNamespace
 
     report = _attr_report(tmp_path, {"wb": 1}, {"wb": 1})
     raw = dict(report.raw)
-    raw["maintained"] = {"clean": cleaned, "invalidate": invalidated, "setway_clean": False,
-                         "setway_invalidate": False}
+    raw["maintained"] = {"clean": cleaned, "invalidate": invalidated, "setway_clean": False, "setway_invalidate": False}
     path = tmp_path / "cov.json"
     path.write_text(json.dumps(raw))
     seg = SimpleNamespace(paddr=0x40000000, memsz=0x1000)
     kernel = SimpleNamespace(name="kernel", span=(0x40000000, 0x40001000), segments=[seg])
     payload = SimpleNamespace(
         loader=SimpleNamespace(symbols={"_archive_end": 0x40100040, "_end": 0x40102000}),
-        images=(kernel,), reference=False)
-    return SimpleNamespace(extras={"coherence": CoherenceReport.load(path)}, timeline=_timeline(*lines),
-                           payload=payload)
+        images=(kernel,),
+        reference=False,
+    )
+    return SimpleNamespace(
+        extras={"coherence": CoherenceReport.load(path)}, timeline=_timeline(*lines), payload=payload
+    )
 
 
 @pytest.mark.host
-@pytest.mark.parametrize("cleaned,invalidated,status,says", [
-    ([[0x40000000, 0x40001000], [0x40100040, 0x40102000]], [[0x40100040, 0x40102000]], "pass", "covers 2"),
-    ([[0x40000000, 0x40001000], [0x40100080, 0x40102000]], [[0x40100040, 0x40102000]], "fail",
-     "the final clean to PoC by VA misses [0x40100040..0x40100080) (1 line(s)) of the loader's "
-     "writable range (_archive_end.._end)"),
-    ([[0x40000000, 0x40001000], [0x40100040, 0x40102000]], [[0x40100040, 0x40101fc0]], "fail",
-     "the invalidate by VA before the caches go on misses [0x40101fc0..0x40102000)"),
-    ([[0x40000000, 0x40000fc0], [0x40100040, 0x40102000]], [[0x40100040, 0x40102000]], "fail",
-     "misses [0x40000fc0..0x40001000) (1 line(s)) of image 'kernel' segment 0"),
-], ids=["covered", "clean-short-start", "invalidate-short-end", "destination-short"])
-def test_coverage_names_the_first_missed_range(tmp_path: Path, cleaned: list[list[int]],
-                                               invalidated: list[list[int]], status: str, says: str) -> None:
+@pytest.mark.parametrize(
+    "cleaned,invalidated,status,says",
+    [
+        ([[0x40000000, 0x40001000], [0x40100040, 0x40102000]], [[0x40100040, 0x40102000]], "pass", "covers 2"),
+        (
+            [[0x40000000, 0x40001000], [0x40100080, 0x40102000]],
+            [[0x40100040, 0x40102000]],
+            "fail",
+            "the final clean to PoC by VA misses [0x40100040..0x40100080) (1 line(s)) of the loader's "
+            "writable range (_archive_end.._end)",
+        ),
+        (
+            [[0x40000000, 0x40001000], [0x40100040, 0x40102000]],
+            [[0x40100040, 0x40101FC0]],
+            "fail",
+            "the invalidate by VA before the caches go on misses [0x40101fc0..0x40102000)",
+        ),
+        (
+            [[0x40000000, 0x40000FC0], [0x40100040, 0x40102000]],
+            [[0x40100040, 0x40102000]],
+            "fail",
+            "misses [0x40000fc0..0x40001000) (1 line(s)) of image 'kernel' segment 0",
+        ),
+    ],
+    ids=["covered", "clean-short-start", "invalidate-short-end", "destination-short"],
+)
+def test_coverage_names_the_first_missed_range(
+    tmp_path: Path, cleaned: list[list[int]], invalidated: list[list[int]], status: str, says: str
+) -> None:
     """maintenance-coverage: the final clean covers every destination and the loader's
     writable range, the invalidate before the enable the writable range; a missed line is
     named even though no hazard arose in this boot."""
@@ -697,11 +788,13 @@ def test_coverage_leaves_a_gap_this_boot_showed_to_its_hazard_check(tmp_path: Pa
     import harness.qemu.verify
     from harness.checks import CACHE_CHECKS as CHECKS
 
-    result = _coverage_result(tmp_path, [[0x40000000, 0x40001000], [0x40100080, 0x40102000]],
-                              [[0x40100040, 0x40102000]])
+    result = _coverage_result(
+        tmp_path, [[0x40000000, 0x40001000], [0x40100080, 0x40102000]], [[0x40100040, 0x40102000]]
+    )
     raw = dict(result.extras["coherence"].raw)
-    raw["hazards"] = [{"kind": "partial-clean", "pc": "0x40100010", "count": 1,
-                       "ranges": [[0x40100040, 0x40100080]], "lines": 1}]
+    raw["hazards"] = [
+        {"kind": "partial-clean", "pc": "0x40100010", "count": 1, "ranges": [[0x40100040, 0x40100080]], "lines": 1}
+    ]
     path = tmp_path / "shown.json"
     path.write_text(json.dumps(raw))
     result.extras["coherence"] = CoherenceReport.load(path)

@@ -1,4 +1,5 @@
 """Console parsing: both seL4 hand-off forms, errors, our `@h` records, CRLF."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,10 +26,11 @@ def test_current_sel4_form() -> None:
     tl = timeline_of("sel4-new-form.log")
     banner = tl.first("loader.banner")
     assert banner is not None and banner.fields["cpu"] == "ARM Ltd. Cortex-A53 r0p4"
-    assert tl.loader_range == (0x40655000, 0x4095808f)
+    assert tl.loader_range == (0x40655000, 0x4095808F)
     assert [(i.name, i.dest, i.paddr, i.virt_entry) for i in tl.images] == [
-        ("kernel", 0x40000000, (0x40000000, 0x4023cfff), 0xffffffffc0000000),
-        ("rootserver", 0x4023f000, (0x4023f000, 0x40634fff), 0x40e9d8)]
+        ("kernel", 0x40000000, (0x40000000, 0x4023CFFF), 0xFFFFFFFFC0000000),
+        ("rootserver", 0x4023F000, (0x4023F000, 0x40634FFF), 0x40E9D8),
+    ]
     assert tl.handoff is not None and tl.handoff.text.startswith("Enabling MMU and jumping")
     w = tl.unpack_window()
     # first 'ELF-loading image' is line 7, the hand-off line 15
@@ -46,7 +48,7 @@ def test_older_two_line_hypervisor_form() -> None:
     w = tl.unpack_window()
     # the window closes at the first of the two lines: the copy is over by then
     assert w is not None and w.end_ns == 12_000_000
-    assert tl.images[0].vaddr == (0xffffff8040000000, 0xffffff804023cfff)
+    assert tl.images[0].vaddr == (0xFFFFFF8040000000, 0xFFFFFF804023CFFF)
 
 
 def test_loader_error_text_is_kept() -> None:
@@ -57,12 +59,16 @@ def test_loader_error_text_is_kept() -> None:
 
 def test_records_and_marks() -> None:
     tl = Timeline(0)
-    for i, text in enumerate(["@h mode early-mmu el=2",
-                              "@h mark name=unpack.begin image=kernel ticks=1000 freq=62500000",
-                              "@h mark name=unpack.end image=kernel ticks=63500 freq=62500000",
-                              "@h seg image=kernel idx=0 paddr=0x40200000 filesz=4 memsz=8 crc32=0x1",
-                              "@h probe seg idx=5 paddr=0x40400000 size=16 crc32=0x1 expected=0x2 BAD",
-                              "@h probe verdict fail crc=1 bss=0 handoff=0"]):
+    for i, text in enumerate(
+        [
+            "@h mode early-mmu el=2",
+            "@h mark name=unpack.begin image=kernel ticks=1000 freq=62500000",
+            "@h mark name=unpack.end image=kernel ticks=63500 freq=62500000",
+            "@h seg image=kernel idx=0 paddr=0x40200000 filesz=4 memsz=8 crc32=0x1",
+            "@h probe seg idx=5 paddr=0x40400000 size=16 crc32=0x1 expected=0x2 BAD",
+            "@h probe verdict fail crc=1 bss=0 handoff=0",
+        ]
+    ):
         tl.feed(ConsoleLine(i, text))
     assert tl.mode is not None and tl.mode.words == ("early-mmu",) and tl.mode.get("el") == "2"
     w = tl.unpack_window()

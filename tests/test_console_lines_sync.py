@@ -1,4 +1,5 @@
 """The C sources print exactly the `@h` records and fields the parser relies on."""
+
 from __future__ import annotations
 
 import re
@@ -61,6 +62,7 @@ def test_every_record_is_documented(kind: str) -> None:
 def test_sync_check_catches_a_dropped_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Negative control: a probe that stops printing expected= is caught."""
     import shutil
+
     shutil.copytree(ROOT / "images", tmp_path / "images", ignore=shutil.ignore_patterns("*.o"))
     probe = tmp_path / "images" / "probe" / "probe.c"
     probe.write_text(probe.read_text().replace("expected=%#010x ", ""))

@@ -1,5 +1,6 @@
 """Host stamps say how coarse they are: lines that arrive in one console read share a
 stamp, and the unpack window is then known only as an upper bound."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,10 +11,12 @@ from helpers.fakes import ScriptedConsole
 
 pytestmark = pytest.mark.host
 
-BOOT = ["ELF-loader started on CPU: ARM Ltd. Cortex-A53 r0p4",
-        "ELF-loading image 'kernel' to 40000000",
-        "ELF-loading image 'sel4test-driver' to 40234000",
-        "Enabling MMU and paging"]
+BOOT = [
+    "ELF-loader started on CPU: ARM Ltd. Cortex-A53 r0p4",
+    "ELF-loading image 'kernel' to 40000000",
+    "ELF-loading image 'sel4test-driver' to 40234000",
+    "Enabling MMU and paging",
+]
 
 
 def recorded(console: ScriptedConsole) -> ConsoleRecorder:

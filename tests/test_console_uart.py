@@ -4,6 +4,7 @@ The Verdin's debug console is UART3; its target says `console_uart`. Booted on
 QEMU with the console wired to that UART, the reference images must still be
 heard (and pass), which proves the variant really moved its console.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,7 @@ from harness.targets import Target, available, load
 pytestmark = pytest.mark.qemu
 
 # QEMU wires -serial options to a machine's UARTs in order; these are the i.MX8M's.
-SERIAL_INDEX = {0x30860000: 0, 0x30890000: 1, 0x30880000: 2, 0x30a60000: 3}
+SERIAL_INDEX = {0x30860000: 0, 0x30890000: 1, 0x30880000: 2, 0x30A60000: 3}
 
 
 def boards_with_own_console() -> list[Target]:
@@ -27,8 +28,14 @@ def boards_with_own_console() -> list[Target]:
 
 def qemu_twin(board: Target, tmp: Path) -> Target:
     """A QEMU target of the same machine with its console on the board's UART."""
-    base = next(t for t in map(load, available()) if t.machine == board.machine and
-                t.boot == "qemu" and t.image_format == board.image_format and t.console_uart is None)
+    base = next(
+        t
+        for t in map(load, available())
+        if t.machine == board.machine
+        and t.boot == "qemu"
+        and t.image_format == board.image_format
+        and t.console_uart is None
+    )
     data: dict[str, Any] = yaml.safe_load(base.path.read_text())
     uart = board.console_uart
     assert uart is not None, board.name
@@ -57,6 +64,7 @@ def test_reference_images_print_on_the_boards_console(board: Target, tmp_path: P
 def test_default_console_images_are_not_heard_there(board: Target, tmp_path: Path) -> None:
     """Negative control: the machine's default-UART images stay silent on the board's UART."""
     import dataclasses
+
     target = qemu_twin(board, tmp_path)
     target = dataclasses.replace(target, timeouts=dataclasses.replace(target.timeouts, loader=3))
     session = BootSession(target, tmp_path / "results")

@@ -7,6 +7,7 @@ one more digit), and the "exact" counts moved between identical boots. Modeled b
 on the instruction-count clock (harness.qemu.command.instruction_clock); this test is its proof
 and fails without it (the marks' ticks differ on every pair of boots, the counts often).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,7 @@ pytestmark = [pytest.mark.boot, pytest.mark.reference]
 @pytest.fixture
 def cpu_hog() -> Iterator[list[int]]:
     """One busy process per host CPU, started here and stopped here by pid."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-             for _ in range(os.cpu_count() or 2)]
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     for p in procs:
         register(p.pid, "cpu hog (test_determinism)")
     try:
@@ -62,8 +62,9 @@ def _marks(doc: dict[str, Any]) -> list[tuple[str, int]]:
     return [(m["name"], m["ticks"]) for m in doc["timeline"]["marks"]]
 
 
-def test_modeled_boots_agree_bit_for_bit_on_a_busy_host(harness_target: Target, tmp_path: Path,
-                                                        cpu_hog: list[int]) -> None:
+def test_modeled_boots_agree_bit_for_bit_on_a_busy_host(
+    harness_target: Target, tmp_path: Path, cpu_hog: list[int]
+) -> None:
     if not harness_target.is_qemu or harness_target.boot != "qemu" or not harness_target.timing_profile:
         pytest.skip("runs on the direct QEMU targets with a timing profile (cache model, no U-Boot)")
     first, second = (_modeled_boot(harness_target, tmp_path / name) for name in ("one", "two"))
@@ -71,6 +72,7 @@ def test_modeled_boots_agree_bit_for_bit_on_a_busy_host(harness_target: Target, 
     assert "model.insns" in a and "modeled.total_s" in a, sorted(a)
     moved = {k: (a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
     assert moved == {}, f"exact figures moved between identical modeled boots: {moved}"
-    assert _marks(first) == _marks(second), \
+    assert _marks(first) == _marks(second), (
         "the guest's timer read differently at the same marks: its clock follows the host"
+    )
     assert len(_marks(first)) >= 4

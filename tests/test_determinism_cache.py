@@ -4,6 +4,7 @@ that changes them (host-only: QEMU is replaced by a stand-in that reports what i
 Before, the key was the image's name, its build key and its size: a rebuilt plugin, a moved
 window, another QEMU or an image with the same size but other bytes got the old counts.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,11 +27,24 @@ SIZES = {"1": 0, "2": 0, "4": 0, "8": 0, "16": 0}
 
 def _report(insns: int) -> dict[str, Any]:
     acc = {"cacheable": dict(SIZES), "uncached": dict(SIZES)}
-    return {"version": 1, "line_size": 64, "complete": True, "handoff_seen": True,
-            "sctlr_at_handoff": None, "el_at_handoff": None, "hazards": [],
-            "counts": {"insns": insns, "ifetch_cacheable": 0, "ifetch_uncached": insns,
-                       "loads": acc, "stores": acc, "cmo": {}},
-            "window": {"begin_seen": True}}
+    return {
+        "version": 1,
+        "line_size": 64,
+        "complete": True,
+        "handoff_seen": True,
+        "sctlr_at_handoff": None,
+        "el_at_handoff": None,
+        "hazards": [],
+        "counts": {
+            "insns": insns,
+            "ifetch_cacheable": 0,
+            "ifetch_uncached": insns,
+            "loads": acc,
+            "stores": acc,
+            "cmo": {},
+        },
+        "window": {"begin_seen": True},
+    }
 
 
 class Bench(SimpleNamespace):
@@ -42,8 +56,15 @@ class Bench(SimpleNamespace):
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bench:
     monkeypatch.syspath_prepend(str(BENCH))
     import sel4_runs
-    b = Bench(mod=sel4_runs, counts=100, runs=0, tmp=tmp_path, version="QEMU emulator version 10.0.2",
-              window=PluginWindow(0x50001000, 0x40000000, "sel4", "memset #2 -> arm_enable_hyp_mmu", begin_hit=2))
+
+    b = Bench(
+        mod=sel4_runs,
+        counts=100,
+        runs=0,
+        tmp=tmp_path,
+        version="QEMU emulator version 10.0.2",
+        window=PluginWindow(0x50001000, 0x40000000, "sel4", "memset #2 -> arm_enable_hyp_mmu", begin_hit=2),
+    )
     for name in ("image.elf", "libcachemodel.so", "cachemodel.c", "run.py"):
         (tmp_path / name).write_bytes(name.encode() * 64)
     (tmp_path / "build.json").write_text(json.dumps({"key": "0123456789abcdef0123"}))
@@ -52,24 +73,32 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bench:
         b.runs += 1
         out.write_text(json.dumps(_report(b.counts)))
         return CoherenceReport.load(out), b.window, 1.0
+
     patches: dict[str, Any] = {
-        "CACHE": tmp_path / "cache", "run_to_handoff": qemu,
+        "CACHE": tmp_path / "cache",
+        "run_to_handoff": qemu,
         "from_user": lambda image: SimpleNamespace(unpacked_bytes=4096),
         "window_for": lambda payload, scope="seed": b.window,
         "plugin_path": lambda directory: tmp_path / "libcachemodel.so",
-        "PLUGIN_SOURCES": (tmp_path / "cachemodel.c",), "KEY_SOURCES": (tmp_path / "run.py",),
+        "PLUGIN_SOURCES": (tmp_path / "cachemodel.c",),
+        "KEY_SOURCES": (tmp_path / "run.py",),
         "qemu_version": lambda: b.version,
     }
-    for name, value in patches.items():     # raising=False: the old module lacks some names
+    for name, value in patches.items():  # raising=False: the old module lacks some names
         monkeypatch.setattr(sel4_runs, name, value, raising=False)
-    b.build = SimpleNamespace(config=Sel4Config(hyp=True, release=True), directory=tmp_path,
-                              image=tmp_path / "image.elf", elfloader=tmp_path / "image.elf")
+    b.build = SimpleNamespace(
+        config=Sel4Config(hyp=True, release=True),
+        directory=tmp_path,
+        image=tmp_path / "image.elf",
+        elfloader=tmp_path / "image.elf",
+    )
     return b
 
 
 def _append(path: Path) -> Callable[[Bench], None]:
     def change(_: Bench) -> None:
         path.write_bytes(path.read_bytes() + b"\n/* changed */\n")
+
     return change
 
 
@@ -89,7 +118,7 @@ def test_a_change_that_moves_counts_is_never_served_from_the_cache(bench: Bench,
     first = bench.mod.run(bench.build)
     again = bench.mod.run(bench.build)
     assert (first.counts.insns, again.counts.insns, bench.runs) == (100, 100, 1), "the cache must work"
-    bench.counts = 200          # what the changed plugin/window/QEMU/image really counts
+    bench.counts = 200  # what the changed plugin/window/QEMU/image really counts
     CHANGES[change](bench)
     after = bench.mod.run(bench.build)
     assert (after.counts.insns, bench.runs) == (200, 2), f"stale counts served after a {change} change"

@@ -4,6 +4,7 @@ The printed text is run as it is (bash -c, in a pseudo-terminal, as a shell woul
 for U-Boot targets the commands it says to type are typed at the prompt. Whatever
 happens, every process the test started is stopped by its id.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -22,12 +23,27 @@ pytestmark = [pytest.mark.boot, pytest.mark.reference]
 def test_the_dry_run_boots_when_pasted(harness_target: Target, tmp_path: Path) -> None:
     if harness_target.remote or not harness_target.is_qemu:
         pytest.skip("a lab or board target: its dry run is the commands to type on the board")
-    text = subprocess.run([sys.executable, "-m", "harness.cli", "boot", "--target",
-                           str(harness_target.path), "--dry-run", "--results", str(tmp_path)],
-                          capture_output=True, text=True, timeout=300, check=True).stdout
+    text = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "boot",
+            "--target",
+            str(harness_target.path),
+            "--dry-run",
+            "--results",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     assert "-qmp" not in text and "serialsocket" not in text
-    child = pexpect.spawn("bash", ["-c", text], timeout=60, encoding="utf-8", echo=False,
-                          cwd="/")      # the command depends on no working directory
+    child = pexpect.spawn(
+        "bash", ["-c", text], timeout=60, encoding="utf-8", echo=False, cwd="/"
+    )  # the command depends on no working directory
     child.logfile_read = (tmp_path / "console.txt").open("w")
     try:
         if harness_target.uboot is not None:
@@ -40,7 +56,7 @@ def test_the_dry_run_boots_when_pasted(harness_target: Target, tmp_path: Path) -
         child.expect_exact("ELF-loader started")
         child.expect(r"@h probe verdict (\w+)")
         assert child.match.group(1) == "ok", child.before
-        child.send("\x01x")                     # what the dry run says quits QEMU
+        child.send("\x01x")  # what the dry run says quits QEMU
         child.expect(pexpect.EOF, timeout=10)
     finally:
         stop_tree(child)

@@ -1,5 +1,6 @@
 """The `early-map` check on the host: page tables walked from synthetic memory (blocks and
 pages, each with a defect it must catch) and judged against the target's carve-outs."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.host
 GIB, MIB2, PAGE = 1 << 30, 1 << 21, 1 << 12
 # MAIR: 0 Device-nGnRnE, 1 Normal write-back, 2 Normal non-cacheable
 MAIR = 0x00 | 0xFF << 8 | 0x44 << 16
-TCR_39 = 25                     # T0SZ 25: 39-bit VAs, walks start at level 1, TG0 4 KiB
+TCR_39 = 25  # T0SZ 25: 39-bit VAs, walks start at level 1, TG0 4 KiB
 AF = 1 << 10
 UART = 0x30890000
 DRAM = MemoryMap(0x40000000, 0x80000000, (CarveOut("optee", 0x56000000, 0x2000000, "test"),))
@@ -57,15 +58,15 @@ def early_map(hole: bool = True, uart_index: int = 0) -> Memory:
     UART by one 4 KiB page."""
     mem = Memory()
     root = mem.at(0x1000)
-    root[0] = table(0x2000)                 # 0..1 GiB: down to the UART page
+    root[0] = table(0x2000)  # 0..1 GiB: down to the UART page
     mem.at(0x2000)[UART >> 21] = table(0x3000)
     mem.at(0x3000)[(UART >> 12) & 0x1FF] = page(UART, uart_index)
-    root[1] = table(0x4000)                 # 1..2 GiB by 2 MiB blocks
+    root[1] = table(0x4000)  # 1..2 GiB by 2 MiB blocks
     for i in range(512):
         pa = GIB + i * MIB2
         if not (hole and DRAM.carve_outs[0].base <= pa < DRAM.carve_outs[0].end):
             mem.at(0x4000)[i] = block(pa, 1)
-    root[2] = block(2 * GIB, 1)             # 2..3 GiB: one 1 GiB block
+    root[2] = block(2 * GIB, 1)  # 2..3 GiB: one 1 GiB block
     return mem
 
 
@@ -78,26 +79,30 @@ def test_blocks_and_pages_are_walked_and_merged() -> None:
     assert [(m.pa, m.pa_end, memory_type(m.attr)) for m in maps] == [
         (UART, UART + PAGE, "Device-nGnRnE"),
         (0x40000000, 0x56000000, "Normal write-back"),
-        (0x58000000, 0xC0000000, "Normal write-back"),      # 2 MiB blocks + the 1 GiB block
+        (0x58000000, 0xC0000000, "Normal write-back"),  # 2 MiB blocks + the 1 GiB block
     ]
     assert judge(maps, DRAM, UART) == []
 
 
 def test_a_block_over_the_carve_out_is_named() -> None:
     problems = judge(walk(regime(), early_map(hole=False).read), DRAM, UART)
-    assert problems == ["carve-out 'optee' [0x56000000..0x58000000): VA [0x56000000..0x58000000) "
-                        "-> PA [0x56000000..0x58000000) mapped Normal write-back (AttrIndx 1, "
-                        "MAIR byte 0xff)"]
+    assert problems == [
+        "carve-out 'optee' [0x56000000..0x58000000): VA [0x56000000..0x58000000) "
+        "-> PA [0x56000000..0x58000000) mapped Normal write-back (AttrIndx 1, "
+        "MAIR byte 0xff)"
+    ]
 
 
 def test_a_page_over_the_carve_out_is_named() -> None:
     mem = early_map()
     mem.at(0x4000)[0x56000000 % GIB // MIB2] = table(0x5000)
-    mem.at(0x5000)[511] = page(0x561FF000, 2)          # the last page of the first 2 MiB
+    mem.at(0x5000)[511] = page(0x561FF000, 2)  # the last page of the first 2 MiB
     problems = judge(walk(regime(), mem.read), DRAM, UART)
-    assert problems == ["carve-out 'optee' [0x56000000..0x58000000): VA [0x561ff000..0x56200000) "
-                        "-> PA [0x561ff000..0x56200000) mapped Normal non-cacheable (AttrIndx 2, "
-                        "MAIR byte 0x44)"]
+    assert problems == [
+        "carve-out 'optee' [0x56000000..0x58000000): VA [0x561ff000..0x56200000) "
+        "-> PA [0x561ff000..0x56200000) mapped Normal non-cacheable (AttrIndx 2, "
+        "MAIR byte 0x44)"
+    ]
 
 
 def test_device_over_the_carve_out_is_not_normal() -> None:
@@ -109,19 +114,20 @@ def test_device_over_the_carve_out_is_not_normal() -> None:
 def test_outside_dram_only_the_uart_page_may_be_normal() -> None:
     assert judge(walk(regime(), early_map(uart_index=1).read), DRAM, UART) == []
     mem = early_map()
-    mem.at(0x3000)[(UART >> 12 & 0x1FF) - 1] = page(UART - PAGE, 1)    # its neighbour: not the UART
+    mem.at(0x3000)[(UART >> 12 & 0x1FF) - 1] = page(UART - PAGE, 1)  # its neighbour: not the UART
     assert judge(walk(regime(), mem.read), DRAM, UART) == [
         "outside DRAM [0x40000000..0xc0000000): VA [0x3088f000..0x30890000) -> PA "
-        "[0x3088f000..0x30890000) mapped Normal write-back (AttrIndx 1, MAIR byte 0xff)"]
+        "[0x3088f000..0x30890000) mapped Normal write-back (AttrIndx 1, MAIR byte 0xff)"
+    ]
 
 
 def test_invalid_and_reserved_descriptors_map_nothing() -> None:
     mem = Memory()
     root = mem.at(0x1000)
-    root[0] = 0x40000000 | 0b10                  # invalid
+    root[0] = 0x40000000 | 0b10  # invalid
     root[1] = table(0x2000)
     mem.at(0x2000)[0] = table(0x3000)
-    mem.at(0x3000)[0] = GIB | 0b01               # bits 01 at level 3: reserved, not a page
+    mem.at(0x3000)[0] = GIB | 0b01  # bits 01 at level 3: reserved, not a page
     mem.at(0x3000)[1] = page(GIB + PAGE, 1)
     assert walk(regime(), mem.read) == [Mapping(GIB + PAGE, GIB + PAGE, PAGE, 0xFF, 1)]
 
@@ -130,7 +136,7 @@ def test_a_48_bit_regime_starts_at_level_0() -> None:
     mem = Memory()
     mem.at(0x1000)[0] = table(0x2000)
     mem.at(0x2000)[1] = block(GIB, 1)
-    mem.at(0x1000)[1] = block(1 << 39, 1)        # a block at level 0: reserved with 4 KiB pages
+    mem.at(0x1000)[1] = block(1 << 39, 1)  # a block at level 0: reserved with 4 KiB pages
     assert walk(regime(tcr=16), mem.read) == [Mapping(GIB, GIB, GIB, 0xFF, 1)]
 
 
@@ -138,16 +144,21 @@ def test_what_cannot_be_walked_is_said() -> None:
     with pytest.raises(WalkError, match="TG0 = 1"):
         walk(regime(tcr=TCR_39 | 1 << 14), early_map().read)
     mem = early_map()
-    mem.at(0x1000)[3] = table(0x9000)            # a table nobody wrote (outside memory)
+    mem.at(0x1000)[3] = table(0x9000)  # a table nobody wrote (outside memory)
     with pytest.raises(WalkError, match="level-2 table at 0x9000: read 0 of 4096 bytes"):
         walk(regime(), mem.read)
 
 
 def test_memory_types() -> None:
     assert [memory_type(a) for a in (0x00, 0x04, 0x0C, 0xFF, 0x44, 0xBB, 0xF4)] == [
-        "Device-nGnRnE", "Device-nGnRE", "Device-GRE", "Normal write-back",
-        "Normal non-cacheable", "Normal write-through",
-        "Normal inner non-cacheable, outer write-back"]
+        "Device-nGnRnE",
+        "Device-nGnRE",
+        "Device-GRE",
+        "Normal write-back",
+        "Normal non-cacheable",
+        "Normal write-through",
+        "Normal inner non-cacheable, outer write-back",
+    ]
 
 
 def result(state: object) -> Any:
@@ -166,8 +177,10 @@ def test_the_check_over_a_stop() -> None:
     assert "carve-outs left out: optee [0x56000000..0x58000000)" in good.message
     bad = check_early_map(result(state(early_map(hole=False))))
     assert bad.status == "fail"
-    assert bad.message.startswith("at the MMU enable (early_mmu_begin returned to 0x40669000 at "
-                                  "EL2, TTBR0_EL2 0x1000): carve-out 'optee' [0x56000000..0x58000000)")
+    assert bad.message.startswith(
+        "at the MMU enable (early_mmu_begin returned to 0x40669000 at "
+        "EL2, TTBR0_EL2 0x1000): carve-out 'optee' [0x56000000..0x58000000)"
+    )
     off = check_early_map(result(state(early_map(), sctlr=0)))
     assert off.status == "skip" and "the MMU never turned on" in off.message
     broken = check_early_map(result(state(early_map(), error="TCR_EL2.TG0 = 1")))
@@ -180,8 +193,7 @@ def test_the_check_over_a_stop() -> None:
 
 def test_a_uboot_target_is_refused() -> None:
     """Behind U-Boot the loader starts after `bootm`, past the gdbstub's first stop."""
-    fake: Any = SimpleNamespace(target=load("qemu-imx8mp-uboot"),
-                                strategy=SimpleNamespace(stages_image=True))
+    fake: Any = SimpleNamespace(target=load("qemu-imx8mp-uboot"), strategy=SimpleNamespace(stages_image=True))
     with pytest.raises(HarnessError) as exc:
         BootSession._mmu_on(fake, None)  # type: ignore[arg-type]
     msg = str(exc.value)

@@ -7,6 +7,7 @@ OP-TEE's carve-out), qemu-imx8mp-el3 (the reference loader) and the virt targets
 carve-out: only "nothing outside DRAM but the UART page" is judged). Behind U-Boot the
 loader starts after `bootm`, past the stop: `--early-map` refuses those targets.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -45,11 +46,11 @@ def early_map(outcome: Outcome) -> tuple[str, str]:
 
 
 @pytest.mark.sel4
-def test_patched_sel4_maps_no_carve_out(harness_target: Target, user_payload: Payload | None,
-                                        boot: Callable[..., Outcome]) -> None:
+def test_patched_sel4_maps_no_carve_out(
+    harness_target: Target, user_payload: Payload | None, boot: Callable[..., Outcome]
+) -> None:
     payload = user_payload or sel4_image(harness_target, early_mmu=True)
-    status, message = early_map(boot(payload, name="sel4-early-map", until="handoff",
-                                     early_map=True))
+    status, message = early_map(boot(payload, name="sel4-early-map", until="handoff", early_map=True))
     assert status == "pass", message
     assert "early_mmu_begin returned to" in message
     for c in harness_target.carve_outs:
@@ -57,48 +58,53 @@ def test_patched_sel4_maps_no_carve_out(harness_target: Target, user_payload: Pa
 
 
 @pytest.mark.sel4
-def test_unreserved_control_maps_the_carve_out(harness_target: Target, user_payload: Payload | None,
-                                               boot: Callable[..., Outcome]) -> None:
+def test_unreserved_control_maps_the_carve_out(
+    harness_target: Target, user_payload: Payload | None, boot: Callable[..., Outcome]
+) -> None:
     """NEGATIVE CONTROL: the same build without the overlay's reserved-memory node: seL4's
     memory info covers OP-TEE's DRAM, the patch maps it Normal, the check names it."""
     if user_payload is not None:
         pytest.skip("--image given: the control is an image the suite builds")
-    if not harness_target.carve_outs or not any("unreserved" in p and p.get("machine") ==
-                                                harness_target.machine for p in PLATFORMS.values()):
+    if not harness_target.carve_outs or not any(
+        "unreserved" in p and p.get("machine") == harness_target.machine for p in PLATFORMS.values()
+    ):
         pytest.skip(f"{harness_target.name} declares no carve-out a seL4 build reserves")
     payload = sel4_image(harness_target, early_mmu=True, unreserved=True)
     outcome = boot(payload, name="sel4-unreserved-early-map", until="handoff", early_map=True)
     status, message = early_map(outcome)
     assert status == "fail" and outcome.failed == ["early-map"], (outcome.failed, message)
-    assert (f"{OPTEE}: VA [0x56000000..0x58000000) -> PA [0x56000000..0x58000000) mapped "
-            "Normal write-back (AttrIndx 1, MAIR byte 0xff)") in message, message
+    assert (
+        f"{OPTEE}: VA [0x56000000..0x58000000) -> PA [0x56000000..0x58000000) mapped "
+        "Normal write-back (AttrIndx 1, MAIR byte 0xff)"
+    ) in message, message
 
 
 @pytest.mark.sel4
 def test_stock_sel4_skips_with_the_reason(harness_target: Target, boot: Callable[..., Outcome]) -> None:
-    status, message = early_map(boot(sel4_image(harness_target), name="sel4-stock-early-map",
-                                     until="handoff", early_map=True))
+    status, message = early_map(
+        boot(sel4_image(harness_target), name="sel4-stock-early-map", until="handoff", early_map=True)
+    )
     assert status == "skip" and "stock loader" in message, message
 
 
 @pytest.mark.sel4
-def test_a_patched_loader_whose_mmu_never_turns_on_says_so(harness_target: Target,
-                                                          boot: Callable[..., Outcome]) -> None:
+def test_a_patched_loader_whose_mmu_never_turns_on_says_so(
+    harness_target: Target, boot: Callable[..., Outcome]
+) -> None:
     """The route whose map is never built (the patch's fallback): the stop still comes,
     SCTLR.M is 0 there, and the check says the MMU never turned on instead of judging."""
     route = ROOT / "patches" / "seL4_tools" / "routes" / "mmu-off-wide.patch"
     payload = sel4_image(harness_target, early_mmu=True, extra_patches=(route,))
-    status, message = early_map(boot(payload, name="sel4-mmu-off-wide-early-map", until="handoff",
-                                     early_map=True))
+    status, message = early_map(boot(payload, name="sel4-mmu-off-wide-early-map", until="handoff", early_map=True))
     assert status == "skip", message
     assert "the MMU never turned on: early_mmu_begin returned to" in message, message
     assert f"SCTLR_EL{2 if harness_target.expect_el == 2 else 1}.M = 0" in message, message
 
 
 @pytest.mark.reference
-def test_reference_loader_maps_its_whole_dram(harness_target: Target,
-                                              boot_session: BootSession,
-                                              boot: Callable[..., Outcome]) -> None:
+def test_reference_loader_maps_its_whole_dram(
+    harness_target: Target, boot_session: BootSession, boot: Callable[..., Outcome]
+) -> None:
     """The reference loader maps its machine's DRAM whole: where the target declares a
     carve-out that is the reference-loader control (the check names it); without one, the
     check passes (its UART block is Device)."""
@@ -111,9 +117,7 @@ def test_reference_loader_maps_its_whole_dram(harness_target: Target,
 
 
 @pytest.mark.reference
-def test_mmu_off_reference_skips_with_the_reason(boot_session: BootSession,
-                                                 boot: Callable[..., Outcome]) -> None:
+def test_mmu_off_reference_skips_with_the_reason(boot_session: BootSession, boot: Callable[..., Outcome]) -> None:
     payload = boot_session.payload(boot_session.variant(mode="mmu-off"))
     status, message = early_map(boot(payload, until="handoff", early_map=True))
     assert status == "skip" and "built 'mmu-off' turns no MMU on" in message, message
-

@@ -10,6 +10,7 @@ Each test skips, saying why, on targets where its fault does not apply; the heav
 ones run only on direct-QEMU targets (their detection does not depend on U-Boot).
 Run with `pytest -m faults --target=NAME tests` (or tests/test_faults.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,10 @@ MIB = 1 << 20
 
 # -- helpers ---------------------------------------------------------------------------
 
-def when_console_says(monkeypatch: pytest.MonkeyPatch, text: str,
-                      action: Callable[[], None], ends_stream: bool = False) -> list[float]:
+
+def when_console_says(
+    monkeypatch: pytest.MonkeyPatch, text: str, action: Callable[[], None], ends_stream: bool = False
+) -> list[float]:
     """Run `action` once, in the recorder's thread, when a console line holds `text`;
     the returned list gets the monotonic time it ran.
 
@@ -66,19 +69,18 @@ def when_console_says(monkeypatch: pytest.MonkeyPatch, text: str,
                 fired.append(time.monotonic())
                 action()
                 if ends_stream:
-                    self.partial = ""       # the read's unfinished last line went too
+                    self.partial = ""  # the read's unfinished last line went too
+
     monkeypatch.setattr(harness.boot, "ConsoleRecorder", Hooked)
     return fired
 
 
 @pytest.fixture
-def fault_session(harness_target: Target, tmp_path: Path,
-                  request: pytest.FixtureRequest) -> Iterator[BootSession]:
+def fault_session(harness_target: Target, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BootSession]:
     """A session of its own on the run's target, with short phase timeouts (shorter
     still for the tests named in SHORTER)."""
     timeouts = {**TIMEOUTS, **SHORTER.get(request.node.originalname, {})}
-    session = BootSession(short_timeouts(harness_target, tmp_path, **timeouts),
-                          tmp_path / "results")
+    session = BootSession(short_timeouts(harness_target, tmp_path, **timeouts), tmp_path / "results")
     try:
         yield session
     finally:
@@ -114,7 +116,7 @@ def assert_tail_from_fault(outcome: Outcome, text: str) -> None:
     assert f is not None and f.last_lines, f
     recorded = [line.text for line in outcome.result.lines]
     tail = [t.replace("\r", "").replace("\0", "") for t in f.last_lines]
-    assert recorded[-len(tail):] == tail, (tail, recorded[-len(tail):])
+    assert recorded[-len(tail) :] == tail, (tail, recorded[-len(tail) :])
     assert any(text in t for t in recorded), f"'{text}' was not recorded: {recorded[-20:]}"
 
 
@@ -129,10 +131,10 @@ def console_socket(session: BootSession) -> socket.socket:
     SerialDriver's TCP socket to the lab's serial server."""
     qemu = getattr(session.strategy, "qemu", None)
     if qemu is not None:
-        return qemu._clientsocket   # type: ignore[no-any-return]  # labgrid: untyped
-    strategy = session.strategy     # no QEMU: a board, reached through the U-Boot strategy
+        return qemu._clientsocket  # type: ignore[no-any-return]  # labgrid: untyped
+    strategy = session.strategy  # no QEMU: a board, reached through the U-Boot strategy
     assert isinstance(strategy, UBootBootStrategy)
-    return strategy.serial.serial._socket   # type: ignore[no-any-return]  # labgrid: untyped
+    return strategy.serial.serial._socket  # type: ignore[no-any-return]  # labgrid: untyped
 
 
 def end_console(session: BootSession) -> None:
@@ -152,7 +154,7 @@ def end_console(session: BootSession) -> None:
     try:
         while sock.recv(1 << 16):
             pass
-    except OSError:         # a reset, or nothing left: the end either way
+    except OSError:  # a reset, or nothing left: the end either way
         pass
     finally:
         sock.setblocking(blocking)
@@ -165,17 +167,22 @@ def needs(condition: bool, why: str) -> None:
 
 # -- QEMU dies, the console goes -------------------------------------------------------
 
-def test_qemu_killed_mid_unpack(harness_target: Target, fault_session: BootSession,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_qemu_killed_mid_unpack(
+    harness_target: Target, fault_session: BootSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """SIGKILL to QEMU while the loader unpacks a 64 MiB image: infrastructure, phase
     'unpack', the signal named, the lines up to the kill kept."""
-    needs(harness_target.is_qemu, "the board's QEMU belongs to the lab (a dead board is "
-          "test_console_closed_mid_boot's case)")
+    needs(
+        harness_target.is_qemu,
+        "the board's QEMU belongs to the lab (a dead board is test_console_closed_mid_boot's case)",
+    )
     session = fault_session
-    blob = 64 * MIB if harness_target.uboot is None else 16 * MIB   # TFTP is slower
+    blob = 64 * MIB if harness_target.uboot is None else 16 * MIB  # TFTP is slower
     payload = session.payload(session.variant(mode="mmu-off", blob_bytes=blob))
-    fired = when_console_says(monkeypatch, "@h mark name=unpack.begin",
-                              lambda: os.kill(qemu_pid(session), signal.SIGKILL))
+    fired = when_console_says(
+        monkeypatch, "@h mark name=unpack.begin", lambda: os.kill(qemu_pid(session), signal.SIGKILL)
+    )
     outcome, took = boot_timed(session, payload, "qemu-killed")
     f = outcome.result.failure
     assert fired, "the unpack never began"
@@ -187,15 +194,15 @@ def test_qemu_killed_mid_unpack(harness_target: Target, fault_session: BootSessi
     assert_recorded(outcome, session, "qemu-killed")
 
 
-def test_console_closed_mid_boot(harness_target: Target, fault_session: BootSession,
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_console_closed_mid_boot(
+    harness_target: Target, fault_session: BootSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The console connection ends under a running target (QEMU's console socket or the
     lab's serial TCP connection shut down at the loader banner): infrastructure, said
     as a closed console, at once -- not the unpack timeout, not a product failure."""
     session = fault_session
     payload = session.payload(session.variant())
-    fired = when_console_says(monkeypatch, "ELF-loader started", lambda: end_console(session),
-                              ends_stream=True)
+    fired = when_console_says(monkeypatch, "ELF-loader started", lambda: end_console(session), ends_stream=True)
     outcome, took = boot_timed(session, payload, "console-closed")
     f = outcome.result.failure
     assert fired, "the loader banner never came"
@@ -214,6 +221,7 @@ def test_console_closed_mid_boot(harness_target: Target, fault_session: BootSess
 
 
 # -- the results folder -------------------------------------------------------------------
+
 
 def test_results_folder_unwritable(harness_target: Target, tmp_path: Path) -> None:
     """A results folder that cannot be created (its parent is a file; as root, chmod
@@ -241,11 +249,15 @@ def full_folder(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs with one page left: the boot's first file takes it."""
     mnt = tmp_path / "full"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True, text=True, timeout=30
+    )
     if done.returncode != 0:
-        missing_input("a tmpfs mount", f"the full-folder fault needs one ({done.stderr.strip()})",
-                      "run as root, or where mount -t tmpfs is permitted (docs/faults.md)")
+        missing_input(
+            "a tmpfs mount",
+            f"the full-folder fault needs one ({done.stderr.strip()})",
+            "run as root, or where mount -t tmpfs is permitted (docs/faults.md)",
+        )
     try:
         st = os.statvfs(mnt)
         (mnt / "filler").write_bytes(bytes(st.f_bavail * st.f_frsize - 4096))
@@ -258,16 +270,17 @@ def full_folder(tmp_path: Path) -> Iterator[Path]:
 def test_results_folder_full(harness_target: Target, tmp_path: Path, full_folder: Path) -> None:
     """The folder fills up during the boot: the boot's verdict stands, and what could
     not be written is said in one message naming the folder and each file."""
-    needs(harness_target.is_qemu and harness_target.uboot is None,
-          "the folder's handling is the same on every target: it runs on direct-QEMU targets")
-    session = BootSession(short_timeouts(harness_target, tmp_path, **TIMEOUTS),
-                          full_folder / "results")
+    needs(
+        harness_target.is_qemu and harness_target.uboot is None,
+        "the folder's handling is the same on every target: it runs on direct-QEMU targets",
+    )
+    session = BootSession(short_timeouts(harness_target, tmp_path, **TIMEOUTS), full_folder / "results")
     try:
         payload = session.payload(session.variant())
         outcome, took = boot_timed(session, payload, "full")
     finally:
         session.close()
-    assert outcome.result.ok, str(outcome.result.failure)          # the verdict is kept
+    assert outcome.result.ok, str(outcome.result.failure)  # the verdict is kept
     why = outcome.result.extras.get("write_error", "")
     assert str(full_folder / "results" / "full") in why, why
     assert "No space left on device" in why and "result.json" in why, why
@@ -277,13 +290,15 @@ def test_results_folder_full(harness_target: Target, tmp_path: Path, full_folder
 
 # -- TFTP ------------------------------------------------------------------------------------
 
+
 def _tftp_target(target: Target) -> None:
-    needs(target.uboot is not None and target.uboot.transport == "tftp",
-          "TFTP faults apply to U-Boot targets that load by TFTP")
+    needs(
+        target.uboot is not None and target.uboot.transport == "tftp",
+        "TFTP faults apply to U-Boot targets that load by TFTP",
+    )
 
 
-def _after_staging(session: BootSession, monkeypatch: pytest.MonkeyPatch,
-                   spoil: Callable[[Path, Any], None]) -> None:
+def _after_staging(session: BootSession, monkeypatch: pytest.MonkeyPatch, spoil: Callable[[Path, Any], None]) -> None:
     """Stage as usual, then `spoil(staged file, package)` before U-Boot asks for it."""
     strategy = session.strategy
     assert isinstance(strategy, UBootBootStrategy)
@@ -293,11 +308,11 @@ def _after_staging(session: BootSession, monkeypatch: pytest.MonkeyPatch,
         name = str(stage())
         spoil(strategy._tftp_root() / strategy.package.name, strategy.package)
         return name
+
     monkeypatch.setattr(strategy, "_stage", staged)
 
 
-def test_tftp_file_missing(harness_target: Target, fault_session: BootSession,
-                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tftp_file_missing(harness_target: Target, fault_session: BootSession, monkeypatch: pytest.MonkeyPatch) -> None:
     """The file is gone from the TFTP root: U-Boot's own error, as infrastructure, in 'load'."""
     _tftp_target(harness_target)
     session = fault_session
@@ -311,8 +326,9 @@ def test_tftp_file_missing(harness_target: Target, fault_session: BootSession,
     assert_recorded(outcome, session, "tftp-missing")
 
 
-def test_tftp_file_truncated(harness_target: Target, fault_session: BootSession,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tftp_file_truncated(
+    harness_target: Target, fault_session: BootSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The server has half the file: caught at U-Boot's byte count, before bootm runs
     anything, as infrastructure (the package itself is fine)."""
     _tftp_target(harness_target)
@@ -320,8 +336,9 @@ def test_tftp_file_truncated(harness_target: Target, fault_session: BootSession,
 
     def truncate(path: Path, pkg: Any) -> None:
         data = pkg.path.read_bytes()[: pkg.size // 2]
-        path.unlink()               # the link, never the package it points to
+        path.unlink()  # the link, never the package it points to
         path.write_bytes(data)
+
     _after_staging(session, monkeypatch, truncate)
     outcome, took = boot_timed(session, session.payload(session.variant()), "tftp-truncated")
     f = outcome.result.failure
@@ -329,8 +346,10 @@ def test_tftp_file_truncated(harness_target: Target, fault_session: BootSession,
     strategy = session.strategy
     assert isinstance(strategy, UBootBootStrategy)
     pkg = strategy.package
-    assert f"TFTP failure: {pkg.size // 2} bytes transferred, {pkg.name} has {pkg.size} " \
-           "(the file the server sent is truncated)" in f.message, f.message
+    assert (
+        f"TFTP failure: {pkg.size // 2} bytes transferred, {pkg.name} has {pkg.size} "
+        "(the file the server sent is truncated)" in f.message
+    ), f.message
     assert any("Bytes transferred" in line for line in f.last_lines), f.last_lines
     assert not any(line.startswith("## Booting") for line in f.last_lines), "bootm ran"
     assert took < TIMEOUTS["power_on"] + TIMEOUTS["uboot"] + TIMEOUTS["load"]
@@ -338,6 +357,7 @@ def test_tftp_file_truncated(harness_target: Target, fault_session: BootSession,
 
 
 # -- --verify: the gdbstub or QMP stops answering ----------------------------------------------
+
 
 class BlackHole:
     """A TCP listener on 127.0.0.1 that accepts and reads, and never answers (a hung stub)."""
@@ -363,20 +383,21 @@ class BlackHole:
             c.close()
 
 
-def test_gdbstub_not_answering_during_verify(harness_target: Target, fault_session: BootSession,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gdbstub_not_answering_during_verify(
+    harness_target: Target, fault_session: BootSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--verify with a gdbstub that accepts the connection and never answers: an
     infrastructure failure naming the gdbstub, within its 5 s command timeout."""
     needs(harness_target.is_qemu, "--verify needs QEMU's gdbstub and QMP")
     import harness.qemu.gdbstub
     import harness.qemu.verify
+
     session = fault_session
     hole = BlackHole()
     real = harness.qemu.gdbstub.GdbStub
     monkeypatch.setattr(harness.qemu.verify, "GdbStub", lambda port, *a, **k: real(hole.port, *a, **k))
     try:
-        outcome, took = boot_timed(session, session.payload(session.variant()), "gdbstub-silent",
-                                   verify=True)
+        outcome, took = boot_timed(session, session.payload(session.variant()), "gdbstub-silent", verify=True)
     finally:
         hole.close()
     f = outcome.result.failure
@@ -386,28 +407,31 @@ def test_gdbstub_not_answering_during_verify(harness_target: Target, fault_sessi
     assert took < 30 + (TIMEOUTS["uboot"] + TIMEOUTS["load"] if harness_target.uboot else 0)
     folder = session.results / "gdbstub-silent-verify"
     assert (folder / "result.json").exists() and (folder / "console.log").exists()
-    if harness_target.uboot is not None:       # U-Boot had talked: its lines are kept
+    if harness_target.uboot is not None:  # U-Boot had talked: its lines are kept
         assert f.last_lines or (folder / "console.log").stat().st_size > 0
 
 
-def test_qmp_not_answering_during_verify(harness_target: Target, fault_session: BootSession,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_qmp_not_answering_during_verify(
+    harness_target: Target, fault_session: BootSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """QEMU stops answering (SIGSTOP at the hand-off line: neither QMP nor the gdbstub
     answer): the out-of-band dump fails as infrastructure within the kernel timeout,
     and QEMU is still stopped and reaped afterwards."""
-    needs(harness_target.is_qemu and harness_target.uboot is None,
-          "the QMP bound is the same behind U-Boot: it runs on direct-QEMU targets")
+    needs(
+        harness_target.is_qemu and harness_target.uboot is None,
+        "the QMP bound is the same behind U-Boot: it runs on direct-QEMU targets",
+    )
     session = fault_session
-    fired = when_console_says(monkeypatch, "Jumping to kernel-image entry point",
-                              lambda: os.kill(qemu_pid(session), signal.SIGSTOP))
-    outcome, took = boot_timed(session, session.payload(session.variant()), "qmp-silent",
-                               verify=True)
+    fired = when_console_says(
+        monkeypatch, "Jumping to kernel-image entry point", lambda: os.kill(qemu_pid(session), signal.SIGSTOP)
+    )
+    outcome, took = boot_timed(session, session.payload(session.variant()), "qmp-silent", verify=True)
     f = outcome.result.failure
     assert fired, "the hand-off line never came"
     assert f is not None and (f.kind, f.phase) == ("infrastructure", "kernel"), str(f)
     assert "QEMU's QMP monitor ('query-status') did not answer within" in f.message, f.message
     assert_tail_from_fault(outcome, "Jumping to kernel-image entry point")
-    assert time.monotonic() - fired[0] < 5 + 15    # the kernel timeout, QEMU's stop
+    assert time.monotonic() - fired[0] < 5 + 15  # the kernel timeout, QEMU's stop
     assert_recorded(outcome, session, "qmp-silent-verify")
 
 
@@ -424,13 +448,14 @@ def private_lab(harness_target: Target, tmp_path_factory: pytest.TempPathFactory
     if harness_target.lab != "virtual":
         pytest.skip("coordinator and exporter faults run with a `lab: virtual` target")
     from harness.lab import VirtualLab
+
     saved = os.environ.get("LG_COORDINATOR")
     try:
         with VirtualLab(tmp_path_factory.mktemp("fault-lab") / "logs") as lab:
             yield lab
             pids = {what: p.pid for what, p in lab.procs.items()}
     finally:
-        if saved is None:       # VirtualLab points this process's labgrid at itself
+        if saved is None:  # VirtualLab points this process's labgrid at itself
             os.environ.pop("LG_COORDINATOR", None)
         else:
             os.environ["LG_COORDINATOR"] = saved
@@ -442,27 +467,35 @@ def lab_run_killing(lab: Any, what: str, target: Target, tmp: Path) -> tuple[dic
     talks on the first boot's console. Returns the run's record and its output."""
     import json
     import sys
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LG_COORDINATOR", "LG_ENV", "PYTEST_ADDOPTS", "HARNESS_TARGET")}
+
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("LG_COORDINATOR", "LG_ENV", "PYTEST_ADDOPTS", "HARNESS_TARGET")
+    }
     env["HARNESS_LAB_COORDINATOR"] = lab.address
     short = short_timeouts(target, tmp, **TIMEOUTS)
     out, log = tmp / "run.json", tmp / "run.log"
     with open(log, "wb") as sink:
-        proc = subprocess.Popen([sys.executable, str(INNER), str(short.path), str(tmp / "results"),
-                                 str(out)], cwd=INNER.parents[2], env=env, stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(INNER), str(short.path), str(tmp / "results"), str(out)],
+            cwd=INNER.parents[2],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     processes.register(proc.pid, "lab fault run")
     try:
         console = tmp / "results" / "boot-0" / "console.log"
         deadline = time.monotonic() + 120
         while not (console.exists() and "U-Boot" in console.read_text(errors="replace")):
-            assert proc.poll() is None and time.monotonic() < deadline, \
+            assert proc.poll() is None and time.monotonic() < deadline, (
                 "U-Boot never talked:\n" + log.read_text(errors="replace")[-3000:]
+            )
             time.sleep(0.05)
         victim = lab.procs[what]
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(10)
-        proc.wait(2 * sum(TIMEOUTS.values()))       # both boots, each bounded by its phases
+        proc.wait(2 * sum(TIMEOUTS.values()))  # both boots, each bounded by its phases
     finally:
         processes.stop(proc)
     return json.loads(out.read_text()), log.read_text(errors="replace")
@@ -480,6 +513,7 @@ def test_exporter_killed_mid_run(harness_target: Target, private_lab: Any, tmp_p
     power and TFTP paths; the next power-on says the exporter no longer offers the place's
     resources (infrastructure); the place is released at the end."""
     from harness.lab import TAG, LabClient
+
     record, out = lab_run_killing(private_lab, "labgrid-exporter", harness_target, tmp_path)
     try:
         assert record.get("ended") and len(record["boots"]) == 2, (record, out[-3000:])
@@ -496,12 +530,12 @@ def test_exporter_killed_mid_run(harness_target: Target, private_lab: Any, tmp_p
     assert processes.survivors() == {}
 
 
-def test_coordinator_killed_mid_run(harness_target: Target, private_lab: Any,
-                                    tmp_path: Path) -> None:
+def test_coordinator_killed_mid_run(harness_target: Target, private_lab: Any, tmp_path: Path) -> None:
     """The coordinator dies while U-Boot runs: no boot needs it (console, power and TFTP
     are direct), so the run goes on; the release at the end says the acquisition died
     with the coordinator, and a restarted coordinator has the place free."""
     from harness.lab import LabClient
+
     record, out = lab_run_killing(private_lab, "labgrid-coordinator", harness_target, tmp_path)
     private_lab.restart("labgrid-coordinator")
     if not processes.alive(private_lab.procs["labgrid-exporter"].pid):

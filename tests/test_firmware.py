@@ -6,6 +6,7 @@ the firmware reaches the mailbox entry at EL2h with x0..x3 = 0, and says so when
 is empty (the negative control). That the GIC is left as seL4 needs it is shown by real
 seL4 booting on qemu-imx8mp (the sel4 suite).
 """
+
 from __future__ import annotations
 
 import re
@@ -41,18 +42,20 @@ def test_imx8mp_targets_say_what_runs_first() -> None:
     assert load("qemu-imx8mp").firmware == "stand-in"
     assert load("qemu-imx8mp").expect_el == 2
     assert load("qemu-imx8mp-el3").firmware is None
-    assert load("qemu-virt").firmware is None       # default: none
+    assert load("qemu-virt").firmware is None  # default: none
 
 
 @pytest.mark.host
-@pytest.mark.parametrize("base,change,fix", [
-    ("qemu-imx8mp", lambda d: d["harness"].__setitem__("firmware", "tf-a"), "stand-in | none"),
-    ("qemu-virt", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "imx8mp"),
-    ("qemu-imx8mp-el3", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "el: 2"),
-    ("qemu-virt-uboot", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "U-Boot"),
-])
-def test_bad_firmware_is_named(tmp_path: Path, base: str, change: Callable[[dict[str, Any]], object],
-                               fix: str) -> None:
+@pytest.mark.parametrize(
+    "base,change,fix",
+    [
+        ("qemu-imx8mp", lambda d: d["harness"].__setitem__("firmware", "tf-a"), "stand-in | none"),
+        ("qemu-virt", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "imx8mp"),
+        ("qemu-imx8mp-el3", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "el: 2"),
+        ("qemu-virt-uboot", lambda d: d["harness"].__setitem__("firmware", "stand-in"), "U-Boot"),
+    ],
+)
+def test_bad_firmware_is_named(tmp_path: Path, base: str, change: Callable[[dict[str, Any]], object], fix: str) -> None:
     path = write_variant(tmp_path, base, change)
     with pytest.raises(HarnessError) as exc:
         load(str(path))
@@ -95,6 +98,7 @@ def test_firmware_only_for_machines_that_have_one() -> None:
 @pytest.mark.host
 def test_loader_placement_elf_image_and_raw(tmp_path: Path) -> None:
     from harness.images.build import Variant, build
+
     b = build(Variant(machine="imx8mp"))
     args, entry = loader_placement(b.elfloader, 0x40000000)
     assert args == ["-device", f"loader,file={b.elfloader}"]
@@ -113,6 +117,7 @@ def test_loader_placement_elf_image_and_raw(tmp_path: Path) -> None:
 @pytest.mark.host
 def test_dry_run_boots_the_firmware_first(tmp_path: Path) -> None:
     from harness.session import BootSession
+
     target = load("qemu-imx8mp")
     session = BootSession(target, tmp_path)
     try:
@@ -132,17 +137,32 @@ def run_firmware(firmware: Path, mailbox_data: int | None, wait: float = 4.0) ->
     monitor for the registers. Returns (console text, `info registers` text)."""
     assert QEMU is not None
     mailbox = read_elf(firmware).symbol(FIRMWARE_MAILBOX)
-    cmd = [QEMU, "-M", "imx8mp-evk", "-cpu", "cortex-a53", "-m", "2G", "-display", "none",
-           "-serial", "null", "-serial", "stdio", "-kernel", str(firmware)]
+    cmd = [
+        QEMU,
+        "-M",
+        "imx8mp-evk",
+        "-cpu",
+        "cortex-a53",
+        "-m",
+        "2G",
+        "-display",
+        "none",
+        "-serial",
+        "null",
+        "-serial",
+        "stdio",
+        "-kernel",
+        str(firmware),
+    ]
     if mailbox_data is not None:
         cmd += ["-device", f"loader,addr={mailbox:#x},data={mailbox_data:#x},data-len=8"]
     # The console is on stdout; the monitor on a unix socket of our own.
     sock = Path(f"/tmp/fw-test-{time.monotonic_ns()}.mon")
     cmd += ["-monitor", f"unix:{sock},server=on,wait=off"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         import socket
+
         deadline = time.monotonic() + 10
         while not sock.exists() and time.monotonic() < deadline:
             time.sleep(0.05)

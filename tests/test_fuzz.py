@@ -4,6 +4,7 @@ A short run of each target (>= 100k executions, no crash), every kept regression
 replayed, and a negative control: the CPIO reader built with a planted off-by-one, which the
 same short run must catch with a heap-buffer-overflow report in the parser.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,11 +46,11 @@ class Run:
 @pytest.fixture(scope="module")
 def fuzzers() -> Path:
     """Build the fuzzers (make skips what is up to date) and cut seeds from real images."""
-    require_tool("clang", "the fuzzers are built with clang's libFuzzer",
-                 "make setup installs clang and libclang-rt-14-dev")
+    require_tool(
+        "clang", "the fuzzers are built with clang's libFuzzer", "make setup installs clang and libclang-rt-14-dev"
+    )
     subprocess.run(["make", "-s", "-C", str(ROOT / "fuzz"), f"OUT={BIN}"], check=True)
-    subprocess.run([sys.executable, str(ROOT / "fuzz/seeds.py"), str(SEEDS)], check=True,
-                   cwd=ROOT)
+    subprocess.run([sys.executable, str(ROOT / "fuzz/seeds.py"), str(SEEDS)], check=True, cwd=ROOT)
     return BIN
 
 
@@ -58,8 +59,10 @@ def synthetic_seeds(tmp: Path) -> dict[str, Path]:
     seeds = {t: tmp / f"synthetic-{t}" for t in TARGETS}
     for d in seeds.values():
         d.mkdir(parents=True)
-    elf = Elf(0x40200000, [Seg(0x40200000, b"\x1f\x20\x03\xd5" * 16, flags=5),
-                           Seg(0x40201000, b"data" * 4, memsz=4096, flags=6)])
+    elf = Elf(
+        0x40200000,
+        [Seg(0x40200000, b"\x1f\x20\x03\xd5" * 16, flags=5), Seg(0x40201000, b"data" * 4, memsz=4096, flags=6)],
+    )
     kernel = elf.write(seeds["elf"] / "kernel.elf")
     write_newc([("kernel.elf", kernel)], seeds["cpio"] / "archive.cpio")
     return seeds
@@ -76,12 +79,18 @@ def fuzz(binary: Path, target: str, tmp: Path, runs: int = SHORT_RUNS, built_see
     corpus.mkdir()
     synthetic = synthetic_seeds(tmp / binary.name)
     dirs = [corpus, synthetic[target], *([SEEDS / target] if built_seeds else []), REGRESSIONS / target]
-    args = [str(binary), f"-runs={runs}", "-seed=1", f"-max_len={MAX_LEN}",
-            "-rss_limit_mb=2048", "-timeout=10", f"-artifact_prefix={tmp}/",
-            *[str(d) for d in dirs if d.is_dir()]]
+    args = [
+        str(binary),
+        f"-runs={runs}",
+        "-seed=1",
+        f"-max_len={MAX_LEN}",
+        "-rss_limit_mb=2048",
+        "-timeout=10",
+        f"-artifact_prefix={tmp}/",
+        *[str(d) for d in dirs if d.is_dir()],
+    ]
     env = dict(os.environ, ASAN_OPTIONS="quarantine_size_mb=64:malloc_context_size=10")
-    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                          timeout=300)
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, timeout=300)
     return Run(proc.returncode, proc.stdout.decode(errors="replace"))
 
 
@@ -98,8 +107,12 @@ def test_short_run_finds_nothing(fuzzers: Path, target: str, tmp_path: Path) -> 
 def test_regressions_replay_clean(fuzzers: Path, target: str) -> None:
     inputs = sorted((REGRESSIONS / target).iterdir())
     assert inputs, f"no regression inputs under {REGRESSIONS / target}"
-    proc = subprocess.run([str(fuzzers / f"fuzz_{target}"), *map(str, inputs)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    proc = subprocess.run(
+        [str(fuzzers / f"fuzz_{target}"), *map(str, inputs)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=120,
+    )
     log = proc.stdout.decode(errors="replace")
     assert proc.returncode == 0, log[-3000:]
     for path in inputs:

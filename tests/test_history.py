@@ -1,4 +1,5 @@
 """The results history: round trip, the comparison rules, concurrency, schema, CLI errors."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -39,8 +40,9 @@ def test_every_figure_round_trips(tmp_path: Path) -> None:
         spans = h.spans_of(boot.id)
         checks = h.checks_of([boot.id])[boot.id]
     expected = metrics(doc)
-    assert {m.name: (m.value, m.unit, m.kind) for m in expected} == \
-        {n: (m.value, m.unit, m.kind) for n, m in stored.items()}
+    assert {m.name: (m.value, m.unit, m.kind) for m in expected} == {
+        n: (m.value, m.unit, m.kind) for n, m in stored.items()
+    }
     assert stored["unpack.host_s"].value == 0.0731 and stored["unpack.host_s"].kind == NOISY
     assert stored["modeled.total_s"].value == 0.00125 and stored["modeled.total_s"].kind == EXACT
     assert stored["model.insns"].value == 98765
@@ -48,8 +50,13 @@ def test_every_figure_round_trips(tmp_path: Path) -> None:
     assert [s[0] for s in spans] == [s["name"] for s in doc["spans"]]
     assert spans[3][4] == "unpack", "an image's span stays nested under the unpack"
     assert checks == {c["name"]: (c["status"], c["message"]) for c in doc["checks"]}
-    assert (boot.target, boot.image, boot.mode, boot.ok, boot.run_id) == \
-        ("qemu-virt", "early-mmu-none-1M", "early-mmu", True, "r1")
+    assert (boot.target, boot.image, boot.mode, boot.ok, boot.run_id) == (
+        "qemu-virt",
+        "early-mmu-none-1M",
+        "early-mmu",
+        True,
+        "r1",
+    )
     assert boot.series == series_key(doc) == "qemu-virt/early-mmu-none-1M/early-mmu/coherence"
     assert boot.result_path == str(tmp_path)
 
@@ -58,8 +65,12 @@ def test_a_sustained_shift_is_a_regression(tmp_path: Path) -> None:
     with nights(tmp_path / "h.sqlite", QUIET + [0.095, 0.097, 0.094]) as h:
         result = compare(h, baseline="last:10")
     # the window, its phase bar and its target-timer time all moved together
-    assert {f.metric for f in result.regressions} == \
-        {"unpack.host_s", "unpack.target_s", "phase.unpack.host_s", "phase.image:kernel.host_s"}
+    assert {f.metric for f in result.regressions} == {
+        "unpack.host_s",
+        "unpack.target_s",
+        "phase.unpack.host_s",
+        "phase.image:kernel.host_s",
+    }
     finding = next(f for f in result.regressions if f.metric == "unpack.host_s")
     assert "3 runs in a row above the limit" in finding.detail
     assert "(0.095 s, 0.097 s, 0.094 s)" in finding.detail and "n=8" in finding.detail
@@ -124,10 +135,14 @@ def test_named_baseline_and_missing_series(tmp_path: Path) -> None:
         with pytest.raises(HarnessError, match="last:N"):
             compare(h, baseline="last:x")
     assert result.baseline == "'release-1.0' (run a)"
-    assert {f.metric for f in result.regressions} == \
-        {"modeled.total_s", "modeled.cached_copy_s", "modeled.uncached_data_s"}
-    assert [f.series for f in result.findings if f.status == "missing"] == \
-        ["qemu-virt/mmu-off-none-1M/mmu-off/coherence"]
+    assert {f.metric for f in result.regressions} == {
+        "modeled.total_s",
+        "modeled.cached_copy_s",
+        "modeled.uncached_data_s",
+    }
+    assert [f.series for f in result.findings if f.status == "missing"] == [
+        "qemu-virt/mmu-off-none-1M/mmu-off/coherence"
+    ]
 
 
 def _writer(path: str, worker: int) -> None:
@@ -163,6 +178,7 @@ def test_a_newer_schema_is_refused_with_the_fix(tmp_path: Path) -> None:
 
 def test_result_folders_import_once(tmp_path: Path) -> None:
     import json
+
     for i in range(3):
         folder = tmp_path / "results" / "qemu-virt" / f"2026112{i}-010101" / "early-mmu-none-1M"
         folder.mkdir(parents=True)

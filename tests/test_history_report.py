@@ -10,6 +10,7 @@ image, a script error, plots hidden) prove that each of those checks can fail.
 
 `build_history` is also bench/history_scale.py's generator (10,000 boots).
 """
+
 from __future__ import annotations
 
 import base64
@@ -48,6 +49,7 @@ UBOOT_TARGETS = {"qemu-virt-uboot"}
 
 # -- a synthetic history ------------------------------------------------------------------------
 
+
 @dataclass
 class Plan:
     """What build_history makes: runs × targets × modes × sizes, one boot each, a sustained
@@ -57,13 +59,13 @@ class Plan:
     targets: tuple[str, ...] = ("qemu-virt", "qemu-virt-uboot")
     modes: tuple[str, ...] = ("mmu-off", "early-mmu", "fallback")
     sizes_mib: tuple[int, ...] = (1, 16)
-    regress: tuple[str, str, int] = ("qemu-virt", "early-mmu", 16)   # target, mode, size
+    regress: tuple[str, str, int] = ("qemu-virt", "early-mmu", 16)  # target, mode, size
     regress_runs: int = 3
     slowdown: float = 1.4
     failing_check: tuple[int, str, str, int, str] = (5, "qemu-virt-uboot", "mmu-off", 1, "bss")
     failed_boot: tuple[int, str, str, int] = (8, "qemu-virt", "fallback", 1)
-    results: Path | None = None          # write result.json folders here (timer marks, profile)
-    results_for_last: int = 10**9        # ... for the newest N runs only
+    results: Path | None = None  # write result.json folders here (timer marks, profile)
+    results_for_last: int = 10**9  # ... for the newest N runs only
     seed: int = 1
 
     def run_id(self, i: int) -> str:
@@ -99,32 +101,49 @@ def build_history(path: Path, plan: Plan, fast: bool = False) -> History:
     return h
 
 
-def synthetic_doc(plan: Plan, i: int, started: float, target: str, mode: str, size: int,
-                  rng: random.Random) -> dict[str, Any]:
+def synthetic_doc(
+    plan: Plan, i: int, started: float, target: str, mode: str, size: int, rng: random.Random
+) -> dict[str, Any]:
     """One boot as result.json would hold it: figures that scale with the image and the mode,
     2 % noise on the times, exact figures a function of (mode, size) only."""
     unpack = size * UNPACK_S_PER_MIB[mode] * rng.gauss(1.0, 0.02) + 0.002
     if (target, mode, size) == plan.regress and i >= plan.runs - plan.regress_runs:
         unpack *= plan.slowdown
     failing = plan.failing_check
-    checks = {"segments": "pass", "bss": "pass", "handoff": "pass", "kernel": "pass",
-              "cache-clean": "pass", "verify": "skip"}
+    checks = {
+        "segments": "pass",
+        "bss": "pass",
+        "handoff": "pass",
+        "kernel": "pass",
+        "cache-clean": "pass",
+        "verify": "skip",
+    }
     if (i, target, mode, size) == failing[:4]:
         checks[failing[4]] = "fail"
     ok = (i, target, mode, size) != plan.failed_boot
     image = image_name(mode, size)
-    doc = make_doc(plan.run_id(i), started, target=target, image=image, mode=mode, unpack_s=unpack,
-                   modeled_s=size * MODELED_S_PER_MIB[mode] + 0.0004, ok=ok, checks=checks,
-                   insns=size * (90_000 if mode == "early-mmu" else 70_000) + 5000,
-                   image_sha=hashlib.sha256(image.encode()).hexdigest())
+    doc = make_doc(
+        plan.run_id(i),
+        started,
+        target=target,
+        image=image,
+        mode=mode,
+        unpack_s=unpack,
+        modeled_s=size * MODELED_S_PER_MIB[mode] + 0.0004,
+        ok=ok,
+        checks=checks,
+        insns=size * (90_000 if mode == "early-mmu" else 70_000) + 5000,
+        image_sha=hashlib.sha256(image.encode()).hexdigest(),
+    )
     doc["boot"]["started"] = started
     doc["payload"]["unpacked_bytes"] = size << 20
     doc["payload"]["archive_bytes"] = (size << 20) + 8192
     doc["spans"] = spans(target, unpack, rng)
     doc["timeline"]["marks"] = marks(mode, unpack)
     if not ok:
-        doc["checks"] = [c if c["name"] != "kernel" else {**c, "status": "fail", "message": "no verdict"}
-                         for c in doc["checks"]]
+        doc["checks"] = [
+            c if c["name"] != "kernel" else {**c, "status": "fail", "message": "no verdict"} for c in doc["checks"]
+        ]
     return doc
 
 
@@ -137,13 +156,28 @@ def spans(target: str, unpack: float, rng: random.Random) -> list[dict[str, Any]
     out, t = [], 0.0
     for name, seconds in phases:
         seconds = seconds * rng.gauss(1.0, 0.02) if name != "unpack" else seconds
-        out.append({"name": name, "start_s": t, "host_s": seconds,
-                    "target_s": unpack * 0.9 if name == "unpack" else None, "parent": None})
+        out.append(
+            {
+                "name": name,
+                "start_s": t,
+                "host_s": seconds,
+                "target_s": unpack * 0.9 if name == "unpack" else None,
+                "parent": None,
+            }
+        )
         if name == "unpack":
-            out.append({"name": "image kernel", "start_s": t, "host_s": unpack * 0.2, "target_s": None,
-                        "parent": "unpack"})
-            out.append({"name": "image rootserver", "start_s": t + unpack * 0.2, "host_s": unpack * 0.8,
-                        "target_s": None, "parent": "unpack"})
+            out.append(
+                {"name": "image kernel", "start_s": t, "host_s": unpack * 0.2, "target_s": None, "parent": "unpack"}
+            )
+            out.append(
+                {
+                    "name": "image rootserver",
+                    "start_s": t + unpack * 0.2,
+                    "host_s": unpack * 0.8,
+                    "target_s": None,
+                    "parent": "unpack",
+                }
+            )
         t += seconds
     return out
 
@@ -154,14 +188,19 @@ def marks(mode: str, unpack: float) -> list[dict[str, Any]]:
     if mode == "early-mmu":
         t.append(("mmu.on", None, 0.002))
     begin = t[-1][2] + 0.001
-    t += [("unpack.begin", "kernel", begin), ("unpack.end", "kernel", begin + unpack * 0.18),
-          ("unpack.begin", "rootserver", begin + unpack * 0.18),
-          ("unpack.end", "rootserver", begin + unpack * 0.9),
-          ("handoff", None, begin + unpack * 0.9 + 0.003), ("kernel.entry", None, begin + unpack + 0.004)]
+    t += [
+        ("unpack.begin", "kernel", begin),
+        ("unpack.end", "kernel", begin + unpack * 0.18),
+        ("unpack.begin", "rootserver", begin + unpack * 0.18),
+        ("unpack.end", "rootserver", begin + unpack * 0.9),
+        ("handoff", None, begin + unpack * 0.9 + 0.003),
+        ("kernel.entry", None, begin + unpack + 0.004),
+    ]
     return [{"name": n, "image": img, "ticks": int(s * FREQ), "freq": FREQ, "t": s} for n, img, s in t]
 
 
 # -- the page's content ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Plan]:
@@ -201,7 +240,7 @@ def test_every_series_has_a_trend_and_the_newest_run_its_timelines(report: tuple
     uboot = next(body for a, body in timelines if a["data-series"].startswith("qemu-virt-uboot/"))
     for label in ("u-boot", "bootm", "\u21b3 image rootserver", "timer: unpack rootserver", "kernel"):
         assert label in uboot, label
-    modeled_boot = figures(page, "modeled-boot")     # the shipped counts' modeled boot (test_boot_timeline.py)
+    modeled_boot = figures(page, "modeled-boot")  # the shipped counts' modeled boot (test_boot_timeline.py)
     assert "<svg" in page and page.count("<svg") == len(trends) + len(timelines) + 2 + len(modeled_boot)  # + throughput
 
 
@@ -225,12 +264,15 @@ def test_the_sustained_regression_is_marked_where_compare_finds_it(report: tuple
     assert {f.series for f in found} == {regressed}
     assert {"unpack.host_s", "phase.unpack.host_s"} <= {f.metric for f in found}
     # the summary table, the trend's marks (SVG ids) and its caption agree with compare
-    assert re.search(r'<tr class="regression"><td>regression</td><td><a href="#series-'
-                     + re.escape(regressed.replace("/", "-")) + r'">', page)
+    assert re.search(
+        r'<tr class="regression"><td>regression</td><td><a href="#series-'
+        + re.escape(regressed.replace("/", "-"))
+        + r'">',
+        page,
+    )
     flagged = {a["data-series"] for a, _ in figures(page, "trend") if "regression" in a["data-flags"]}
     assert flagged == {regressed}
-    body = next(b for a, b in figures(page, "trend")
-                if a["data-series"] == regressed and a["data-kind"] == "measured")
+    body = next(b for a, b in figures(page, "trend") if a["data-series"] == regressed and a["data-kind"] == "measured")
     for metric in ("unpack.host_s", "phase.unpack.host_s", "unpack.target_s"):
         assert f'id="mark-regression-series-{regressed.replace("/", "-")}-measured-{metric}"' in body
     assert "regression</span> unpack.host_s" in body and plan.run_id(plan.runs - 1) in body
@@ -239,7 +281,7 @@ def test_the_sustained_regression_is_marked_where_compare_finds_it(report: tuple
 def test_the_check_matrix_shows_the_failing_check_and_boot(report: tuple[Path, Path, Plan]) -> None:
     db, out, plan = report
     page = out.read_text()
-    matrix = page[page.index('<section id="checks">'):]
+    matrix = page[page.index('<section id="checks">') :]
     rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr><th>([^<]+)<br>.*?</th>(.*?)</tr>", matrix, re.S)}
     assert set(rows) == {plan.run_id(i) for i in range(plan.runs - 10, plan.runs)}
     fail_run = plan.run_id(plan.failing_check[0])
@@ -256,8 +298,7 @@ def test_the_check_matrix_shows_the_failing_check_and_boot(report: tuple[Path, P
 def test_the_page_is_self_contained(report: tuple[Path, Path, Plan]) -> None:
     page = report[1].read_text()
     assert "<script" not in page and "<link" not in page and "<img" not in page
-    assert not re.search(r"""(?:src|href)\s*=\s*(?!["']?#)""", page), \
-        "every link is an anchor in the page"
+    assert not re.search(r"""(?:src|href)\s*=\s*(?!["']?#)""", page), "every link is an anchor in the page"
     urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
     assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}, urls
     assert len(page) < 3_000_000
@@ -276,8 +317,14 @@ def test_cli_report_and_an_early_history(tmp_path: Path) -> None:
 def test_a_history_without_the_cache_model_or_result_folders(tmp_path: Path) -> None:
     """No modeled time: no modeled figure (and nothing titled modeled); no result.json: the
     timelines have the database's spans but no target-timer rows."""
-    plan = Plan(runs=4, targets=("qemu-virt",), modes=("mmu-off", "early-mmu"), sizes_mib=(1, 4),
-                failing_check=(9, "", "", 0, ""), failed_boot=(9, "", "", 0))
+    plan = Plan(
+        runs=4,
+        targets=("qemu-virt",),
+        modes=("mmu-off", "early-mmu"),
+        sizes_mib=(1, 4),
+        failing_check=(9, "", "", 0, ""),
+        failed_boot=(9, "", "", 0),
+    )
     with History(tmp_path / "history.sqlite") as h:
         rng = random.Random(2)
         for i in range(plan.runs):
@@ -303,10 +350,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 class BrowserResult:
     """What the page did in the browser."""
 
-    problems: list[str] = field(default_factory=list)     # console errors, exceptions, failed loads
-    svgs: list[tuple[float, float]] = field(default_factory=list)   # laid-out width, height
+    problems: list[str] = field(default_factory=list)  # console errors, exceptions, failed loads
+    svgs: list[tuple[float, float]] = field(default_factory=list)  # laid-out width, height
     broken_images: int = 0
-    shot_colours: int = 0                                 # distinct colours in the first plot
+    shot_colours: int = 0  # distinct colours in the first plot
 
     def failures(self, expect_svgs: int) -> list[str]:
         """Everything that says the page does not show its plots cleanly."""
@@ -329,22 +376,42 @@ class Chromium:
     def __init__(self, exe: str, profile: Path) -> None:
         to_browser, self._to = self._high(os.pipe())
         self._from, from_browser = self._high(os.pipe())
-        argv = [exe, "--headless=new", "--remote-debugging-pipe", f"--user-data-dir={profile}",
-                "--no-first-run", "--no-default-browser-check", "--disable-gpu", "--disable-extensions",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1000", "about:blank"]
+        argv = [
+            exe,
+            "--headless=new",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-gpu",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,1000",
+            "about:blank",
+        ]
         if os.geteuid() == 0:
-            argv.insert(1, "--no-sandbox")     # Chromium refuses to run as root with its sandbox
+            argv.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
 
         def fds() -> None:
             os.dup2(to_browser, 3)
             os.dup2(from_browser, 4)
+
         profile.mkdir(parents=True, exist_ok=True)
         self.log = open(profile.parent / "chromium.log", "wb")
         # close_fds=False: Python's own fds are close-on-exec anyway (PEP 446), and closing
         # would also close the 3 and 4 that fds() just made.
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-                                     close_fds=False, preexec_fn=fds, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            close_fds=False,
+            preexec_fn=fds,
+            start_new_session=True,
+        )
         os.close(to_browser)
         os.close(from_browser)
         self._buf = b""
@@ -360,8 +427,9 @@ class Chromium:
             os.close(fd)
         return moved[0], moved[1]
 
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None, timeout: float = 30.0
+    ) -> dict[str, Any]:
         """One command; its result (events that arrive meanwhile are kept)."""
         self._id += 1
         msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
@@ -477,16 +545,24 @@ def _inspect(browser: Chromium, page: Path) -> BrowserResult:
         return result
     browser.wait_event("Page.loadEventFired")
     browser.settle(0.5)
-    probe = json.loads(browser.send("Runtime.evaluate", {"expression": _PROBE, "returnByValue": True},
-                                    session=session)["result"]["value"])
+    probe = json.loads(
+        browser.send("Runtime.evaluate", {"expression": _PROBE, "returnByValue": True}, session=session)["result"][
+            "value"
+        ]
+    )
     result.svgs = [(float(w), float(h)) for w, h in probe["svgs"]]
     result.broken_images = int(probe["broken"])
     if probe["first"]:
         x, y, w, h = probe["first"]
-        shot = browser.send("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": x, "y": y, "width": max(w, 1), "height": max(h, 1), "scale": 1}},
-            session=session)
+        shot = browser.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": x, "y": y, "width": max(w, 1), "height": max(h, 1), "scale": 1},
+            },
+            session=session,
+        )
         result.shot_colours = _colours(base64.b64decode(shot["data"]))
     result.problems = _problems(browser.events)
     return result
@@ -510,13 +586,15 @@ def _problems(events: list[dict[str, Any]]) -> list[str]:
 def _colours(png: bytes) -> int:
     """Distinct colours in a PNG (1 for a blank area)."""
     from PIL import Image
+
     with Image.open(io.BytesIO(png)) as img:
         colours = img.convert("RGB").getcolors(maxcolors=1 << 20)
     return len(colours or [])
 
 
-needs_chromium = pytest.mark.requires_tool("chromium|chromium-browser", why="the report is opened in a real browser",
-                                           fix="scripts/setup.sh installs it")
+needs_chromium = pytest.mark.requires_tool(
+    "chromium|chromium-browser", why="the report is opened in a real browser", fix="scripts/setup.sh installs it"
+)
 
 
 @needs_chromium
@@ -531,12 +609,12 @@ def test_the_report_shows_its_plots_in_chromium(report: tuple[Path, Path, Plan],
 def _broken(page: Path, tmp: Path, how: str) -> Path:
     """The report with one defect."""
     text = page.read_text()
-    if how == "broken-image":      # one plot replaced by an image that does not load
+    if how == "broken-image":  # one plot replaced by an image that does not load
         start, end = text.index("<svg"), text.index("</svg>") + len("</svg>")
         text = text[:start] + '<img src="missing-plot.png" alt="">' + text[end:]
     elif how == "script-error":
         text = text.replace("</body>", "<script>undefinedReportFunction();</script></body>")
-    elif how == "hidden-plots":    # laid out, but nothing drawn
+    elif how == "hidden-plots":  # laid out, but nothing drawn
         text = text.replace("</style>", "svg *{visibility:hidden}</style>")
     out = tmp / f"{how}.html"
     out.write_text(text)
@@ -544,13 +622,17 @@ def _broken(page: Path, tmp: Path, how: str) -> Path:
 
 
 @needs_chromium
-@pytest.mark.parametrize("how, symptom", [
-    ("broken-image", "broken image"),
-    ("script-error", "exception: Uncaught"),
-    ("hidden-plots", "blank"),
-])
-def test_the_browser_check_fails_on_a_broken_page(report: tuple[Path, Path, Plan], tmp_path: Path,
-                                                  how: str, symptom: str) -> None:
+@pytest.mark.parametrize(
+    "how, symptom",
+    [
+        ("broken-image", "broken image"),
+        ("script-error", "exception: Uncaught"),
+        ("hidden-plots", "blank"),
+    ],
+)
+def test_the_browser_check_fails_on_a_broken_page(
+    report: tuple[Path, Path, Plan], tmp_path: Path, how: str, symptom: str
+) -> None:
     page = report[1]
     expect = page.read_text().count("<svg")
     result = open_in_chromium(_broken(page, tmp_path, how), tmp_path)

@@ -6,6 +6,7 @@ driver. Every image kind the suite builds is accepted on every target of its mac
 and refused on every other; an image that does not say (or contradicts itself) is
 accepted with no claim -- never a false refusal.
 """
+
 from __future__ import annotations
 
 import struct
@@ -34,6 +35,7 @@ TARGETS = {name: load(name) for name in available()}
 
 # --- a flattened device tree, written here (header, reserve map, structure, strings) ---
 
+
 def _pad(b: bytes) -> bytes:
     return b + b"\0" * (-len(b) % 4)
 
@@ -51,6 +53,7 @@ def fdt(root: dict[str, bytes], child: dict[str, bytes] | None = None) -> bytes:
                 strings.extend(name.encode() + b"\0")
             out += struct.pack(">III", 3, len(value), off) + _pad(value)
         return out
+
     body = struct.pack(">I", 1) + _pad(b"\0") + props(root)
     if child is not None:
         body += struct.pack(">I", 1) + _pad(b"soc\0") + props(child) + struct.pack(">I", 2)
@@ -59,8 +62,9 @@ def fdt(root: dict[str, bytes], child: dict[str, bytes] | None = None) -> bytes:
     off_struct = off_rsv + 16
     off_strings = off_struct + len(body)
     total = off_strings + len(strings)
-    header = struct.pack(">10I", 0xD00DFEED, total, off_struct, off_strings, off_rsv, 17, 16, 0,
-                         len(strings), len(body))
+    header = struct.pack(
+        ">10I", 0xD00DFEED, total, off_struct, off_strings, off_rsv, 17, 16, 0, len(strings), len(body)
+    )
     return header + bytes(16) + body + bytes(strings)
 
 
@@ -69,26 +73,33 @@ def strings(*items: str) -> bytes:
 
 
 def test_root_compatible_is_read_from_the_root_only() -> None:
-    blob = fdt({"#address-cells": b"\0\0\0\2", "compatible": strings("fsl,imx8mp-evk", "fsl,imx8mp")},
-               {"compatible": strings("simple-bus")})
+    blob = fdt(
+        {"#address-cells": b"\0\0\0\2", "compatible": strings("fsl,imx8mp-evk", "fsl,imx8mp")},
+        {"compatible": strings("simple-bus")},
+    )
     assert root_compatible(blob) == ("fsl,imx8mp-evk", "fsl,imx8mp")
     # a child's compatible is not the board's
     assert root_compatible(fdt({"model": b"x\0"}, {"compatible": strings("linux,dummy-virt")})) == ()
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda b: b[:30],                              # truncated header
-    lambda b: b"\0\0\0\0" + b[4:],                 # bad magic
-    lambda b: b[:-40],                             # strings block cut
-    lambda b: b[:60],                              # structure block cut inside the property
-    lambda b: b"",
-], ids=["header", "magic", "strings", "structure", "empty"])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda b: b[:30],  # truncated header
+        lambda b: b"\0\0\0\0" + b[4:],  # bad magic
+        lambda b: b[:-40],  # strings block cut
+        lambda b: b[:60],  # structure block cut inside the property
+        lambda b: b"",
+    ],
+    ids=["header", "magic", "strings", "structure", "empty"],
+)
 def test_a_broken_device_tree_says_nothing(mangle: Callable[[bytes], bytes]) -> None:
     blob = fdt({"compatible": strings("linux,dummy-virt", "a-long-enough-string-to-cut")})
     assert root_compatible(mangle(blob)) == ()
 
 
 # --- synthetic loaders: evidence present, absent, unknown, contradictory ---
+
 
 def loader(tmp: Path, members: list[tuple[str, bytes]], symbols: tuple[str, ...] = ()) -> Payload:
     """An elfloader-shaped ELF (code + a newc archive) with a kernel and `members`."""
@@ -109,29 +120,39 @@ VIRT_DTB = fdt({"compatible": strings("linux,dummy-virt")})
 IMX_DTB = fdt({"compatible": strings("fsl,imx8mp-evk", "fsl,imx8mp")})
 
 
-@pytest.mark.parametrize("members,symbols,machine", [
-    ([("kernel.dtb", VIRT_DTB)], (), "virt"),
-    ([("kernel.dtb", IMX_DTB)], (), "imx8mp"),
-    ([("kernel.dtb", fdt({"compatible": strings("toradex,verdin-imx8mp", "fsl,imx8mp")}))], (), "imx8mp"),
-    ([], ("uart_pl011.c",), "virt"),
-    ([], ("uart_imx.c",), "imx8mp"),
-    ([("kernel.dtb", IMX_DTB)], ("uart_imx.c",), "imx8mp"),
-], ids=["dtb-virt", "dtb-imx8mp-evk", "dtb-verdin", "uart-pl011", "uart-imx", "both-agree"])
-def test_the_image_names_its_machine(tmp_path: Path, members: list[tuple[str, bytes]],
-                                     symbols: tuple[str, ...], machine: str) -> None:
+@pytest.mark.parametrize(
+    "members,symbols,machine",
+    [
+        ([("kernel.dtb", VIRT_DTB)], (), "virt"),
+        ([("kernel.dtb", IMX_DTB)], (), "imx8mp"),
+        ([("kernel.dtb", fdt({"compatible": strings("toradex,verdin-imx8mp", "fsl,imx8mp")}))], (), "imx8mp"),
+        ([], ("uart_pl011.c",), "virt"),
+        ([], ("uart_imx.c",), "imx8mp"),
+        ([("kernel.dtb", IMX_DTB)], ("uart_imx.c",), "imx8mp"),
+    ],
+    ids=["dtb-virt", "dtb-imx8mp-evk", "dtb-verdin", "uart-pl011", "uart-imx", "both-agree"],
+)
+def test_the_image_names_its_machine(
+    tmp_path: Path, members: list[tuple[str, bytes]], symbols: tuple[str, ...], machine: str
+) -> None:
     found = platform_of(loader(tmp_path, members, symbols))
     assert found is not None and found.machine == machine
 
 
-@pytest.mark.parametrize("members,symbols", [
-    ([], ()),                                                            # stripped, no DTB
-    ([("kernel.dtb", fdt({"compatible": strings("acme,rocket-board")}))], ()),   # unknown board
-    ([("kernel.dtb", VIRT_DTB[:50])], ()),                              # a DTB cut short
-    ([("kernel.dtb", IMX_DTB)], ("uart_pl011.c",)),                     # evidence disagrees
-    ([], ("uart_pl011.c", "uart_imx.c")),                               # both drivers linked
-], ids=["nothing", "unknown-board", "broken-dtb", "dtb-vs-uart", "two-uarts"])
+@pytest.mark.parametrize(
+    "members,symbols",
+    [
+        ([], ()),  # stripped, no DTB
+        ([("kernel.dtb", fdt({"compatible": strings("acme,rocket-board")}))], ()),  # unknown board
+        ([("kernel.dtb", VIRT_DTB[:50])], ()),  # a DTB cut short
+        ([("kernel.dtb", IMX_DTB)], ("uart_pl011.c",)),  # evidence disagrees
+        ([], ("uart_pl011.c", "uart_imx.c")),  # both drivers linked
+    ],
+    ids=["nothing", "unknown-board", "broken-dtb", "dtb-vs-uart", "two-uarts"],
+)
 def test_an_image_that_does_not_tell_is_accepted_without_a_claim(
-        tmp_path: Path, members: list[tuple[str, bytes]], symbols: tuple[str, ...]) -> None:
+    tmp_path: Path, members: list[tuple[str, bytes]], symbols: tuple[str, ...]
+) -> None:
     payload = loader(tmp_path, members, symbols)
     assert platform_of(payload) is None
     for target in TARGETS.values():
@@ -143,15 +164,19 @@ def test_a_loader_without_an_archive_is_accepted(tmp_path: Path) -> None:
     elf = Elf(0x80000000, [Seg(0x80000000, bytes(0x100), flags=5)], {"uart_imx.c": 0})
     payload = Payload(elf.write(tmp_path / "bare.elf"), tmp_path / "bare.elf")
     found = platform_of(payload)
-    assert found is not None and found.machine == "imx8mp"     # the UART still says so
+    assert found is not None and found.machine == "imx8mp"  # the UART still says so
 
 
 # --- every image kind the suite builds, on every target ---
 
+
 def sel4_image(platform: str, hyp: bool) -> Payload:
     if not (upstream_dir() / TARBALL).is_file():
-        missing_input(str(upstream_dir() / TARBALL), "sel4test is built from the pinned sources",
-                      "put shared/ beside the repository")
+        missing_input(
+            str(upstream_dir() / TARBALL),
+            "sel4test is built from the pinned sources",
+            "put shared/ beside the repository",
+        )
     if not (sel4_venv() / "bin" / "python").exists():
         missing_input(str(sel4_venv()), "seL4's build needs its Python tools", "make setup")
     return build_sel4(Sel4Config(platform=platform, hyp=hyp)).payload()
@@ -167,8 +192,7 @@ IMAGES: dict[str, tuple[str, Callable[[], Payload]]] = {
 }
 
 
-@pytest.mark.requires_tool("aarch64-linux-gnu-gcc", why="the reference images are built here",
-                           fix="make setup")
+@pytest.mark.requires_tool("aarch64-linux-gnu-gcc", why="the reference images are built here", fix="make setup")
 @pytest.mark.parametrize("kind", list(IMAGES))
 def test_every_built_image_on_every_target(kind: str) -> None:
     machine, get = IMAGES[kind]
@@ -190,13 +214,18 @@ def test_every_built_image_on_every_target(kind: str) -> None:
         assert TARGETS[named].machine == machine, text
 
 
-@pytest.mark.requires_tool("aarch64-linux-gnu-gcc", "qemu-system-aarch64",
-                           why="a reference image and a QEMU target's session", fix="make setup")
+@pytest.mark.requires_tool(
+    "aarch64-linux-gnu-gcc",
+    "qemu-system-aarch64",
+    why="a reference image and a QEMU target's session",
+    fix="make setup",
+)
 def test_a_boot_session_refuses_before_power_on(tmp_path: Path) -> None:
     """The session refuses the wrong image before anything starts: no result folder, no
     QEMU, and the same refusal for the command --dry-run would print."""
     from harness import processes
     from harness.session import BootSession
+
     payload = IMAGES["reference-imx8mp"][1]()
     before = processes.survivors()
     session = BootSession(TARGETS["qemu-virt"], tmp_path / "results")
@@ -204,8 +233,9 @@ def test_a_boot_session_refuses_before_power_on(tmp_path: Path) -> None:
         for attempt in (lambda: session.boot(payload), lambda: session.dry_run(payload)):
             with pytest.raises(HarnessError) as exc:
                 attempt()
-            assert "machine 'imx8mp'" in str(exc.value) and "'qemu-virt' is machine 'virt'" \
-                in str(exc.value), str(exc.value)
+            assert "machine 'imx8mp'" in str(exc.value) and "'qemu-virt' is machine 'virt'" in str(exc.value), str(
+                exc.value
+            )
         assert not (tmp_path / "results").exists()
         assert processes.survivors() == before
     finally:
@@ -219,12 +249,30 @@ def test_pytest_image_for_another_soc_is_one_usage_error(tmp_path: Path) -> None
     import subprocess
     import sys
     from harness.images.build import ROOT
+
     payload = IMAGES["reference-imx8mp"][1]()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--target=qemu-virt", "--image", str(payload.elf), "--results",
-                           str(tmp_path / "results"), "--history", "off",
-                           "tests/test_boot.py::test_image_boot_checks"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--target=qemu-virt",
+            "--image",
+            str(payload.elf),
+            "--results",
+            str(tmp_path / "results"),
+            "--history",
+            "off",
+            "tests/test_boot.py::test_image_boot_checks",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, out
     assert "the image is for machine 'imx8mp'" in out and "'qemu-virt' is machine 'virt'" in out, out

@@ -1,4 +1,5 @@
 """ELF and CPIO inspection on host-made files: segments, CRCs, archives, errors."""
+
 from __future__ import annotations
 
 import zlib
@@ -20,24 +21,27 @@ pytestmark = pytest.mark.host
 
 
 def kernel(tmp: Path) -> Path:
-    return Elf(0x40200000, [Seg(0x40200000, b"\x1f\x20\x03\xd5" * 64, flags=5),
-                            Seg(0x40201000, b"data" * 10, memsz=4096, flags=6)]).write(tmp / "k.elf")
+    return Elf(
+        0x40200000,
+        [Seg(0x40200000, b"\x1f\x20\x03\xd5" * 64, flags=5), Seg(0x40201000, b"data" * 10, memsz=4096, flags=6)],
+    ).write(tmp / "k.elf")
 
 
 def test_segments_and_crc(tmp_path: Path) -> None:
     elf = read_elf(kernel(tmp_path))
     assert [(s.paddr, s.filesz, s.memsz, s.flag_str) for s in elf.segments] == [
-        (0x40200000, 256, 256, "rx"), (0x40201000, 40, 4096, "rw")]
+        (0x40200000, 256, 256, "rx"),
+        (0x40201000, 40, 4096, "rw"),
+    ]
     assert elf.segments[0].crc32 == zlib.crc32(b"\x1f\x20\x03\xd5" * 64)
     assert elf.segments[1].bss == (0x40201028, 0x40202000)
     assert elf.entry_paddr == 0x40200000
-    assert elf.segment_at(0x40201fff) is elf.segments[1]
+    assert elf.segment_at(0x40201FFF) is elf.segments[1]
     assert elf.segment_at(0x40202000) is None
 
 
 def test_entry_paddr_follows_segment_offset(tmp_path: Path) -> None:
-    path = Elf(0xffffff8000000000, [Seg(0x40000000, b"x" * 16, vaddr=0xffffff8000000000)]).write(
-        tmp_path / "v.elf")
+    path = Elf(0xFFFFFF8000000000, [Seg(0x40000000, b"x" * 16, vaddr=0xFFFFFF8000000000)]).write(tmp_path / "v.elf")
     assert read_elf(path).entry_paddr == 0x40000000
 
 
@@ -59,11 +63,11 @@ def test_newc_round_trip(tmp_path: Path) -> None:
 def test_newc_matches_gnu_cpio(tmp_path: Path) -> None:
     """Our writer's archive lists the same with GNU cpio, when it is installed."""
     import subprocess
+
     require_tool("cpio", "our newc writer is compared with GNU cpio", "apt-get install cpio")
     k = kernel(tmp_path)
     write_newc([("kernel.elf", k)], tmp_path / "a.cpio")
-    out = subprocess.run(["cpio", "-it"], input=(tmp_path / "a.cpio").read_bytes(),
-                         capture_output=True, check=True)
+    out = subprocess.run(["cpio", "-it"], input=(tmp_path / "a.cpio").read_bytes(), capture_output=True, check=True)
     assert out.stdout.decode().split() == ["kernel.elf"]
 
 
@@ -86,11 +90,14 @@ def test_find_archive_in_elfloader(tmp_path: Path, symbols: bool) -> None:
     assert payload.locate(0x40201010) == "image 'kernel' segment 1 (paddr=0x40201000, rw)"
 
 
-@pytest.mark.parametrize("make,fragment", [
-    (lambda p: p / "missing.elf", "no such file"),
-    (lambda p: (p / "t.txt").write_text("hello") and p / "t.txt", "not an ELF file"),
-    (lambda p: Elf(0, [Seg(0, b"x")], machine=62).write(p / "x86.elf"), "not EM_AARCH64"),
-])
+@pytest.mark.parametrize(
+    "make,fragment",
+    [
+        (lambda p: p / "missing.elf", "no such file"),
+        (lambda p: (p / "t.txt").write_text("hello") and p / "t.txt", "not an ELF file"),
+        (lambda p: Elf(0, [Seg(0, b"x")], machine=62).write(p / "x86.elf"), "not EM_AARCH64"),
+    ],
+)
 def test_bad_images_name_file_and_fix(tmp_path: Path, make: Callable[[Path], Path], fragment: str) -> None:
     path = make(tmp_path)
     with pytest.raises(HarnessError) as exc:

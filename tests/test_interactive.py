@@ -7,6 +7,7 @@ prints the checks. --gdb: the guest waits at the loader entry behind a gdbstub o
 The test attaches with the harness's own RSP client (gdb-multiarch may not be
 installed), checks the PC, and lets the guest go.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,10 +29,23 @@ pytestmark = [pytest.mark.boot, pytest.mark.reference]
 def spawn(harness_target: Target, tmp_path: Path, *args: str) -> pexpect.spawn:
     if harness_target.remote or not harness_target.is_qemu or harness_target.uboot is not None:
         pytest.skip("needs a QEMU target that starts the loader directly")
-    child = pexpect.spawn(sys.executable, ["-m", "harness.cli", "boot", "--target",
-                                           str(harness_target.path), "--results", str(tmp_path),
-                                           "--history", "off", *args],
-                          timeout=120, encoding="utf-8")
+    child = pexpect.spawn(
+        sys.executable,
+        [
+            "-m",
+            "harness.cli",
+            "boot",
+            "--target",
+            str(harness_target.path),
+            "--results",
+            str(tmp_path),
+            "--history",
+            "off",
+            *args,
+        ],
+        timeout=120,
+        encoding="utf-8",
+    )
     child.logfile_read = (tmp_path / "terminal.txt").open("w")
     return child
 
@@ -40,7 +54,7 @@ def test_interactive_console_detaches_and_powers_off(harness_target: Target, tmp
     child = spawn(harness_target, tmp_path, "--interactive")
     try:
         child.expect_exact("Ctrl-] detaches and powers off")
-        child.expect_exact("ELF-loader started")            # the console, live
+        child.expect_exact("ELF-loader started")  # the console, live
         child.expect(r"@h probe verdict ok")
         child.expect_exact("the console stays attached")
         child.send("\x1d")
@@ -50,7 +64,7 @@ def test_interactive_console_detaches_and_powers_off(harness_target: Target, tmp
         child.close()
         assert child.exitstatus == 0, child.before
         log = next(tmp_path.glob("*/*/console.log")).read_text()
-        assert "ELF-loader started" in log                  # recorded all the same
+        assert "ELF-loader started" in log  # recorded all the same
     finally:
         stop_tree(child)
 
@@ -66,12 +80,12 @@ def test_gdb_holds_the_loader_entry_for_a_debugger(harness_target: Target, tmp_p
         loader = Path(argv[-1])
         assert read_elf(loader, "elfloader").entry == entry
         kernel = next(a.split(" ", 1)[1] for a in argv if a.startswith("add-symbol-file "))
-        assert read_elf(Path(kernel), "kernel").entry        # the probe's symbols, as a file
+        assert read_elf(Path(kernel), "kernel").entry  # the probe's symbols, as a file
         assert f"target remote 127.0.0.1:{port}" in argv
         assert not re.search(r"ELF-loader started", child.before or "")
         stub = GdbStub(port)
-        assert stub.pc() == entry                           # held there, not running
-        stub.detach()                                       # as gdb's `detach`: run on
+        assert stub.pc() == entry  # held there, not running
+        stub.detach()  # as gdb's `detach`: run on
         child.expect_exact("Startup finished in")
         child.expect(pexpect.EOF)
         child.close()

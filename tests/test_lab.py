@@ -8,6 +8,7 @@ must be recognised and released by the next run's start.
 Runs with the lab target (`pytest -m boot --target=lab-virtual-board`); the
 board it boots is never the session's own (each test has its own lab).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,20 +38,41 @@ def only_for_the_lab(harness_target: Target) -> None:
 
 def inner_run(tmp: Path, *k: str, attach: str | None = None) -> "subprocess.Popen[bytes]":
     """`pytest --target=lab-virtual-board` on the good early-mmu boot, in its own session."""
-    env = {key: v for key, v in os.environ.items()
-           if key not in ("LG_COORDINATOR", "HARNESS_LAB_COORDINATOR", "PYTEST_ADDOPTS",
-                          "HARNESS_TARGET", "LG_ENV")}
+    env = {
+        key: v
+        for key, v in os.environ.items()
+        if key not in ("LG_COORDINATOR", "HARNESS_LAB_COORDINATOR", "PYTEST_ADDOPTS", "HARNESS_TARGET", "LG_ENV")
+    }
     env["HARNESS_LAB_STATE"] = str(tmp / "lab-state.json")
     if attach:
         env["HARNESS_LAB_COORDINATOR"] = attach
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "boot",
-           "--target=lab-virtual-board", "--results", str(tmp / "results"),
-           "tests/test_boot.py", "-k", " and ".join(("reaches_the_kernel",) + k)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "boot",
+        "--target=lab-virtual-board",
+        "--results",
+        str(tmp / "results"),
+        "tests/test_boot.py",
+        "-k",
+        " and ".join(("reaches_the_kernel",) + k),
+    ]
     log = open(tmp / "inner.log", "ab")
     # `env --default-signal`: a run started from a script's background job inherits SIGINT
     # ignored, and would never see the Ctrl-C these tests send (make test runs suites so)
-    proc = subprocess.Popen(["env", "--default-signal=INT", *cmd], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["env", "--default-signal=INT", *cmd],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log.close()
     processes.register(proc.pid, "inner pytest")
     return proc
@@ -101,7 +123,7 @@ def test_sigkilled_run_leaves_no_process(tmp_path: Path) -> None:
     proc = inner_run(tmp_path)
     state = wait(lambda: lab_state(tmp_path), 120, "the inner run's lab", tmp_path)
     wait(lambda: in_uboot(tmp_path), 120, "U-Boot on the inner run's console", tmp_path)
-    assert alive(state["pids"]) == state["pids"]       # all four were up mid-boot
+    assert alive(state["pids"]) == state["pids"]  # all four were up mid-boot
     os.kill(proc.pid, signal.SIGKILL)
     finish(proc)
     wait(lambda: not alive(state["pids"]), 10, "the lab processes to die", tmp_path)
@@ -118,8 +140,12 @@ def test_sigkilled_run_lock_is_released_at_next_start(tmp_path: Path) -> None:
     with VirtualLab(tmp_path / "lab-logs") as lab:
         client = LabClient(lab.address)
         proc = inner_run(tmp_path, attach=lab.address)
-        info = wait(lambda: (i := client.place(lab.place)) and i.acquired and TAG in i.tags and i,
-                    120, "the inner run to acquire the place", tmp_path)
+        info = wait(
+            lambda: (i := client.place(lab.place)) and i.acquired and TAG in i.tags and i,
+            120,
+            "the inner run to acquire the place",
+            tmp_path,
+        )
         assert info.tags[TAG].split("_")[-2] == str(proc.pid)
         wait(lambda: in_uboot(tmp_path), 120, "U-Boot on the inner run's console", tmp_path)
         os.kill(proc.pid, signal.SIGKILL)
@@ -146,8 +172,7 @@ def test_interrupted_run_releases_the_place(sig: signal.Signals, tmp_path: Path)
     with VirtualLab(tmp_path / "lab-logs") as lab:
         client = LabClient(lab.address)
         proc = inner_run(tmp_path, attach=lab.address)
-        wait(lambda: (i := client.place(lab.place)) and i.acquired, 120,
-             "the inner run to acquire the place", tmp_path)
+        wait(lambda: (i := client.place(lab.place)) and i.acquired, 120, "the inner run to acquire the place", tmp_path)
         wait(lambda: in_uboot(tmp_path), 120, "U-Boot on the inner run's console", tmp_path)
         os.kill(proc.pid, sig)
         rc = finish(proc, 60)

@@ -1,6 +1,7 @@
 """The modeled load (harness/load_time.py): the TFTP formulas on hand-computed cases, the
 profile's round trip against the seed it was fitted to, the profile's `load:` section
 refused with the field to fix, and the bench table's figures."""
+
 from __future__ import annotations
 
 import sys
@@ -12,9 +13,22 @@ import yaml
 
 import harness.profile
 from harness.errors import HarnessError
-from harness.load_time import (LOAD_SEEDS, SEED_SCENARIO, Link, Scenario, blocks, fit_round_trip,
-                               frames, load_band, mmc_s, round_trips, seed_exchange_s,
-                               target_scenario, tftp_s, wire_s)
+from harness.load_time import (
+    LOAD_SEEDS,
+    SEED_SCENARIO,
+    Link,
+    Scenario,
+    blocks,
+    fit_round_trip,
+    frames,
+    load_band,
+    mmc_s,
+    round_trips,
+    seed_exchange_s,
+    target_scenario,
+    tftp_s,
+    wire_s,
+)
 from harness.profile import load_profile
 
 pytestmark = pytest.mark.host
@@ -28,7 +42,7 @@ def test_frames_and_wire_time_by_hand() -> None:
     assert wire_s(1468, 1e9) == pytest.approx(1538 * 8 / 1e9)
     # 8192 + 12 = 8204 bytes of UDP in ceil(8204 / 1480) = 6 fragments, each 20 + 38 more
     assert frames(8192) == 6 and wire_s(8192, 1e8) == pytest.approx((8204 + 6 * 58) * 8 / 1e8)
-    assert blocks(14680, 1468) == 11 and blocks(14679, 1468) == 10    # a last, empty block
+    assert blocks(14680, 1468) == 11 and blocks(14679, 1468) == 10  # a last, empty block
 
 
 def test_lock_step_by_hand() -> None:
@@ -59,8 +73,7 @@ def test_the_round_trip_is_the_seed_s() -> None:
     prof = load_profile(PROFILE)
     rtt = prof.load["tftp_round_trip_s"]
     assert rtt.kind == "FITTED"
-    assert rtt.value == pytest.approx(fit_round_trip(1468, prof.load["link_bits_per_s"].value),
-                                      abs=1e-7)
+    assert rtt.value == pytest.approx(fit_round_trip(1468, prof.load["link_bits_per_s"].value), abs=1e-7)
     # the MiB reading (less 1 % for bootm's checksum) is inside the range
     assert rtt.low <= fit_round_trip(1468, 1e9, mib=True) * 0.99 + 1e-7
     # the model meets the seed: 596 MB less 6 MB is 281.7 s at the profile's values
@@ -73,8 +86,11 @@ def test_every_link_keeps_the_seed() -> None:
     exchange: the seed does not move when the link does."""
     prof = load_profile(PROFILE)
     value = prof.load["tftp_round_trip_s"].value + wire_s(1468, 1e9)
-    exchanges = {round(link.round_trip_s + wire_s(1468, link.bits_per_s), 12)
-                 for link in round_trips(prof.load) if link.round_trip_s}
+    exchanges = {
+        round(link.round_trip_s + wire_s(1468, link.bits_per_s), 12)
+        for link in round_trips(prof.load)
+        if link.round_trip_s
+    }
     assert round(value, 12) in exchanges and len({link.bits_per_s for link in round_trips(prof.load)}) == 2
 
 
@@ -84,12 +100,13 @@ def test_bands_hold_the_value_and_shrink_to_it_when_ranges_do() -> None:
         b = load_band(prof, 596e6, s)
         assert b.low <= b.nominal <= b.high
     w16 = load_band(prof, 596e6, Scenario("w16", window=16))
-    assert w16.nominal < load_band(prof, 596e6).low / 10      # a window of 16: >10x at the value
+    assert w16.nominal < load_band(prof, 596e6).low / 10  # a window of 16: >10x at the value
 
 
 def test_bench_table_figures() -> None:
     """The bench's rows, priced now: the seed row is the seed's load; hand-computed."""
     from uboot_load import rows, table
+
     prof = load_profile(PROFILE)
     got = {s.name: [b.nominal for b in bands] for s, bands in rows(prof, [6, 596])}
     exchange = prof.load["tftp_round_trip_s"].value + wire_s(1468, 1e9)
@@ -97,7 +114,7 @@ def test_bench_table_figures() -> None:
     assert got["seed"][1] == pytest.approx(284.6, abs=0.1)
     assert got["eMMC"] == pytest.approx([0.12, 11.92])
     # window 16: 405995 blocks = 25374 windows of 16 and one of 11
-    full = exchange + 15 * 12.304e-6                 # the frame cost (10 us) is below the wire's
+    full = exchange + 15 * 12.304e-6  # the frame cost (10 us) is below the wire's
     last = exchange + 10 * 12.304e-6
     assert got["window 16"][1] == pytest.approx(25374 * full + last)
     text = table(prof, [6, 596])
@@ -124,18 +141,21 @@ def _load_section() -> dict[str, dict[str, object]]:
     return dict(data["load"])
 
 
-@pytest.mark.parametrize("edit, field", [
-    (lambda d: d.pop("tftp_round_trip_s"), "load.tftp_round_trip_s"),
-    (lambda d: d["uboot_frame_s"].pop("source"), "load.uboot_frame_s.source"),
-    (lambda d: d["link_bits_per_s"].pop("range"), "load.link_bits_per_s.range"),
-    (lambda d: d["tftp_window"].update(value=1.5, range=[1, 2]), "load.tftp_window"),
-    (lambda d: d["mmc_read_bytes_per_s"].update(range=[0, 1.5e8]), "load.mmc_read_bytes_per_s.range"),
-    (lambda d: d["link_bits_per_s"].update(kind="GUESS"), "load.link_bits_per_s.kind"),
-    (lambda d: d.update(ping_s={"value": 1}), "load.ping_s"),
-])
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        (lambda d: d.pop("tftp_round_trip_s"), "load.tftp_round_trip_s"),
+        (lambda d: d["uboot_frame_s"].pop("source"), "load.uboot_frame_s.source"),
+        (lambda d: d["link_bits_per_s"].pop("range"), "load.link_bits_per_s.range"),
+        (lambda d: d["tftp_window"].update(value=1.5, range=[1, 2]), "load.tftp_window"),
+        (lambda d: d["mmc_read_bytes_per_s"].update(range=[0, 1.5e8]), "load.mmc_read_bytes_per_s.range"),
+        (lambda d: d["link_bits_per_s"].update(kind="GUESS"), "load.link_bits_per_s.kind"),
+        (lambda d: d.update(ping_s={"value": 1}), "load.ping_s"),
+    ],
+)
 def test_a_load_section_without_what_it_needs_is_refused(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        edit: Callable[[dict[str, dict[str, object]]], object], field: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Callable[[dict[str, dict[str, object]]], object], field: str
+) -> None:
     section = _load_section()
     edit(section)
     _write_profile(tmp_path, monkeypatch, section)

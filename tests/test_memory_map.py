@@ -1,5 +1,6 @@
 """Carve-outs in a target's memory map: valid ones load, each defect is one error naming
 the file, the field and the fix; the i.MX8M Plus targets declare OP-TEE's with a source."""
+
 from __future__ import annotations
 
 import re
@@ -28,27 +29,28 @@ def target_with(tmp: Path, carve_outs: Any) -> Path:
 
 
 def test_a_carve_out_loads(tmp_path: Path) -> None:
-    second = {**OPTEE, "name": "late", "base": 0xbf000000, "size": "0x100_0000"}
+    second = {**OPTEE, "name": "late", "base": 0xBF000000, "size": "0x100_0000"}
     t = load(str(target_with(tmp_path, [second, OPTEE])))
-    assert [(c.name, c.base, c.end) for c in t.carve_outs] == \
-        [("optee", 0x56000000, 0x58000000), ("late", 0xbf000000, 0xc0000000)]   # by address
+    assert [(c.name, c.base, c.end) for c in t.carve_outs] == [
+        ("optee", 0x56000000, 0x58000000),
+        ("late", 0xBF000000, 0xC0000000),
+    ]  # by address
 
 
-@pytest.mark.parametrize("change,field,words,fix", [
-    ({"size": 0}, "carve_outs[0].size", "size 0", "give the region's size"),
-    ({"base": 0x30000000, "size": 0x1000}, "carve_outs[0].base", "lies outside DRAM",
-     "leave memory outside DRAM"),
-    ({"base": 0x3ff00000, "size": 0x200000}, "carve_outs[0].base", "crosses the start of DRAM",
-     "clip it to DRAM"),
-    ({"base": 0xbff00000, "size": 0x200000}, "carve_outs[0].size", "crosses the end of DRAM",
-     "clip it to DRAM"),
-    ({"base": 0x56000800}, "carve_outs[0].base", "not a multiple of 4 KiB", "round the base down"),
-    ({"size": "lots"}, "carve_outs[0].size", "bad value 'lots'", "e.g. 0x56000000"),
-    ({"source": ""}, "carve_outs[0].source", "non-empty string", "say where the figure comes from"),
-    ({"colour": "red"}, "carve_outs[0].colour", "unknown field", "remove it"),
-])
-def test_each_defect_is_named(tmp_path: Path, change: dict[str, Any], field: str, words: str,
-                              fix: str) -> None:
+@pytest.mark.parametrize(
+    "change,field,words,fix",
+    [
+        ({"size": 0}, "carve_outs[0].size", "size 0", "give the region's size"),
+        ({"base": 0x30000000, "size": 0x1000}, "carve_outs[0].base", "lies outside DRAM", "leave memory outside DRAM"),
+        ({"base": 0x3FF00000, "size": 0x200000}, "carve_outs[0].base", "crosses the start of DRAM", "clip it to DRAM"),
+        ({"base": 0xBFF00000, "size": 0x200000}, "carve_outs[0].size", "crosses the end of DRAM", "clip it to DRAM"),
+        ({"base": 0x56000800}, "carve_outs[0].base", "not a multiple of 4 KiB", "round the base down"),
+        ({"size": "lots"}, "carve_outs[0].size", "bad value 'lots'", "e.g. 0x56000000"),
+        ({"source": ""}, "carve_outs[0].source", "non-empty string", "say where the figure comes from"),
+        ({"colour": "red"}, "carve_outs[0].colour", "unknown field", "remove it"),
+    ],
+)
+def test_each_defect_is_named(tmp_path: Path, change: dict[str, Any], field: str, words: str, fix: str) -> None:
     path = target_with(tmp_path, [{**OPTEE, **change}])
     with pytest.raises(HarnessError) as exc:
         load(str(path))
@@ -60,11 +62,15 @@ def test_each_defect_is_named(tmp_path: Path, change: dict[str, Any], field: str
 def test_missing_source_and_overlap_and_list(tmp_path: Path) -> None:
     bare = {k: v for k, v in OPTEE.items() if k != "source"}
     for value, field, words in (
-            ([bare], "carve_outs[0].source", "missing"),
-            ([OPTEE, {**OPTEE, "name": "tee2", "base": 0x57000000}], "carve_outs[1].base",
-             "overlaps carve-out 'optee' [0x56000000..0x58000000)"),
-            ([OPTEE, OPTEE], "carve_outs[1].name", "a second carve-out named 'optee'"),
-            (OPTEE, "carve_outs", "must be a list")):
+        ([bare], "carve_outs[0].source", "missing"),
+        (
+            [OPTEE, {**OPTEE, "name": "tee2", "base": 0x57000000}],
+            "carve_outs[1].base",
+            "overlaps carve-out 'optee' [0x56000000..0x58000000)",
+        ),
+        ([OPTEE, OPTEE], "carve_outs[1].name", "a second carve-out named 'optee'"),
+        (OPTEE, "carve_outs", "must be a list"),
+    ):
         path = target_with(tmp_path, value)
         with pytest.raises(HarnessError) as exc:
             load(str(path))
@@ -72,8 +78,9 @@ def test_missing_source_and_overlap_and_list(tmp_path: Path) -> None:
         assert f"harness.memory_map.{field}" in msg and words in msg, msg
 
 
-@pytest.mark.parametrize("name", ["qemu-imx8mp", "qemu-imx8mp-el3", "qemu-imx8mp-uboot",
-                                  "armstone-imx8mp", "verdin-imx8mp"])
+@pytest.mark.parametrize(
+    "name", ["qemu-imx8mp", "qemu-imx8mp-el3", "qemu-imx8mp-uboot", "armstone-imx8mp", "verdin-imx8mp"]
+)
 def test_imx8mp_targets_keep_optee_out(name: str) -> None:
     """Every i.MX8M Plus target declares OP-TEE's DRAM where NXP's firmware puts it, sourced."""
     t = load(name)
@@ -85,8 +92,7 @@ def test_imx8mp_targets_keep_optee_out(name: str) -> None:
 def test_overlay_reserves_the_qemu_carve_out() -> None:
     """seL4's imx8mp build leaves out exactly the carve-out the QEMU target declares."""
     overlay = (ROOT / "harness/sel4/overlays/imx8mp-evk-2g.dts").read_text()
-    node = re.search(r"optee@56000000 \{\s*reg = <0x0 (0x[0-9a-f]+) 0x0 (0x[0-9a-f]+)>;\s*no-map;",
-                     overlay)
+    node = re.search(r"optee@56000000 \{\s*reg = <0x0 (0x[0-9a-f]+) 0x0 (0x[0-9a-f]+)>;\s*no-map;", overlay)
     assert node is not None
     c = load("qemu-imx8mp").carve_outs[0]
     assert (int(node.group(1), 16), int(node.group(2), 16)) == (c.base, c.size)

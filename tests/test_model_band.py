@@ -6,6 +6,7 @@ profile's values and its least and greatest over those ranges (harness/board_tim
 stock copy unit decides which fitted alternative an image matches; and the patched
 window opens at early_mmu_begin so the ratio compares like with like.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,9 +40,15 @@ def stock_counts(nbytes: float, unit: int) -> Counts:
     copies, zeroes = int(nbytes) // unit, int(nbytes) // 16
     fetches = int(nbytes) // 8 * (22 if unit == 4 else 13)
     loads, stores = _acc(uncached={unit: copies}), _acc(uncached={unit: copies, 16: zeroes})
-    return Counts(insns=fetches, ifetch_cacheable=0, ifetch_uncached=fetches, loads=loads, stores=stores,
-                  cmo={"dc_cisw": 16896},
-                  by_target={"source": TargetCounts(loads, _acc()), "dest": TargetCounts(_acc(), stores)})
+    return Counts(
+        insns=fetches,
+        ifetch_cacheable=0,
+        ifetch_uncached=fetches,
+        loads=loads,
+        stores=stores,
+        cmo={"dc_cisw": 16896},
+        by_target={"source": TargetCounts(loads, _acc()), "dest": TargetCounts(_acc(), stores)},
+    )
 
 
 def patched_counts(nbytes: float) -> Counts:
@@ -50,9 +57,15 @@ def patched_counts(nbytes: float) -> Counts:
     clean of every 64-byte line written."""
     pairs = int(nbytes) // 16
     loads, stores = _acc({16: pairs}, {8: 200}), _acc({16: pairs}, {8: 4200})
-    return Counts(insns=int(nbytes) // 8 + 30000, ifetch_cacheable=int(nbytes) // 8, ifetch_uncached=30000,
-                  loads=loads, stores=stores, cmo={"dc_civac": int(nbytes) // 64, "dc_isw": 16896},
-                  by_target={"source": TargetCounts(_acc({16: pairs}), _acc())})
+    return Counts(
+        insns=int(nbytes) // 8 + 30000,
+        ifetch_cacheable=int(nbytes) // 8,
+        ifetch_uncached=30000,
+        loads=loads,
+        stores=stores,
+        cmo={"dc_civac": int(nbytes) // 64, "dc_isw": 16896},
+        by_target={"source": TargetCounts(_acc({16: pairs}), _acc())},
+    )
 
 
 def test_every_parameter_states_its_source_and_range() -> None:
@@ -68,10 +81,10 @@ def test_every_parameter_states_its_source_and_range() -> None:
     assert "estimate" in text and "fitted" in text
 
 
-@pytest.mark.parametrize("unit, nominal, low, high", [(4, 215.75, 187.62, 399.38),
-                                                       (8, 128.10, 111.18, 236.67)])
-def test_the_stock_band_contains_the_seed_for_either_copy_unit(unit: int, nominal: float, low: float,
-                                                               high: float) -> None:
+@pytest.mark.parametrize("unit, nominal, low, high", [(4, 215.75, 187.62, 399.38), (8, 128.10, 111.18, 236.67)])
+def test_the_stock_band_contains_the_seed_for_either_copy_unit(
+    unit: int, nominal: float, low: float, high: float
+) -> None:
     """The seed's image copied in 4- or 8-byte units, nobody knows which: a 596 MB stock
     image in either unit has a band that contains the seed's 197 s."""
     counts = stock_counts(SEED_BYTES, unit)
@@ -88,13 +101,19 @@ def test_the_fetch_cost_moves_the_access_cost_with_it() -> None:
     prof = load_profile(PROFILE)
     counts = stock_counts(SEED_BYTES, 4)
     copy4 = next(a for a in prof.alternatives if a.unit == 4)
+
     def per_8_bytes(p: Profile) -> float:
         return p.uncached_access_s * copy4.data_per_8b + p.uncached_ifetch_s * copy4.fetch_per_8b
-    fits = [p for p in corners(prof) if p.cmo_line_s == prof.params["cmo_line_s"].low
-            and p.setway_op_s == prof.params["setway_op_s"].low
-            and p.writeback_line_s == prof.params["writeback_line_s"].low
-            and abs(per_8_bytes(p) - per_8_bytes(prof)) < 1e-15]
-    assert len({round(p.uncached_ifetch_s, 12) for p in fits}) == 3     # low, value, high fetch
+
+    fits = [
+        p
+        for p in corners(prof)
+        if p.cmo_line_s == prof.params["cmo_line_s"].low
+        and p.setway_op_s == prof.params["setway_op_s"].low
+        and p.writeback_line_s == prof.params["writeback_line_s"].low
+        and abs(per_8_bytes(p) - per_8_bytes(prof)) < 1e-15
+    ]
+    assert len({round(p.uncached_ifetch_s, 12) for p in fits}) == 3  # low, value, high fetch
     assert len({round(model(counts, p).total_s, 6) for p in fits}) == 1
 
 
@@ -124,16 +143,22 @@ def _write_profile(tmp: Path, monkeypatch: pytest.MonkeyPatch, edit: dict[str, o
     monkeypatch.setattr(harness.profile, "PROFILES", tmp)
 
 
-@pytest.mark.parametrize("edit, field", [
-    ({"cmo_line_s": {"value": 2e-8, "kind": "ESTIMATE", "source": "a guess"}}, "cmo_line_s.range"),
-    ({"cmo_line_s": {"value": 2e-8, "kind": "ESTIMATE", "range": [1e-8, 1e-7]}}, "cmo_line_s.source"),
-    ({"cpu_hz": 1.2e9}, "cpu_hz"),
-    ({"cmo_line_s": {"value": 2e-7, "kind": "ESTIMATE", "source": "x", "range": [1e-8, 1e-7]}}, "cmo_line_s"),
-    ({"uncached_ifetch_s": {"value": 9e-8, "kind": "GUESS", "source": "x", "range": [4e-8, 2e-7]}},
-     "uncached_ifetch_s.kind"),
-])
-def test_a_profile_without_source_or_range_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      edit: dict[str, object], field: str) -> None:
+@pytest.mark.parametrize(
+    "edit, field",
+    [
+        ({"cmo_line_s": {"value": 2e-8, "kind": "ESTIMATE", "source": "a guess"}}, "cmo_line_s.range"),
+        ({"cmo_line_s": {"value": 2e-8, "kind": "ESTIMATE", "range": [1e-8, 1e-7]}}, "cmo_line_s.source"),
+        ({"cpu_hz": 1.2e9}, "cpu_hz"),
+        ({"cmo_line_s": {"value": 2e-7, "kind": "ESTIMATE", "source": "x", "range": [1e-8, 1e-7]}}, "cmo_line_s"),
+        (
+            {"uncached_ifetch_s": {"value": 9e-8, "kind": "GUESS", "source": "x", "range": [4e-8, 2e-7]}},
+            "uncached_ifetch_s.kind",
+        ),
+    ],
+)
+def test_a_profile_without_source_or_range_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: dict[str, object], field: str
+) -> None:
     _write_profile(tmp_path, monkeypatch, edit)
     with pytest.raises(HarnessError) as err:
         load_profile("edited")
@@ -158,8 +183,13 @@ def _sel4_payload(symbols: dict[str, int]) -> SimpleNamespace:
 @pytest.mark.parametrize("scope", ["seed", "unpack"])
 def test_the_patched_window_opens_at_early_mmu_begin(scope: str) -> None:
     """The table build and invalidate are the patch's cost: the patched window counts them."""
-    syms = {"memset": 0x50001000, "load_images": 0x50002000, "early_mmu_begin": 0x50003000,
-            "early_mmu_fill_segment": 0x50004000, "arm_enable_hyp_mmu": 0x50005000}
+    syms = {
+        "memset": 0x50001000,
+        "load_images": 0x50002000,
+        "early_mmu_begin": 0x50003000,
+        "early_mmu_fill_segment": 0x50004000,
+        "arm_enable_hyp_mmu": 0x50005000,
+    }
     w = window_for(_sel4_payload(syms), scope=scope)  # type: ignore[arg-type]
     assert (w.begin_pc, w.begin_hit) == (0x50003000, 1) and "early_mmu_begin" in w.definition
     assert w.end_pcs == (0x50005000,)
@@ -175,17 +205,23 @@ def test_a_setway_close_is_priced_per_operation_and_dirty_line_not_per_image_lin
     """The set/way close costs O(cache): its operations, and the dirty lines they write back,
     which can be no more than the caches hold; the VA close costs O(image)."""
     prof = load_profile(PROFILE)
+
     def maintenance(counts: Counts) -> float:
         parts = model(counts, prof).parts
         return parts["cache maintenance"] + parts["set/way maintenance"]
+
     va = {n: maintenance(patched_counts(n)) for n in (6e6, SEED_BYTES)}
     sw = {}
     for n in (6e6, SEED_BYTES):
         c = patched_counts(n)
-        sw[n] = maintenance(Counts(c.insns, c.ifetch_cacheable, c.ifetch_uncached, c.loads, c.stores,
-                                   {"dc_cisw": 16896}, c.by_target))
+        sw[n] = maintenance(
+            Counts(c.insns, c.ifetch_cacheable, c.ifetch_uncached, c.loads, c.stores, {"dc_cisw": 16896}, c.by_target)
+        )
     assert va[SEED_BYTES] == pytest.approx(int(SEED_BYTES) // 64 * prof.cmo_line_s + 16896 * prof.setway_op_s)
-    assert sw[SEED_BYTES] == sw[6e6] == pytest.approx(16896 * prof.setway_op_s
-                                                       + prof.dirty_capacity_lines * prof.writeback_line_s)
+    assert (
+        sw[SEED_BYTES]
+        == sw[6e6]
+        == pytest.approx(16896 * prof.setway_op_s + prof.dirty_capacity_lines * prof.writeback_line_s)
+    )
     assert sw[SEED_BYTES] < va[SEED_BYTES] / 500
     assert "set/way op 3 ns (1-10) estimate" in prof.describe()

@@ -7,6 +7,7 @@ mutant here. The full set (both subjects, both EL targets) runs nightly
 (ci/nightly-mutation.sh); this sample runs on qemu-virt only, to stay within the
 budget of `make test`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -61,8 +62,11 @@ NO_MUTANT_KILLS = {"page-walk"}
 @pytest.fixture(scope="module")
 def subjects() -> dict[str, Subject]:
     if not (upstream_dir() / TARBALL).is_file():
-        missing_input(str(upstream_dir() / TARBALL), "the sel4 mutants are our series applied to it",
-                      "put the shared/ folder beside the repository")
+        missing_input(
+            str(upstream_dir() / TARBALL),
+            "the sel4 mutants are our series applied to it",
+            "put the shared/ folder beside the repository",
+        )
     return {"sel4": load_subject("sel4"), "reference": load_subject("reference")}
 
 
@@ -74,39 +78,49 @@ def by_id(subjects: dict[str, Subject]) -> dict[str, Mutant]:
 @pytest.fixture(autouse=True)
 def _qemu_virt_only(harness_target: Target) -> None:
     if harness_target.name != "qemu-virt":
-        pytest.skip("the mutation sample runs on qemu-virt only (ci/nightly-mutation.sh runs "
-                    "every mutant on qemu-virt, qemu-virt-el2 and, for the reference loader, qemu-imx8mp-el3)")
+        pytest.skip(
+            "the mutation sample runs on qemu-virt only (ci/nightly-mutation.sh runs "
+            "every mutant on qemu-virt, qemu-virt-el2 and, for the reference loader, qemu-imx8mp-el3)"
+        )
 
 
 def _boot(payload: Any, boot: Callable[..., Outcome], name: str) -> Outcome:
     return boot(payload, name=slug(name), coherence=True, until="handoff", reuse=False)
 
 
-def test_unedited_reference_copy_passes_every_check(subjects: dict[str, Subject],
-                                                    harness_target: Target,
-                                                    boot: Callable[..., Outcome]) -> None:
+def test_unedited_reference_copy_passes_every_check(
+    subjects: dict[str, Subject], harness_target: Target, boot: Callable[..., Outcome]
+) -> None:
     """The mutants' build path (a copy of images/ under build/mutate/) with no edit: no
     false alarm, so every kill below is the edit's."""
     outcome = _boot(payload_for(None, subjects["reference"], harness_target), boot, "unedited-copy")
-    assert verdict_of(harness_target.name, outcome, 0).status == "survived", \
-        [(c.name, c.message) for c in outcome.checks if c.failed] or str(outcome.result.failure)
+    assert verdict_of(harness_target.name, outcome, 0).status == "survived", [
+        (c.name, c.message) for c in outcome.checks if c.failed
+    ] or str(outcome.result.failure)
 
 
 def test_sample_spans_every_check() -> None:
     """Every cache-model check and the hand-off check is some sample mutant's killer
     (a check added to the model fails this until a mutant for it is in the sample)."""
     from harness.checks import COHERENCE_CHECKS, PROMISE_CHECKS
+
     every = set(COHERENCE_CHECKS) | set(PROMISE_CHECKS) | {"handoff"}
     assert {check for check, _ in SAMPLE.values()} == every - NO_MUTANT_KILLS
 
 
 @pytest.mark.parametrize("ident", list(SAMPLE))
-def test_sample_mutant_is_killed_by_its_check(ident: str, by_id: dict[str, Mutant],
-                                              subjects: dict[str, Subject], harness_target: Target,
-                                              boot: Callable[..., Outcome]) -> None:
+def test_sample_mutant_is_killed_by_its_check(
+    ident: str,
+    by_id: dict[str, Mutant],
+    subjects: dict[str, Subject],
+    harness_target: Target,
+    boot: Callable[..., Outcome],
+) -> None:
     if ident not in by_id:
-        pytest.fail(f"mutant {ident} is no longer generated: pick another from "
-                    f"'harness mutate --list' for {SAMPLE[ident][0]}", pytrace=False)
+        pytest.fail(
+            f"mutant {ident} is no longer generated: pick another from 'harness mutate --list' for {SAMPLE[ident][0]}",
+            pytrace=False,
+        )
     check, says = SAMPLE[ident]
     m = by_id[ident]
     outcome = _boot(payload_for(m, subjects[m.subject], harness_target), boot, ident)

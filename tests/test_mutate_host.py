@@ -2,6 +2,7 @@
 sites are counted by hand, and on the real subjects (every operator finds sites, ids are
 stable, each mutant is one edit, every patch applies), the notes file and the score line.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -14,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.mutate.generate import (REFERENCE_FILES, SEL4_FILES, Mutant, load_subject, mutants,
-                                     sample, source_text)
+from harness.mutate.generate import REFERENCE_FILES, SEL4_FILES, Mutant, load_subject, mutants, sample, source_text
 from harness.mutate.operators import OPERATORS
 from harness.mutate.source import Source, Subject
-from harness.mutate.table import (EQUIVALENT_HEADING, MutantResult, read_notes, score)
+from harness.mutate.table import EQUIVALENT_HEADING, MutantResult, read_notes, score
 from harness.mutate.trial import TargetVerdict
 from harness.sel4.sources import TARBALL, upstream_dir
 from harness.testing import missing_input, require_tool
@@ -99,23 +99,22 @@ void done(void)
 
 # Counted by hand from the two files above.
 TOY_COUNTS = {
-    "delete-maintenance": 4,        # dc civac, ic iallu, dc ivac; tlbi (inline)
-    "delete-barrier": 7,            # dsb, dsb, isb, isb; dsb; dsb, isb (inline); not BUG_EXTRA's
-    "delete-sysreg-write": 2,       # msr sctlr_el1; write_mair
-    "swap-dc": 6,                   # two dc sites x three siblings
-    "line-size": 2,                 # mov #4 -> #2, #8
-    "shorten-range": 10,            # 2 loops x 2 ends; 2 calls x 2; the range literal x 2
+    "delete-maintenance": 4,  # dc civac, ic iallu, dc ivac; tlbi (inline)
+    "delete-barrier": 7,  # dsb, dsb, isb, isb; dsb; dsb, isb (inline); not BUG_EXTRA's
+    "delete-sysreg-write": 2,  # msr sctlr_el1; write_mair
+    "swap-dc": 6,  # two dc sites x three siblings
+    "line-size": 2,  # mov #4 -> #2, #8
+    "shorten-range": 10,  # 2 loops x 2 ends; 2 calls x 2; the range literal x 2
     "ic-before-clean": 1,
-    "no-invalidate-before-enable": 1,   # the C call of inval()
-    "map-attribute": 6,             # MAIR normal x3, device x1; AttrIndx x2
+    "no-invalidate-before-enable": 1,  # the C call of inval()
+    "map-attribute": 6,  # MAIR normal x3, device x1; AttrIndx x2
     "unrecord-range": 1,
-    "store-after-clean": 1,         # asm only: clean_off turns the caches off itself
+    "store-after-clean": 1,  # asm only: clean_off turns the caches off itself
 }
 
 
 def toy() -> Subject:
-    return Subject("toy", Path("/nonexistent"), [Source.parse("toy.S", TOY_ASM),
-                                                 Source.parse("toy.c", TOY_C)])
+    return Subject("toy", Path("/nonexistent"), [Source.parse("toy.S", TOY_ASM), Source.parse("toy.c", TOY_C)])
 
 
 def test_toy_counts_per_operator() -> None:
@@ -144,8 +143,11 @@ def test_toy_edits_are_what_they_say() -> None:
 @pytest.fixture(scope="module")
 def real() -> dict[str, Subject]:
     if not (upstream_dir() / TARBALL).is_file():
-        missing_input(str(upstream_dir() / TARBALL), "the sel4 subject is our series applied to it",
-                      "put the shared/ folder beside the repository")
+        missing_input(
+            str(upstream_dir() / TARBALL),
+            "the sel4 subject is our series applied to it",
+            "put the shared/ folder beside the repository",
+        )
     return {"sel4": load_subject("sel4"), "reference": load_subject("reference")}
 
 
@@ -161,11 +163,20 @@ def test_every_operator_finds_sites_in_both_subjects(real: dict[str, Subject]) -
 
 
 SETWAY_KINDS = (
-    "levels from CLIDR_EL1.LoUIS instead of LoC", "levels from CLIDR_EL1.LoUU instead of LoC",
-    "one level fewer than CLIDR_EL1.LoC", "the walk starts at L2", "step 2: a level skipped",
-    "the level never selected", "the set field's shift one short", "the set field's shift one long",
-    "the way shift from a 64-bit clz", "the highest way never visited",
-    "the highest set never visited", "'b.hs 3b' -> 'b.hi'", "'b.hs 2b' -> 'b.hi'")
+    "levels from CLIDR_EL1.LoUIS instead of LoC",
+    "levels from CLIDR_EL1.LoUU instead of LoC",
+    "one level fewer than CLIDR_EL1.LoC",
+    "the walk starts at L2",
+    "step 2: a level skipped",
+    "the level never selected",
+    "the set field's shift one short",
+    "the set field's shift one long",
+    "the way shift from a 64-bit clz",
+    "the highest way never visited",
+    "the highest set never visited",
+    "'b.hs 3b' -> 'b.hi'",
+    "'b.hs 2b' -> 'b.hi'",
+)
 
 
 def test_setway_sweep_mutants_cover_every_way_to_miss_the_hierarchy(real: dict[str, Subject]) -> None:
@@ -193,11 +204,10 @@ def test_ids_are_unique_and_stable(real: dict[str, Subject], tmp_path: Path) -> 
 
 
 def _one_edit(m: Mutant, before: list[str], after: list[str]) -> None:
-    ops = [op for op in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
-           if op[0] != "equal"]
+    ops = [op for op in difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes() if op[0] != "equal"]
     lo, hi = m.edit.start, m.edit.start + len(m.edit.old)
     assert all(lo <= i1 and i2 <= hi for _, i1, i2, _, _ in ops), m.id
-    if m.operator == "ic-before-clean":     # a move: the same lines, in another order
+    if m.operator == "ic-before-clean":  # a move: the same lines, in another order
         assert sorted(before[lo:hi]) == sorted(after[lo:hi]) and before != after, m.id
     else:
         assert len(ops) == 1, (m.id, ops)
@@ -216,8 +226,9 @@ def test_each_mutant_is_one_edit_and_its_patch_applies(real: dict[str, Subject],
             _one_edit(m, text.splitlines(), m.apply(text).splitlines())
             patch = tmp_path / "m.patch"
             patch.write_text(m.patch(text))
-            proc = subprocess.run([git, "apply", "--check", str(patch)], cwd=root,
-                                  capture_output=True, text=True, env=env)
+            proc = subprocess.run(
+                [git, "apply", "--check", str(patch)], cwd=root, capture_output=True, text=True, env=env
+            )
             assert proc.returncode == 0, (m.id, proc.stderr)
 
 
@@ -225,8 +236,11 @@ def test_only_compiled_early_mmu_code_is_mutated(real: dict[str, Subject]) -> No
     for subject in real.values():
         for m in mutants(subject):
             src = next(f for f in subject.files if f.path == m.path)
-            changed = [i for i in range(m.edit.start, m.edit.start + len(m.edit.old))
-                       if src.lines[i].strip() and not src.in_comment[i]]
+            changed = [
+                i
+                for i in range(m.edit.start, m.edit.start + len(m.edit.old))
+                if src.lines[i].strip() and not src.in_comment[i]
+            ]
             assert changed and any(src.live[i] for i in changed), m.id
             block = src.block_of(m.edit.start)
             assert block is None or block.name != "jump_to_entry", m.id
@@ -263,8 +277,10 @@ def test_notes_are_read_per_section(tmp_path: Path) -> None:
     notes = tmp_path / "mutation.md"
     notes.write_text(NOTES)
     eq = read_notes(notes, EQUIVALENT_HEADING)
-    assert eq == {"toy:swap-dc:toy.S:1": "a clean and invalidate is a clean and more; the lines are not read again.",
-                  "toy:line-size:toy.S:2": "stepping by half a line maintains every line twice."}
+    assert eq == {
+        "toy:swap-dc:toy.S:1": "a clean and invalidate is a clean and more; the lines are not read again.",
+        "toy:line-size:toy.S:2": "stepping by half a line maintains every line twice.",
+    }
     notes.write_text(NOTES + "\n" + EQUIVALENT_HEADING + "\n- toy:no-backticks — why\n")
     with pytest.raises(HarnessError, match="line 14"):
         read_notes(notes, EQUIVALENT_HEADING)
@@ -273,14 +289,15 @@ def test_notes_are_read_per_section(tmp_path: Path) -> None:
 def test_score_line_and_what_counts() -> None:
     ms = mutants(toy())[:6]
     tv = TargetVerdict
-    results = [MutantResult(ms[0], [tv("a", "killed", ["cache-clean"], "x")]),
-               MutantResult(ms[1], [tv("a", "boot", [], "timeout")]),
-               MutantResult(ms[2], [tv("a", "survived")]),
-               MutantResult(ms[3], [tv("a", "survived")], equivalent="harmless"),
-               MutantResult(ms[4], [tv("a", "stillborn", [], "error: x")]),
-               MutantResult(ms[5], [tv("a", "killed", ["icache"], "y")], equivalent="wrong claim")]
-    assert [r.verdict for r in results] == ["killed", "killed (boot)", "survived", "equivalent",
-                                            "stillborn", "killed"]
+    results = [
+        MutantResult(ms[0], [tv("a", "killed", ["cache-clean"], "x")]),
+        MutantResult(ms[1], [tv("a", "boot", [], "timeout")]),
+        MutantResult(ms[2], [tv("a", "survived")]),
+        MutantResult(ms[3], [tv("a", "survived")], equivalent="harmless"),
+        MutantResult(ms[4], [tv("a", "stillborn", [], "error: x")]),
+        MutantResult(ms[5], [tv("a", "killed", ["icache"], "y")], equivalent="wrong claim"),
+    ]
+    assert [r.verdict for r in results] == ["killed", "killed (boot)", "survived", "equivalent", "stillborn", "killed"]
     assert results[5].contradicted and not results[0].contradicted
     assert score(results).line() == "mutation score: 3/4 (1 equivalent, 6 mutants) = 75.0 %"
 
@@ -289,11 +306,14 @@ def test_rescore_applies_todays_notes(tmp_path: Path) -> None:
     """A recorded run judged again: a mutant listed as equivalent since leaves the score."""
     from harness.mutate.cli import load_run
     from harness.mutate.table import record
+
     ms = mutants(toy())[:3]
     tv = TargetVerdict
-    results = [MutantResult(ms[0], [tv("qemu-virt", "killed", ["cache-clean"], "x", 1.0)]),
-               MutantResult(ms[1], [tv("qemu-virt", "survived", [], "", 1.0)]),
-               MutantResult(ms[2], [tv("qemu-virt", "survived", [], "", 1.0)])]
+    results = [
+        MutantResult(ms[0], [tv("qemu-virt", "killed", ["cache-clean"], "x", 1.0)]),
+        MutantResult(ms[1], [tv("qemu-virt", "survived", [], "", 1.0)]),
+        MutantResult(ms[2], [tv("qemu-virt", "survived", [], "", 1.0)]),
+    ]
     run = tmp_path / "mutation.json"
     run.write_text(json.dumps(record(results, [], ["qemu-virt"], {})))
     notes = tmp_path / "mutation.md"

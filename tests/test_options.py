@@ -4,6 +4,7 @@ from the one table (harness/options.py), and a bad value is the same one line on
 The comparison reads the real help of both programs; its negative controls are a drifted
 table (one help text changed, one option registered on one side only) that it must catch.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,14 +32,18 @@ OPTION_LINE = re.compile(r"^  (--[a-z][\w-]*)(?:[ =]\S+)?(?:\s{2,}(\S.*))?$")
 
 
 def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTEST_ADDOPTS", "HARNESS_TARGET", "LG_ENV", "HARNESS_CACHE_START")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTEST_ADDOPTS", "HARNESS_TARGET", "LG_ENV", "HARNESS_CACHE_START")
+    }
     return {**env, "COLUMNS": WIDE}
 
 
 def run(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *argv], cwd=cwd, env=clean_env(), capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, *argv], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=300
+    )
 
 
 def help_entries(text: str) -> dict[str, str]:
@@ -46,14 +51,14 @@ def help_entries(text: str) -> dict[str, str]:
     entries: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in text.splitlines():
-        if re.match(r"^ {2}\S", line):          # a new option line (ours or any other)
+        if re.match(r"^ {2}\S", line):  # a new option line (ours or any other)
             m = OPTION_LINE.match(line)
             current = entries.setdefault(m.group(1), []) if m else None
             if current is not None and m and m.group(2):
                 current.append(m.group(2))
         elif current is not None and re.match(r"^ {3,}\S", line):
             current.append(line.strip())
-        else:                                   # a blank line or a section header
+        else:  # a blank line or a section header
             current = None
     return {flag: " ".join(" ".join(parts).split()) for flag, parts in entries.items()}
 
@@ -62,7 +67,7 @@ def pytest_group(text: str) -> str:
     """The harness group of `pytest --help`: pytest's own options stay out of the comparison."""
     start = text.index("seL4 boot harness:")
     end = text.find("\n\n", start)
-    return text[start:end if end > 0 else len(text)]
+    return text[start : end if end > 0 else len(text)]
 
 
 def mismatches(table: tuple[Option, ...], cli_help: str, pytest_help: str) -> list[str]:
@@ -79,8 +84,7 @@ def mismatches(table: tuple[Option, ...], cli_help: str, pytest_help: str) -> li
             elif text != want:
                 found.append(f"{option.flag}: {side} says {text!r}, the table {want!r}")
         if None not in sides.values() and cli.get(option.flag) != py.get(option.flag):
-            found.append(f"{option.flag}: harness says {cli.get(option.flag)!r}, "
-                         f"pytest {py.get(option.flag)!r}")
+            found.append(f"{option.flag}: harness says {cli.get(option.flag)!r}, pytest {py.get(option.flag)!r}")
     return found
 
 
@@ -101,7 +105,7 @@ def test_options_one_side_needs_stay_on_that_side(helps: tuple[str, str]) -> Non
     cli, py = help_entries(helps[0]), help_entries(pytest_group(helps[1]))
     assert set(CLI_ONLY) <= set(cli), set(CLI_ONLY) - set(cli)
     assert not set(CLI_ONLY) & set(py)
-    assert set(py) == {o.flag for o in SHARED}     # the plugin's group is the table, nothing else
+    assert set(py) == {o.flag for o in SHARED}  # the plugin's group is the table, nothing else
 
 
 def drifted_cli_help(table: tuple[Option, ...], monkeypatch: pytest.MonkeyPatch) -> str:
@@ -112,23 +116,23 @@ def drifted_cli_help(table: tuple[Option, ...], monkeypatch: pytest.MonkeyPatch)
 
 
 def test_negative_control_a_help_that_drifted_on_one_side_is_caught(
-        helps: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    helps: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Only the CLI side registers from a table whose --cache-start help is pytest's old
     short one: the comparison names that option, both texts, and nothing else."""
     old = "the cache model's start state (default: warm on direct boots, cold behind U-Boot)"
-    drifted = tuple(dataclasses.replace(o, help=old) if o.flag == "--cache-start" else o
-                    for o in SHARED)
+    drifted = tuple(dataclasses.replace(o, help=old) if o.flag == "--cache-start" else o for o in SHARED)
     found = mismatches(SHARED, drifted_cli_help(drifted, monkeypatch), helps[1])
     assert found and all(f.startswith("--cache-start: ") for f in found), found
     assert any(old in f for f in found) and any("harness says" in f for f in found), found
 
 
 def test_negative_control_an_option_on_one_side_only_is_caught(
-        helps: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    helps: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     extra = Option("--cache-size", "the modeled cache's size", metavar="BYTES")
     table = (*SHARED, extra)
-    assert mismatches(table, drifted_cli_help(table, monkeypatch), helps[1]) == \
-        ["--cache-size: not in pytest --help"]
+    assert mismatches(table, drifted_cli_help(table, monkeypatch), helps[1]) == ["--cache-size: not in pytest --help"]
 
 
 BAD_VALUES = [
@@ -140,12 +144,11 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize("flag,value,fragment", BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
-def test_a_bad_value_is_the_same_one_line_on_both_sides(flag: str, value: str, fragment: str,
-                                                        tmp_path: Path) -> None:
+def test_a_bad_value_is_the_same_one_line_on_both_sides(flag: str, value: str, fragment: str, tmp_path: Path) -> None:
     """`harness boot` (exit 2) and `pytest` (usage error, exit 4) print the same
     HarnessError, naming the option and the fix, before anything is built or collected."""
     never = tmp_path / "test_never_collected.py"
-    never.write_text("def test_fails():\n    assert False\n")   # collected: exit 1, not 4
+    never.write_text("def test_fails():\n    assert False\n")  # collected: exit 1, not 4
     cli = run("-m", "harness.cli", "boot", f"{flag}={value}", "--results", str(tmp_path / "r"))
     py = run("-m", "pytest", "-q", "-p", "no:cacheprovider", f"{flag}={value}", str(never))
     assert cli.returncode == 2 and py.returncode == pytest.ExitCode.USAGE_ERROR, cli.stderr + py.stderr
@@ -160,13 +163,16 @@ def test_a_bad_value_is_the_same_one_line_on_both_sides(flag: str, value: str, f
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("flag,value,fragment", [
-    *BAD_VALUES,
-    ("--silent-ok", "inf", "not a positive number of seconds"),
-    ("--expect", "(", "/(/ is not a regular expression"),
-    ("--fail-on", "[", "/[/ is not a regular expression"),
-    ("--timeout", "loader", "no ="),
-])
+@pytest.mark.parametrize(
+    "flag,value,fragment",
+    [
+        *BAD_VALUES,
+        ("--silent-ok", "inf", "not a positive number of seconds"),
+        ("--expect", "(", "/(/ is not a regular expression"),
+        ("--fail-on", "[", "/[/ is not a regular expression"),
+        ("--timeout", "loader", "no ="),
+    ],
+)
 def test_validate_names_the_option_and_the_fix(flag: str, value: str, fragment: str) -> None:
     option = next(o for o in SHARED if o.flag == flag)
     values = argparse.Namespace(**{option.name: [value] if option.kind == "list" else value})
@@ -176,13 +182,27 @@ def test_validate_names_the_option_and_the_fix(flag: str, value: str, fragment: 
 
 
 def test_validate_keeps_good_values_and_converts_seconds() -> None:
-    values = argparse.Namespace(target="qemu-virt", cache_start="cold", silent_ok="2.5",
-                                expect=["^done$"], fail_on=[], harness_timeout=["kernel=300"],
-                                coherence=False, results=None)
+    values = argparse.Namespace(
+        target="qemu-virt",
+        cache_start="cold",
+        silent_ok="2.5",
+        expect=["^done$"],
+        fail_on=[],
+        harness_timeout=["kernel=300"],
+        coherence=False,
+        results=None,
+    )
     options.validate(values)
-    assert values == argparse.Namespace(target="qemu-virt", cache_start="cold", silent_ok=2.5,
-                                        expect=["^done$"], fail_on=[], harness_timeout=["kernel=300"],
-                                        coherence=False, results=None)
+    assert values == argparse.Namespace(
+        target="qemu-virt",
+        cache_start="cold",
+        silent_ok=2.5,
+        expect=["^done$"],
+        fail_on=[],
+        harness_timeout=["kernel=300"],
+        coherence=False,
+        results=None,
+    )
 
 
 def test_the_target_default_is_the_environment_then_qemu_virt(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,7 @@
 """The registry of processes we started: a pid is ours only while it is the process we
 started. pid_max is often 32768, and a busy machine hands a reaped QEMU's pid to another
 process within seconds; that process must neither count as our leftover nor be signalled."""
+
 from __future__ import annotations
 
 import subprocess

@@ -5,6 +5,7 @@ JUnit cases find their result folder; a board's result plans onto the QEMU targe
 its SoC. Boot tests: a failing negative control and a passing boot, each recorded by
 `harness boot` and rerun by `harness repro`, report "reproduced".
 """
+
 from __future__ import annotations
 
 import json
@@ -24,24 +25,40 @@ from harness.targets import Target, load
 
 
 def harness(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 def fake_result(folder: Path, target: Path, variant: Variant, **over: Any) -> Path:
     """A schema-2 result.json as a boot of `variant` on `target` writes it (the parts repro reads)."""
     b = build(variant)
     doc: dict[str, Any] = {
-        "schema": 2, "ok": True, "failure_detail": None, "mode": variant.mode,
+        "schema": 2,
+        "ok": True,
+        "failure_detail": None,
+        "mode": variant.mode,
         "boot": {"id": f"x/y/{variant.name}"},
-        "target_file": {"name": target.stem, "path": str(target), "sha256": sha256_of(target),
-                        "timeouts": {"kernel": 300.0}, "verdict": {"expect": [], "fail_on": [],
-                                                                  "silent_ok": None}},
-        "payload": {"kind": "reference", "sha256": sha256_of(b.elfloader), "path": str(b.elfloader),
-                    "variant": {"machine": variant.machine, "mode": variant.mode, "bug": variant.bug,
-                                "pt_pages": None, "blob_bytes": variant.blob_bytes,
-                                "blob_seed": variant.blob_seed, "console": variant.console,
-                                "uart_base": variant.uart_base}},
+        "target_file": {
+            "name": target.stem,
+            "path": str(target),
+            "sha256": sha256_of(target),
+            "timeouts": {"kernel": 300.0},
+            "verdict": {"expect": [], "fail_on": [], "silent_ok": None},
+        },
+        "payload": {
+            "kind": "reference",
+            "sha256": sha256_of(b.elfloader),
+            "path": str(b.elfloader),
+            "variant": {
+                "machine": variant.machine,
+                "mode": variant.mode,
+                "bug": variant.bug,
+                "pt_pages": None,
+                "blob_bytes": variant.blob_bytes,
+                "blob_seed": variant.blob_seed,
+                "console": variant.console,
+                "uart_base": variant.uart_base,
+            },
+        },
         "options": {"coherence": False, "verify": False, "until": "verdict", "extra": []},
         "checks": [{"name": "segments", "status": "pass", "message": ""}],
     }
@@ -60,8 +77,12 @@ def fake_result(folder: Path, target: Path, variant: Variant, **over: Any) -> Pa
 def test_bad_results_are_one_line_naming_file_field_and_fix(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{")
     (tmp_path / "old.json").write_text(json.dumps({"ok": True, "schema": 1}))
-    for arg, field in ((tmp_path / "none", "RESULT"), (tmp_path / "junk.json", "RESULT"),
-                       (tmp_path / "old.json", "schema"), (tmp_path, "RESULT")):
+    for arg, field in (
+        (tmp_path / "none", "RESULT"),
+        (tmp_path / "junk.json", "RESULT"),
+        (tmp_path / "old.json", "schema"),
+        (tmp_path, "RESULT"),
+    ):
         proc = harness("repro", str(arg))
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stderr.count("\n") == 1 and str(arg) in proc.stderr, proc.stderr
@@ -87,14 +108,19 @@ def test_an_edited_target_file_is_refused(tmp_path: Path) -> None:
 def test_a_changed_image_is_refused(tmp_path: Path) -> None:
     image = tmp_path / "my-image.elf"
     image.write_bytes(b"\x7fELF not the one")
-    src = fake_result(tmp_path / "r", load("qemu-virt").path, Variant("virt", "early-mmu"),
-                      payload__kind="user", payload__path=str(image), payload__sha256="ab" * 32)
+    src = fake_result(
+        tmp_path / "r",
+        load("qemu-virt").path,
+        Variant("virt", "early-mmu"),
+        payload__kind="user",
+        payload__path=str(image),
+        payload__sha256="ab" * 32,
+    )
     with pytest.raises(HarnessError) as exc:
         plan(str(src), tmp_path / "work")
     assert exc.value.file == str(image) and exc.value.field == "payload.sha256"
     assert "changed" in exc.value.what and "abababab" in str(exc.value.fix)
-    src = fake_result(tmp_path / "r2", load("qemu-virt").path, Variant("virt", "early-mmu"),
-                      payload__sha256="cd" * 32)
+    src = fake_result(tmp_path / "r2", load("qemu-virt").path, Variant("virt", "early-mmu"), payload__sha256="cd" * 32)
     with pytest.raises(HarnessError) as exc:
         plan(str(src), tmp_path / "work")
     assert exc.value.field == "payload.sha256" and "rebuilt from its variant" in exc.value.what
@@ -139,17 +165,27 @@ def test_the_verdict_compares_what_decides_a_boot() -> None:
 
 @pytest.mark.boot
 @pytest.mark.reference
-@pytest.mark.parametrize("mode,bug", [("mmu-off", "corrupt-segment"), ("early-mmu", "none")],
-                         ids=["negative-control", "passing"])
-def test_repro_reruns_a_recorded_boot(harness_target: Target, tmp_path: Path, mode: str,
-                                      bug: str) -> None:
+@pytest.mark.parametrize(
+    "mode,bug", [("mmu-off", "corrupt-segment"), ("early-mmu", "none")], ids=["negative-control", "passing"]
+)
+def test_repro_reruns_a_recorded_boot(harness_target: Target, tmp_path: Path, mode: str, bug: str) -> None:
     if harness_target.remote:
         pytest.skip("a lab target: its place is held by this run (repro holds its own)")
-    first = harness("boot", "--target", str(harness_target.path), "--mode", mode, "--bug", bug,
-                    "--results", str(tmp_path / "first"), "--history", "off")
+    first = harness(
+        "boot",
+        "--target",
+        str(harness_target.path),
+        "--mode",
+        mode,
+        "--bug",
+        bug,
+        "--results",
+        str(tmp_path / "first"),
+        "--history",
+        "off",
+    )
     assert ("[fail] segments" in first.stdout) == (bug != "none"), first.stdout + first.stderr
-    again = harness("repro", str(tmp_path / "first"), "--results", str(tmp_path / "again"),
-                    "--history", "off")
+    again = harness("repro", str(tmp_path / "first"), "--results", str(tmp_path / "again"), "--history", "off")
     assert again.returncode == 0, again.stdout + again.stderr
     last = again.stdout.strip().splitlines()[-1]
     assert last.startswith("harness: reproduced: "), again.stdout

@@ -10,6 +10,7 @@ rounded to 124) and on a crafted archive with exactly one member moved by 4 byte
 aligned image must still boot: sel4test's verdict and the out-of-band memory check, and under the
 cache model its copies from the archive are 8 bytes wide.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,10 @@ SERIES_DIR = PATCHES / "seL4_tools" / "archive-align"
 EARLY_MMU_DIR = PATCHES / "seL4_tools" / "early-mmu"
 SUCCESS = "All is well in the universe"
 # tarball -> the directory inside it that is the seL4_tools root (the patch root)
-TREES = {"pinned": ("sel4test-src.tar.xz", "sel4test-src/tools/seL4"),
-         "master": ("seL4_tools-master.tar.xz", "seL4_tools-master")}
+TREES = {
+    "pinned": ("sel4test-src.tar.xz", "sel4test-src/tools/seL4"),
+    "master": ("seL4_tools-master.tar.xz", "seL4_tools-master"),
+}
 
 
 def misaligned(archive: FileRange, base: int, align: int = ALIGN) -> list[str]:
@@ -53,8 +56,7 @@ def misaligned(archive: FileRange, base: int, align: int = ALIGN) -> list[str]:
     for m in read_newc(archive):
         at = base + m.data.offset - archive.offset
         if at % align:
-            out.append(f"member '{m.name}': data at {at:#x} is {at % align} bytes past "
-                       f"a {align}-byte boundary")
+            out.append(f"member '{m.name}': data at {at:#x} is {at % align} bytes past a {align}-byte boundary")
     return out
 
 
@@ -68,17 +70,17 @@ def move_one_member(archive: bytes, name: str, by: int = 4) -> bytes:
     field grows by NULs): exactly one defect, every other member where it was."""
     pos = 0
     while True:
-        namesize = int(archive[pos + 94:pos + 102], 16)
-        size = int(archive[pos + 54:pos + 62], 16)
-        field = archive[pos + HEADER:pos + HEADER + namesize]
+        namesize = int(archive[pos + 94 : pos + 102], 16)
+        size = int(archive[pos + 54 : pos + 62], 16)
+        field = archive[pos + HEADER : pos + HEADER + namesize]
         data_at = pos + HEADER + namesize + (-(pos + HEADER + namesize) % 4)
         end = data_at + size + (-size % 4)
         if field.split(b"\0", 1)[0] == name.encode():
             break
         pos = end
-    head = archive[pos:pos + 94] + b"%08X" % (namesize + by) + archive[pos + 102:pos + HEADER]
+    head = archive[pos : pos + 94] + b"%08X" % (namesize + by) + archive[pos + 102 : pos + HEADER]
     member = head + field + b"\0" * by
-    member += b"\0" * (-(pos + len(member)) % 4) + archive[data_at:data_at + size]
+    member += b"\0" * (-(pos + len(member)) % 4) + archive[data_at : data_at + size]
     member += b"\0" * (-(pos + len(member)) % 4)
     return archive[:pos] + member + archive[end:]
 
@@ -89,19 +91,20 @@ def series() -> list[Path]:
 
 # --- the option: names, patches, errors (host) ---------------------------------------------------
 
+
 @pytest.mark.host
 def test_option_names_the_image_and_adds_the_series_after_the_early_mmu_one() -> None:
     stock, aligned = Sel4Config(), Sel4Config(align_archive=True)
-    assert aligned.base_name == stock.base_name             # same kernel, same build directory
+    assert aligned.base_name == stock.base_name  # same kernel, same build directory
     assert aligned.name == "qemu-arm-virt-el1-debug-align-archive" != stock.name
     assert aligned.loader_patches() == series()
     both = Sel4Config(hyp=True, early_mmu=True, align_archive=True)
     assert both.name == "qemu-arm-virt-hyp-debug-early-mmu-align-archive"
     patches = both.loader_patches()
-    assert patches[-len(series()):] == series() and patches[0].parent == EARLY_MMU_DIR
+    assert patches[-len(series()) :] == series() and patches[0].parent == EARLY_MMU_DIR
     extra = PATCHES / "seL4_tools" / "stock-controls" / "skip-user-bss.patch"
     mutant = Sel4Config(align_archive=True, extra_patches=(extra,))
-    assert mutant.loader_patches() == [*series(), extra]    # the extra patch applies last
+    assert mutant.loader_patches() == [*series(), extra]  # the extra patch applies last
     assert mutant.name != Sel4Config(extra_patches=(extra,)).name
 
 
@@ -113,9 +116,9 @@ def test_a_value_that_is_not_a_flag_names_the_option() -> None:
 
 
 @pytest.mark.host
-def test_a_missing_series_names_the_directory_and_the_fix(monkeypatch: pytest.MonkeyPatch,
-                                                          tmp_path: Path) -> None:
+def test_a_missing_series_names_the_directory_and_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from harness.sel4 import config
+
     monkeypatch.setattr(config, "PATCHES", tmp_path)
     with pytest.raises(HarnessError) as exc:
         Sel4Config(align_archive=True).loader_patches()
@@ -133,12 +136,14 @@ def test_cli_flag_combines_with_the_others(monkeypatch: pytest.MonkeyPatch, tmp_
     def fake_build(cfg: Sel4Config, project: Path | None = None) -> Built:
         seen.append(cfg)
         return Built()
+
     monkeypatch.setattr(sel4_cli, "build", fake_build)
     parser = argparse.ArgumentParser()
     sel4_cli.add_parser(parser.add_subparsers(dest="cmd"))
     extra = PATCHES / "seL4_tools" / "stock-controls" / "skip-user-bss.patch"
-    args = parser.parse_args(["sel4", "build", "--align-archive", "--early-mmu", "--hyp",
-                              "--elfloader-patch", str(extra)])
+    args = parser.parse_args(
+        ["sel4", "build", "--align-archive", "--early-mmu", "--hyp", "--elfloader-patch", str(extra)]
+    )
     assert sel4_cli.run(args) == 0
     assert seen == [Sel4Config(hyp=True, early_mmu=True, align_archive=True, extra_patches=(extra,))]
     assert sel4_cli.run(parser.parse_args(["sel4", "build"])) == 0
@@ -146,6 +151,7 @@ def test_cli_flag_combines_with_the_others(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 # --- the patch: style, applies, and its writer (host) --------------------------------------------
+
 
 @pytest.mark.host
 def test_series_is_format_patch_style() -> None:
@@ -176,8 +182,11 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     require_tool("git", "the patches are applied with git apply", "apt-get install git")
     missing = [t for t, _ in TREES.values() if not (upstream_dir() / t).is_file()]
     if missing:
-        missing_input(f"upstream tarballs in {upstream_dir()}", f"{', '.join(missing)} absent: the "
-                      "patch cannot be applied to the pinned sources", "put shared/ beside the repository")
+        missing_input(
+            f"upstream tarballs in {upstream_dir()}",
+            f"{', '.join(missing)} absent: the patch cannot be applied to the pinned sources",
+            "put shared/ beside the repository",
+        )
     base = tmp_path_factory.mktemp("align-trees")
     return {name: _extract(upstream_dir() / t, root, base / name) for name, (t, root) in TREES.items()}
 
@@ -190,13 +199,13 @@ def _apply(tree: Path, patches: list[Path]) -> None:
 @pytest.mark.host
 @pytest.mark.parametrize("order", ["alone", "after early-mmu", "before early-mmu"])
 @pytest.mark.parametrize("tree", sorted(TREES))
-def test_patch_applies_alone_and_with_the_early_mmu_series(trees: dict[str, Path], tree: str,
-                                                           order: str, tmp_path: Path) -> None:
+def test_patch_applies_alone_and_with_the_early_mmu_series(
+    trees: dict[str, Path], tree: str, order: str, tmp_path: Path
+) -> None:
     copy = tmp_path / "seL4_tools"
     shutil.copytree(trees[tree], copy)
     early = sorted(EARLY_MMU_DIR.glob("*.patch"))
-    steps = {"alone": [series()], "after early-mmu": [early, series()],
-             "before early-mmu": [series(), early]}[order]
+    steps = {"alone": [series()], "after early-mmu": [early, series()], "before early-mmu": [series(), early]}[order]
     for patches in steps:
         _apply(copy, patches)
     cmake = (copy / "elfloader-tool" / "CMakeLists.txt").read_text()
@@ -226,9 +235,21 @@ def _members(where: Path) -> list[Path]:
 
 
 def _write(writer: Path, files: list[Path], out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(writer), "--cpio", str(out / "a.cpio"),
-                           "--asm", str(out / "a.S"), *extra, *map(str, files)],
-                          capture_output=True, text=True, cwd=out)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(writer),
+            "--cpio",
+            str(out / "a.cpio"),
+            "--asm",
+            str(out / "a.S"),
+            *extra,
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=out,
+    )
 
 
 @pytest.mark.host
@@ -266,12 +287,11 @@ def test_check_names_the_one_member_a_crafted_archive_misplaces(writer: Path, tm
     moved = tmp_path / "moved.cpio"
     moved.write_bytes(move_one_member((tmp_path / "a.cpio").read_bytes(), last))
     archive = FileRange(moved, 0, moved.stat().st_size)
-    assert [m.name for m in read_newc(archive)] == [f.name for f in files]    # still a valid archive
+    assert [m.name for m in read_newc(archive)] == [f.name for f in files]  # still a valid archive
     assert read_newc(archive)[-1].data.read() == files[-1].read_bytes()
     at = _data_at(archive, last)
-    assert misaligned(archive, 0) == [f"member '{last}': data at {at:#x} is 4 bytes past a "
-                                      "16-byte boundary"]
-    assert len(misaligned(archive, 4)) == len(files)      # the archive's own address counts too
+    assert misaligned(archive, 0) == [f"member '{last}': data at {at:#x} is 4 bytes past a 16-byte boundary"]
+    assert len(misaligned(archive, 4)) == len(files)  # the archive's own address counts too
 
 
 def _data_at(archive: FileRange, name: str) -> int:
@@ -280,11 +300,15 @@ def _data_at(archive: FileRange, name: str) -> int:
 
 # --- real builds: the image itself, its boot, its copy unit (sel4 suite) ------------------------
 
+
 def _built(cfg: Sel4Config) -> Sel4Build:
     """`cfg` built (cached); a missing input is `missing_input`."""
     if not (upstream_dir() / TARBALL).is_file():
-        missing_input(str(upstream_dir() / TARBALL), "sel4test is built from the pinned sources",
-                      "put shared/ beside the repository")
+        missing_input(
+            str(upstream_dir() / TARBALL),
+            "sel4test is built from the pinned sources",
+            "put shared/ beside the repository",
+        )
     if not (sel4_venv() / "bin" / "python").exists():
         missing_input(str(sel4_venv()), "seL4's build needs its Python tools", "make setup")
     return build(cfg)
@@ -311,9 +335,10 @@ def test_every_member_of_the_built_archive_starts_on_16_bytes(cfg: Sel4Config, e
     member; the same build without the patch has, so the check can fail on real images."""
     aligned = _built(Sel4Config(**{**cfg.__dict__, "early_mmu": early_mmu})).elfloader
     assert misaligned_in_image(aligned) == []
-    assert len(read_newc(find_archive(aligned))) >= 3       # kernel, DTB, rootserver
-    stock = misaligned_in_image(_built(Sel4Config(**{**cfg.__dict__, "early_mmu": early_mmu,
-                                                     "align_archive": False})).elfloader)
+    assert len(read_newc(find_archive(aligned))) >= 3  # kernel, DTB, rootserver
+    stock = misaligned_in_image(
+        _built(Sel4Config(**{**cfg.__dict__, "early_mmu": early_mmu, "align_archive": False})).elfloader
+    )
     assert any(m.startswith("member 'kernel.elf': ") and "12 bytes past" in m for m in stock), stock
 
 
@@ -354,7 +379,8 @@ def _copies(image: Path, el2: bool, out: Path) -> dict[int, int]:
 @pytest.mark.boot
 @pytest.mark.sel4
 def test_the_stock_loader_copies_the_aligned_archive_8_bytes_at_a_time(
-        cfg: Sel4Config, tmp_path: Path, record_property: Callable[[str, object], None]) -> None:
+    cfg: Sel4Config, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     """The effect the alignment is for, on seL4's own memcpy with the MMU off: unaligned, the
     kernel's file bytes are read 4 at a time (kernel.elf's data sits at 12 mod 16); aligned,
     every image's file bytes are read 8 at a time and no copy reads 4-byte words."""
@@ -364,7 +390,7 @@ def test_the_stock_loader_copies_the_aligned_archive_8_bytes_at_a_time(
         files[name] = {i.name: sum(s.filesz for s in i.segments) for i in b.payload().images}
         loads[name] = _copies(b.image, cfg.hyp, tmp_path / f"{name}.json")
         record_property(f"archive_loads_{name}", str(loads[name]))
-    assert files["stock"] == files["aligned"]       # the same images, only placed differently
+    assert files["stock"] == files["aligned"]  # the same images, only placed differently
     assert loads["stock"].get(4, 0) >= files["stock"]["kernel"] // 4, loads
-    assert loads["aligned"].get(4, 0) < 64, loads   # ELF header fields, not copies
+    assert loads["aligned"].get(4, 0) < 64, loads  # ELF header fields, not copies
     assert loads["aligned"].get(8, 0) >= sum(files["aligned"].values()) // 8, loads

@@ -3,6 +3,7 @@
 The real builds run in the `sel4` suite (tests/test_sel4.py); here every
 decision the driver makes is checked in milliseconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ def test_names_separate_build_directory_from_loader_options() -> None:
     patched = Sel4Config(early_mmu=True)
     control = Sel4Config(early_mmu_bug="no-clean", hyp=True)
     assert stock.name == "qemu-arm-virt-el1-debug"
-    assert patched.base_name == stock.base_name          # same kernel, same build directory
+    assert patched.base_name == stock.base_name  # same kernel, same build directory
     assert patched.name == "qemu-arm-virt-el1-debug-early-mmu"
     assert control.name == "qemu-arm-virt-hyp-debug-early-mmu-bug-no-clean"
     assert Sel4Config(payload_mib=590, release=True).base_name == "qemu-arm-virt-el1-release-p590M"
@@ -37,7 +38,7 @@ def test_cmake_arguments(tmp_path: Path) -> None:
     args = cfg.base_cmake_args(tmp_path / "qemu", tmp_path / "blob.bin")
     assert "-DPLATFORM=qemu-arm-virt" in args and "-DARM_HYP=ON" in args
     assert "-DARM_CPU=cortex-a53" in args and "-DRELEASE=FALSE" in args
-    assert "-DSel4testRootCNodeSizeBits=17" in args          # 256 MiB: one slot per 4 KiB frame
+    assert "-DSel4testRootCNodeSizeBits=17" in args  # 256 MiB: one slot per 4 KiB frame
     assert f"-DSel4testPayloadFile={tmp_path / 'blob.bin'}" in args
     assert not any("Sel4test" in a for a in cfg.base_cmake_args(tmp_path / "q", None, hook=False))
     imx = Sel4Config(platform="imx8mp-evk").base_cmake_args(tmp_path / "q", None)
@@ -49,12 +50,18 @@ def test_cmake_arguments(tmp_path: Path) -> None:
 @pytest.mark.parametrize("mib,bits", [(0, 13), (16, 14), (256, 17), (590, 18)])
 def test_root_cnode_grows_with_the_payload(mib: int, bits: int) -> None:
     assert root_cnode_bits(mib << 20) == bits
-    assert (1 << bits) > (mib << 20) // 4096                # room for every frame
+    assert (1 << bits) > (mib << 20) // 4096  # room for every frame
 
 
-@pytest.mark.parametrize("kw,field", [({"platform": "pc99"}, "--platform"), ({"hash": "crc"}, "--hash"),
-                                      ({"payload_mib": 4096}, "--payload-mib"),
-                                      ({"early_mmu_bug": "typo"}, "--early-mmu-bug")])
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"platform": "pc99"}, "--platform"),
+        ({"hash": "crc"}, "--hash"),
+        ({"payload_mib": 4096}, "--payload-mib"),
+        ({"early_mmu_bug": "typo"}, "--early-mmu-bug"),
+    ],
+)
 def test_bad_options_name_the_option_and_the_fix(kw: dict[str, object], field: str) -> None:
     with pytest.raises(HarnessError) as exc:
         Sel4Config(**kw)  # type: ignore[arg-type]
@@ -73,14 +80,13 @@ def test_payload_is_deterministic_and_every_mib_differs(tmp_path: Path, monkeypa
     monkeypatch.setenv("HARNESS_BUILD", str(tmp_path))
     blob = sel4_build.payload_file(3).read_bytes()
     assert len(blob) == 3 << 20
-    blocks = [blob[i << 20:(i + 1) << 20] for i in range(3)]
+    blocks = [blob[i << 20 : (i + 1) << 20] for i in range(3)]
     assert len(set(blocks)) == 3 and blocks[1].startswith(b"payload 00000001")
     (tmp_path / "sel4" / "payload" / "payload-3M-s1.bin").unlink()
     assert sel4_build.payload_file(3).read_bytes() == blob
 
 
-def test_missing_upstream_sources_say_where_to_put_them(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_upstream_sources_say_where_to_put_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HARNESS_SEL4_UPSTREAM", str(tmp_path / "nowhere"))
     monkeypatch.setenv("HARNESS_BUILD", str(tmp_path / "build"))
     (tmp_path / "build" / "sel4-venv" / "bin").mkdir(parents=True)
@@ -102,14 +108,21 @@ def test_project_must_be_a_seL4_checkout(tmp_path: Path, monkeypatch: pytest.Mon
 def test_sel4test_patch_applies_to_the_pinned_sources(tmp_path: Path) -> None:
     tarball = upstream_dir() / "sel4test-src.tar.xz"
     if not tarball.is_file():
-        missing_input(str(tarball), "the sel4test patches are checked against the pinned sources",
-                      "put shared/ beside the repository")
+        missing_input(
+            str(tarball),
+            "the sel4test patches are checked against the pinned sources",
+            "put shared/ beside the repository",
+        )
     with tarfile.open(tarball) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith("sel4test-src/projects/sel4test/")]
         tar.extractall(tmp_path, members=members, filter="tar")
     for patch in sel4test_patches():
-        proc = subprocess.run(["git", "apply", "--check", "--directory=projects/sel4test", str(patch)],
-                              cwd=tmp_path / "sel4test-src", capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "apply", "--check", "--directory=projects/sel4test", str(patch)],
+            cwd=tmp_path / "sel4test-src",
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, f"{patch.name}: {proc.stderr}"
 
 
@@ -117,7 +130,7 @@ def _musl_tree(root: Path, text: str) -> SourceTree:
     musl = root / "sel4test-src" / "projects" / "musllibc"
     musl.mkdir(parents=True)
     (musl / "VERSION").write_text(text)
-    (musl / ".gitignore").write_text("VERSION\n")   # ignored files are sources too
+    (musl / ".gitignore").write_text("VERSION\n")  # ignored files are sources too
     return SourceTree(root / "sel4test-src", "t", bundled=True)
 
 
@@ -132,14 +145,14 @@ def test_extracted_musl_is_a_clean_checkout_with_a_key_of_its_sources(tmp_path: 
     for name, text in (("a", "1.1.24\n"), ("b", "1.1.24\n"), ("c", "1.1.25\n")):
         tree = _musl_tree(tmp_path / name, text)
         memoizable_musl(tree)
-        memoizable_musl(tree)                      # a second call finds it done
+        memoizable_musl(tree)  # a second call finds it done
         musl = tree.root / "projects" / "musllibc"
-        assert (musl / ".git").is_file()            # a gitfile, as in a `repo` checkout
+        assert (musl / ".git").is_file()  # a gitfile, as in a `repo` checkout
         assert _git(musl, "diff", "--exit-code", "HEAD", "--").returncode == 0
         assert _git(musl, "ls-files").stdout.split() == [".gitignore", "VERSION"]
         heads.append(_git(musl, "rev-parse", "HEAD").stdout.strip())
     assert heads[0] == heads[1] != heads[2]
-    (musl / "VERSION").write_text("edited\n")       # memoize must then build from source
+    (musl / "VERSION").write_text("edited\n")  # memoize must then build from source
     assert _git(musl, "diff", "--exit-code", "HEAD", "--").returncode == 1
 
 
@@ -148,13 +161,13 @@ def test_reconfigure_keeps_the_age_of_headers_it_rewrote_unchanged(tmp_path: Pat
     elfloader-only option recompiles the kernel."""
     same = tmp_path / "kernel" / "gen_headers" / "plat" / "devices_gen.h"
     moved = tmp_path / "elfloader" / "gen_config" / "elfloader" / "gen_config.h"
-    other = tmp_path / "kernel" / "kernel.dtb"          # not a generated header: left alone
+    other = tmp_path / "kernel" / "kernel.dtb"  # not a generated header: left alone
     for path in (same, moved, other):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("old\n")
         os.utime(path, ns=(1_000_000_000, 1_000_000_000))
     with sel4_build.unchanged_headers_keep_their_age(tmp_path):
-        same.write_text("old\n")                         # what seL4's configure does
+        same.write_text("old\n")  # what seL4's configure does
         moved.write_text("new\n")
         other.write_text("old\n")
     assert same.stat().st_mtime_ns == 1_000_000_000
@@ -169,11 +182,13 @@ def test_the_unreserved_control_has_its_own_build_and_overlay(tmp_path: Path) ->
     control = Sel4Config(platform="imx8mp-evk", hyp=True, early_mmu=True, unreserved=True)
     assert control.base_name == "imx8mp-evk-hyp-debug-unreserved" != normal.base_name
     assert control.name == "imx8mp-evk-hyp-debug-unreserved-early-mmu"
-    assert [getattr(c.overlay(), "name", None) for c in (normal, control)] == \
-        ["imx8mp-evk-2g.dts", "imx8mp-evk-2g-unreserved.dts"]
+    assert [getattr(c.overlay(), "name", None) for c in (normal, control)] == [
+        "imx8mp-evk-2g.dts",
+        "imx8mp-evk-2g-unreserved.dts",
+    ]
     assert f"-DKernelCustomDTSOverlay={control.overlay()}" in control.base_cmake_args(tmp_path, None)
     with pytest.raises(HarnessError) as exc:
-        Sel4Config(unreserved=True)                     # virt declares no carve-out
+        Sel4Config(unreserved=True)  # virt declares no carve-out
     assert exc.value.field == "--unreserved" and "imx8mp-evk" in str(exc.value.fix)
 
 

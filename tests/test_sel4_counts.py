@@ -1,6 +1,7 @@
 """The routes table's shipped counts (bench/counts/) are data made by a plugin, a window and a
 series: when any of them changes, the counts are stale and this fails, naming what moved and
 the command that regenerates them. The table itself is always priced now (never shipped)."""
+
 from __future__ import annotations
 
 import json
@@ -25,19 +26,24 @@ from harness.board_time import load_profile  # noqa: E402
 def manifest() -> dict[str, object]:
     path = COUNTS / "manifest.json"
     if not path.is_file():
-        missing_input(str(path), "the routes table of `make demo` is priced from shipped counts",
-                      REGENERATE)
+        missing_input(str(path), "the routes table of `make demo` is priced from shipped counts", REGENERATE)
     data: dict[str, object] = json.loads(path.read_text())
     return data
 
 
-WHAT = {"plugin": "the cache-model plugin's source", "harness": "the harness code that sets the "
-        "counting window and drives QEMU", "patches": "our seL4_tools patches"}
+WHAT = {
+    "plugin": "the cache-model plugin's source",
+    "harness": "the harness code that sets the counting window and drives QEMU",
+    "patches": "our seL4_tools patches",
+}
 
 
 def stale(made: dict[str, str], now: dict[str, str]) -> list[str]:
-    return [f"{WHAT[part]} changed since bench/counts/ was made: regenerate it: {REGENERATE}"
-            for part in WHAT if made.get(part) != now[part]]
+    return [
+        f"{WHAT[part]} changed since bench/counts/ was made: regenerate it: {REGENERATE}"
+        for part in WHAT
+        if made.get(part) != now[part]
+    ]
 
 
 def test_shipped_counts_are_not_stale() -> None:
@@ -51,7 +57,8 @@ def test_a_changed_source_makes_them_stale(part: str) -> None:
     """Negative control: one source moved, exactly that one is named."""
     now = sources_digest()
     assert stale({**now, part: "0" * 64}, now) == [
-        f"{WHAT[part]} changed since bench/counts/ was made: regenerate it: {REGENERATE}"]
+        f"{WHAT[part]} changed since bench/counts/ was made: regenerate it: {REGENERATE}"
+    ]
 
 
 def test_the_table_prices_every_route_at_both_sizes_from_shipped_counts() -> None:

@@ -33,10 +33,10 @@ from harness.sel4.config import EARLY_MMU_BUGS as CONTROLS  # noqa: E402  every 
 # The console lines the harness parses (hex without 0x, like the elfloader).
 CONSOLE_FORMATS = (
     # the opening and closing lines end in the timer field (harness/target_timer.py)
-    "Early MMU: caches on for unpack, DRAM [%p..%p) Normal WB, UART %p Device-nGnRnE\",",
+    'Early MMU: caches on for unpack, DRAM [%p..%p) Normal WB, UART %p Device-nGnRnE",',
     "Early MMU: no page tables (%s), unpacking with the MMU off\\n",
-    "Early MMU: cleaned %u ranges (%zu bytes) to PoC by %s, MMU and caches off\",",
-    "\", CNTPCT %llu at %llu Hz\\n\"",
+    'Early MMU: cleaned %u ranges (%zu bytes) to PoC by %s, MMU and caches off",',
+    '", CNTPCT %llu at %llu Hz\\n"',
 )
 
 
@@ -48,8 +48,7 @@ def _extract(tarball: Path, root: str, dest: Path) -> Path:
     """Extract only ``root``/elfloader-tool from ``tarball`` under ``dest``."""
     prefix = f"{root}/elfloader-tool/"
     with tarfile.open(tarball, "r:xz") as tar:
-        members = [m for m in tar.getmembers()
-                   if m.name.startswith(prefix) and (m.isfile() or m.isdir())]
+        members = [m for m in tar.getmembers() if m.name.startswith(prefix) and (m.isfile() or m.isdir())]
         if not members:
             raise AssertionError(f"{tarball.name} has no {prefix}")
         tar.extractall(dest, members=members, filter="data")
@@ -61,17 +60,18 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     require_tool("git", "the patches are applied with git apply", "apt-get install git")
     missing = [t for t, _ in TREES.values() if not (UPSTREAM / t).is_file()]
     if missing:
-        missing_input(f"upstream tarballs in {UPSTREAM}", f"{', '.join(missing)} absent: the patches "
-                      "cannot be applied to the pinned sources", "put shared/ beside the repository")
+        missing_input(
+            f"upstream tarballs in {UPSTREAM}",
+            f"{', '.join(missing)} absent: the patches cannot be applied to the pinned sources",
+            "put shared/ beside the repository",
+        )
     base = tmp_path_factory.mktemp("sel4-trees")
-    return {name: _extract(UPSTREAM / tarball, root, base / name)
-            for name, (tarball, root) in TREES.items()}
+    return {name: _extract(UPSTREAM / tarball, root, base / name) for name, (tarball, root) in TREES.items()}
 
 
 def _git_apply(tree: Path, patches: list[Path], *, check: bool) -> subprocess.CompletedProcess[str]:
     args = ["git", "apply", "--verbose"] + (["--check"] if check else [])
-    return subprocess.run(args + [str(p) for p in patches], cwd=tree,
-                          capture_output=True, text=True)
+    return subprocess.run(args + [str(p) for p in patches], cwd=tree, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +129,7 @@ def test_option_and_console_lines(patched: dict[str, Path]) -> None:
         assert re.search(r"ElfloaderEarlyMMU[^)]*DEFAULT OFF", cmake, re.S), name
         # the close method: a choice of two, set/way by default where nothing caches past PoC
         assert re.search(r'"va;ElfloaderEarlyMMUCleanVA;ELFLOADER_EARLY_MMU_CLEAN_VA;', cmake), name
-        assert re.search(r'"setway;ElfloaderEarlyMMUCleanSetWay;ELFLOADER_EARLY_MMU_CLEAN_SETWAY;',
-                         cmake), name
+        assert re.search(r'"setway;ElfloaderEarlyMMUCleanSetWay;ELFLOADER_EARLY_MMU_CLEAN_SETWAY;', cmake), name
         source = (tree / "elfloader-tool" / "src" / "arch-arm" / "64" / "early_mmu.c").read_text()
         for fmt in CONSOLE_FORMATS:
             assert fmt in source, (name, fmt)

@@ -5,6 +5,7 @@ failure under CI=true; a skip for another target or option stays a skip; every
 run ends with its skips counted by reason. Checked on a tiny test file run in a
 pytest of its own (the harness's plugin loaded as in every run).
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.host
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = '''
+TINY = """
 import pytest
 from harness.testing import missing_input, require_tool
 
@@ -41,7 +42,7 @@ def test_other_target(n):
 
 def test_plain():
     pass
-'''
+"""
 
 
 def run_tiny(tmp_path: Path, ci: str | None) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -50,10 +51,27 @@ def run_tiny(tmp_path: Path, ci: str | None) -> tuple[subprocess.CompletedProces
     if ci is not None:
         env["CI"] = ci
     junit = tmp_path / "junit.xml"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfEs",
-                           f"--junitxml={junit}", "--rootdir", str(tmp_path),
-                           "--results", str(tmp_path / "results"), str(tmp_path / "test_tiny.py")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-rfEs",
+            f"--junitxml={junit}",
+            "--rootdir",
+            str(tmp_path),
+            "--results",
+            str(tmp_path / "results"),
+            str(tmp_path / "test_tiny.py"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc, junit
 
 
@@ -62,12 +80,17 @@ def test_missing_tools_and_inputs_skip_locally_and_are_counted(tmp_path: Path) -
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert re.search(r"\b1 passed, 5 skipped\b", out), out
-    summary = out[out.index("skips by reason (5)"):]
+    summary = out[out.index("skips by reason (5)") :]
     assert re.search(r"^\s+2  runs on another target$", summary, re.M), summary
-    assert re.search(r"^\s+1  \[missing\] missing tool 'no-such-tool-for-harness-tests': the demo "
-                     r"needs it \(fix: install nothing\)$", summary, re.M), summary
-    assert "1  [missing] missing tool 'no-such-tool-for-harness-tests or also-not-there': " \
-           "the marker form" in summary, summary
+    assert re.search(
+        r"^\s+1  \[missing\] missing tool 'no-such-tool-for-harness-tests': the demo "
+        r"needs it \(fix: install nothing\)$",
+        summary,
+        re.M,
+    ), summary
+    assert "1  [missing] missing tool 'no-such-tool-for-harness-tests or also-not-there': the marker form" in summary, (
+        summary
+    )
     assert "1  [missing] missing upstream tarball demo.tar.xz: the demo applies patches" in summary
     # the same counts come back from the JUnit file (scripts/test.sh's closing lines)
     assert junit_totals([junit]) == (1, 0, 5)
@@ -80,15 +103,16 @@ def test_under_ci_a_missing_tool_or_input_fails_and_a_target_skip_stays(tmp_path
     assert proc.returncode == 1, out + proc.stderr
     # the marker is checked at set-up: its failure is an error
     assert re.search(r"\b2 failed, 1 passed, 2 skipped, 1 error\b", out), out
-    for kind, test in (("FAILED", "test_tool_call"), ("ERROR", "test_tool_marker"),
-                       ("FAILED", "test_missing_input")):
+    for kind, test in (("FAILED", "test_tool_call"), ("ERROR", "test_tool_marker"), ("FAILED", "test_missing_input")):
         assert re.search(rf"{kind} .*::{test} - .*CI=true: a missing tool or input fails", out), out
     assert "2  runs on another target" in out and "[missing]" not in out, out
     assert junit_totals([junit]) == (1, 3, 2)
 
 
-@pytest.mark.parametrize("value,ci", [("true", True), ("TRUE", True), ("1", True), ("yes", True),
-                                      ("", False), ("false", False), ("0", False)])
+@pytest.mark.parametrize(
+    "value,ci",
+    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("", False), ("false", False), ("0", False)],
+)
 def test_what_counts_as_ci(monkeypatch: pytest.MonkeyPatch, value: str, ci: bool) -> None:
     monkeypatch.setenv("CI", value)
     assert under_ci() is ci

@@ -1,5 +1,6 @@
 """The slowest tests across a `make test` run's JUnit files, and the atomic build helpers
 two concurrent suites rely on."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -28,7 +29,9 @@ def test_slowest_orders_across_suites_and_names_each_suite(tmp_path: Path) -> No
     b = junit(tmp_path / "junit-host.xml", ("mutate", "test_c", "40"))
     top = slowest(timed_cases([a, b, tmp_path / "junit-missing.xml"]), 2)
     assert [(t.suite, t.test, t.seconds) for t in top] == [
-        ("qemu-virt", "tests/test_sel4.py::test_a", 120.5), ("host", "tests/test_mutate.py::test_c", 40.0)]
+        ("qemu-virt", "tests/test_sel4.py::test_a", 120.5),
+        ("host", "tests/test_mutate.py::test_c", 40.0),
+    ]
     assert lines(top)[0] == "   120.5s  qemu-virt  tests/test_sel4.py::test_a"
 
 

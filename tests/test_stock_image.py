@@ -6,6 +6,7 @@ run the patched loader's checks on a patched image, and on a stock one run the s
 loader's and skip the patched ones saying why. Each image goes through a real
 `pytest --image` run in a subprocess, judged from its JUnit XML.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,20 +26,28 @@ from harness.targets import Target
 pytestmark = [pytest.mark.boot, pytest.mark.sel4]
 
 # What each kind of image must do in the inner run: test id -> "passed" | "skipped: REASON".
-INNER = ("tests/test_boot.py::test_image_boot_checks",
-         "tests/test_sel4.py::test_patched_loader_unpacks_with_caches_on[early-mmu-setway]",
-         "tests/test_sel4.py::test_stock_loader_prints_no_early_mmu_line")
+INNER = (
+    "tests/test_boot.py::test_image_boot_checks",
+    "tests/test_sel4.py::test_patched_loader_unpacks_with_caches_on[early-mmu-setway]",
+    "tests/test_sel4.py::test_stock_loader_prints_no_early_mmu_line",
+)
 EXPECTED = {
-    "stock": {"test_image_boot_checks": "passed",
-              "test_patched_loader_unpacks_with_caches_on[early-mmu-setway]":
-                  "skipped: --image given: your image is a stock loader (no 'early_mmu_begin' symbol)",
-              "test_stock_loader_prints_no_early_mmu_line": "passed"},
-    "early-mmu": {"test_image_boot_checks": "passed",
-                  "test_patched_loader_unpacks_with_caches_on[early-mmu-setway]": "passed",
-                  "test_stock_loader_prints_no_early_mmu_line":
-                      "skipped: --image given: your image is a patched loader (it has 'early_mmu_begin')"},
+    "stock": {
+        "test_image_boot_checks": "passed",
+        "test_patched_loader_unpacks_with_caches_on[early-mmu-setway]": (
+            "skipped: --image given: your image is a stock loader (no 'early_mmu_begin' symbol)"
+        ),
+        "test_stock_loader_prints_no_early_mmu_line": "passed",
+    },
+    "early-mmu": {
+        "test_image_boot_checks": "passed",
+        "test_patched_loader_unpacks_with_caches_on[early-mmu-setway]": "passed",
+        "test_stock_loader_prints_no_early_mmu_line": (
+            "skipped: --image given: your image is a patched loader (it has 'early_mmu_begin')"
+        ),
+    },
 }
-INNER_TIMEOUT = 1800.0      # three boots, one of them to sel4test's verdict, on a loaded host
+INNER_TIMEOUT = 1800.0  # three boots, one of them to sel4test's verdict, on a loaded host
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +55,10 @@ def sel4_cfg(harness_target: Target, user_payload: object) -> Sel4Config:
     if user_payload is not None:
         pytest.skip("--image given: this test brings its own stock and patched images")
     if harness_target.boot != "qemu" or harness_target.machine != "virt" or harness_target.expect_el != 1:
-        pytest.skip("the --image round trip runs once, on the direct QEMU virt target at EL1 "
-                    "(qemu-virt): every other target takes the same --image path")
+        pytest.skip(
+            "the --image round trip runs once, on the direct QEMU virt target at EL1 "
+            "(qemu-virt): every other target takes the same --image path"
+        )
     cfg = for_target(harness_target.machine, harness_target.expect_el)
     if isinstance(cfg, str):
         pytest.skip(cfg)
@@ -78,15 +89,31 @@ def outcomes(junit: Path) -> dict[str, str]:
 def inner_pytest(target: Target, image: Path, tmp: Path) -> tuple[int, dict[str, str], str]:
     """`pytest -m boot --target T --image IMAGE` on the three tests, in its own session;
     stopped (SIGTERM, then SIGKILL) whatever happens here."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTEST_ADDOPTS", "HARNESS_TARGET", "LG_ENV")}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "boot",
-           f"--target={target.path}", "--image", str(image), "--results", str(tmp / "results"),
-           "--history", "off", "--junitxml", str(tmp / "junit.xml"), *INNER]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "HARNESS_TARGET", "LG_ENV")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rs",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "boot",
+        f"--target={target.path}",
+        "--image",
+        str(image),
+        "--results",
+        str(tmp / "results"),
+        "--history",
+        "off",
+        "--junitxml",
+        str(tmp / "junit.xml"),
+        *INNER,
+    ]
     log_path = tmp / "inner.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     processes.register(proc.pid, "inner pytest --image")
     try:
         rc = proc.wait(INNER_TIMEOUT)
@@ -101,13 +128,15 @@ def test_the_image_says_whether_it_is_patched(sel4_cfg: Sel4Config) -> None:
     """The tell tests/test_sel4.py relies on, on the two builds: the patched elfloader has the
     early-MMU window's symbol, the stock one has not."""
     from harness.payload import from_user
+
     assert "early_mmu_begin" not in from_user(built(sel4_cfg, "stock")).loader.symbols
     assert "early_mmu_begin" in from_user(built(sel4_cfg, "early-mmu")).loader.symbols
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))
-def test_pytest_image_runs_the_checks_of_its_kind(kind: str, sel4_cfg: Sel4Config,
-                                                  harness_target: Target, tmp_path: Path) -> None:
+def test_pytest_image_runs_the_checks_of_its_kind(
+    kind: str, sel4_cfg: Sel4Config, harness_target: Target, tmp_path: Path
+) -> None:
     image = built(sel4_cfg, kind)
     rc, got, log = inner_pytest(harness_target, image, tmp_path)
     want = EXPECTED[kind]

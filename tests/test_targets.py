@@ -1,4 +1,5 @@
 """Target YAML validation and CLI bad-input handling: one clear line, no traceback."""
+
 from __future__ import annotations
 
 import subprocess
@@ -29,20 +30,25 @@ def write_variant(tmp: Path, change: Callable[[dict[str, Any]], object]) -> Path
     return path
 
 
-@pytest.mark.parametrize("change,field,fix", [
-    (lambda d: d["harness"].pop("machine"), "harness.machine", "add 'machine:"),
-    (lambda d: d["harness"].__setitem__("machine", "rpi4"), "harness.machine", "virt | imx8mp"),
-    (lambda d: d["harness"]["timeouts"].__setitem__("unpack", -1), "harness.timeouts.unpack", "seconds"),
-    (lambda d: d["harness"]["memory_map"].__setitem__("dram_base", "lots"), "harness.memory_map.dram_base",
-     "0x40000000"),
-    (lambda d: d["harness"].__setitem__("colour", "red"), "harness.colour", "remove it"),
-    (lambda d: d["harness"]["expect"].__setitem__("el", 4), "harness.expect.el", "1 | 2 | 3"),
-    (lambda d: d.pop("harness"), "harness", "add a 'harness:' section"),
-    (lambda d: d.pop("targets"), "targets.main", "labgrid"),
-    (lambda d: d["harness"].__setitem__("boot", "uboot"), "harness.uboot", "uboot:"),
-])
-def test_bad_fields_are_named(tmp_path: Path, change: Callable[[dict[str, Any]], object], field: str,
-                              fix: str) -> None:
+@pytest.mark.parametrize(
+    "change,field,fix",
+    [
+        (lambda d: d["harness"].pop("machine"), "harness.machine", "add 'machine:"),
+        (lambda d: d["harness"].__setitem__("machine", "rpi4"), "harness.machine", "virt | imx8mp"),
+        (lambda d: d["harness"]["timeouts"].__setitem__("unpack", -1), "harness.timeouts.unpack", "seconds"),
+        (
+            lambda d: d["harness"]["memory_map"].__setitem__("dram_base", "lots"),
+            "harness.memory_map.dram_base",
+            "0x40000000",
+        ),
+        (lambda d: d["harness"].__setitem__("colour", "red"), "harness.colour", "remove it"),
+        (lambda d: d["harness"]["expect"].__setitem__("el", 4), "harness.expect.el", "1 | 2 | 3"),
+        (lambda d: d.pop("harness"), "harness", "add a 'harness:' section"),
+        (lambda d: d.pop("targets"), "targets.main", "labgrid"),
+        (lambda d: d["harness"].__setitem__("boot", "uboot"), "harness.uboot", "uboot:"),
+    ],
+)
+def test_bad_fields_are_named(tmp_path: Path, change: Callable[[dict[str, Any]], object], field: str, fix: str) -> None:
     path = write_variant(tmp_path, change)
     with pytest.raises(HarnessError) as exc:
         load(str(path))
@@ -65,15 +71,17 @@ def test_unknown_target_lists_the_known_ones() -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["boot", "--target", "qemu-nope"], "unknown target 'qemu-nope'"),
-    (["boot", "--image", "/nonexistent/elfloader.elf"], "no such file"),
-    (["boot", "--image", __file__], "not an ELF file"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["boot", "--target", "qemu-nope"], "unknown target 'qemu-nope'"),
+        (["boot", "--image", "/nonexistent/elfloader.elf"], "no such file"),
+        (["boot", "--image", __file__], "not an ELF file"),
+    ],
+)
 def test_cli_bad_input_is_one_line(args: list[str], fragment: str) -> None:
     proc = run_cli(*args)
     assert proc.returncode == 2
@@ -82,15 +90,26 @@ def test_cli_bad_input_is_one_line(args: list[str], fragment: str) -> None:
 
 
 def test_pytest_unknown_target_is_a_usage_error(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "--target=qemu-nope", "-q",
-                           str(Path(__file__).parent / "test_console_lines.py")],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--target=qemu-nope",
+            "-q",
+            str(Path(__file__).parent / "test_console_lines.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 4
     assert "unknown target 'qemu-nope'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_missing_qemu_binary_is_named(tmp_path: Path) -> None:
     from harness.session import BootSession
+
     path = write_variant(tmp_path, lambda d: d["tools"].__setitem__("qemu", "/opt/none/qemu-system-aarch64"))
     with pytest.raises(HarnessError) as exc:
         BootSession(load(str(path)), tmp_path)
@@ -99,6 +118,7 @@ def test_missing_qemu_binary_is_named(tmp_path: Path) -> None:
 
 def test_missing_cross_compiler_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.images import build
+
     monkeypatch.setattr(build, "CROSS", "no-such-triplet-")
     with pytest.raises(HarnessError) as exc:
         build._make("probe", True)

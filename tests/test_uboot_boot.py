@@ -1,6 +1,7 @@
 """bootm in place and the auto-placed transfer buffer, booted through real U-Boot (Debian's
 u-boot-qemu 2023.01): the console says whether bootm copied the image, and a copy over
 bootm's size limit fails as set-up with U-Boot's line and the fix."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,9 @@ def needs_uboot(target: Target, qemu_only: bool = False) -> None:
     if target.uboot is None:
         pytest.skip("not a U-Boot target")
     if qemu_only and not target.is_qemu:
-        pytest.skip("a variant of the target file: the QEMU U-Boot targets carry it "
-                    "(the lab's path is the same U-Boot)")
+        pytest.skip(
+            "a variant of the target file: the QEMU U-Boot targets carry it (the lab's path is the same U-Boot)"
+        )
 
 
 def with_uboot(target: Target, tmp: Path, **fields: Any) -> Target:
@@ -84,7 +86,7 @@ def test_auto_buffer_with_copy(harness_target: Target, copy_session: BootSession
     assert isinstance(strategy, UBootBootStrategy)
     where, pkg = strategy.placement, strategy.package
     assert not where.in_place and where.auto
-    assert where.addr >= pkg.load + pkg.data_bytes        # above the image's load range
+    assert where.addr >= pkg.load + pkg.data_bytes  # above the image's load range
     for area in where.avoided:
         assert not area.overlaps(where.addr, where.addr + pkg.size), area
     lines = [t.strip() for t in console(outcome)]
@@ -93,8 +95,7 @@ def test_auto_buffer_with_copy(harness_target: Target, copy_session: BootSession
     assert seg.status == "pass", seg.message
 
 
-def test_copy_over_the_size_limit_is_a_setup_failure(harness_target: Target,
-                                                     copy_session: BootSession) -> None:
+def test_copy_over_the_size_limit_is_a_setup_failure(harness_target: Target, copy_session: BootSession) -> None:
     """A 65 MiB image copied by bootm trips CONFIG_SYS_BOOTM_LEN (64 MiB): the failure is
     the set-up's, quotes U-Boot's own line and names the fix; bootm never starts it."""
     payload = copy_session.payload(copy_session.variant(blob_bytes=BOOTM_LEN + MIB))

@@ -1,5 +1,6 @@
 """U-Boot path without a guest: command sequences of every U-Boot target, packaging checked
 with mkimage/dumpimage, and the strategy driven against a scripted U-Boot console."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,8 +20,7 @@ from harness.images.package import Package, describe, flatten, its_source, packa
 from harness.phases import Timeline
 from harness.console_lines import Patterns
 from harness.targets import TARGETS_DIR, available, load
-from harness.uboot import (Status, check_layout, command_sequence, dry_run_offline, render,
-                           template_names)
+from harness.uboot import Status, check_layout, command_sequence, dry_run_offline, render, template_names
 from harness.uboot.placement import Placement
 from helpers.elfgen import Elf, Seg
 from helpers.uboot_board import drive, image_file
@@ -29,15 +29,18 @@ pytestmark = pytest.mark.host
 
 UBOOT_TARGETS = [n for n in available() if load(n).boot == "uboot"]
 LAB_ENV = {"LG_TFTP_SERVER": "192.168.10.1", "LG_BOARD_IP": "192.168.10.50"}
-needs_mkimage = pytest.mark.requires_tool("mkimage", "dtc", why="U-Boot packages are built with them",
-                                          fix="apt-get install u-boot-tools device-tree-compiler")
+needs_mkimage = pytest.mark.requires_tool(
+    "mkimage", "dtc", why="U-Boot packages are built with them", fix="apt-get install u-boot-tools device-tree-compiler"
+)
 
 
 # -- command sequences ------------------------------------------------------------
 
+
 def test_there_are_uboot_targets() -> None:
-    assert {"qemu-virt-uboot", "qemu-virt-uboot-fit", "lab-virtual-board", "armstone-imx8mp",
-            "verdin-imx8mp"} <= set(UBOOT_TARGETS)
+    assert {"qemu-virt-uboot", "qemu-virt-uboot-fit", "lab-virtual-board", "armstone-imx8mp", "verdin-imx8mp"} <= set(
+        UBOOT_TARGETS
+    )
 
 
 @pytest.mark.parametrize("name", UBOOT_TARGETS)
@@ -45,7 +48,7 @@ def test_command_sequence_shape(name: str) -> None:
     t = load(name)
     u = t.uboot
     assert u is not None
-    cmds = command_sequence(t, "dir/sel4-0123.img", Placement(0x4fffffc0, True, True), LAB_ENV)
+    cmds = command_sequence(t, "dir/sel4-0123.img", Placement(0x4FFFFFC0, True, True), LAB_ENV)
     assert not any("{{" in c for c in cmds), cmds
     assert cmds[-2] == "tftpboot 0x4fffffc0 dir/sel4-0123.img"
     spec = "0x4fffffc0" + (f"#{u.fit_config}" if u.package == "fit" else "")
@@ -58,30 +61,50 @@ def test_command_sequence_shape(name: str) -> None:
 def test_armstone_sequence() -> None:
     """The reference Image at 0x50000000, as a uImage in place: 64 bytes below."""
     where = Placement(0x50000000 - 64, True, True)
-    assert command_sequence(load("armstone-imx8mp"), "lab/armstone-1/sel4-ab.uimg", where,
-                            LAB_ENV) == [
-        "setenv autoload no", "setenv netretry no", "dhcp", "setenv serverip 192.168.10.1",
-        "setenv tftpblocksize 1468", "setenv tftpwindowsize 16",
+    assert command_sequence(load("armstone-imx8mp"), "lab/armstone-1/sel4-ab.uimg", where, LAB_ENV) == [
+        "setenv autoload no",
+        "setenv netretry no",
+        "dhcp",
+        "setenv serverip 192.168.10.1",
+        "setenv tftpblocksize 1468",
+        "setenv tftpwindowsize 16",
         "tftpboot 0x4fffffc0 lab/armstone-1/sel4-ab.uimg",
-        "bootm 0x4fffffc0 - ${fdtcontroladdr}"]
+        "bootm 0x4fffffc0 - ${fdtcontroladdr}",
+    ]
 
 
 def test_verdin_sequence() -> None:
     """A FIT in place: its data at 0x1000, the FIT 0x1000 below the load address."""
     where = Placement(0x50000000 - 0x1000, True, True)
     assert command_sequence(load("verdin-imx8mp"), "sel4-ab.itb", where, LAB_ENV) == [
-        "setenv netretry no", "setenv ipaddr 192.168.10.50", "setenv netmask 255.255.255.0",
-        "setenv serverip 192.168.10.1", "setenv tftpblocksize 1468", "setenv tftpwindowsize 16",
+        "setenv netretry no",
+        "setenv ipaddr 192.168.10.50",
+        "setenv netmask 255.255.255.0",
+        "setenv serverip 192.168.10.1",
+        "setenv tftpblocksize 1468",
+        "setenv tftpwindowsize 16",
         "tftpboot 0x4ffff000 sel4-ab.itb",
-        "bootm 0x4ffff000#conf-1 - ${fdtcontroladdr}"]
+        "bootm 0x4ffff000#conf-1 - ${fdtcontroladdr}",
+    ]
 
 
-@pytest.mark.parametrize("name,kind", [("qemu-virt-uboot", ""), ("qemu-virt-uboot-fit", "#conf-1"),
-                                       ("lab-virtual-board", ""), ("lab-virtual-board-fit", "#conf-1")])
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("qemu-virt-uboot", ""),
+        ("qemu-virt-uboot-fit", "#conf-1"),
+        ("lab-virtual-board", ""),
+        ("lab-virtual-board-fit", "#conf-1"),
+    ],
+)
 def test_qemu_sequences(name: str, kind: str) -> None:
-    assert command_sequence(load(name), "x.img", Placement(0x8a200000, False, True), {}) == [
-        "setenv ipaddr 10.0.2.15", "setenv serverip 10.0.2.2", "setenv netretry no",
-        "tftpboot 0x8a200000 x.img", f"bootm 0x8a200000{kind} - ${{fdtcontroladdr}}"]
+    assert command_sequence(load(name), "x.img", Placement(0x8A200000, False, True), {}) == [
+        "setenv ipaddr 10.0.2.15",
+        "setenv serverip 10.0.2.2",
+        "setenv netretry no",
+        "tftpboot 0x8a200000 x.img",
+        f"bootm 0x8a200000{kind} - ${{fdtcontroladdr}}",
+    ]
 
 
 def _uboot_variant(tmp: Path, **fields: object) -> Path:
@@ -92,16 +115,18 @@ def _uboot_variant(tmp: Path, **fields: object) -> Path:
     return path
 
 
-@pytest.mark.parametrize("fields, field, fix", [
-    ({"tftpblocksize": 4}, "harness.uboot.tftpblocksize", "8..65464"),
-    ({"tftpblocksize": 70000}, "harness.uboot.tftpblocksize", "RFC 2348"),
-    ({"tftpblocksize": "1468"}, "harness.uboot.tftpblocksize", "e.g. 1468"),
-    ({"tftpwindowsize": 0}, "harness.uboot.tftpwindowsize", "RFC 7440"),
-    ({"tftpwindowsize": True}, "harness.uboot.tftpwindowsize", "1..65535"),
-    ({"tftpwindowsize": 16, "transport": "loader"}, "harness.uboot.tftpwindowsize", "transport: tftp"),
-])
-def test_tftp_settings_are_validated(tmp_path: Path, fields: dict[str, object], field: str,
-                                     fix: str) -> None:
+@pytest.mark.parametrize(
+    "fields, field, fix",
+    [
+        ({"tftpblocksize": 4}, "harness.uboot.tftpblocksize", "8..65464"),
+        ({"tftpblocksize": 70000}, "harness.uboot.tftpblocksize", "RFC 2348"),
+        ({"tftpblocksize": "1468"}, "harness.uboot.tftpblocksize", "e.g. 1468"),
+        ({"tftpwindowsize": 0}, "harness.uboot.tftpwindowsize", "RFC 7440"),
+        ({"tftpwindowsize": True}, "harness.uboot.tftpwindowsize", "1..65535"),
+        ({"tftpwindowsize": 16, "transport": "loader"}, "harness.uboot.tftpwindowsize", "transport: tftp"),
+    ],
+)
+def test_tftp_settings_are_validated(tmp_path: Path, fields: dict[str, object], field: str, fix: str) -> None:
     with pytest.raises(HarnessError) as err:
         load(str(_uboot_variant(tmp_path, **fields)))
     assert err.value.field == field and fix in str(err.value), str(err.value)
@@ -117,7 +142,7 @@ def test_board_targets_template_from_the_environment() -> None:
     assert template_names(load("armstone-imx8mp")) == ["LG_TFTP_SERVER"]
     assert template_names(load("verdin-imx8mp")) == ["LG_BOARD_IP", "LG_TFTP_SERVER"]
     with pytest.raises(HarnessError) as exc:
-        command_sequence(load("armstone-imx8mp"), "x", Placement(0x4fffffc0, True, True), {})
+        command_sequence(load("armstone-imx8mp"), "x", Placement(0x4FFFFFC0, True, True), {})
     assert "LG_TFTP_SERVER" in str(exc.value) and "export LG_TFTP_SERVER" in str(exc.value)
     env = yaml_of("armstone-imx8mp")
     assert "$LG_PLACE" in env and "$LG_COORDINATOR" in env
@@ -135,16 +160,19 @@ def test_render_keeps_uboot_variables() -> None:
 def test_board_labgrid_env_resolves(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """labgrid itself reads the board YAML with place and coordinator from the environment."""
     from labgrid import Environment
+
     monkeypatch.setenv("LG_PLACE", "board-7")
     monkeypatch.setenv("LG_COORDINATOR", "lab.example:20408")
     env = Environment(str(load(name).path))
     assert env.config.get_option("coordinator_address") == "lab.example:20408"
     assert env.config.get_targets()["main"]["resources"]["RemotePlace"]["name"] == "board-7"
     from harness.lab import place_name
+
     assert place_name(load(name)) == "board-7"
 
 
 # -- packaging ------------------------------------------------------------------------
+
 
 @needs_mkimage
 def test_uimage_is_what_mkimage_says(tmp_path: Path) -> None:
@@ -155,8 +183,9 @@ def test_uimage_is_what_mkimage_says(tmp_path: Path) -> None:
     assert "AArch64 Linux Kernel Image (uncompressed)" in info
     assert "Load Address: 80000000" in info and "Entry Point:  80000000" in info
     out = tmp_path / "payload"
-    subprocess.run(["dumpimage", "-T", "kernel", "-p", "0", "-o", str(out), str(pkg.path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dumpimage", "-T", "kernel", "-p", "0", "-o", str(out), str(pkg.path)], check=True, capture_output=True
+    )
     assert out.read_bytes() == src.read_bytes()
     assert pkg.size == 64 + 8192
     # the same input again: the same file, not a new one
@@ -174,13 +203,15 @@ def test_fit_has_crc32_and_sha256_that_match(tmp_path: Path) -> None:
     assert re.search(r"Hash algo:\s+sha256\s+Hash value:\s+" + hashlib.sha256(data).hexdigest(), info)
     assert "Default Configuration: 'conf-1'" in info and "Load Address: 0x80000000" in info
     out = tmp_path / "kernel"
-    subprocess.run(["dumpimage", "-T", "flat_dt", "-p", "0", "-o", str(out), str(pkg.path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["dumpimage", "-T", "flat_dt", "-p", "0", "-o", str(out), str(pkg.path)], check=True, capture_output=True
+    )
     assert out.read_bytes() == data
 
 
 def test_fit_source_uses_two_cells_above_4g(tmp_path: Path) -> None:
     from harness.images.package import Flat
+
     its = its_source(Flat(tmp_path / "x", 0x1_0000_0000, 0x1_0000_0040, 16), "x")
     assert "#address-cells = <2>;" in its and "load = <0x1 0x0>;" in its
     assert "entry = <0x1 0x40>;" in its and 'algo = "sha256";' in its
@@ -189,8 +220,10 @@ def test_fit_source_uses_two_cells_above_4g(tmp_path: Path) -> None:
 def test_flatten_elf_zero_fills_gaps_and_bss(tmp_path: Path) -> None:
     """An ELF's bss is zero when an ELF loader places it; a flat image must carry the zeros
     (seL4's ELF-format elfloader does not clear its own .bss)."""
-    elf = Elf(0x80000010, [Seg(0x80000000, b"A" * 32), Seg(0x80001000, b"B" * 16, memsz=4096),
-                           Seg(0x80010000, b"", memsz=4096)]).write(tmp_path / "l.elf")
+    elf = Elf(
+        0x80000010,
+        [Seg(0x80000000, b"A" * 32), Seg(0x80001000, b"B" * 16, memsz=4096), Seg(0x80010000, b"", memsz=4096)],
+    ).write(tmp_path / "l.elf")
     flat = flatten(elf, 0x40000000, tmp_path / "o")
     data = flat.path.read_bytes()
     assert (flat.load, flat.entry, flat.size) == (0x80000000, 0x80000010, 0x11000)
@@ -223,8 +256,7 @@ def test_layout_rejects_overlap_and_outside_dram() -> None:
         check_layout(dataclasses.replace(t, uboot=u), dataclasses.replace(ok, path=_sized(1 << 20)))
     # a legacy image 64 bytes below its load address boots in place
     u = dataclasses.replace(ub, load_addr=0x80000000 - 64)
-    assert check_layout(dataclasses.replace(t, uboot=u),
-                        dataclasses.replace(ok, path=_sized(64 + (1 << 20)))).in_place
+    assert check_layout(dataclasses.replace(t, uboot=u), dataclasses.replace(ok, path=_sized(64 + (1 << 20)))).in_place
 
 
 _SIZED: dict[int, Path] = {}
@@ -234,6 +266,7 @@ def _sized(n: int) -> Path:
     """A sparse file of n bytes (Package.size reads the file's size)."""
     if n not in _SIZED:
         import tempfile
+
         fd, name = tempfile.mkstemp(prefix="sized-")
         with open(fd, "wb") as f:
             f.truncate(n)
@@ -248,12 +281,15 @@ def test_dry_run_of_a_board_needs_no_lab(tmp_path: Path, monkeypatch: pytest.Mon
     assert "load 0x50000000" in text and "setenv serverip {{LG_TFTP_SERVER}}" in text
     assert "in place: bootm does not copy" in text
     assert text.splitlines()[-1] == "bootm 0x4fffffc0 - ${fdtcontroladdr}"
-    assert "# TFTP: 1468-byte blocks (tftpblocksize), window of 16 blocks per acknowledgement " \
-           "(tftpwindowsize, RFC 7440; lock-step where U-Boot or the server lacks it)" in text
+    assert (
+        "# TFTP: 1468-byte blocks (tftpblocksize), window of 16 blocks per acknowledgement "
+        "(tftpwindowsize, RFC 7440; lock-step where U-Boot or the server lacks it)" in text
+    )
     assert "setenv tftpwindowsize 16\ntftpboot 0x4fffffc0 " in text
 
 
 # -- the strategy against a scripted U-Boot (the `board` fixture, tests/conftest.py) --
+
 
 def test_boots_to_the_loader_with_the_exact_commands(board: Any, tmp_path: Path) -> None:
     strategy, console, target = board
@@ -264,8 +300,16 @@ def test_boots_to_the_loader_with_the_exact_commands(board: Any, tmp_path: Path)
     sent = [c for c in console.commands if not c.startswith("echo HARNESS-SYNC")]
     assert sent == command_sequence(target, name, strategy.placement)
     names = [e.name for e in tl.events]
-    for ev in ("uboot.banner", "uboot.prompt", "uboot.tftp", "uboot.rate", "uboot.loaded",
-               "uboot.booting", "uboot.verify", "uboot.starting"):
+    for ev in (
+        "uboot.banner",
+        "uboot.prompt",
+        "uboot.tftp",
+        "uboot.rate",
+        "uboot.loaded",
+        "uboot.booting",
+        "uboot.verify",
+        "uboot.starting",
+    ):
         assert ev in names, (ev, names)
     load_info = tl.uboot_load()
     assert load_info is not None and load_info["bytes"] == strategy.package.size
@@ -287,7 +331,7 @@ def test_the_load_phase_is_the_load_command(board: Any) -> None:
     assert 0.3 <= load.host_s < 2.0
     assert t.tftp_s is not None and 0.25 <= t.tftp_s <= load.host_s
     assert t.uboot_clock == "rate line" and t.uboot_s == pytest.approx(t.bytes / (21.9 * (1 << 20)))
-    assert t.block_size is None and t.window is None      # this target leaves U-Boot's own
+    assert t.block_size is None and t.window is None  # this target leaves U-Boot's own
     setup = next(p for p in tl.phases(strategy.power_on_ns) if p.name == "setup")
     assert setup.end_ns == load.start_ns and setup.host_s < load.host_s
 
@@ -327,7 +371,7 @@ def test_ignored_interrupts_are_repeated(board: Any) -> None:
 
 def test_missed_autoboot_window_is_recovered(board: Any) -> None:
     strategy, console, target = board
-    console.b["late"] = 1               # the first power-on: countdown already over
+    console.b["late"] = 1  # the first power-on: countdown already over
     drive(strategy, target)
     assert strategy.status == Status.loader and console.power_ons == 1
 
@@ -381,8 +425,9 @@ def test_rejected_image_is_product(board: Any) -> None:
     f = exc.value
     assert (f.kind, f.phase) == ("product", "bootm")
     assert "Wrong Image Format" in f.message
-    assert any("ERROR: can't get kernel image!" in line for line in f.last_lines) or \
-        "Wrong Image Format" in "\n".join(f.last_lines)
+    assert any("ERROR: can't get kernel image!" in line for line in f.last_lines) or "Wrong Image Format" in "\n".join(
+        f.last_lines
+    )
 
 
 def test_lost_console_is_infrastructure(board: Any) -> None:

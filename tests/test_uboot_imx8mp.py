@@ -6,6 +6,7 @@ U-Boot build is found, and the config fragment's form. That U-Boot reaches its p
 fetches a package through the ENET and boots it is the boot suites' work
 (`--target=qemu-imx8mp-uboot tests/test_uboot_boot.py tests/test_boot.py`).
 """
+
 from __future__ import annotations
 
 import re
@@ -63,15 +64,19 @@ def test_uboot_is_loaded_beside_the_firmware_and_entered_through_its_mailbox() -
     elf = build_firmware("imx8mp")
     args = qemu_start.firmware_args(firmware, elf, 0x40000000)
     entry = read_elf(elf, "elf").entry_paddr
-    assert args == ["-device", f"loader,file={elf}",
-                    "-device", f"loader,addr={firmware.mailbox:#x},data={entry:#x},data-len=8"]
+    assert args == [
+        "-device",
+        f"loader,file={elf}",
+        "-device",
+        f"loader,addr={firmware.mailbox:#x},data={entry:#x},data-len=8",
+    ]
 
 
 def test_poison_keeps_off_uboots_image_only() -> None:
     t = load("qemu-imx8mp-uboot")
     base = t.dram[0]
     assert qemu_reserved(t) == [(base + UBOOT_IMAGE_WINDOW[0], base + UBOOT_IMAGE_WINDOW[1])]
-    assert qemu_reserved(load("qemu-imx8mp")) == []     # the loader itself is the image there
+    assert qemu_reserved(load("qemu-imx8mp")) == []  # the loader itself is the image there
 
 
 def test_a_uboot_image_from_elsewhere_must_exist(tmp_path: Path) -> None:
@@ -91,7 +96,8 @@ def fake_script(tmp_path: Path, body: str) -> Path:
 
 
 def test_the_build_goes_to_the_build_directory_wherever_the_target_points(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A copy of the target file elsewhere names ../build/uboot-imx8mp/... relative to
     itself; the build still happens (once) in the harness's build directory."""
     script = fake_script(tmp_path, 'mkdir -p "$1" && echo built >> "$1/u-boot-qemu.elf"\n')
@@ -117,6 +123,5 @@ def test_the_fragment_is_only_settings_and_comments() -> None:
     read would escape that check."""
     setting = re.compile(r'^(CONFIG_[A-Z0-9_]+=(y|n|".*"|0x[0-9a-f]+|\d+)|# CONFIG_[A-Z0-9_]+ is not set)$')
     for line in FRAGMENT.read_text().splitlines():
-        assert not line or line.startswith("# ") and not line.startswith("# CONFIG_") \
-            or setting.match(line), line
+        assert not line or line.startswith("# ") and not line.startswith("# CONFIG_") or setting.match(line), line
     assert "# CONFIG_SPL is not set" in FRAGMENT.read_text().splitlines()

@@ -1,6 +1,7 @@
 """Where the U-Boot transfer buffer goes, in place or not, and U-Boot's error lines classed:
 host only (placement over made-up packages and a made-up seL4 image; the strategy over
 console text recorded from Debian's U-Boot 2023.01)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,6 +44,7 @@ def with_uboot(name: str, **fields: Any) -> Target:
 
 # -- in place -----------------------------------------------------------------------------
 
+
 def test_shipped_qemu_target_boots_a_590_mib_image_in_place(tmp_path: Path) -> None:
     """The user's case: a 596 MB elfloader linked at 0x65270000 on the 2 GiB virt board,
     with the target file as shipped: the uImage goes 64 bytes below its load address."""
@@ -54,7 +56,7 @@ def test_shipped_qemu_target_boots_a_590_mib_image_in_place(tmp_path: Path) -> N
 
 def test_fit_in_place_needs_external_data(tmp_path: Path) -> None:
     embedded = Package("fit", sized(tmp_path, 4 * MIB), 0x80000000, 0x80000000, 4 * MIB - 2048)
-    t = with_uboot("lab-virtual-board-fit")           # bootm: in-place
+    t = with_uboot("lab-virtual-board-fit")  # bootm: in-place
     with pytest.raises(HarnessError) as exc:
         place(t, embedded)
     assert "harness.uboot.bootm" in str(exc.value) and "inside the tree" in str(exc.value)
@@ -65,11 +67,11 @@ def test_fit_in_place_needs_external_data(tmp_path: Path) -> None:
 
 
 def test_in_place_into_uboot_is_refused(tmp_path: Path) -> None:
-    pkg = uimage(tmp_path, 0xBE000000, 8 * MIB)       # reaches into the top 64 MiB
+    pkg = uimage(tmp_path, 0xBE000000, 8 * MIB)  # reaches into the top 64 MiB
     with pytest.raises(HarnessError) as exc:
         place(load("lab-virtual-board"), pkg)
     assert "overlaps U-Boot" in str(exc.value) and "uboot_reserve" in str(exc.value)
-    assert not place(load("qemu-virt-uboot"), pkg).in_place     # auto: copied instead
+    assert not place(load("qemu-virt-uboot"), pkg).in_place  # auto: copied instead
 
 
 def test_explicit_address_must_match_in_place(tmp_path: Path) -> None:
@@ -82,6 +84,7 @@ def test_explicit_address_must_match_in_place(tmp_path: Path) -> None:
 
 # -- auto placement (bootm copies) ------------------------------------------------------------
 
+
 def test_auto_keeps_clear_of_image_destinations_and_uboot(tmp_path: Path) -> None:
     t = with_uboot("qemu-virt-uboot", bootm="copy")
     pkg = uimage(tmp_path, 0x65270000, 0x24F19090)
@@ -89,15 +92,18 @@ def test_auto_keeps_clear_of_image_destinations_and_uboot(tmp_path: Path) -> Non
     where = place(t, pkg, dest)
     assert not where.in_place and where.auto
     lo, hi = where.addr, where.addr + pkg.size
-    for a in (*dest, Area(pkg.load, pkg.load + pkg.data_bytes, "copy"),
-              Area(0xC0000000 - (64 << 20), 0xC0000000, "U-Boot")):
+    for a in (
+        *dest,
+        Area(pkg.load, pkg.load + pkg.data_bytes, "copy"),
+        Area(0xC0000000 - (64 << 20), 0xC0000000, "U-Boot"),
+    ):
         assert not a.overlaps(lo, hi), (a, hex(lo), hex(hi))
-    assert where.addr == 0x8A200000        # the first 2 MiB boundary above the image
+    assert where.addr == 0x8A200000  # the first 2 MiB boundary above the image
 
 
 def test_auto_uses_a_gap_below_when_nothing_above_fits(tmp_path: Path) -> None:
     t = with_uboot("qemu-virt-uboot", bootm="copy")
-    pkg = uimage(tmp_path, 0xA0000000, 0x1A000000)     # up to 0xBA000000: 32 MiB above
+    pkg = uimage(tmp_path, 0xA0000000, 0x1A000000)  # up to 0xBA000000: 32 MiB above
     where = place(t, pkg, (Area(0x40000000, 0x41000000, "kernel"),))
     assert where.addr == 0x41000000 and not where.in_place
 
@@ -122,18 +128,19 @@ def test_explicit_address_overlapping_uboot_is_refused(tmp_path: Path) -> None:
 
 # -- the seL4 elfloader's unpack destinations ---------------------------------------------------
 
+
 def sel4_like_elfloader(tmp: Path, dtb: bool) -> Path:
     kernel = Elf(0x40000000, [Seg(0x40000000, b"k" * 64, memsz=0x22A000, flags=5)])
-    root = Elf(0x400000, [Seg(0x400000, b"r" * 64, memsz=0x10000, flags=5),
-                          Seg(0x420000, b"d" * 8, memsz=0x1800, flags=6)])
+    root = Elf(
+        0x400000, [Seg(0x400000, b"r" * 64, memsz=0x10000, flags=5), Seg(0x420000, b"d" * 8, memsz=0x1800, flags=6)]
+    )
     members = [("kernel.elf", kernel.write(tmp / "kernel.elf"))]
     if dtb:
         (tmp / "kernel.dtb").write_bytes(b"\xd0\x0d\xfe\xed" + bytes(0x1E0D))
         members.append(("kernel.dtb", tmp / "kernel.dtb"))
     members.append(("rootserver", root.write(tmp / "rootserver")))
     write_newc(members, tmp / "archive.cpio")
-    return Elf(0x65270000, [Seg(0x65270000, (tmp / "archive.cpio").read_bytes(), flags=5)]
-               ).write(tmp / "elfloader")
+    return Elf(0x65270000, [Seg(0x65270000, (tmp / "archive.cpio").read_bytes(), flags=5)]).write(tmp / "elfloader")
 
 
 @pytest.mark.parametrize("dtb,root_at", [(True, 0x4022C000), (False, 0x4042A000)])
@@ -142,22 +149,29 @@ def test_sel4_destinations_follow_the_loader(tmp_path: Path, dtb: bool, root_at:
     the bootloader's), then the rootserver: its span rounded to pages plus a header page."""
     areas = unpack_destinations(sel4_like_elfloader(tmp_path, dtb))
     assert [(a.lo, a.hi) for a in areas] == [
-        (0x40000000, 0x4022A000), (0x4022A000, root_at), (root_at, root_at + 0x22000 + 0x1000)]
+        (0x40000000, 0x4022A000),
+        (0x4022A000, root_at),
+        (root_at, root_at + 0x22000 + 0x1000),
+    ]
     assert areas[2].what == "user image 'rootserver'"
 
 
 # -- U-Boot's error lines, classed --------------------------------------------------------------
 
-@pytest.mark.parametrize("line,kind,words", [
-    ("uncompressed: uncompress error -28", "setup", "CONFIG_SYS_BOOTM_LEN"),
-    ("Image too large: increase CONFIG_SYS_BOOTM_LEN", "setup", "in-place"),
-    ("ERROR: new format image overwritten - must RESET the board to recover", "setup", "load_addr"),
-    ("TFTP error: trying to overwrite reserved memory...", "setup", "uboot_reserve"),
-    ("TFTP error: 'File not found' (1)", "infrastructure", ""),
-    ("   Verifying Checksum ... Bad Data CRC", "product", ""),
-    ("Bad hash value for 'hash-1' hash node in 'kernel-1' image node", "product", ""),
-    ("Wrong Image Format for bootm command", "product", ""),
-])
+
+@pytest.mark.parametrize(
+    "line,kind,words",
+    [
+        ("uncompressed: uncompress error -28", "setup", "CONFIG_SYS_BOOTM_LEN"),
+        ("Image too large: increase CONFIG_SYS_BOOTM_LEN", "setup", "in-place"),
+        ("ERROR: new format image overwritten - must RESET the board to recover", "setup", "load_addr"),
+        ("TFTP error: trying to overwrite reserved memory...", "setup", "uboot_reserve"),
+        ("TFTP error: 'File not found' (1)", "infrastructure", ""),
+        ("   Verifying Checksum ... Bad Data CRC", "product", ""),
+        ("Bad hash value for 'hash-1' hash node in 'kernel-1' image node", "product", ""),
+        ("Wrong Image Format for bootm command", "product", ""),
+    ],
+)
 def test_uboot_lines_are_classed(line: str, kind: str, words: str) -> None:
     known = classify(line)
     assert known is not None and known.kind == kind
@@ -167,8 +181,13 @@ def test_uboot_lines_are_classed(line: str, kind: str, words: str) -> None:
 
 
 def test_ordinary_lines_are_not_errors() -> None:
-    for line in ("   XIP Kernel Image", "   Loading Kernel Image", "Starting kernel ...",
-                 "   Verifying Checksum ... OK", "Bytes transferred = 10 (a hex)"):
+    for line in (
+        "   XIP Kernel Image",
+        "   Loading Kernel Image",
+        "Starting kernel ...",
+        "   Verifying Checksum ... OK",
+        "Bytes transferred = 10 (a hex)",
+    ):
         assert classify(line) is None, line
 
 
@@ -199,9 +218,11 @@ def test_a_copy_when_staged_in_place_is_a_setup_failure(board: Any) -> None:
     although the harness staged it in place."""
     strategy, console, target = board
     assert strategy.placement.in_place
-    console.b["bootm_text"] = ("## Booting kernel from Legacy Image at 7fffffc0 ...\r\n"
-                               "   Verifying Checksum ... OK\r\n   Loading Kernel Image\r\n\r\n"
-                               "Starting kernel ...\r\n\r\n")
+    console.b["bootm_text"] = (
+        "## Booting kernel from Legacy Image at 7fffffc0 ...\r\n"
+        "   Verifying Checksum ... OK\r\n   Loading Kernel Image\r\n\r\n"
+        "Starting kernel ...\r\n\r\n"
+    )
     with pytest.raises(BootFailure) as exc:
         drive(strategy, target)
     assert (exc.value.kind, exc.value.phase) == ("setup", "bootm")

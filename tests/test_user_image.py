@@ -7,6 +7,7 @@ the unpack from host stamps, skip what needs our lines with a reason, and
 verify memory out of band (user images are moved by the loader: their
 destinations come from its console).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,17 +24,20 @@ from helpers.elfgen import Elf, Seg
 
 pytestmark = [pytest.mark.boot, pytest.mark.reference]
 
-WFI_LOOP = bytes.fromhex("7f2003d5ffffff17")    # wfi; b .-4
+WFI_LOOP = bytes.fromhex("7f2003d5ffffff17")  # wfi; b .-4
 
 
 def sel4_like(target: Target, tmp: Path, bug: str = "none") -> Payload:
-    kernel_base = target.dram[0] + 0x200000     # clear of any firmware stub or DTB at RAM base
-    kernel = Elf(kernel_base, [Seg(kernel_base, WFI_LOOP * 64, flags=5),
-                               Seg(kernel_base + 0x1000, b"kdata" * 20, memsz=0x3000, flags=6)])
-    root = Elf(0x400000, [Seg(0x400000, bytes(range(256)) * 32, flags=5),
-                          Seg(0x402000, b"rootdata" * 8, memsz=0x2000, flags=6)])
-    members = [("kernel.elf", kernel.write(tmp / "kernel.elf")),
-               ("rootserver", root.write(tmp / "rootserver"))]
+    kernel_base = target.dram[0] + 0x200000  # clear of any firmware stub or DTB at RAM base
+    kernel = Elf(
+        kernel_base,
+        [Seg(kernel_base, WFI_LOOP * 64, flags=5), Seg(kernel_base + 0x1000, b"kdata" * 20, memsz=0x3000, flags=6)],
+    )
+    root = Elf(
+        0x400000,
+        [Seg(0x400000, bytes(range(256)) * 32, flags=5), Seg(0x402000, b"rootdata" * 8, memsz=0x2000, flags=6)],
+    )
+    members = [("kernel.elf", kernel.write(tmp / "kernel.elf")), ("rootserver", root.write(tmp / "rootserver"))]
     variant = Variant(target.machine, "mmu-off", bug=bug, console="sel4")
     built = build(variant, members=members, tag="sel4like")
     return from_user(built.elfloader)
@@ -55,8 +59,7 @@ def test_archive_is_listed(harness_target: Target, tmp_path: Path) -> None:
     assert payload.images[1].segments[1].bss[1] - payload.images[1].segments[1].bss[0] == 0x2000 - 64
 
 
-def test_user_image_boots_with_skips_and_oob(harness_target: Target, tmp_path: Path,
-                                             session: BootSession) -> None:
+def test_user_image_boots_with_skips_and_oob(harness_target: Target, tmp_path: Path, session: BootSession) -> None:
     payload = sel4_like(harness_target, tmp_path)
     outcome = session.boot(payload, verify=True)
     r = outcome.result
@@ -75,8 +78,9 @@ def test_user_image_boots_with_skips_and_oob(harness_target: Target, tmp_path: P
     assert r.timeline.images[1].paddr is not None and r.timeline.images[1].paddr[0] != 0x400000
 
 
-def test_user_image_corruption_is_caught_out_of_band(harness_target: Target, tmp_path: Path,
-                                                     session: BootSession) -> None:
+def test_user_image_corruption_is_caught_out_of_band(
+    harness_target: Target, tmp_path: Path, session: BootSession
+) -> None:
     payload = sel4_like(harness_target, tmp_path, bug="corrupt-segment")
     outcome = session.boot(payload, verify=True)
     assert outcome.failed == ["out-of-band"], [(c.name, c.message) for c in outcome.checks]

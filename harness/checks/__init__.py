@@ -7,6 +7,7 @@ target's carve-outs), ``archive`` (the archive's hashes, before the boot), ``cac
 model's hazard checks) and ``promise`` (what an early-MMU loader promises). The names
 below are re-exported here, so ``from harness.checks import ...`` is the interface.
 """
+
 from __future__ import annotations
 
 from .archive import archive_hash_check

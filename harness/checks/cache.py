@@ -4,6 +4,7 @@ QEMU has no caches, so these are the only checks that see a missing clean or
 invalidate. Each hazard kind feeds exactly one check, so a loader with one
 defect fails exactly one of them.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
@@ -18,29 +19,40 @@ if TYPE_CHECKING:
 
 # check name -> (hazard kinds, what the check promises)
 COHERENCE_CHECKS: dict[str, tuple[tuple[str, ...], str]] = {
-    "cache-clean": (("dirty-at-disable", "partial-clean", "dirty-at-handoff", "discarded-dirty",
-                     "valid-at-close"),
-                    "no dirty line when the caches go off or at the hand-off; nothing the "
-                    "loader's window wrote still cached when it closes"),
+    "cache-clean": (
+        ("dirty-at-disable", "partial-clean", "dirty-at-handoff", "discarded-dirty", "valid-at-close"),
+        "no dirty line when the caches go off or at the hand-off; nothing the "
+        "loader's window wrote still cached when it closes",
+    ),
     "cache-store-order": (("store-after-clean",), "no store between a clean and the cache disable"),
     "icache": (("stale-icache",), "I-cache invalidated for written code"),
     "device-mapping": (("device-normal",), "no device access through Normal memory"),
-    "cache-stale": (("stale-clean-line", "stale-walk", "stale-at-handoff"),
-                    "no stale cached copy (memory written uncached under a valid line) read, "
-                    "written, walked or left for a kernel entered with the D-cache on"),
+    "cache-stale": (
+        ("stale-clean-line", "stale-walk", "stale-at-handoff"),
+        "no stale cached copy (memory written uncached under a valid line) read, "
+        "written, walked or left for a kernel entered with the D-cache on",
+    ),
     "page-walk": (("walk-failed",), "every translation of the loader's accesses walked by the model"),
-    "barriers": (("maintenance-incomplete", "no-isb", "tlb-stale", "setway-unordered"),
-                 "cache/TLB maintenance completed by a dsb before the MMU/caches change, the "
-                 "window's end and the hand-off; SCTLR/TTBR/TCR/MAIR writes and TLB invalidates "
-                 "synchronised (isb) before they are relied on or handed on; the TLB invalidated "
-                 "before the MMU goes on; stores ordered before a set/way sweep"),
+    "barriers": (
+        ("maintenance-incomplete", "no-isb", "tlb-stale", "setway-unordered"),
+        "cache/TLB maintenance completed by a dsb before the MMU/caches change, the "
+        "window's end and the hand-off; SCTLR/TTBR/TCR/MAIR writes and TLB invalidates "
+        "synchronised (isb) before they are relied on or handed on; the TLB invalidated "
+        "before the MMU goes on; stores ordered before a set/way sweep",
+    ),
 }
 
 #: Hazards judged only when the loader's own code caused them: firmware and
 #: U-Boot before it keep their grace (they may probe flash through Normal
 #: mappings, run their own tables, order their own barriers).
-LOADER_ONLY: tuple[str, ...] = ("device-normal", "walk-failed", "maintenance-incomplete", "no-isb",
-                                "tlb-stale", "setway-unordered")
+LOADER_ONLY: tuple[str, ...] = (
+    "device-normal",
+    "walk-failed",
+    "maintenance-incomplete",
+    "no-isb",
+    "tlb-stale",
+    "setway-unordered",
+)
 
 
 def _ranges(h: Hazard, payload: Payload, tl: "Timeline | None" = None) -> str:
@@ -110,8 +122,7 @@ def unjudged_devices(report: CoherenceReport, payload: Payload) -> list[Hazard]:
     """The loader's accesses outside RAM whose walk failed: device-mapping cannot
     say whether they went through a Normal mapping."""
     ram = report.raw.get("ram") or [0, 0]
-    return [h for h in relevant(report, payload, "walk-failed")
-            if any(not (ram[0] <= s < ram[1]) for s, _ in h.ranges)]
+    return [h for h in relevant(report, payload, "walk-failed") if any(not (ram[0] <= s < ram[1]) for s, _ in h.ranges)]
 
 
 #: Hazards named per kind in a check's message (one defect can touch many PCs).
@@ -137,16 +148,22 @@ def _check(name: str) -> Callable[[BootResult], Check]:
             return Check(name, "fail", "the cache model never saw the kernel entry (hand-off)")
         blind = unjudged_devices(report, r.payload) if name == "device-mapping" else []
         if blind:
-            return Check(name, "skip", "cannot judge " + ", ".join(
-                f"the access at pc={h.pc:#x} va={h.va or 0:#x}" for h in blind[:4])
-                + ": its page walk failed (see the page-walk check)")
+            return Check(
+                name,
+                "skip",
+                "cannot judge "
+                + ", ".join(f"the access at pc={h.pc:#x} va={h.va or 0:#x}" for h in blind[:4])
+                + ": its page walk failed (see the page-walk check)",
+            )
         return Check(name, "pass", promise)
+
     run.__doc__ = promise
     return run
 
 
 def _all_checks() -> dict[str, Callable[[BootResult], Check]]:
     from .promise import PROMISE_CHECKS
+
     return {**{name: _check(name) for name in COHERENCE_CHECKS}, **PROMISE_CHECKS}
 
 

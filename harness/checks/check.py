@@ -1,5 +1,6 @@
 """What every check returns: pass, fail (saying what is wrong) or skip (saying which
 evidence is missing: a skip is never a pass)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str     # "pass" | "fail" | "skip"
+    status: str  # "pass" | "fail" | "skip"
     message: str
 
     @property

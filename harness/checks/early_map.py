@@ -7,6 +7,7 @@ meant to touch. So the tables the gdbstub stop read (harness/qemu/mmu_on.py) are
 the target's memory map: no carve-out and nothing outside DRAM but the console UART's
 page may be mapped Normal. Judged by physical address, where the access lands.
 """
+
 from __future__ import annotations
 
 from ..boot import BootResult
@@ -25,12 +26,13 @@ def _overlap(m: Mapping, lo: int, hi: int) -> tuple[int, int] | None:
 
 def _piece(m: Mapping, start: int, end: int) -> str:
     va = m.va + (start - m.pa)
-    return (f"VA [{va:#x}..{va + end - start:#x}) -> PA [{start:#x}..{end:#x}) mapped "
-            f"{memory_type(m.attr)} (AttrIndx {m.attr_index}, MAIR byte {m.attr:#04x})")
+    return (
+        f"VA [{va:#x}..{va + end - start:#x}) -> PA [{start:#x}..{end:#x}) mapped "
+        f"{memory_type(m.attr)} (AttrIndx {m.attr_index}, MAIR byte {m.attr:#04x})"
+    )
 
 
-def judge(mappings: list[Mapping] | tuple[Mapping, ...], mm: MemoryMap,
-          uart: int | None) -> list[str]:
+def judge(mappings: list[Mapping] | tuple[Mapping, ...], mm: MemoryMap, uart: int | None) -> list[str]:
     """Every Normal range over a carve-out or outside DRAM (the UART page excepted)."""
     problems = []
     uart_page = (uart & ~(PAGE - 1), (uart & ~(PAGE - 1)) + PAGE) if uart is not None else None
@@ -47,13 +49,13 @@ def judge(mappings: list[Mapping] | tuple[Mapping, ...], mm: MemoryMap,
                 continue
             if uart_page is not None and (lo, hi) == uart_page:
                 continue
-            problems.append(f"outside DRAM [{mm.dram_base:#x}..{mm.dram_end:#x}): "
-                            f"{_piece(m, lo, hi)}")
+            problems.append(f"outside DRAM [{mm.dram_base:#x}..{mm.dram_end:#x}): {_piece(m, lo, hi)}")
     return problems
 
 
 def check_early_map(r: BootResult) -> Check:
     from ..qemu.mmu_on import MmuOnState
+
     state = r.extras.get("early_map")
     if isinstance(state, str):
         return _skip(NAME, state)
@@ -61,21 +63,26 @@ def check_early_map(r: BootResult) -> Check:
         return _skip(NAME, "no stop at the loader's MMU enable (boot without --early-map)")
     where = f"{state.symbol} returned to {state.stopped_at:#x} at EL{state.el}"
     if not state.mmu_on:
-        return _skip(NAME, f"the MMU never turned on: {where} with SCTLR_EL{state.el}.M = 0 "
-                           "(the loader unpacked with the MMU off: nothing was mapped)")
+        return _skip(
+            NAME,
+            f"the MMU never turned on: {where} with SCTLR_EL{state.el}.M = 0 "
+            "(the loader unpacked with the MMU off: nothing was mapped)",
+        )
     if state.error is not None or state.regime is None:
-        return _fail(NAME, [f"{where} with the MMU on, but its tables could not be read: "
-                            f"{state.error}"])
+        return _fail(NAME, [f"{where} with the MMU on, but its tables could not be read: {state.error}"])
     t = r.target
     mm = MemoryMap(t.dram[0], t.dram[1], t.carve_outs)
     uart = t.console_uart if t.console_uart is not None else MACHINE_CONSOLE_UART.get(t.machine)
     problems = judge(state.mappings, mm, uart)
     if problems:
-        return _fail(NAME, [f"at the MMU enable ({where}, TTBR0_EL{state.el} "
-                            f"{state.regime.ttbr0:#x}): {p}" for p in problems])
+        return _fail(
+            NAME, [f"at the MMU enable ({where}, TTBR0_EL{state.el} {state.regime.ttbr0:#x}): {p}" for p in problems]
+        )
     normal = ", ".join(f"[{m.pa:#x}..{m.pa_end:#x})" for m in state.mappings if m.normal)
-    other = ", ".join(f"[{m.pa:#x}..{m.pa_end:#x}) {memory_type(m.attr)}"
-                      for m in state.mappings if not m.normal)
+    other = ", ".join(f"[{m.pa:#x}..{m.pa_end:#x}) {memory_type(m.attr)}" for m in state.mappings if not m.normal)
     kept = ", ".join(f"{c.name} [{c.base:#x}..{c.end:#x})" for c in mm.carve_outs) or "none declared"
-    return _pass(NAME, f"at the MMU enable ({where}): Normal {normal or 'nothing'}; other "
-                       f"{other or 'nothing'}; carve-outs left out: {kept}")
+    return _pass(
+        NAME,
+        f"at the MMU enable ({where}): Normal {normal or 'nothing'}; other "
+        f"{other or 'nothing'}; carve-outs left out: {kept}",
+    )

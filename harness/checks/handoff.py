@@ -5,6 +5,7 @@ caches off at the physical entry, read by the probe kernel at its entry; seL4's
 loader with them on at the virtual entry, at the EL its build implies, read by the
 cache model and the out-of-band stop, each by the one rule of `sel4_entry_state`.
 """
+
 from __future__ import annotations
 
 from ..boot import BootResult
@@ -24,11 +25,17 @@ def handoff_state(r: BootResult) -> list[str]:
     if not isinstance(report, CoherenceReport):
         return []
     entry = report.handoff_pc
-    return [f"cache model: SCTLR={h.sctlr:#x} (EL{h.el}) " +
-            ("at the kernel entry" if entry is None or h.pc == entry else
-             f"where the stock boot path starts (pc={h.pc:#x}, the window's end): the MMU must be "
-             "off there, as the loader was entered")
-            for h in report.hazards_of("handoff-state") if h.sctlr is not None]
+    return [
+        f"cache model: SCTLR={h.sctlr:#x} (EL{h.el}) "
+        + (
+            "at the kernel entry"
+            if entry is None or h.pc == entry
+            else f"where the stock boot path starts (pc={h.pc:#x}, the window's end): the MMU must be "
+            "off there, as the loader was entered"
+        )
+        for h in report.hazards_of("handoff-state")
+        if h.sctlr is not None
+    ]
 
 
 SCTLR_M, SCTLR_C, SCTLR_I = 1 << 0, 1 << 2, 1 << 12
@@ -38,8 +45,7 @@ SCTLR_BITS = (("M", SCTLR_M, "MMU"), ("C", SCTLR_C, "D-cache"), ("I", SCTLR_I, "
 
 def _sctlr_bits(sctlr: int) -> str:
     """Exactly the bits read, e.g. 'M=1 (MMU on), C=1 (D-cache on), I=0 (I-cache off)'."""
-    return ", ".join(f"{b}={int(bool(sctlr & m))} ({what} {'on' if sctlr & m else 'off'})"
-                     for b, m, what in SCTLR_BITS)
+    return ", ".join(f"{b}={int(bool(sctlr & m))} ({what} {'on' if sctlr & m else 'off'})" for b, m, what in SCTLR_BITS)
 
 
 def sel4_expected_el(r: BootResult) -> tuple[int, str]:
@@ -56,8 +62,9 @@ def sel4_expected_el(r: BootResult) -> tuple[int, str]:
     return 2, f"kernel entry {entry:#x} in the lower half (EL2 kernel)"
 
 
-def sel4_entry_state(source: str, sctlr: int | None, el: int | None,
-                     want_el: int, why: str) -> tuple[list[str], list[str]]:
+def sel4_entry_state(
+    source: str, sctlr: int | None, el: int | None, want_el: int, why: str
+) -> tuple[list[str], list[str]]:
     """(problems, evidence) of one source's view of the kernel entry under seL4's
     contract: SCTLR_ELx M, C and I all set, at the expected EL. The cache model and
     the gdbstub are judged by this one rule, so neither path passes on less; a
@@ -74,9 +81,11 @@ def sel4_entry_state(source: str, sctlr: int | None, el: int | None,
         return problems, evidence
     off = [b for b, m, _ in SCTLR_BITS if not sctlr & m]
     if off:
-        problems.append(f"{source}: {reg}={sctlr:#x} at the kernel entry ({_sctlr_bits(sctlr)}): "
-                        f"{', '.join(off)} clear; seL4's contract is M, C and I set "
-                        "(MMU, D-cache and I-cache on)")
+        problems.append(
+            f"{source}: {reg}={sctlr:#x} at the kernel entry ({_sctlr_bits(sctlr)}): "
+            f"{', '.join(off)} clear; seL4's contract is M, C and I set "
+            "(MMU, D-cache and I-cache on)"
+        )
     elif el == want_el:
         evidence.append(f"{source}: EL{el}, {reg}={sctlr:#x} ({_sctlr_bits(sctlr)})")
     return problems, evidence
@@ -85,6 +94,7 @@ def sel4_entry_state(source: str, sctlr: int | None, el: int | None,
 def _handoff_sel4(r: BootResult) -> Check:
     """seL4's contract: MMU and caches on, the kernel's virtual entry, the expected EL."""
     from ..qemu.verify import VerifyReport
+
     name = "handoff"
     kernel = r.payload.images[0]
     el, why = sel4_expected_el(r)
@@ -92,8 +102,7 @@ def _handoff_sel4(r: BootResult) -> Check:
     evidence: list[str] = []
     report = r.extras.get("coherence")
     if isinstance(report, CoherenceReport) and report.handoff_seen:
-        p, e = sel4_entry_state("cache model", report.sctlr_at_handoff, report.el_at_handoff,
-                                el, why)
+        p, e = sel4_entry_state("cache model", report.sctlr_at_handoff, report.el_at_handoff, el, why)
         problems += p
         evidence += e
     if isinstance(report, CoherenceReport) and not problems:
@@ -102,8 +111,10 @@ def _handoff_sel4(r: BootResult) -> Check:
     oob = r.extras.get("verify")
     if isinstance(oob, VerifyReport) and oob.stopped_at:
         if oob.stopped_at != kernel.entry:
-            problems.append(f"out-of-band stop at {oob.stopped_at:#x}, not the kernel's virtual "
-                            f"entry {kernel.entry:#x} (physical entry: MMU off?)")
+            problems.append(
+                f"out-of-band stop at {oob.stopped_at:#x}, not the kernel's virtual "
+                f"entry {kernel.entry:#x} (physical entry: MMU off?)"
+            )
         else:
             evidence.append(f"gdbstub: stopped at the virtual entry {kernel.entry:#x}")
         p, e = sel4_entry_state("gdbstub", oob.sctlr, oob.el, el, why)
@@ -112,9 +123,12 @@ def _handoff_sel4(r: BootResult) -> Check:
     if problems:
         return _fail(name, problems)
     if not evidence:
-        return _skip(name, "seL4 contract (MMU and caches on at the kernel's virtual entry, "
-                           f"EL{el}): no evidence -- run with --coherence (SCTLR/EL at the hand-off) "
-                           "or --verify (stop at the entry)")
+        return _skip(
+            name,
+            "seL4 contract (MMU and caches on at the kernel's virtual entry, "
+            f"EL{el}): no evidence -- run with --coherence (SCTLR/EL at the hand-off) "
+            "or --verify (stop at the entry)",
+        )
     return _pass(name, f"seL4 contract, EL{el} expected ({why}): " + "; ".join(evidence))
 
 
@@ -140,9 +154,11 @@ def check_handoff(r: BootResult) -> Check:
     if r.target.expect_handoff == "mmu-off":
         on = [k for k in ("mmu", "dcache", "icache") if entry.get(k) != "off"]
         if on:
-            problems.append(f"{', '.join(on)} still on at kernel entry "
-                            f"(SCTLR={entry.get('sctlr')}, entry {r.payload.images[0].entry_paddr:#x}"
-                            f" in {r.payload.images[0].segments[0].describe()})")
+            problems.append(
+                f"{', '.join(on)} still on at kernel entry "
+                f"(SCTLR={entry.get('sctlr')}, entry {r.payload.images[0].entry_paddr:#x}"
+                f" in {r.payload.images[0].segments[0].describe()})"
+            )
     el = entry.get("el")
     if r.target.expect_el is not None and el != str(r.target.expect_el):
         problems.append(f"kernel entered at EL{el}, target expects EL{r.target.expect_el}")
@@ -152,7 +168,9 @@ def check_handoff(r: BootResult) -> Check:
     if problems:
         return _fail(name, problems)
     if r.target.expect_handoff != "mmu-off":
-        return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')} (MMU and caches not judged: the "
-                           f"target's expect.handoff is '{r.target.expect_handoff}')")
-    return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')}: the probe read MMU, D-cache, "
-                       "I-cache off")
+        return _pass(
+            name,
+            f"EL{el}, SCTLR={entry.get('sctlr')} (MMU and caches not judged: the "
+            f"target's expect.handoff is '{r.target.expect_handoff}')",
+        )
+    return _pass(name, f"EL{el}, SCTLR={entry.get('sctlr')}: the probe read MMU, D-cache, I-cache off")

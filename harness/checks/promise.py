@@ -17,6 +17,7 @@ console line ``Early MMU: caches on for unpack``; our reference loader:
 A loader that promises nothing (seL4's stock loader, our ``mmu-off`` mode, the
 announced fallback) is not judged by them: they skip, saying why.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
@@ -42,8 +43,11 @@ WRITABLE_WORDS = "_writable_start.._writable_end, _archive_end.._end"
 WRITABLE_WORDS = "_writable_start.._writable_end, _archive_end.._end"
 
 ATTRIBUTE_WORDS = {
-    "wt": "Normal write-through", "nc": "Normal Non-cacheable", "device": "Device",
-    "mmu-off": "the MMU off", "dcache-off": "the MMU on with the D-cache off (SCTLR.C clear)",
+    "wt": "Normal write-through",
+    "nc": "Normal Non-cacheable",
+    "device": "Device",
+    "mmu-off": "the MMU off",
+    "dcache-off": "the MMU on with the D-cache off (SCTLR.C clear)",
     "unknown": "mappings the model could not walk",
 }
 
@@ -89,26 +93,41 @@ def check_unpack_cached(r: BootResult) -> Check:
     if early is not None or report is None:
         return early or Check(name, "skip", "no report")
     split = report.counts.by_target
-    parts = [("destination stores", split["dest"].stores_by_attr if "dest" in split else {}),
-             ("source (archive) loads", split["source"].loads_by_attr if "source" in split else {})]
+    parts = [
+        ("destination stores", split["dest"].stores_by_attr if "dest" in split else {}),
+        ("source (archive) loads", split["source"].loads_by_attr if "source" in split else {}),
+    ]
     if not all(by for _, by in parts):
-        return Check(name, "fail", f"the loader announced {promise}, but the cache-model report has "
-                     "no per-attribute split of the window's destination stores and source loads "
-                     "(a plugin older than the check: rebuild it)")
+        return Check(
+            name,
+            "fail",
+            f"the loader announced {promise}, but the cache-model report has "
+            "no per-attribute split of the window's destination stores and source loads "
+            "(a plugin older than the check: rebuild it)",
+        )
     problems = []
     for what, by in parts:
         total, other, worst = _share(dict(by))
         if total == 0:
             problems.append(f"no {what} in the window")
         elif worst is not None and other > MAX_UNCACHED_SHARE * total:
-            shares = ", ".join(f"{ATTRIBUTE_WORDS.get(a, a)} {100 * n / total:.1f} %"
-                               for a, n in sorted(by.items(), key=lambda x: -x[1]) if a != "wb" and n)
-            problems.append(f"{100 * other / total:.1f} % of the {total} {what} went through "
-                            f"{ATTRIBUTE_WORDS.get(worst, worst)}, not Normal write-back ({shares})")
+            shares = ", ".join(
+                f"{ATTRIBUTE_WORDS.get(a, a)} {100 * n / total:.1f} %"
+                for a, n in sorted(by.items(), key=lambda x: -x[1])
+                if a != "wb" and n
+            )
+            problems.append(
+                f"{100 * other / total:.1f} % of the {total} {what} went through "
+                f"{ATTRIBUTE_WORDS.get(worst, worst)}, not Normal write-back ({shares})"
+            )
     if problems:
         return Check(name, "fail", f"the loader announced {promise}: " + "; ".join(problems))
-    return Check(name, "pass", f"the loader announced {promise}: the window's destination stores "
-                 "and source loads went through Normal write-back with the D-cache on")
+    return Check(
+        name,
+        "pass",
+        f"the loader announced {promise}: the window's destination stores "
+        "and source loads went through Normal write-back with the D-cache on",
+    )
 
 
 Span = tuple[int, int]
@@ -164,8 +183,9 @@ def _promised(r: BootResult) -> tuple[list[tuple[str, Span]], list[tuple[str, Sp
     return clean, inval
 
 
-def _first_gap(promised: list[tuple[str, Span]], have: tuple[Span, ...],
-               line: int) -> tuple[str, Span, Span, int] | None:
+def _first_gap(
+    promised: list[tuple[str, Span]], have: tuple[Span, ...], line: int
+) -> tuple[str, Span, Span, int] | None:
     """(words, promised range, first missed range, lines missed in all) or None."""
     first: tuple[str, Span, Span] | None = None
     lines = 0
@@ -186,17 +206,31 @@ def check_coverage(r: BootResult) -> Check:
     if early is not None or report is None:
         return early or Check(name, "skip", "no report")
     if not report.has_maintained:
-        return Check(name, "fail", f"the loader announced {promise}, but the cache-model report "
-                     "does not record the loader's maintenance (a plugin older than the check)")
+        return Check(
+            name,
+            "fail",
+            f"the loader announced {promise}, but the cache-model report "
+            "does not record the loader's maintenance (a plugin older than the check)",
+        )
     clean, inval = _promised(r)
     if not inval:
-        return Check(name, "fail", f"the loader announced {promise}, but its writable range is "
-                     f"unknown: none of the symbol pairs {WRITABLE_WORDS} is in the loader's ELF")
+        return Check(
+            name,
+            "fail",
+            f"the loader announced {promise}, but its writable range is "
+            f"unknown: none of the symbol pairs {WRITABLE_WORDS} is in the loader's ELF",
+        )
     problems, deferred = [], []
     for what, promised, have, setway, check in (
-            ("the final clean to PoC by VA", clean, report.cleaned, report.setway_cleaned, "cache-clean"),
-            ("the invalidate by VA before the caches go on", inval, report.invalidated,
-             report.setway_invalidated, "cache-stale")):
+        ("the final clean to PoC by VA", clean, report.cleaned, report.setway_cleaned, "cache-clean"),
+        (
+            "the invalidate by VA before the caches go on",
+            inval,
+            report.invalidated,
+            report.setway_invalidated,
+            "cache-stale",
+        ),
+    ):
         gap = None if setway else _first_gap(promised, have, report.line_size)
         if gap is None:
             continue
@@ -204,16 +238,23 @@ def check_coverage(r: BootResult) -> Check:
         if _shown_by_hazard(report, promised, have, check):
             deferred.append(f"{what} misses lines that are already {check}'s hazards")
             continue
-        problems.append(f"{what} misses [{s:#x}..{e:#x}) ({(e - s) // report.line_size} line(s)) of "
-                        f"{words} [{want[0]:#x}..{want[1]:#x}) ({lines} line(s) missed in all)")
+        problems.append(
+            f"{what} misses [{s:#x}..{e:#x}) ({(e - s) // report.line_size} line(s)) of "
+            f"{words} [{want[0]:#x}..{want[1]:#x}) ({lines} line(s) missed in all)"
+        )
     if problems:
         return Check(name, "fail", f"the loader announced {promise}: " + "; ".join(problems))
     if deferred:
-        return Check(name, "pass", f"the loader announced {promise}: " + "; ".join(deferred)
-                     + " (that check names the defect)")
-    return Check(name, "pass", f"the loader announced {promise}: its final clean covers "
-                 f"{len(clean)} range(s) (every destination and its writable range), its "
-                 "invalidate before the enable covers its writable range")
+        return Check(
+            name, "pass", f"the loader announced {promise}: " + "; ".join(deferred) + " (that check names the defect)"
+        )
+    return Check(
+        name,
+        "pass",
+        f"the loader announced {promise}: its final clean covers "
+        f"{len(clean)} range(s) (every destination and its writable range), its "
+        "invalidate before the enable covers its writable range",
+    )
 
 
 #: The hazard kinds through which a missed clean / invalidate shows in this boot.
@@ -223,8 +264,9 @@ SHOWN_AS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _shown_by_hazard(report: CoherenceReport, promised: list[tuple[str, Span]],
-                     have: tuple[Span, ...], check: str) -> bool:
+def _shown_by_hazard(
+    report: CoherenceReport, promised: list[tuple[str, Span]], have: tuple[Span, ...], check: str
+) -> bool:
     """Did this boot already show the gap as a hazard (a missed line that is dirty or
     stale)? Then that check names the defect, and this one does not name it twice."""
     shown = [r for kind in SHOWN_AS[check] for r in report.ranges_of(kind)]

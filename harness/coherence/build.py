@@ -48,9 +48,7 @@ def _missing_prerequisite() -> str | None:
     for tool, package in (("make", "make"), ("gcc", "gcc"), ("pkg-config", "pkg-config")):
         if shutil.which(tool) is None:
             return f"{tool} is missing (apt-get install {package})"
-    glib = subprocess.run(
-        ["pkg-config", "--exists", "glib-2.0"], capture_output=True, check=False
-    )
+    glib = subprocess.run(["pkg-config", "--exists", "glib-2.0"], capture_output=True, check=False)
     if glib.returncode != 0:
         return "glib-2.0 development files are missing (apt-get install libglib2.0-dev)"
     if _installed_qemu_version() is None:

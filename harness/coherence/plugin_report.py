@@ -110,8 +110,7 @@ class Hazard:
                 merged.append((s, e))
         mask = line_size - 1
         lines = sum(((e + mask) & ~mask) - (s & ~mask) for s, e in merged) // line_size
-        return Hazard(self.kind, tuple(merged), lines, self.pc, self.count, self.sctlr, self.el,
-                      self.va, self.detail)
+        return Hazard(self.kind, tuple(merged), lines, self.pc, self.count, self.sctlr, self.el, self.va, self.detail)
 
 
 @dataclass(frozen=True)
@@ -184,9 +183,7 @@ def _access_counts(obj: Mapping[str, Any], where: str) -> AccessCounts:
     parts: dict[str, dict[int, int]] = {}
     for part in ("cacheable", "uncached"):
         sizes = _field(obj, part, dict, where)
-        parts[part] = {
-            size: _field(sizes, str(size), int, f"{where}.{part}") for size in ACCESS_SIZES
-        }
+        parts[part] = {size: _field(sizes, str(size), int, f"{where}.{part}") for size in ACCESS_SIZES}
     return AccessCounts(parts["cacheable"], parts["uncached"])
 
 
@@ -204,9 +201,13 @@ def _by_target(c: Mapping[str, Any], where: str) -> dict[str, TargetCounts]:
             raise ReportError(f"{tw}: not an object")
         ranges = tuple((int(r[0]), int(r[1])) for r in t.get("ranges", []))
         attrs = [_by_attr(t, f"{part}_by_attr", tw) for part in ("loads", "stores")]
-        out[name] = TargetCounts(_access_counts(_field(t, "loads", dict, tw), f"{tw}.loads"),
-                                 _access_counts(_field(t, "stores", dict, tw), f"{tw}.stores"),
-                                 ranges, attrs[0], attrs[1])
+        out[name] = TargetCounts(
+            _access_counts(_field(t, "loads", dict, tw), f"{tw}.loads"),
+            _access_counts(_field(t, "stores", dict, tw), f"{tw}.stores"),
+            ranges,
+            attrs[0],
+            attrs[1],
+        )
     return out
 
 
@@ -261,11 +262,13 @@ def _maintained(data: Mapping[str, Any], where: str) -> dict[str, Any]:
         return {}
     if not isinstance(m, dict):
         raise ReportError(f"{where}: field 'maintained' is not an object")
-    return {"cleaned": _spans(m.get("clean", []), "clean", where),
-            "invalidated": _spans(m.get("invalidate", []), "invalidate", where),
-            "setway_cleaned": bool(m.get("setway_clean", False)),
-            "setway_invalidated": bool(m.get("setway_invalidate", False)),
-            "has_maintained": True}
+    return {
+        "cleaned": _spans(m.get("clean", []), "clean", where),
+        "invalidated": _spans(m.get("invalidate", []), "invalidate", where),
+        "setway_cleaned": bool(m.get("setway_clean", False)),
+        "setway_invalidated": bool(m.get("setway_invalidate", False)),
+        "has_maintained": True,
+    }
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,7 @@ class CoherenceReport:
     expect_handoff: str = "mmu-off"
     start: str = "cold"
     warm: tuple[tuple[int, int], ...] = ()
-    iwarm: tuple[tuple[int, int], ...] = ()     # where the I-cache started with valid lines
+    iwarm: tuple[tuple[int, int], ...] = ()  # where the I-cache started with valid lines
     walks_failed: int = 0
     #: the loader's own maintenance by VA: lines cleaned to PoC before the window's end,
     #: lines invalidated with the D-cache off before the loader first turned it on

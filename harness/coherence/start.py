@@ -10,6 +10,7 @@ behind U-Boot, whose own cache handling is what the loader meets there.
 ``--cache-start warm|cold`` (CLI and pytest) or ``HARNESS_CACHE_START`` overrides
 the default.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ START_ENV = "HARNESS_CACHE_START"
 
 
 def start_state(direct_boot: bool, chosen: str | None = None) -> str:
-    """"warm" on direct-boot targets, "cold" behind U-Boot, unless the person
+    """ "warm" on direct-boot targets, "cold" behind U-Boot, unless the person
     chose (`chosen`, from --cache-start) or the environment says otherwise
     (ValueError names the variable)."""
     if chosen:
@@ -49,9 +50,9 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
             out[-1] = (out[-1][0], max(out[-1][1], e))
         else:
             out.append((s, e))
-    while len(out) > MAX_WARM_RANGES:          # close the smallest gap
+    while len(out) > MAX_WARM_RANGES:  # close the smallest gap
         i = min(range(len(out) - 1), key=lambda k: out[k + 1][0] - out[k][1])
-        out[i:i + 2] = [(out[i][0], out[i + 1][1])]
+        out[i : i + 2] = [(out[i][0], out[i + 1][1])]
     return out
 
 
@@ -65,11 +66,16 @@ def warm_ranges(payload: "Payload", state: str) -> list[tuple[int, int]]:
         return []
     from ..errors import HarnessError
     from ..qemu.verify import image_offsets
+
     try:
         offsets = image_offsets(payload)
     except HarnessError:
-        offsets = {}    # an archive the loader itself will reject: its images stay cold
+        offsets = {}  # an archive the loader itself will reject: its images stay cold
     spans = [payload.loader.span]
-    spans += [(seg.paddr + offsets[img.name], seg.paddr + offsets[img.name] + seg.memsz)
-              for img in payload.images if img.name in offsets for seg in img.segments]
+    spans += [
+        (seg.paddr + offsets[img.name], seg.paddr + offsets[img.name] + seg.memsz)
+        for img in payload.images
+        if img.name in offsets
+        for seg in img.segments
+    ]
     return _merged(spans)

@@ -16,6 +16,7 @@ The rules (docs/history.md says why):
 - a check that passed in the baseline and fails now, or a boot that passed
   and fails now, is a regression.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -31,19 +32,19 @@ from .metrics import EXACT, Metric
 class Rule:
     """The knobs of the noisy-figure judgement (defaults: a nightly on shared runners)."""
 
-    k: float = 4.0              # robust z above which a value is high
-    min_samples: int = 5        # baseline values needed to judge a noisy figure at all
-    window: int = 10            # baseline runs considered for noisy figures
-    sustain: int = 3            # high runs in a row that make a regression
-    rel_floor: float = 0.05     # sigma is at least 5 % of the median...
-    abs_floor: float = 0.002    # ...and at least 2 ms (host stamps are ~1 ms apart)
+    k: float = 4.0  # robust z above which a value is high
+    min_samples: int = 5  # baseline values needed to judge a noisy figure at all
+    window: int = 10  # baseline runs considered for noisy figures
+    sustain: int = 3  # high runs in a row that make a regression
+    rel_floor: float = 0.05  # sigma is at least 5 % of the median...
+    abs_floor: float = 0.002  # ...and at least 2 ms (host stamps are ~1 ms apart)
 
 
 @dataclass(frozen=True)
 class Finding:
     """One line of the comparison: what changed, where, by how much."""
 
-    status: str        # regression | outlier | improved | changed | insufficient | missing
+    status: str  # regression | outlier | improved | changed | insufficient | missing
     series: str
     metric: str
     old: float | str | None
@@ -68,10 +69,14 @@ class Comparison:
 
     def text(self, verbose: bool = False) -> str:
         shown = [f for f in self.findings if verbose or f.status != "insufficient"]
-        counts = {s: sum(f.status == s for f in self.findings)
-                  for s in ("regression", "outlier", "improved", "changed", "missing", "insufficient")}
-        head = (f"compared run {self.run_id} with baseline {self.baseline}: {self.series} series, "
-                f"{self.judged} figures judged; " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+        counts = {
+            s: sum(f.status == s for f in self.findings)
+            for s in ("regression", "outlier", "improved", "changed", "missing", "insufficient")
+        }
+        head = (
+            f"compared run {self.run_id} with baseline {self.baseline}: {self.series} series, "
+            f"{self.judged} figures judged; " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        )
         if not any(counts.values()):
             head += "no change"
         return "\n".join([head, *(f.line() for f in shown)])
@@ -88,8 +93,7 @@ def _delta(old: float, new: float, unit: str | None) -> str:
     return f"{_fmt(old, unit)} -> {_fmt(new, unit)} ({'+' if new >= old else ''}{_fmt(new - old, unit)}{pct})"
 
 
-def judge_exact(series: str, name: str, old: Metric, new: Metric, same_inputs: bool,
-                base_run: str) -> Finding | None:
+def judge_exact(series: str, name: str, old: Metric, new: Metric, same_inputs: bool, base_run: str) -> Finding | None:
     """An exact figure against its baseline value: any move is a finding (growth, or any
     move with the same image and target, a regression); None when it did not move."""
     if old.value == new.value:
@@ -98,8 +102,14 @@ def judge_exact(series: str, name: str, old: Metric, new: Metric, same_inputs: b
     if new.value > old.value:
         return Finding("regression", series, name, old.value, new.value, "exact figure grew: " + change)
     if same_inputs:
-        return Finding("regression", series, name, old.value, new.value,
-                       "exact figure moved with the same image and target (non-deterministic?): " + change)
+        return Finding(
+            "regression",
+            series,
+            name,
+            old.value,
+            new.value,
+            "exact figure moved with the same image and target (non-deterministic?): " + change,
+        )
     return Finding("improved", series, name, old.value, new.value, "exact figure shrank: " + change)
 
 
@@ -111,7 +121,7 @@ class Spread:
     median: float
     mad: float
     sigma: float
-    limit: float          # median + k * sigma: above it a value is high
+    limit: float  # median + k * sigma: above it a value is high
 
 
 def spread(baseline: list[float], rule: Rule) -> Spread:
@@ -122,19 +132,24 @@ def spread(baseline: list[float], rule: Rule) -> Spread:
     return Spread(med, mad, sigma, med + rule.k * sigma)
 
 
-def judge_noisy(series: str, name: str, unit: str | None, baseline: list[float],
-                streak: list[float], rule: Rule) -> Finding | None:
+def judge_noisy(
+    series: str, name: str, unit: str | None, baseline: list[float], streak: list[float], rule: Rule
+) -> Finding | None:
     """`streak`: the newest values, oldest first, ending with the run under test; the
     runs before it in the streak are kept out of the baseline (they may be the shift)."""
     if len(baseline) < rule.min_samples:
-        aside = f" ({len(streak) - 1} run(s) just before it set aside as a possible shift)" \
-            if len(streak) > 1 else ""
-        return Finding("insufficient", series, name, None, streak[-1],
-                       f"{len(baseline)} baseline value(s){aside}, {rule.min_samples} needed: not judged")
+        aside = f" ({len(streak) - 1} run(s) just before it set aside as a possible shift)" if len(streak) > 1 else ""
+        return Finding(
+            "insufficient",
+            series,
+            name,
+            None,
+            streak[-1],
+            f"{len(baseline)} baseline value(s){aside}, {rule.min_samples} needed: not judged",
+        )
     s = spread(baseline, rule)
     med, mad, limit = s.median, s.mad, s.limit
-    stats = (f"baseline median {_fmt(med, unit)}, MAD {_fmt(mad, unit)}, n={len(baseline)}, "
-             f"limit {_fmt(limit, unit)}")
+    stats = f"baseline median {_fmt(med, unit)}, MAD {_fmt(mad, unit)}, n={len(baseline)}, limit {_fmt(limit, unit)}"
     if streak[-1] <= limit:
         return None
     run = list(reversed(streak))
@@ -143,53 +158,76 @@ def judge_noisy(series: str, name: str, unit: str | None, baseline: list[float],
         high += 1
     values = ", ".join(_fmt(v, unit) for v in streak[-high:])
     if high >= rule.sustain:
-        return Finding("regression", series, name, med, streak[-1],
-                       f"{high} runs in a row above the limit ({values}); {stats}")
-    return Finding("outlier", series, name, med, streak[-1],
-                   f"{_fmt(streak[-1], unit)} above the limit in {high} run(s), "
-                   f"< {rule.sustain} in a row: watching; {stats}")
+        return Finding(
+            "regression", series, name, med, streak[-1], f"{high} runs in a row above the limit ({values}); {stats}"
+        )
+    return Finding(
+        "outlier",
+        series,
+        name,
+        med,
+        streak[-1],
+        f"{_fmt(streak[-1], unit)} above the limit in {high} run(s), < {rule.sustain} in a row: watching; {stats}",
+    )
 
 
-def _checks(series: str, old: Boot, new: Boot, old_checks: dict[str, tuple[str, str]],
-            new_checks: dict[str, tuple[str, str]]) -> Iterable[Finding]:
+def _checks(
+    series: str, old: Boot, new: Boot, old_checks: dict[str, tuple[str, str]], new_checks: dict[str, tuple[str, str]]
+) -> Iterable[Finding]:
     if old.ok and not new.ok:
-        yield Finding("regression", series, "boot", "pass", "fail",
-                      f"passed in run {old.run_id}, fails now: {(new.failure or '').splitlines()[0][:200]}")
+        yield Finding(
+            "regression",
+            series,
+            "boot",
+            "pass",
+            "fail",
+            f"passed in run {old.run_id}, fails now: {(new.failure or '').splitlines()[0][:200]}",
+        )
     for name, (status, message) in sorted(new_checks.items()):
         before = old_checks.get(name, (None, ""))[0]
         if before == "pass" and status == "fail":
-            yield Finding("regression", series, f"check {name}", "pass", "fail",
-                          f"passed in run {old.run_id}, fails now: {message[:200]}")
+            yield Finding(
+                "regression",
+                series,
+                f"check {name}",
+                "pass",
+                "fail",
+                f"passed in run {old.run_id}, fails now: {message[:200]}",
+            )
 
 
 def _baseline_runs(history: History, run_id: str, baseline: str, rule: Rule) -> tuple[list[str], str]:
     """The baseline's runs, newest first, and a label for it."""
     runs = [r[0] for r in history.runs()]
     if run_id not in runs:
-        raise HarnessError(f"no run '{run_id}' in the history", file=history.path,
-                           fix="pick a run id from 'harness history'")
-    earlier = runs[runs.index(run_id) + 1:]
+        raise HarnessError(
+            f"no run '{run_id}' in the history", file=history.path, fix="pick a run id from 'harness history'"
+        )
+    earlier = runs[runs.index(run_id) + 1 :]
     if baseline == "previous":
-        return earlier[:rule.window], "previous"
+        return earlier[: rule.window], "previous"
     if baseline.startswith("last:"):
         try:
             n = int(baseline[5:])
         except ValueError:
             n = 0
         if n < 1:
-            raise HarnessError(f"bad baseline '{baseline}'", field="--baseline",
-                               fix="use previous, last:N (N >= 1) or a baseline name")
+            raise HarnessError(
+                f"bad baseline '{baseline}'", field="--baseline", fix="use previous, last:N (N >= 1) or a baseline name"
+            )
         return earlier[:n], f"the last {n} runs"
     named = history.baseline(baseline)
     if named == run_id or named not in runs:
-        raise HarnessError(f"baseline '{baseline}' is run {named}, not an earlier run",
-                           field="--baseline", fix="compare a newer run, or name another baseline")
+        raise HarnessError(
+            f"baseline '{baseline}' is run {named}, not an earlier run",
+            field="--baseline",
+            fix="compare a newer run, or name another baseline",
+        )
     i = runs.index(named)
-    return runs[i:i + rule.window], f"'{baseline}' (run {named})"
+    return runs[i : i + rule.window], f"'{baseline}' (run {named})"
 
 
-def compare(history: History, run_id: str | None = None, baseline: str = "previous",
-            rule: Rule = Rule()) -> Comparison:
+def compare(history: History, run_id: str | None = None, baseline: str = "previous", rule: Rule = Rule()) -> Comparison:
     """Compare `run_id` (default: the newest run) with `baseline`."""
     runs = history.runs()
     if not runs:
@@ -200,7 +238,7 @@ def compare(history: History, run_id: str | None = None, baseline: str = "previo
     if not base_runs:
         out.findings.append(Finding("insufficient", "*", "*", None, None, "no earlier run to compare with"))
         return out
-    order = {r: i for i, r in enumerate(r[0] for r in runs)}      # 0 = newest
+    order = {r: i for i, r in enumerate(r[0] for r in runs)}  # 0 = newest
     new_boots = history.boots(run_id=run_id)
     for new in new_boots:
         out.series += 1
@@ -208,30 +246,34 @@ def compare(history: History, run_id: str | None = None, baseline: str = "previo
         before = [b for b in everything if order.get(b.run_id, -1) > order[run_id]]
         in_base = [b for b in before if b.run_id in base_runs]
         if not in_base:
-            out.findings.append(Finding("insufficient", new.series, "*", None, None,
-                                        "the series is new: not in the baseline"))
+            out.findings.append(
+                Finding("insufficient", new.series, "*", None, None, "the series is new: not in the baseline")
+            )
             continue
         _compare_series(history, out, new, before, in_base, rule)
     seen = {b.series for b in new_boots}
     for b in history.boots(run_id=base_runs[0]):
         if b.series not in seen:
             seen.add(b.series)
-            out.findings.append(Finding("missing", b.series, "*", None, None,
-                                        f"in run {b.run_id}, not in run {run_id}"))
+            out.findings.append(
+                Finding("missing", b.series, "*", None, None, f"in run {b.run_id}, not in run {run_id}")
+            )
     return out
 
 
-def _compare_series(history: History, out: Comparison, new: Boot, before: list[Boot],
-                    in_base: list[Boot], rule: Rule) -> None:
-    ref = in_base[0]                                  # newest baseline boot of the series
-    streak_boots = before[:rule.sustain - 1]          # the nights just before this one
+def _compare_series(
+    history: History, out: Comparison, new: Boot, before: list[Boot], in_base: list[Boot], rule: Rule
+) -> None:
+    ref = in_base[0]  # newest baseline boot of the series
+    streak_boots = before[: rule.sustain - 1]  # the nights just before this one
     noisy_base = [b for b in in_base if b not in streak_boots and b.ok]
     ids = [new.id, ref.id, *(b.id for b in streak_boots), *(b.id for b in noisy_base)]
     m = history.metrics_of(list(dict.fromkeys(ids)))
     checks = history.checks_of([new.id, ref.id])
     out.findings.extend(_checks(new.series, ref, new, checks[ref.id], checks[new.id]))
-    same_inputs = (new.image_sha256 is not None and new.image_sha256 == ref.image_sha256
-                   and new.target_sha256 == ref.target_sha256)
+    same_inputs = (
+        new.image_sha256 is not None and new.image_sha256 == ref.image_sha256 and new.target_sha256 == ref.target_sha256
+    )
     for name, metric in sorted(m[new.id].items()):
         finding: Finding | None
         if metric.kind == EXACT:
@@ -239,7 +281,7 @@ def _compare_series(history: History, out: Comparison, new: Boot, before: list[B
             if old is None:
                 continue
             finding = judge_exact(new.series, name, old, metric, same_inputs, ref.run_id)
-        elif not new.ok:          # a failed boot's times say nothing about speed
+        elif not new.ok:  # a failed boot's times say nothing about speed
             continue
         else:
             streak = [m[b.id][name].value for b in reversed(streak_boots) if name in m[b.id]]

@@ -10,6 +10,7 @@ A boot's *series* is what makes two boots comparable across nights: target,
 image, loader mode and the options that change what is measured (cache model,
 out-of-band verification, where the boot stops).
 """
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,10 @@ class Boot:
     options: str | None = None
 
 
-_BOOT_COLUMNS = ("id, run_id, boot_id, started, series, target, target_sha256, image, image_sha256, "
-                 "mode, ok, verdict, failure, failure_kind, result_path, console_log, options")
+_BOOT_COLUMNS = (
+    "id, run_id, boot_id, started, series, target, target_sha256, image, image_sha256, "
+    "mode, ok, verdict, failure, failure_kind, result_path, console_log, options"
+)
 
 
 def history_path(given: str | None, results: Path) -> Path | None:
@@ -106,9 +109,11 @@ def resolve(given: str | None, results: Path) -> Path:
     if path.is_dir():
         path = path / DEFAULT_NAME
     if not path.is_file():
-        raise HarnessError("no history here", file=path,
-                           fix="boot something first, or 'harness history --import RESULTS_DIR' "
-                               "to build one from result folders")
+        raise HarnessError(
+            "no history here",
+            file=path,
+            fix="boot something first, or 'harness history --import RESULTS_DIR' to build one from result folders",
+        )
     return path
 
 
@@ -118,8 +123,9 @@ class History:
     def __init__(self, path: Path, create: bool = True) -> None:
         self.path = path
         if not create and not path.is_file():
-            raise HarnessError("no such history file", file=path,
-                               fix="give a results folder or a history.sqlite that a boot wrote")
+            raise HarnessError(
+                "no such history file", file=path, fix="give a results folder or a history.sqlite that a boot wrote"
+            )
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,8 +135,11 @@ class History:
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise HarnessError(f"cannot open the history: {exc}", file=path,
-                               fix="check the file is a history.sqlite and the folder is writable") from None
+            raise HarnessError(
+                f"cannot open the history: {exc}",
+                file=path,
+                fix="check the file is a history.sqlite and the folder is writable",
+            ) from None
 
     def __enter__(self) -> "History":
         return self
@@ -144,8 +153,11 @@ class History:
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > VERSION:
-            raise HarnessError(f"history schema {version} is newer than this harness knows ({VERSION})",
-                               file=self.path, fix="update the harness, or use another --history")
+            raise HarnessError(
+                f"history schema {version} is newer than this harness knows ({VERSION})",
+                file=self.path,
+                fix="update the harness, or use another --history",
+            )
         if version == VERSION:
             return
         # Two first writers may race here: the lock serialises them and every
@@ -162,34 +174,65 @@ class History:
         verdict = doc.get("verdict") or {}
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.execute("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?)",
-                            (run.get("id"), run.get("started") or boot.get("started"), run.get("label"),
-                             versions.get("harness"), versions.get("qemu"), versions.get("host")))
+            self.db.execute(
+                "INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?)",
+                (
+                    run.get("id"),
+                    run.get("started") or boot.get("started"),
+                    run.get("label"),
+                    versions.get("harness"),
+                    versions.get("qemu"),
+                    versions.get("host"),
+                ),
+            )
             cur = self.db.execute(
                 "INSERT OR IGNORE INTO boots (run_id, boot_id, started, series, target, target_sha256, "
                 "image, image_sha256, image_path, kind, mode, contract, options, ok, verdict, failure, "
                 "failure_kind, failure_phase, uboot, console_log, result_path) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run.get("id"), boot.get("id"), boot.get("started"), series_key(doc), doc.get("target"),
-                 (doc.get("target_file") or {}).get("sha256"), payload.get("name") or doc.get("image"),
-                 payload.get("sha256"), payload.get("path"), payload.get("kind"), doc.get("mode"),
-                 payload.get("contract"), json.dumps(doc.get("options") or {}, sort_keys=True),
-                 int(bool(doc.get("ok"))), verdict.get("status"), doc.get("failure"),
-                 detail.get("kind"), detail.get("phase"), versions.get("u-boot"),
-                 doc.get("console_log"), str(result_path) if result_path else None))
+                (
+                    run.get("id"),
+                    boot.get("id"),
+                    boot.get("started"),
+                    series_key(doc),
+                    doc.get("target"),
+                    (doc.get("target_file") or {}).get("sha256"),
+                    payload.get("name") or doc.get("image"),
+                    payload.get("sha256"),
+                    payload.get("path"),
+                    payload.get("kind"),
+                    doc.get("mode"),
+                    payload.get("contract"),
+                    json.dumps(doc.get("options") or {}, sort_keys=True),
+                    int(bool(doc.get("ok"))),
+                    verdict.get("status"),
+                    doc.get("failure"),
+                    detail.get("kind"),
+                    detail.get("phase"),
+                    versions.get("u-boot"),
+                    doc.get("console_log"),
+                    str(result_path) if result_path else None,
+                ),
+            )
             if cur.rowcount == 0:
                 self.db.execute("COMMIT")
                 return None
             rowid = cur.lastrowid
-            self.db.executemany("INSERT INTO metrics VALUES (?,?,?,?,?)",
-                                [(rowid, m.name, m.value, m.unit, m.kind) for m in metrics(doc)])
-            self.db.executemany("INSERT OR REPLACE INTO checks VALUES (?,?,?,?)",
-                                [(rowid, c.get("name"), c.get("status"), c.get("message"))
-                                 for c in doc.get("checks") or []])
-            self.db.executemany("INSERT INTO spans VALUES (?,?,?,?,?,?,?)",
-                                [(rowid, i, s.get("name"), s.get("start_s"), s.get("host_s"),
-                                  s.get("target_s"), s.get("parent"))
-                                 for i, s in enumerate(doc.get("spans") or [])])
+            self.db.executemany(
+                "INSERT INTO metrics VALUES (?,?,?,?,?)",
+                [(rowid, m.name, m.value, m.unit, m.kind) for m in metrics(doc)],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO checks VALUES (?,?,?,?)",
+                [(rowid, c.get("name"), c.get("status"), c.get("message")) for c in doc.get("checks") or []],
+            )
+            self.db.executemany(
+                "INSERT INTO spans VALUES (?,?,?,?,?,?,?)",
+                [
+                    (rowid, i, s.get("name"), s.get("start_s"), s.get("host_s"), s.get("target_s"), s.get("parent"))
+                    for i, s in enumerate(doc.get("spans") or [])
+                ],
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -198,28 +241,40 @@ class History:
 
     def set_baseline(self, name: str, run_id: str, created: float) -> None:
         if self.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
-            raise HarnessError(f"no run '{run_id}' in the history", file=self.path,
-                               fix="pick a run id from 'harness history'")
+            raise HarnessError(
+                f"no run '{run_id}' in the history", file=self.path, fix="pick a run id from 'harness history'"
+            )
         self.db.execute("INSERT OR REPLACE INTO baselines VALUES (?,?,?)", (name, run_id, created))
 
     # -- reading -------------------------------------------------------------
 
     def runs(self) -> list[tuple[str, float, str | None, str | None]]:
         """(run_id, started, label, harness version), newest first."""
-        return list(self.db.execute(
-            "SELECT run_id, started, label, harness FROM runs ORDER BY started DESC, run_id DESC"))
+        return list(
+            self.db.execute("SELECT run_id, started, label, harness FROM runs ORDER BY started DESC, run_id DESC")
+        )
 
     def baseline(self, name: str) -> str:
         row = self.db.execute("SELECT run_id FROM baselines WHERE name = ?", (name,)).fetchone()
         if row is None:
             known = ", ".join(r[0] for r in self.db.execute("SELECT name FROM baselines")) or "none yet"
-            raise HarnessError(f"no baseline named '{name}' (known: {known})", file=self.path,
-                               fix="name one with 'harness history --set-baseline NAME RUN'")
+            raise HarnessError(
+                f"no baseline named '{name}' (known: {known})",
+                file=self.path,
+                fix="name one with 'harness history --set-baseline NAME RUN'",
+            )
         return str(row[0])
 
-    def boots(self, *, target: str | None = None, image: str | None = None, mode: str | None = None,
-              run_id: str | None = None, series: str | None = None,
-              limit: int | None = None) -> list[Boot]:
+    def boots(
+        self,
+        *,
+        target: str | None = None,
+        image: str | None = None,
+        mode: str | None = None,
+        run_id: str | None = None,
+        series: str | None = None,
+        limit: int | None = None,
+    ) -> list[Boot]:
         """Boots matching every filter given (substring match on image), newest first."""
         where, args = [], []
         for column, value in (("target", target), ("mode", mode), ("run_id", run_id), ("series", series)):
@@ -238,7 +293,8 @@ class History:
         for chunk in _chunks(boot_ids):
             marks = ",".join("?" * len(chunk))
             for boot, name, value, unit, kind in self.db.execute(
-                    f"SELECT boot, name, value, unit, kind FROM metrics WHERE boot IN ({marks})", chunk):
+                f"SELECT boot, name, value, unit, kind FROM metrics WHERE boot IN ({marks})", chunk
+            ):
                 out[boot][name] = Metric(name, value, unit, kind)
         return out
 
@@ -247,14 +303,18 @@ class History:
         for chunk in _chunks(boot_ids):
             marks = ",".join("?" * len(chunk))
             for boot, name, status, message in self.db.execute(
-                    f"SELECT boot, name, status, message FROM checks WHERE boot IN ({marks})", chunk):
+                f"SELECT boot, name, status, message FROM checks WHERE boot IN ({marks})", chunk
+            ):
                 out[boot][name] = (status, message)
         return out
 
     def spans_of(self, boot_id: int) -> list[tuple[str, float, float, float | None, str | None]]:
         """(name, start_s, host_s, target_s, parent) in boot order."""
-        return list(self.db.execute("SELECT name, start_s, host_s, target_s, parent FROM spans "
-                                    "WHERE boot = ? ORDER BY seq", (boot_id,)))
+        return list(
+            self.db.execute(
+                "SELECT name, start_s, host_s, target_s, parent FROM spans WHERE boot = ? ORDER BY seq", (boot_id,)
+            )
+        )
 
 
 def _boot(row: Sequence[Any]) -> Boot:
@@ -265,7 +325,7 @@ def _boot(row: Sequence[Any]) -> Boot:
 
 def _chunks(ids: Sequence[int], size: int = 900) -> Iterator[list[int]]:
     for i in range(0, len(ids), size):
-        yield list(ids[i:i + size])
+        yield list(ids[i : i + size])
 
 
 def import_results(history: History, paths: Iterable[Path]) -> tuple[int, int]:
@@ -277,8 +337,7 @@ def import_results(history: History, paths: Iterable[Path]) -> tuple[int, int]:
             try:
                 doc = json.loads(f.read_text())
             except (OSError, ValueError) as exc:
-                raise HarnessError(f"unreadable result: {exc}", file=f,
-                                   fix="remove it or rerun the boot") from None
+                raise HarnessError(f"unreadable result: {exc}", file=f, fix="remove it or rerun the boot") from None
             doc = upgrade(doc, f)
             if history.record(doc, f.parent) is None:
                 known += 1

@@ -6,6 +6,7 @@ image (path, sha256, what built it), the options, every phase, the unpack
 window, the cache model's counts and modeled time, every check and the verdict.
 It is plain JSON so a result folder from another machine can be imported.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -87,15 +88,21 @@ class RunContext:
     boots of several pytest invocations of one night form one run.
     """
 
-    run_id: str = field(default_factory=lambda: os.environ.get("HARNESS_RUN_ID")
-                        or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6])
+    run_id: str = field(
+        default_factory=lambda: (
+            os.environ.get("HARNESS_RUN_ID") or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        )
+    )
     started: float = field(default_factory=time.time)
     label: str = field(default_factory=lambda: os.environ.get("HARNESS_RUN_LABEL", ""))
 
     def versions(self, qemu: str | None) -> dict[str, str | None]:
-        return {"harness": harness_version(), "python": platform.python_version(),
-                "host": platform.node(),
-                "qemu": _tool_version(qemu, "--version") if qemu else None}
+        return {
+            "harness": harness_version(),
+            "python": platform.python_version(),
+            "host": platform.node(),
+            "qemu": _tool_version(qemu, "--version") if qemu else None,
+        }
 
 
 def loader_mode(result: "BootResult") -> str:
@@ -128,12 +135,17 @@ def image_name(result: "BootResult") -> str:
 def _image(result: "BootResult") -> dict[str, Any]:
     p = result.payload
     out: dict[str, Any] = {
-        "name": image_name(result), "label": p.label, "path": str(p.elf),
-        "sha256": sha256_of(p.elf), "boot_file": str(p.boot_file),
+        "name": image_name(result),
+        "label": p.label,
+        "path": str(p.elf),
+        "sha256": sha256_of(p.elf),
+        "boot_file": str(p.boot_file),
         "boot_file_sha256": sha256_of(p.boot_file) if p.boot_file != p.elf else None,
-        "kind": "reference" if p.reference else "user", "contract": p.contract,
+        "kind": "reference" if p.reference else "user",
+        "contract": p.contract,
         "variant": dataclasses.asdict(p.variant) if p.variant else None,
-        "archive_bytes": None, "unpacked_bytes": None,
+        "archive_bytes": None,
+        "unpacked_bytes": None,
     }
     try:
         out["archive_bytes"] = p.archive_bytes
@@ -151,17 +163,25 @@ def _image(result: "BootResult") -> dict[str, Any]:
 
 def _target(result: "BootResult") -> dict[str, Any]:
     t = result.target
-    return {"name": t.name, "path": str(t.path), "sha256": sha256_of(t.path),
-            "machine": t.machine, "boot": t.boot, "timing_profile": t.timing_profile,
-            "timeouts": dataclasses.asdict(t.timeouts),
-            "verdict": dataclasses.asdict(t.verdict)}
+    return {
+        "name": t.name,
+        "path": str(t.path),
+        "sha256": sha256_of(t.path),
+        "machine": t.machine,
+        "boot": t.boot,
+        "timing_profile": t.timing_profile,
+        "timeouts": dataclasses.asdict(t.timeouts),
+        "verdict": dataclasses.asdict(t.verdict),
+    }
 
 
 def _spans(result: "BootResult") -> list[dict[str, Any]]:
     """Phases and, inside the unpack, one span per image: the timeline's bars."""
     tl, t0 = result.timeline, result.power_on_ns
-    spans = [{"name": p.name, "start_s": (p.start_ns - t0) / 1e9, "host_s": p.host_s,
-              "target_s": p.target_s, "parent": None} for p in tl.phases(t0)]
+    spans = [
+        {"name": p.name, "start_s": (p.start_ns - t0) / 1e9, "host_s": p.host_s, "target_s": p.target_s, "parent": None}
+        for p in tl.phases(t0)
+    ]
     images = [e for e in tl.events if e.name == "image"]
     window = tl.unpack_window()
     end = window.end_ns if window else None
@@ -169,8 +189,15 @@ def _spans(result: "BootResult") -> list[dict[str, Any]]:
         stop = nxt.t_ns if nxt is not None else end
         if stop is None or stop < ev.t_ns:
             continue
-        spans.append({"name": f"image {ev.fields.get('name', '?')}", "start_s": (ev.t_ns - t0) / 1e9,
-                      "host_s": (stop - ev.t_ns) / 1e9, "target_s": None, "parent": "unpack"})
+        spans.append(
+            {
+                "name": f"image {ev.fields.get('name', '?')}",
+                "start_s": (ev.t_ns - t0) / 1e9,
+                "host_s": (stop - ev.t_ns) / 1e9,
+                "target_s": None,
+                "parent": "unpack",
+            }
+        )
     return spans
 
 
@@ -178,10 +205,14 @@ def _model(result: "BootResult") -> dict[str, Any] | None:
     modeled = result.extras.get("model")
     if modeled is None:
         return None
-    doc: dict[str, Any] = {"label": "modeled", "total_s": modeled.total_s, "parts": dict(modeled.parts),
-                           "profile": dataclasses.asdict(modeled.profile)}
+    doc: dict[str, Any] = {
+        "label": "modeled",
+        "total_s": modeled.total_s,
+        "parts": dict(modeled.parts),
+        "profile": dataclasses.asdict(modeled.profile),
+    }
     band = modeled.band()
-    if band is not None:     # the figure's spread over the profile's uncertain parameters
+    if band is not None:  # the figure's spread over the profile's uncertain parameters
         doc["band_s"] = [band.low, band.high]
     return doc
 
@@ -201,20 +232,27 @@ def _coherence(result: "BootResult") -> dict[str, Any] | None:
 
 def _verdict(result: "BootResult") -> dict[str, Any] | None:
     v = result.extras.get("verdict")
-    return None if v is None else {"status": v.status, "how": v.how, "what": v.what,
-                                   "text": v.text, "after_s": v.after_s}
+    return (
+        None if v is None else {"status": v.status, "how": v.how, "what": v.what, "text": v.text, "after_s": v.after_s}
+    )
 
 
 def _failure(result: "BootResult") -> dict[str, Any] | None:
     f = result.failure
-    return None if f is None else {"message": f.message, "kind": f.kind, "phase": f.phase,
-                                   "last_lines": f.last_lines}
+    return None if f is None else {"message": f.message, "kind": f.kind, "phase": f.phase, "last_lines": f.last_lines}
 
 
-def document(result: "BootResult", checks: "list[Check]", run: RunContext, boot_id: str,
-             options: dict[str, Any], qemu: str | None = None) -> dict[str, Any]:
+def document(
+    result: "BootResult",
+    checks: "list[Check]",
+    run: RunContext,
+    boot_id: str,
+    options: dict[str, Any],
+    qemu: str | None = None,
+) -> dict[str, Any]:
     """The whole record of one boot (result.json, schema `SCHEMA`)."""
     from ..result_folder import properties
+
     tl = result.timeline
     banner = tl.first("uboot.banner")
     versions = run.versions(qemu)
@@ -224,9 +262,9 @@ def document(result: "BootResult", checks: "list[Check]", run: RunContext, boot_
         "run": {"id": run.run_id, "started": run.started, "label": run.label},
         "boot": {"id": boot_id, "started": time.time() - (time.monotonic_ns() - result.power_on_ns) / 1e9},
         "versions": versions,
-        "target": result.target.name,     # schema 1 readers: a name
+        "target": result.target.name,  # schema 1 readers: a name
         "target_file": _target(result),
-        "image": result.payload.label,    # schema 1 readers: a label
+        "image": result.payload.label,  # schema 1 readers: a label
         "payload": _image(result),
         "mode": loader_mode(result),
         "options": options,

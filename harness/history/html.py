@@ -23,6 +23,7 @@ Where it lives: this module writes the page -- its skeleton, styles and the
 order of its sections; report/ holds what the page reads (report/runs.py)
 and a module per section, plots/ draws the figures.
 """
+
 from __future__ import annotations
 
 import time
@@ -60,17 +61,23 @@ def render(h: History, last_runs: int, rule: Rule) -> str:
     figs = plots.Deferred()
     modeled = ("modeled-boot", "Modeled armStone boot: stock vs early MMU (MODELED)", boot_timeline_section(figs))
     if not window.runs:
-        return figs.fill(_page(h, window, [("empty", "The history is empty",
-                                            "<p>No boot is recorded yet: boot something first.</p>"), modeled]))
+        return figs.fill(
+            _page(
+                h,
+                window,
+                [("empty", "The history is empty", "<p>No boot is recorded yet: boot something first.</p>"), modeled],
+            )
+        )
     docs = Documents()
     comparison, summary = summary_section(h, rule)
-    sections = [("summary", "Newest run vs. baseline", summary),
-                ("timelines", "Boot timelines (newest run)", timelines_section(h, window, docs, figs)),
-                ("trends", f"Trends (last {window.shown} runs)",
-                 trends_section(window, rule, docs, comparison, figs)),
-                ("throughput", "Unpack throughput against image size",
-                 throughput_section(window, docs, figs)),
-                ("checks", "Check matrix", checks_section(h, window)), modeled]
+    sections = [
+        ("summary", "Newest run vs. baseline", summary),
+        ("timelines", "Boot timelines (newest run)", timelines_section(h, window, docs, figs)),
+        ("trends", f"Trends (last {window.shown} runs)", trends_section(window, rule, docs, comparison, figs)),
+        ("throughput", "Unpack throughput against image size", throughput_section(window, docs, figs)),
+        ("checks", "Check matrix", checks_section(h, window)),
+        modeled,
+    ]
     return figs.fill(_page(h, window, sections))
 
 
@@ -102,23 +109,27 @@ p.verdict.bad{background:#ffebee;color:#b71c1c}p.verdict.good{background:#e8f5e9
 
 def _page(h: History, window: RunWindow, sections: Sequence[tuple[str, str, str]]) -> str:
     """Header (which history, which runs, when), a table of contents, the sections."""
-    n_runs, n_boots = h.db.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM boots)"
-                                   ).fetchone()
+    n_runs, n_boots = h.db.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM boots)").fetchone()
     covered = ""
     if window.runs:
         first = window.runs[window.shown - 1][1]
-        covered = (f"runs shown: the newest {window.shown} of {n_runs} "
-                   f"({_when(first)} \u2013 {_when(window.runs[0][1])}), {n_boots} boots in all")
+        covered = (
+            f"runs shown: the newest {window.shown} of {n_runs} "
+            f"({_when(first)} \u2013 {_when(window.runs[0][1])}), {n_boots} boots in all"
+        )
     toc = " ".join(f'<a href="#{key}">{esc(title)}</a>' for key, title, _ in sections)
-    body = "\n".join(f'<section id="{key}"><h2>{esc(title)}</h2>\n{content}\n</section>'
-                     for key, title, content in sections)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>Boot history report \u2014 {esc(h.path.name)}</title><style>{_CSS}</style></head>"
-            f"<body><header><h1>Boot history report</h1>"
-            f'<p class=meta>history <code>{esc(str(h.path))}</code><br>{esc(covered)}<br>'
-            f"generated {esc(time.strftime('%Y-%m-%d %H:%M:%S %Z'))}</p>"
-            f"<nav>{toc}</nav></header>\n{body}\n</body></html>\n")
+    body = "\n".join(
+        f'<section id="{key}"><h2>{esc(title)}</h2>\n{content}\n</section>' for key, title, content in sections
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Boot history report \u2014 {esc(h.path.name)}</title><style>{_CSS}</style></head>"
+        f"<body><header><h1>Boot history report</h1>"
+        f"<p class=meta>history <code>{esc(str(h.path))}</code><br>{esc(covered)}<br>"
+        f"generated {esc(time.strftime('%Y-%m-%d %H:%M:%S %Z'))}</p>"
+        f"<nav>{toc}</nav></header>\n{body}\n</body></html>\n"
+    )
 
 
 def _when(started: float) -> str:

@@ -12,6 +12,7 @@ Two kinds, because they are compared differently (harness/history/compare.py):
 
 For every figure here a smaller value is the better one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ class Metric:
     name: str
     value: float
     unit: str
-    kind: str       # EXACT | NOISY
+    kind: str  # EXACT | NOISY
 
 
 def _num(value: Any) -> bool:
@@ -109,7 +110,7 @@ def metrics(doc: dict[str, Any]) -> list[Metric]:
         out.extend(_coherence(doc["coherence"]))
     seen: set[str] = set()
     unique = []
-    for m in out:                 # a span named like a phase twice: keep the first
+    for m in out:  # a span named like a phase twice: keep the first
         if m.name not in seen:
             seen.add(m.name)
             unique.append(m)

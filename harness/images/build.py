@@ -7,6 +7,7 @@ inputs, so asking for an image that exists costs a `make` no-op. Each output
 directory is built under its own lock: two suites asking for one image at once
 (`make test` runs two) get one build, not two interleaved ones.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,14 +26,22 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "images"
 MACHINES = ("virt", "imx8mp")
 MODES = ("mmu-off", "early-mmu")
-BUGS = ("none", "corrupt-segment", "skip-bss", "handoff-mmu-on", "no-clean", "clean-short",
-        "no-icache-inv", "store-after-clean", "device-normal")
-EARLY_MMU_ONLY = {"handoff-mmu-on", "no-clean", "clean-short", "no-icache-inv",
-                  "store-after-clean", "device-normal"}
+BUGS = (
+    "none",
+    "corrupt-segment",
+    "skip-bss",
+    "handoff-mmu-on",
+    "no-clean",
+    "clean-short",
+    "no-icache-inv",
+    "store-after-clean",
+    "device-normal",
+)
+EARLY_MMU_ONLY = {"handoff-mmu-on", "no-clean", "clean-short", "no-icache-inv", "store-after-clean", "device-normal"}
 CROSS = "aarch64-linux-gnu-"
 # Machines with an EL3 firmware stand-in (images/firmware/, machines/<m>.mk sets FW_BASE).
 FIRMWARE_MACHINES = ("imx8mp",)
-FIRMWARE_MAILBOX = "fw_mailbox"     # its symbol: the 64-bit next-stage entry word
+FIRMWARE_MAILBOX = "fw_mailbox"  # its symbol: the 64-bit next-stage entry word
 
 
 def build_root() -> Path:
@@ -46,21 +55,24 @@ class Variant:
     machine: str
     mode: str = "early-mmu"
     bug: str = "none"
-    pt_pages: int | None = None     # None: the Makefile default; 1 forces the fallback
+    pt_pages: int | None = None  # None: the Makefile default; 1 forces the fallback
     blob_bytes: int = 1 << 20
     blob_seed: int = 1
-    console: str = "harness"        # "sel4": no "@h" lines, seL4's console exactly
-    uart_base: int | None = None    # console UART other than the machine's (e.g. Verdin: UART3)
+    console: str = "harness"  # "sel4": no "@h" lines, seL4's console exactly
+    uart_base: int | None = None  # console UART other than the machine's (e.g. Verdin: UART3)
 
     def __post_init__(self) -> None:
-        for field, value, allowed in (("machine", self.machine, MACHINES),
-                                      ("mode", self.mode, MODES), ("bug", self.bug, BUGS)):
+        for field, value, allowed in (
+            ("machine", self.machine, MACHINES),
+            ("mode", self.mode, MODES),
+            ("bug", self.bug, BUGS),
+        ):
             if value not in allowed:
-                raise HarnessError(f"unknown {field} '{value}'", field=field,
-                                   fix=f"use one of: {', '.join(allowed)}")
+                raise HarnessError(f"unknown {field} '{value}'", field=field, fix=f"use one of: {', '.join(allowed)}")
         if self.bug in EARLY_MMU_ONLY and self.mode != "early-mmu":
-            raise HarnessError(f"bug '{self.bug}' exists only in early-mmu mode", field="bug",
-                               fix="build it with mode early-mmu")
+            raise HarnessError(
+                f"bug '{self.bug}' exists only in early-mmu mode", field="bug", fix="build it with mode early-mmu"
+            )
 
     @property
     def fallback(self) -> bool:
@@ -88,8 +100,8 @@ class Build:
     """The files of one built variant."""
 
     variant: Variant
-    elfloader: Path     # ELF: QEMU -kernel enters it at the EL the machine starts in
-    image: Path         # raw binary with an arm64 Image header
+    elfloader: Path  # ELF: QEMU -kernel enters it at the EL the machine starts in
+    image: Path  # raw binary with an arm64 Image header
     probe: Path
     archive: Path
 
@@ -100,15 +112,19 @@ def _newer(out: Path, *inputs: Path) -> bool:
 
 def _make(target: str, quiet: bool, **vars: object) -> None:
     if shutil.which(CROSS + "gcc") is None:
-        raise HarnessError(f"cross compiler {CROSS}gcc not found", field="toolchain",
-                           fix="apt-get install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu "
-                               "(or run 'make test', which installs it)")
+        raise HarnessError(
+            f"cross compiler {CROSS}gcc not found",
+            field="toolchain",
+            fix="apt-get install gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu "
+            "(or run 'make test', which installs it)",
+        )
     cmd = ["make", "-s", "-C", str(IMAGES), target] + [f"{k.upper()}={v}" for k, v in vars.items()]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise HarnessError(f"guest build failed: {' '.join(cmd)}\n{tail}", field=target,
-                           fix="see the compiler output above")
+        raise HarnessError(
+            f"guest build failed: {' '.join(cmd)}\n{tail}", field=target, fix="see the compiler output above"
+        )
     if not quiet and proc.stdout.strip():
         print(proc.stdout.strip())
 
@@ -144,17 +160,17 @@ def _uart(uart_base: int | None) -> dict[str, str]:
     return {"uart_base": f"{uart_base:#x}"} if uart_base is not None else {}
 
 
-def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True,
-                uart_base: int | None = None) -> Path:
+def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True, uart_base: int | None = None) -> Path:
     uart = f"-uart{uart_base:x}" if uart_base is not None else ""
     out = build_root() / "images" / machine / f"probe-{_size(blob_bytes)}-s{seed}{uart}"
     probe = out / "probe.elf"
-    with locked(lock_for(out)):     # make, then the table patched in place: one run at a time
+    with locked(lock_for(out)):  # make, then the table patched in place: one run at a time
         out.mkdir(parents=True, exist_ok=True)
         blob = out / "blob.bin"
         make_blob(blob, blob_bytes, seed)
-        _make("probe", quiet, out=out, machine=machine, blob=blob, **probe_layout(machine, blob_bytes),
-              **_uart(uart_base))
+        _make(
+            "probe", quiet, out=out, machine=machine, blob=blob, **probe_layout(machine, blob_bytes), **_uart(uart_base)
+        )
         stamp = out / "probe.patched"
         if not _newer(stamp, probe):
             patch_probe(probe)
@@ -162,15 +178,13 @@ def build_probe(machine: str, blob_bytes: int, seed: int = 1, quiet: bool = True
     return probe
 
 
-def build(variant: Variant, quiet: bool = True,
-          members: list[tuple[str, Path]] | None = None, tag: str = "") -> Build:
+def build(variant: Variant, quiet: bool = True, members: list[tuple[str, Path]] | None = None, tag: str = "") -> Build:
     """Build (or reuse) every file of a variant.
 
     `members` replaces the archive's contents (default: the probe as kernel.elf);
     `tag` keeps such a build apart from the standard one.
     """
-    probe = build_probe(variant.machine, variant.blob_bytes, variant.blob_seed, quiet,
-                        variant.uart_base)
+    probe = build_probe(variant.machine, variant.blob_bytes, variant.blob_seed, quiet, variant.uart_base)
     members = members or [("kernel.elf", probe)]
     out = build_root() / "images" / variant.machine / (variant.name + (f"-{tag}" if tag else ""))
     archive = out / "archive.cpio"
@@ -179,9 +193,18 @@ def build(variant: Variant, quiet: bool = True,
         if not _newer(archive, *(path for _, path in members)):
             write_newc(members, archive)
         extra = {"pt_pages": variant.pt_pages} if variant.pt_pages is not None else {}
-        _make("elfloader", quiet, out=out, machine=variant.machine, mode=variant.mode,
-              bug=variant.bug, archive=archive, console=variant.console, **extra,
-              **_uart(variant.uart_base))
+        _make(
+            "elfloader",
+            quiet,
+            out=out,
+            machine=variant.machine,
+            mode=variant.mode,
+            bug=variant.bug,
+            archive=archive,
+            console=variant.console,
+            **extra,
+            **_uart(variant.uart_base),
+        )
     return Build(variant, out / "elfloader.elf", out / "elfloader.Image", probe, archive)
 
 
@@ -191,8 +214,11 @@ def build_firmware(machine: str, quiet: bool = True) -> Path:
     stage at EL2 at the address the host writes to its `fw_mailbox` word. Built, never
     committed; a no-op when up to date."""
     if machine not in FIRMWARE_MACHINES:
-        raise HarnessError(f"no firmware stand-in for machine '{machine}'", field="firmware",
-                           fix=f"firmware exists for: {', '.join(FIRMWARE_MACHINES)}")
+        raise HarnessError(
+            f"no firmware stand-in for machine '{machine}'",
+            field="firmware",
+            fix=f"firmware exists for: {', '.join(FIRMWARE_MACHINES)}",
+        )
     out = build_root() / "images" / machine / "firmware"
     with locked(lock_for(out)):
         out.mkdir(parents=True, exist_ok=True)

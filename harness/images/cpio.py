@@ -5,6 +5,7 @@ seL4 elfloader image carries its kernel and user images in a newc archive
 between the symbols `_archive_start` and `_archive_start_end`; `find_archive`
 locates it (by symbol, or by scanning when the image is stripped).
 """
+
 from __future__ import annotations
 
 import re
@@ -45,15 +46,17 @@ def hash_algorithm(member: Member) -> str:
     """sha256 or md5, from the digest's size; a clear error for anything else."""
     algo = DIGEST_SIZES.get(member.data.size)
     if algo is None:
-        raise HarnessError(f"hash member '{member.name}' is {member.data.size} bytes, not a "
-                           "SHA-256 (32) or MD5 (16) digest", file=member.data.path,
-                           field=f"cpio archive/{member.name}",
-                           fix="rebuild with -DElfloaderHashInstructions=hash_sha or hash_md5")
+        raise HarnessError(
+            f"hash member '{member.name}' is {member.data.size} bytes, not a SHA-256 (32) or MD5 (16) digest",
+            file=member.data.path,
+            field=f"cpio archive/{member.name}",
+            fix="rebuild with -DElfloaderHashInstructions=hash_sha or hash_md5",
+        )
     return algo
 
 
 def _header(name: str, size: int, ino: int, mode: int = 0o100644) -> bytes:
-    raw = name.encode()     # the name size counts bytes, not characters
+    raw = name.encode()  # the name size counts bytes, not characters
     fields = [ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(raw) + 1, 0]
     head = MAGIC + b"".join(b"%08X" % v for v in fields) + raw + b"\0"
     return head + b"\0" * _pad4(len(head))
@@ -74,7 +77,7 @@ def write_newc(members: list[tuple[str, Path]], out: Path) -> None:
 # A newc header: the magic and 13 fields of 8 hex digits (int() alone would take
 # "-0000001", " 00001 " or "0000_001").
 _HEADER_RE = re.compile(rb"070701[0-9A-Fa-f]{104}")
-NAME_MAX = 4096     # PATH_MAX: a name size beyond it is a corrupt header, not a name
+NAME_MAX = 4096  # PATH_MAX: a name size beyond it is a corrupt header, not a name
 
 
 def read_newc(archive: FileRange) -> list[Member]:
@@ -97,16 +100,18 @@ def read_newc(archive: FileRange) -> list[Member]:
             if not 0 < namesize <= NAME_MAX:
                 raise bad(f"bad newc header at archive offset {pos:#x}: name size {namesize:#x}")
             if pos + HEADER + namesize > archive.size:
-                raise bad(f"the member name at archive offset {pos:#x} runs past the end of "
-                          "the archive", truncated)
+                raise bad(f"the member name at archive offset {pos:#x} runs past the end of the archive", truncated)
             name = f.read(namesize).split(b"\0", 1)[0].decode(errors="replace")
             data_at = pos + HEADER + namesize
             data_at += _pad4(data_at)
             if name == TRAILER:
                 return members
             if data_at + size > archive.size:
-                raise bad(f"member '{name}' ({size} bytes at archive offset {data_at:#x}) runs "
-                          f"past the end of the archive ({archive.size} bytes)", truncated)
+                raise bad(
+                    f"member '{name}' ({size} bytes at archive offset {data_at:#x}) runs "
+                    f"past the end of the archive ({archive.size} bytes)",
+                    truncated,
+                )
             members.append(Member(name, archive.sub(data_at, size)))
             pos = data_at + size + _pad4(size)
 
@@ -121,10 +126,13 @@ def find_archive(image: Path) -> FileRange:
         size = elf.symbols["_archive_start_end"] - elf.symbols["_archive_start"]
         file_size = elf.source.size
         if size < 0 or start + size > file_size:
-            raise HarnessError(f"the archive (_archive_start to _archive_start_end) is {size} bytes "
-                               f"at file offset {start:#x}, but the file has {file_size} bytes",
-                               file=image, field="_archive_start_end",
-                               fix="the image is truncated or its symbols are wrong: rebuild it")
+            raise HarnessError(
+                f"the archive (_archive_start to _archive_start_end) is {size} bytes "
+                f"at file offset {start:#x}, but the file has {file_size} bytes",
+                file=image,
+                field="_archive_start_end",
+                fix="the image is truncated or its symbols are wrong: rebuild it",
+            )
         return FileRange(image, start, size)
     # Stripped image: scan the load segments for a newc header named kernel.elf.
     pattern = re.compile(rb"070701[0-9A-Fa-f]{104}kernel\.elf\x00")
@@ -139,5 +147,9 @@ def find_archive(image: Path) -> FileRange:
                 return FileRange(image, off, seg.data.offset + seg.data.size - off)
             consumed += len(chunk)
             tail = buf[-keep:]
-    raise HarnessError("no CPIO archive with kernel.elf found", file=image,
-                       field="_archive_start", fix="pass an seL4 elfloader image (it embeds a newc archive)")
+    raise HarnessError(
+        "no CPIO archive with kernel.elf found",
+        file=image,
+        field="_archive_start",
+        fix="pass an seL4 elfloader image (it embeds a newc archive)",
+    )

@@ -4,6 +4,7 @@ Everything the checks compare against comes from here: where each segment must
 land (paddr), how many bytes come from the file (filesz), how many are zero
 (memsz - filesz), and the CRC-32 the landed bytes must have.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -92,26 +93,36 @@ class ElfImage:
         try:
             return self.symbols[name]
         except KeyError:
-            raise HarnessError(f"symbol '{name}' not found", file=self.source.path,
-                               field=".symtab", fix="build the image with symbols (not stripped)") from None
+            raise HarnessError(
+                f"symbol '{name}' not found",
+                file=self.source.path,
+                field=".symtab",
+                fix="build the image with symbols (not stripped)",
+            ) from None
 
     def file_offset(self, vaddr: int) -> int:
         """Offset within `source` of the byte linked at `vaddr`."""
         for s in self.segments:
             if s.vaddr <= vaddr < s.vaddr + s.filesz:
                 return s.data.offset - self.source.offset + (vaddr - s.vaddr)
-        raise HarnessError(f"address {vaddr:#x} is not backed by file bytes",
-                           file=self.source.path, field="program headers")
+        raise HarnessError(
+            f"address {vaddr:#x} is not backed by file bytes", file=self.source.path, field="program headers"
+        )
 
 
 def checked_file(path: Path) -> Path:
     """`path` if it is a regular file; else a HarnessError saying what it is instead."""
     if path.is_dir():
-        found = [p for p in [path / "elfloader.elf", *sorted(path.glob("*-image-*")),
-                             *sorted(path.glob("images/*-image-*"))] if p.is_file()]
-        raise HarnessError("is a directory", file=path,
-                           fix="pass the elfloader image file inside it" +
-                               (f", e.g. {found[0]}" if found else ""))
+        found = [
+            p
+            for p in [path / "elfloader.elf", *sorted(path.glob("*-image-*")), *sorted(path.glob("images/*-image-*"))]
+            if p.is_file()
+        ]
+        raise HarnessError(
+            "is a directory",
+            file=path,
+            fix="pass the elfloader image file inside it" + (f", e.g. {found[0]}" if found else ""),
+        )
     if not path.is_file():
         what = "no such file" if not path.exists() else "not a regular file"
         raise HarnessError(what, file=path, fix="check the path (build the image first?)")
@@ -127,36 +138,66 @@ def read_elf(source: FileRange | Path, name: str | None = None) -> ElfImage:
     try:
         opened = source.open()
     except OSError as exc:
-        raise HarnessError(f"cannot read it: {exc.strerror or exc}", file=where,
-                           fix="check the file's permissions") from None
+        raise HarnessError(
+            f"cannot read it: {exc.strerror or exc}", file=where, fix="check the file's permissions"
+        ) from None
     with opened as stream:
         if stream.read(4) != b"\x7fELF":
-            raise HarnessError("not an ELF file (bad magic)", file=where, field="e_ident",
-                               fix="pass an ELF image, e.g. build/.../elfloader.elf")
+            raise HarnessError(
+                "not an ELF file (bad magic)",
+                file=where,
+                field="e_ident",
+                fix="pass an ELF image, e.g. build/.../elfloader.elf",
+            )
         stream.seek(0)
         try:
             elf = ELFFile(stream)  # type: ignore[arg-type]
             if elf.elfclass != 64 or not elf.little_endian:
-                raise HarnessError("not a 64-bit little-endian ELF", file=where, field="e_ident",
-                                   fix="build for aarch64 (little endian)")
+                raise HarnessError(
+                    "not a 64-bit little-endian ELF",
+                    file=where,
+                    field="e_ident",
+                    fix="build for aarch64 (little endian)",
+                )
             if elf["e_machine"] != "EM_AARCH64":
-                raise HarnessError(f"machine is {elf['e_machine']}, not EM_AARCH64", file=where,
-                                   field="e_machine", fix="build for aarch64")
+                raise HarnessError(
+                    f"machine is {elf['e_machine']}, not EM_AARCH64",
+                    file=where,
+                    field="e_machine",
+                    fix="build for aarch64",
+                )
             segments: list[Segment] = []
             for ph in elf.iter_segments():
                 if ph["p_type"] != "PT_LOAD":
                     continue
                 off, filesz, memsz = ph["p_offset"], ph["p_filesz"], ph["p_memsz"]
                 if filesz > memsz:
-                    raise HarnessError(f"PT_LOAD {len(segments)} has filesz > memsz", file=where,
-                                       field="program headers", fix="relink the image")
+                    raise HarnessError(
+                        f"PT_LOAD {len(segments)} has filesz > memsz",
+                        file=where,
+                        field="program headers",
+                        fix="relink the image",
+                    )
                 if off + filesz > source.size:
                     raise HarnessError(
                         f"PT_LOAD {len(segments)} needs bytes up to {off + filesz:#x} but the file "
-                        f"has {source.size:#x}: truncated", file=where, field="program headers",
-                        fix="rebuild or re-copy the image")
-                segments.append(Segment(label, len(segments), ph["p_paddr"], ph["p_vaddr"],
-                                        filesz, memsz, ph["p_flags"], source.sub(off, filesz)))
+                        f"has {source.size:#x}: truncated",
+                        file=where,
+                        field="program headers",
+                        fix="rebuild or re-copy the image",
+                    )
+                segments.append(
+                    Segment(
+                        label,
+                        len(segments),
+                        ph["p_paddr"],
+                        ph["p_vaddr"],
+                        filesz,
+                        memsz,
+                        ph["p_flags"],
+                        source.sub(off, filesz),
+                    )
+                )
             symbols: dict[str, int] = {}
             for sec in elf.iter_sections():
                 if isinstance(sec, SymbolTableSection):
@@ -165,9 +206,9 @@ def read_elf(source: FileRange | Path, name: str | None = None) -> ElfImage:
                             symbols.setdefault(sym.name, sym["st_value"])
             entry = elf["e_entry"]
         except (ELFError, ValueError, OSError, EOFError) as exc:
-            raise HarnessError(f"unreadable ELF: {exc}", file=where, field="headers",
-                               fix="the file is truncated or not an ELF image") from None
+            raise HarnessError(
+                f"unreadable ELF: {exc}", file=where, field="headers", fix="the file is truncated or not an ELF image"
+            ) from None
     if not segments:
-        raise HarnessError("no PT_LOAD segments", file=where, field="program headers",
-                           fix="link a loadable executable")
+        raise HarnessError("no PT_LOAD segments", file=where, field="program headers", fix="link a loadable executable")
     return ElfImage(label, source, entry, tuple(segments), symbols)

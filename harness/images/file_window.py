@@ -4,6 +4,7 @@ Images nest: an ELF inside a CPIO archive inside the elfloader's ELF. A window
 lets pyelftools and the CRC code read a member in place, in chunks, so a 600 MB
 image is never copied into memory.
 """
+
 from __future__ import annotations
 
 import io
@@ -74,7 +75,7 @@ class FileWindow(io.RawIOBase):
         self._base = offset
         self._size = size
         self._pos = 0
-        self._file_end = os.fstat(f.fileno()).st_size   # a window may claim more than the file has
+        self._file_end = os.fstat(f.fileno()).st_size  # a window may claim more than the file has
 
     def readable(self) -> bool:
         return True

@@ -12,6 +12,7 @@ The image says what it is for, so a wrong pairing is refused before power-on:
 Evidence that is missing, unreadable, unknown or self-contradictory makes no
 claim: an image is never refused on a guess.
 """
+
 from __future__ import annotations
 
 import struct
@@ -34,16 +35,16 @@ MACHINE_NAMES = {"virt": "QEMU virt", "imx8mp": "i.MX8M Plus"}
 
 FDT_MAGIC = 0xD00DFEED
 FDT_BEGIN_NODE, FDT_END_NODE, FDT_PROP, FDT_NOP = 1, 2, 3, 4
-_HEADER = struct.Struct(">8I")      # magic, totalsize, off_dt_struct, off_dt_strings, ...
-MAX_DTB = 8 << 20                   # a kernel DTB larger than this is not read
+_HEADER = struct.Struct(">8I")  # magic, totalsize, off_dt_struct, off_dt_strings, ...
+MAX_DTB = 8 << 20  # a kernel DTB larger than this is not read
 
 
 @dataclass(frozen=True)
 class Platform:
     """The machine an image is for, and what in the image says so."""
 
-    machine: str        # a targets' `harness.machine` (virt | imx8mp)
-    evidence: str       # e.g. "kernel.dtb compatible 'fsl,imx8mp-evk'"
+    machine: str  # a targets' `harness.machine` (virt | imx8mp)
+    evidence: str  # e.g. "kernel.dtb compatible 'fsl,imx8mp-evk'"
 
     def describe(self) -> str:
         return f"'{self.machine}' ({MACHINE_NAMES.get(self.machine, self.machine)})"
@@ -62,20 +63,20 @@ def root_compatible(blob: bytes) -> tuple[str, ...]:
             pos += 4
             if token == FDT_NOP:
                 continue
-            if token == FDT_BEGIN_NODE and depth == 0:     # the root: its name is ""
+            if token == FDT_BEGIN_NODE and depth == 0:  # the root: its name is ""
                 pos = _aligned(blob.index(b"\0", pos) + 1)
                 depth = 1
             elif token == FDT_PROP and depth == 1:
                 size, name_off = struct.unpack_from(">II", blob, pos)
                 start = pos + 8
-                name = blob[off_strings + name_off:blob.index(b"\0", off_strings + name_off)]
+                name = blob[off_strings + name_off : blob.index(b"\0", off_strings + name_off)]
                 if name == b"compatible":
-                    value = blob[start:start + size]
+                    value = blob[start : start + size]
                     if len(value) != size:
                         return ()
                     return tuple(s.decode("ascii", "replace") for s in value.split(b"\0") if s)
                 pos = _aligned(start + size)
-            else:       # a child node, the root's end, or garbage: the root's properties are over
+            else:  # a child node, the root's end, or garbage: the root's properties are over
                 return ()
     except (struct.error, ValueError):
         return ()
@@ -90,7 +91,7 @@ def _from_dtb(payload: "Payload") -> Platform | None:
     try:
         members = payload.members
     except HarnessError:
-        return None     # no archive to read: the loader will say what it makes of it
+        return None  # no archive to read: the loader will say what it makes of it
     for m in members:
         if m.name.endswith(".dtb") and m.data.size <= MAX_DTB:
             compatible = root_compatible(m.data.read())
@@ -107,7 +108,7 @@ def _from_uart(payload: "Payload") -> Platform | None:
         return None
     found = {(src, machine) for src, machine in UART_SOURCES.items() if src in symbols}
     if len({machine for _, machine in found}) != 1:
-        return None     # no driver symbol (stripped, or seL4's loader), or both: no claim
+        return None  # no driver symbol (stripped, or seL4's loader), or both: no claim
     src, machine = found.pop()
     return Platform(machine, f"the loader's UART driver {src}")
 
@@ -125,6 +126,7 @@ def targets_for(machine: str) -> list[str]:
     """The target names whose machine is `machine`, QEMU first (files that do not load are
     left out)."""
     from ..targets import available, load
+
     found = []
     for name in available():
         try:
@@ -133,12 +135,13 @@ def targets_for(machine: str) -> list[str]:
             continue
         if target.machine == machine:
             found.append((target.remote, name))
-    return [name for _, name in sorted(found)]     # QEMU targets first, then boards
+    return [name for _, name in sorted(found)]  # QEMU targets first, then boards
 
 
 def _build_hint(payload: "Payload", machine: str) -> str:
     if payload.contract == "sel4":
         from ..sel4.config import PLATFORMS
+
         platform = next((p for p, v in PLATFORMS.items() if v["machine"] == machine), None)
         if platform is not None:
             return f"harness sel4 build --platform {platform}"
@@ -152,11 +155,17 @@ def check_platform(payload: "Payload", target: "Target") -> Platform | None:
     if found is None or found.machine == target.machine:
         return found
     names = targets_for(found.machine)
-    use = (f"boot it with --target {names[0]}" + (f" (or {', '.join(names[1:])})" if names[1:] else "")
-           if names else f"boot it on a target whose machine is '{found.machine}'")
+    use = (
+        f"boot it with --target {names[0]}" + (f" (or {', '.join(names[1:])})" if names[1:] else "")
+        if names
+        else f"boot it on a target whose machine is '{found.machine}'"
+    )
     raise HarnessError(
         f"the image is for machine {found.describe()}, as {found.evidence} says, but target "
         f"'{target.name}' is machine '{target.machine}' "
         f"({MACHINE_NAMES.get(target.machine, target.machine)}): the loader would talk to a "
-        f"console this target does not have", file=payload.elf, field="platform",
-        fix=f"{use}, or build the image for {target.machine} ({_build_hint(payload, target.machine)})")
+        f"console this target does not have",
+        file=payload.elf,
+        field="platform",
+        fix=f"{use}, or build the image for {target.machine} ({_build_hint(payload, target.machine)})",
+    )

@@ -7,6 +7,7 @@ segments are marked skipped: the one holding the table (patching changes it)
 and the stack (the probe writes it before it checks anything; it is the only
 PT_LOAD with no file bytes).
 """
+
 from __future__ import annotations
 
 import struct
@@ -36,9 +37,12 @@ def expected_table(elf: ElfImage) -> list[tuple[int, int, int, int, int]]:
         crc = 0 if flags else seg.crc32
         rows.append((seg.paddr, seg.filesz, seg.memsz, crc, flags))
     if len(rows) > MAX_SEGS:
-        raise HarnessError(f"{len(rows)} PT_LOADs, the probe table holds {MAX_SEGS}",
-                           file=elf.source.path, field="program headers",
-                           fix="raise PROBE_MAX_SEGS in images/probe and here")
+        raise HarnessError(
+            f"{len(rows)} PT_LOADs, the probe table holds {MAX_SEGS}",
+            file=elf.source.path,
+            field="program headers",
+            fix="raise PROBE_MAX_SEGS in images/probe and here",
+        )
     return rows
 
 
@@ -51,8 +55,12 @@ def patch_probe(path: Path) -> list[tuple[int, int, int, int, int]]:
         f.seek(offset)
         magic, _ = _HEAD.unpack(f.read(_HEAD.size))
         if magic != MAGIC:
-            raise HarnessError(f"probe table magic is {magic:#x}, expected {MAGIC:#x}", file=path,
-                               field="probe_expected", fix="rebuild the probe (make -C images probe)")
+            raise HarnessError(
+                f"probe table magic is {magic:#x}, expected {MAGIC:#x}",
+                file=path,
+                field="probe_expected",
+                fix="rebuild the probe (make -C images probe)",
+            )
         f.seek(offset)
         f.write(_HEAD.pack(MAGIC, len(rows)) + b"".join(_SEG.pack(*r) for r in rows))
     return rows

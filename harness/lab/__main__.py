@@ -1,4 +1,5 @@
 """`python -m harness.lab up|pdu` (see `cli.py`)."""
+
 import sys
 
 from .cli import main

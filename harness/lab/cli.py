@@ -3,6 +3,7 @@
 `up` runs a virtual lab until Ctrl-C, for trying labgrid-client against it;
 `pdu` is the virtual board's power switch, the process `VirtualLab` starts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,11 @@ def main(argv: list[str] | None = None) -> int:
         serve_power_switch(args.listen, args.qmp)
         return 0
     with signals_interrupt(), VirtualLab() as lab:
-        print(f"virtual lab up: export LG_COORDINATOR={lab.address}; place '{lab.place}'; "
-              f"logs in {lab.log_dir}. Ctrl-C stops it.", flush=True)
+        print(
+            f"virtual lab up: export LG_COORDINATOR={lab.address}; place '{lab.place}'; "
+            f"logs in {lab.log_dir}. Ctrl-C stops it.",
+            flush=True,
+        )
         try:
             while True:
                 time.sleep(3600)

@@ -6,6 +6,7 @@ stable command-line interface, rather than labgrid's internal gRPC API; this
 module is that one channel, the `LabError` every lab module raises when the lab
 is not usable, and where the labgrid tools are found (the .venv's first).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,21 +49,28 @@ class LabClient:
         self.address = address
         self.exe = tool("labgrid-client")
 
-    def run(self, *args: str, place: str | None = None, check: bool = True,
-            timeout: float = 60.0) -> "subprocess.CompletedProcess[str]":
+    def run(
+        self, *args: str, place: str | None = None, check: bool = True, timeout: float = 60.0
+    ) -> "subprocess.CompletedProcess[str]":
         cmd = [self.exe, "-x", self.address] + (["-p", place] if place else []) + list(args)
-        if shutil.which("setpriv"):     # a killed run takes its client calls with it
+        if shutil.which("setpriv"):  # a killed run takes its client calls with it
             cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + cmd
         env = {k: v for k, v in os.environ.items() if k not in ("LG_ENV", "LG_PLACE", "LG_TOKEN")}
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
-            raise LabError(f"'labgrid-client {' '.join(args)}' did not answer in {timeout:g} s",
-                           field="lab", fix=f"is the coordinator at {self.address} up?") from None
+            raise LabError(
+                f"'labgrid-client {' '.join(args)}' did not answer in {timeout:g} s",
+                field="lab",
+                fix=f"is the coordinator at {self.address} up?",
+            ) from None
         if check and proc.returncode != 0:
             why = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no answer"]
-            raise LabError(f"'labgrid-client {' '.join(args)}' failed: {why[0]}", field="lab",
-                           fix=f"check the coordinator at {self.address}")
+            raise LabError(
+                f"'labgrid-client {' '.join(args)}' failed: {why[0]}",
+                field="lab",
+                fix=f"check the coordinator at {self.address}",
+            )
         return proc
 
     def place(self, name: str) -> PlaceInfo | None:
@@ -71,8 +79,11 @@ class LabClient:
             if "matches nothing" in proc.stderr or "matches nothing" in proc.stdout:
                 return None
             why = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no answer"]
-            raise LabError(f"cannot read place '{name}' at {self.address}: {why[0]}", field="lab",
-                           fix=f"is the coordinator at {self.address} up?")
+            raise LabError(
+                f"cannot read place '{name}' at {self.address}: {why[0]}",
+                field="lab",
+                fix=f"is the coordinator at {self.address} up?",
+            )
         acquired: str | None = None
         tags: dict[str, str] = {}
         for line in proc.stdout.splitlines():
@@ -91,5 +102,5 @@ class LabClient:
 def identity() -> str:
     """`host/user` as labgrid records an acquired place."""
     import getpass
-    return f"{os.environ.get('LG_HOSTNAME', socket.gethostname())}/" \
-           f"{os.environ.get('LG_USERNAME', getpass.getuser())}"
+
+    return f"{os.environ.get('LG_HOSTNAME', socket.gethostname())}/{os.environ.get('LG_USERNAME', getpass.getuser())}"

@@ -7,6 +7,7 @@ run even when the run is SIGKILLed and is stopped by pid otherwise; a process is
 waited for until its TCP port answers, and a start that fails says why with the
 tail of its log.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -27,22 +28,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def spawn(cmd: list[str], what: str, log: Path, env: dict[str, str] | None = None,
-          cwd: Path | None = None) -> "subprocess.Popen[bytes]":
+def spawn(
+    cmd: list[str], what: str, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> "subprocess.Popen[bytes]":
     """Start a lab process that dies with us: PDEATHSIG=KILL (via setpriv, so no
     preexec_fn in a threaded process), its own session (a terminal's Ctrl-C reaches
     us, not it: we stop it in order), registered by pid."""
     full = (["setpriv", "--pdeathsig", "KILL", "--"] if shutil.which("setpriv") else []) + cmd
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=env, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            full,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
     processes.register(proc.pid, what, session=True)
     return proc
 
 
-def wait_until(check: Any, timeout: float, what: str, proc: "subprocess.Popen[bytes] | None" = None,
-               log: Path | None = None) -> None:
+def wait_until(
+    check: Any, timeout: float, what: str, proc: "subprocess.Popen[bytes] | None" = None, log: Path | None = None
+) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if check():
@@ -54,8 +64,11 @@ def wait_until(check: Any, timeout: float, what: str, proc: "subprocess.Popen[by
     if log is not None and log.exists():
         tail = "\n" + "\n".join(log.read_text(errors="replace").strip().splitlines()[-8:])
     state = f" (it exited with {proc.returncode})" if proc is not None and proc.poll() is not None else ""
-    raise LabError(f"{what} did not come up within {timeout:g} s{state}{tail}", field="lab",
-                   fix=f"see {log}" if log else "see the lab logs")
+    raise LabError(
+        f"{what} did not come up within {timeout:g} s{state}{tail}",
+        field="lab",
+        fix=f"see {log}" if log else "see the lab logs",
+    )
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -8,6 +8,7 @@ meanwhile so that every cleanup runs. `place_name()` reads the target's
 RemotePlace and `missing_environment()` lists the variables a lab target needs
 and lacks, so a run can refuse before it touches the lab.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,27 +35,36 @@ def place_name(target: Target) -> str:
     """The RemotePlace name in the target's labgrid section, `!template` expanded."""
     main = (target.env.get("targets") or {}).get("main") or {}
     resources = main.get("resources") or {}
-    items = resources.items() if isinstance(resources, dict) else \
-        [kv for r in resources if isinstance(r, dict) for kv in r.items()]
+    items = (
+        resources.items()
+        if isinstance(resources, dict)
+        else [kv for r in resources if isinstance(r, dict) for kv in r.items()]
+    )
     for cls, args in items:
         if cls == "RemotePlace":
             name = str((args or {}).get("name", ""))
             try:
                 return string.Template(name).substitute(os.environ)
             except KeyError as exc:
-                raise LabError(f"the place name needs ${exc.args[0]}", file=target.path,
-                               field="targets.main.resources.RemotePlace.name",
-                               fix=f"export {exc.args[0]}=<place>") from None
-    raise LabError("no RemotePlace", file=target.path, field="targets.main.resources",
-                   fix="add 'RemotePlace: {name: ...}' (see docs/lab.md)")
+                raise LabError(
+                    f"the place name needs ${exc.args[0]}",
+                    file=target.path,
+                    field="targets.main.resources.RemotePlace.name",
+                    fix=f"export {exc.args[0]}=<place>",
+                ) from None
+    raise LabError(
+        "no RemotePlace",
+        file=target.path,
+        field="targets.main.resources",
+        fix="add 'RemotePlace: {name: ...}' (see docs/lab.md)",
+    )
 
 
 def missing_environment(target: Target) -> list[str]:
     """LG_* variables the target's labgrid templates use and U-Boot `{{NAME}}`s that are unset."""
     text = target.path.read_text() if target.path.exists() else ""
     names = set(re.findall(r"!template\s+[\"']?[^\n]*?\$\{?(LG_[A-Z0-9_]+)", text))
-    names |= {m for line in text.splitlines() if "!template" in line
-              for m in re.findall(r"\$\{?(LG_[A-Z0-9_]+)", line)}
+    names |= {m for line in text.splitlines() if "!template" in line for m in re.findall(r"\$\{?(LG_[A-Z0-9_]+)", line)}
     names |= set(target.uboot.template_names() if target.uboot else [])
     return sorted(n for n in names if n not in os.environ)
 
@@ -68,6 +78,7 @@ def signals_interrupt() -> Iterator[None]:
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
     old = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
@@ -85,11 +96,13 @@ class LabRun:
 
 
 @contextmanager
-def lab_session(target: Target, log_dir: Path | None = None,
-                say: Callable[[str], None] | None = None) -> Iterator[LabRun]:
+def lab_session(
+    target: Target, log_dir: Path | None = None, say: Callable[[str], None] | None = None
+) -> Iterator[LabRun]:
     """Bring up what `target` needs from a lab (a virtual lab for `lab: virtual`, unless
     HARNESS_LAB_COORDINATOR names a running one) and hold its place until the end.
     What happens to the place is told through `say` and appended to `log_dir`/lab.log."""
+
     def log(msg: str) -> None:
         line = f"[{time.strftime('%H:%M:%S')}] {msg}"
         if log_dir is not None:
@@ -108,8 +121,12 @@ def lab_session(target: Target, log_dir: Path | None = None,
         else:
             address = attach or os.environ.get("LG_COORDINATOR", "")
             if not address:
-                raise LabError("no coordinator address", file=target.path, field="LG_COORDINATOR",
-                               fix="export LG_COORDINATOR=host:port (the lab's coordinator)")
+                raise LabError(
+                    "no coordinator address",
+                    file=target.path,
+                    field="LG_COORDINATOR",
+                    fix="export LG_COORDINATOR=host:port (the lab's coordinator)",
+                )
             os.environ["LG_COORDINATOR"] = address
         place = place_name(target)
         wait = float(os.environ.get(WAIT_ENV, "0") or 0)

@@ -11,6 +11,7 @@ the place before acquiring it. A place held by a live run, or by someone else,
 is never taken: the run waits (`HARNESS_LAB_WAIT` seconds) or fails as an
 infrastructure problem naming the holder.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -25,7 +26,7 @@ from ..images.build import build_root
 from .client import LabClient, LabError, PlaceInfo, identity
 from .host import port_open
 
-WAIT_ENV = "HARNESS_LAB_WAIT"           # seconds to wait for a place someone else holds
+WAIT_ENV = "HARNESS_LAB_WAIT"  # seconds to wait for a place someone else holds
 TAG = "harness_lock"
 
 
@@ -46,18 +47,17 @@ def _slug(text: str) -> str:
 class PlaceLock:
     """Hold a place for this run; release it however the run ends (see the module doc)."""
 
-    def __init__(self, client: LabClient, place: str, wait: float = 0.0,
-                 log: Any = None) -> None:
+    def __init__(self, client: LabClient, place: str, wait: float = 0.0, log: Any = None) -> None:
         self.client = client
         self.place = place
         self.wait = wait
         self.held = False
-        self.log = log or (lambda msg: print(f"harness lab [{time.strftime('%H:%M:%S')}] {msg}",
-                                             file=sys.stderr, flush=True))
+        self.log = log or (
+            lambda msg: print(f"harness lab [{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+        )
         self.host = identity().split("/")[0]
         self.token = f"{_slug(self.host)}_{os.getpid()}_{_start_time(os.getpid())}"
-        self.record = build_root() / "lab" / "locks" / \
-            f"{_slug(client.address)}-{_slug(place)}.json"
+        self.record = build_root() / "lab" / "locks" / f"{_slug(client.address)}-{_slug(place)}.json"
         self._prune()
 
     def _prune(self) -> None:
@@ -83,11 +83,11 @@ class PlaceLock:
     def _stale(self, info: PlaceInfo) -> str | None:
         """Why the holder is a harness run on this host that no longer exists (else None)."""
         if info.acquired is None or info.acquired.split("/")[0] != self.host:
-            return None                     # another host: its pids mean nothing here
+            return None  # another host: its pids mean nothing here
         tag = info.tags.get(TAG, "")
         owner: tuple[int, str] | None = None
         if tag:
-            parts = tag.rsplit("_", 2)      # <host slug>_<pid>_<start time>
+            parts = tag.rsplit("_", 2)  # <host slug>_<pid>_<start time>
             if len(parts) == 3 and parts[0] == _slug(self.host) and parts[1].isdigit():
                 owner = (int(parts[1]), parts[2])
         elif self.record.exists() and info.acquired == identity():
@@ -100,7 +100,7 @@ class PlaceLock:
             return None
         pid, start = owner
         if _start_time(pid) == start:
-            return None                     # that run is alive
+            return None  # that run is alive
         return f"left by harness run pid {pid}, which no longer runs"
 
     def acquire(self) -> None:
@@ -108,35 +108,47 @@ class PlaceLock:
         while True:
             info = self.client.place(self.place)
             if info is None:
-                raise LabError(f"no place '{self.place}' on the coordinator {self.client.address}",
-                               field="RemotePlace.name",
-                               fix=f"labgrid-client -p {self.place} create; add-match ... "
-                                   "(docs/lab.md)")
+                raise LabError(
+                    f"no place '{self.place}' on the coordinator {self.client.address}",
+                    field="RemotePlace.name",
+                    fix=f"labgrid-client -p {self.place} create; add-match ... (docs/lab.md)",
+                )
             if not info.acquired:
                 break
             why = self._stale(info)
             if why is not None:
-                self.log(f"place '{self.place}' was still acquired by {info.acquired}: {why}; "
-                         "releasing it")
+                self.log(f"place '{self.place}' was still acquired by {info.acquired}: {why}; releasing it")
                 self.client.run("release", "--kick", place=self.place)
                 self.client.run("set-tags", f"{TAG}=", place=self.place, check=False)
                 self.record.unlink(missing_ok=True)
                 continue
             if time.monotonic() >= deadline:
                 holder = info.acquired + (f" (harness run {info.tags[TAG]})" if TAG in info.tags else "")
-                raise LabError(f"place '{self.place}' is acquired by {holder}", field="lab",
-                               fix=f"wait for it, set {WAIT_ENV}=SECONDS to wait, or ask its holder")
+                raise LabError(
+                    f"place '{self.place}' is acquired by {holder}",
+                    field="lab",
+                    fix=f"wait for it, set {WAIT_ENV}=SECONDS to wait, or ask its holder",
+                )
             time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
         # The record first: a run killed right after the acquire is still recognisable.
         self.record.parent.mkdir(parents=True, exist_ok=True)
-        self.record.write_text(json.dumps({"pid": os.getpid(), "start": _start_time(os.getpid()),
-                                           "place": self.place, "coordinator": self.client.address}))
+        self.record.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "start": _start_time(os.getpid()),
+                    "place": self.place,
+                    "coordinator": self.client.address,
+                }
+            )
+        )
         proc = self.client.run("acquire", place=self.place, check=False)
         if proc.returncode != 0:
             self.record.unlink(missing_ok=True)
             said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no answer"]
-            raise LabError(f"acquiring '{self.place}' failed: {said[0]}", field="lab",
-                           fix="see labgrid-client's message")
+            raise LabError(
+                f"acquiring '{self.place}' failed: {said[0]}", field="lab", fix="see labgrid-client's message"
+            )
         self.held = True
         atexit.register(self.release)
         self.client.run("set-tags", f"{TAG}={self.token}", place=self.place, check=False)
@@ -154,7 +166,7 @@ class PlaceLock:
                 return
             said = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no answer"]
             self.log(self._not_released(said[0]))
-        except LabError as exc:         # labgrid-client itself hung: say so, never raise here
+        except LabError as exc:  # labgrid-client itself hung: say so, never raise here
             self.log(f"could not release place '{self.place}': {exc.what}")
         finally:
             self.record.unlink(missing_ok=True)
@@ -163,15 +175,18 @@ class PlaceLock:
         """Why a release failed, and whether the place is held at all."""
         if "connect to coordinator" in said.lower():
             # A coordinator keeps no acquisition across a restart: the lock died with it.
-            return (f"place '{self.place}': the coordinator {self.client.address} is gone "
-                    f"({said}); the acquisition ended with it (a coordinator keeps none "
-                    "across a restart)")
+            return (
+                f"place '{self.place}': the coordinator {self.client.address} is gone "
+                f"({said}); the acquisition ended with it (a coordinator keeps none "
+                "across a restart)"
+            )
         try:
             info = self.client.place(self.place)
         except LabError:
             info = None
         if info is not None and info.acquired is None:
-            return (f"place '{self.place}' was no longer acquired (the coordinator restarted "
-                    "during the run?): nothing left to release")
-        return (f"could not release place '{self.place}': {said} (the next run releases it: "
-                "its lock names this run)")
+            return (
+                f"place '{self.place}' was no longer acquired (the coordinator restarted "
+                "during the run?): nothing left to release"
+            )
+        return f"could not release place '{self.place}': {said} (the next run releases it: its lock names this run)"

@@ -6,6 +6,7 @@ real PDU. This is that switch: a small HTTP server in labgrid's `simplerest`
 dialect that turns on/off into QMP commands to the board's QEMU. `VirtualLab`
 starts it as `python -m harness.lab pdu`.
 """
+
 from __future__ import annotations
 
 import signal

@@ -8,6 +8,7 @@ place `virtual-board` — so a run reaches it exactly as it reaches a lab board 
 stops every process by pid, and can restart one of them (as a lab's service
 manager would) for the fault tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ from .client import LabClient, LabError, tool
 from .host import free_port, port_open, spawn, wait_until
 
 EXPORTER_CONFIG = TARGETS_DIR / "lab" / "virtual-board.yaml"
-STATE_ENV = "HARNESS_LAB_STATE"         # where a virtual lab writes its ports and pids (JSON)
+STATE_ENV = "HARNESS_LAB_STATE"  # where a virtual lab writes its ports and pids (JSON)
 VIRTUAL_PLACE = "virtual-board"
 VIRTUAL_EXPORTER = "harness-virtual-lab"
 
@@ -53,27 +54,50 @@ class VirtualBoard:
         path = build_root() / "lab" / f"garbage-{self.pattern:02x}-{self.garbage[1]}.bin"
         if not path.exists() or path.stat().st_size != self.garbage[1]:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_beside(path)      # two labs may start at once
+            tmp = tmp_beside(path)  # two labs may start at once
             tmp.write_bytes(bytes([self.pattern]) * self.garbage[1])
             tmp.replace(path)
         return path
 
     def command(self, serial_port: int, tftp: Path, qmp: Path) -> list[str]:
-        return [self.qemu, "-machine", self.machine, "-cpu", self.cpu, "-m", self.memory,
-                "-bios", str(self.bios), "-display", "none", "-monitor", "none",
-                "-serial", f"tcp:127.0.0.1:{serial_port},server=on,wait=off,nodelay=on",
-                "-netdev", f"user,id=net0,tftp={tftp},restrict=on",
-                "-device", "virtio-net-device,netdev=net0",
-                "-device", f"loader,file={self.garbage_file()},addr={self.garbage[0]:#x},force-raw=on",
-                "-qmp", f"unix:{qmp},server=on,wait=off",
-                "-S"]   # powered off until the power switch says on
+        return [
+            self.qemu,
+            "-machine",
+            self.machine,
+            "-cpu",
+            self.cpu,
+            "-m",
+            self.memory,
+            "-bios",
+            str(self.bios),
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            f"tcp:127.0.0.1:{serial_port},server=on,wait=off,nodelay=on",
+            "-netdev",
+            f"user,id=net0,tftp={tftp},restrict=on",
+            "-device",
+            "virtio-net-device,netdev=net0",
+            "-device",
+            f"loader,file={self.garbage_file()},addr={self.garbage[0]:#x},force-raw=on",
+            "-qmp",
+            f"unix:{qmp},server=on,wait=off",
+            "-S",
+        ]  # powered off until the power switch says on
 
 
 class VirtualLab:
     """coordinator + exporter + virtual board + power switch, all on 127.0.0.1."""
 
-    def __init__(self, log_dir: Path | None = None, board: VirtualBoard = VirtualBoard(),
-                 place: str = VIRTUAL_PLACE, exporter: str = VIRTUAL_EXPORTER) -> None:
+    def __init__(
+        self,
+        log_dir: Path | None = None,
+        board: VirtualBoard = VirtualBoard(),
+        place: str = VIRTUAL_PLACE,
+        exporter: str = VIRTUAL_EXPORTER,
+    ) -> None:
         self.board = board
         self.place = place
         self.exporter = exporter
@@ -107,9 +131,14 @@ class VirtualLab:
                 shutil.rmtree(d, ignore_errors=True)
 
     def _state(self) -> dict[str, Any]:
-        return {"address": self.address, "place": self.place, "dir": str(self.dir),
-                "ports": self.ports, "pids": {k: p.pid for k, p in self.procs.items()},
-                "owner": os.getpid()}
+        return {
+            "address": self.address,
+            "place": self.place,
+            "dir": str(self.dir),
+            "ports": self.ports,
+            "pids": {k: p.pid for k, p in self.procs.items()},
+            "owner": os.getpid(),
+        }
 
     def _write_state(self) -> None:
         path = os.environ.get(STATE_ENV)
@@ -139,13 +168,12 @@ class VirtualLab:
         client = LabClient(self.address)
         if what == "labgrid-coordinator":
             wait_until(lambda: port_open(self.ports["coordinator"]), 30, what, proc, log)
-            if client.place(self.place) is None:    # its places.yaml may not have been saved
+            if client.place(self.place) is None:  # its places.yaml may not have been saved
                 client.run("create", place=self.place)
                 client.run("add-match", f"{self.exporter}/virtual-board/*", place=self.place)
         elif what == "labgrid-exporter":
             wanted = f"{self.exporter}/virtual-board/NetworkSerialPort"
-            wait_until(lambda: wanted in client.run("resources", check=False).stdout, 60,
-                       what, proc, log)
+            wait_until(lambda: wanted in client.run("resources", check=False).stdout, 60, what, proc, log)
 
     def start(self) -> None:
         self.clean_stale()
@@ -157,29 +185,75 @@ class VirtualLab:
         self.address = f"127.0.0.1:{self.ports['coordinator']}"
 
         qemu = self._spawn("virtual-board-qemu", self.board.command(self.ports["serial"], tftp, qmp))
-        wait_until(lambda: qmp.exists() and port_open(self.ports["serial"]), 20,
-                   "the virtual board (QEMU)", qemu, self.log_dir / "virtual-board-qemu.log")
-        pdu = self._spawn("virtual-board-power", [
-            sys.executable, "-m", "harness.lab", "pdu",
-            "--listen", f"127.0.0.1:{self.ports['power']}", "--qmp", str(qmp)],
-            cwd=Path(__file__).resolve().parents[2])
-        wait_until(lambda: port_open(self.ports["power"]), 20, "the power switch", pdu,
-                   self.log_dir / "virtual-board-power.log")
-        coord = self._spawn("labgrid-coordinator", [
-            tool("labgrid-coordinator"), "--listen", self.address], cwd=self.dir / "coordinator")
-        wait_until(lambda: port_open(self.ports["coordinator"]), 30, "labgrid-coordinator", coord,
-                   self.log_dir / "labgrid-coordinator.log")
-        env = dict(os.environ, HARNESS_VB_DIR=str(self.dir),
-                   HARNESS_VB_SERIAL_PORT=str(self.ports["serial"]),
-                   HARNESS_VB_POWER_PORT=str(self.ports["power"]), HARNESS_VB_TFTP_DIR=str(tftp),
-                   PYTHONUNBUFFERED="1")
-        exporter = self._spawn("labgrid-exporter", [
-            tool("labgrid-exporter"), "--coordinator", self.address, "--name", self.exporter,
-            "--hostname", "127.0.0.1", str(EXPORTER_CONFIG)], env=env)
+        wait_until(
+            lambda: qmp.exists() and port_open(self.ports["serial"]),
+            20,
+            "the virtual board (QEMU)",
+            qemu,
+            self.log_dir / "virtual-board-qemu.log",
+        )
+        pdu = self._spawn(
+            "virtual-board-power",
+            [
+                sys.executable,
+                "-m",
+                "harness.lab",
+                "pdu",
+                "--listen",
+                f"127.0.0.1:{self.ports['power']}",
+                "--qmp",
+                str(qmp),
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        wait_until(
+            lambda: port_open(self.ports["power"]),
+            20,
+            "the power switch",
+            pdu,
+            self.log_dir / "virtual-board-power.log",
+        )
+        coord = self._spawn(
+            "labgrid-coordinator", [tool("labgrid-coordinator"), "--listen", self.address], cwd=self.dir / "coordinator"
+        )
+        wait_until(
+            lambda: port_open(self.ports["coordinator"]),
+            30,
+            "labgrid-coordinator",
+            coord,
+            self.log_dir / "labgrid-coordinator.log",
+        )
+        env = dict(
+            os.environ,
+            HARNESS_VB_DIR=str(self.dir),
+            HARNESS_VB_SERIAL_PORT=str(self.ports["serial"]),
+            HARNESS_VB_POWER_PORT=str(self.ports["power"]),
+            HARNESS_VB_TFTP_DIR=str(tftp),
+            PYTHONUNBUFFERED="1",
+        )
+        exporter = self._spawn(
+            "labgrid-exporter",
+            [
+                tool("labgrid-exporter"),
+                "--coordinator",
+                self.address,
+                "--name",
+                self.exporter,
+                "--hostname",
+                "127.0.0.1",
+                str(EXPORTER_CONFIG),
+            ],
+            env=env,
+        )
         client = LabClient(self.address)
         wanted = f"{self.exporter}/virtual-board/NetworkSerialPort"
-        wait_until(lambda: wanted in client.run("resources", check=False).stdout, 60,
-                   "the exporter's resources", exporter, self.log_dir / "labgrid-exporter.log")
+        wait_until(
+            lambda: wanted in client.run("resources", check=False).stdout,
+            60,
+            "the exporter's resources",
+            exporter,
+            self.log_dir / "labgrid-exporter.log",
+        )
         if client.place(self.place) is None:
             client.run("create", place=self.place)
             client.run("add-match", f"{self.exporter}/virtual-board/*", place=self.place)
@@ -200,5 +274,8 @@ class VirtualLab:
         self.procs.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
         if left:
-            raise LabError(f"lab processes survived their stop: {left}", field="lab",
-                           fix="report this: harness/lab/virtual.py stops them by pid")
+            raise LabError(
+                f"lab processes survived their stop: {left}",
+                field="lab",
+                fix="report this: harness/lab/virtual.py stops them by pid",
+            )

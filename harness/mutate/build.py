@@ -5,6 +5,7 @@ Everything a mutant needs is written under build/mutate/ (patches, the edited
 copies, their objects); the repository's own images/ and patches/ are never
 touched. A build that fails is a stillborn mutant, not a kill.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,16 +36,17 @@ def slug(ident: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", ident)
 
 
-def sel4_config(target: Target, patch: Path | None, early_mmu: bool = True,
-                clean: str | None = None) -> Sel4Config:
+def sel4_config(target: Target, patch: Path | None, early_mmu: bool = True, clean: str | None = None) -> Sel4Config:
     """The sel4test build for the target: stock, the series, or the series + one patch
     (built with the close method whose code it changes)."""
     cfg = for_target(target.machine, target.expect_el)
     if isinstance(cfg, str):
-        raise HarnessError(cfg, file=target.path, field="harness.machine",
-                           fix="mutate real seL4 on qemu-virt or qemu-virt-el2")
-    return dataclasses.replace(cfg, early_mmu=early_mmu, extra_patches=(patch,) if patch else (),
-                               early_mmu_clean=clean if early_mmu else None)
+        raise HarnessError(
+            cfg, file=target.path, field="harness.machine", fix="mutate real seL4 on qemu-virt or qemu-virt-el2"
+        )
+    return dataclasses.replace(
+        cfg, early_mmu=early_mmu, extra_patches=(patch,) if patch else (), early_mmu_clean=clean if early_mmu else None
+    )
 
 
 def write_patch(m: Mutant, subject: Subject) -> Path:
@@ -56,8 +58,7 @@ def write_patch(m: Mutant, subject: Subject) -> Path:
     return path
 
 
-def sel4_payload(m: Mutant | None, subject: Subject | None, target: Target,
-                 early_mmu: bool = True) -> Payload:
+def sel4_payload(m: Mutant | None, subject: Subject | None, target: Target, early_mmu: bool = True) -> Payload:
     """sel4test with the mutant's patch after the series (None: the clean series, or
     with early_mmu=False the stock loader): an elfloader rebuild in the target's build."""
     patch = write_patch(m, subject) if m is not None and subject is not None else None
@@ -108,11 +109,13 @@ def mutation_dtb() -> Path:
     if not out.exists() or not dts.exists() or dts.read_text() != MUTATION_DTS:
         dts.parent.mkdir(parents=True, exist_ok=True)
         dts.write_text(MUTATION_DTS)
-        proc = subprocess.run(["dtc", "-I", "dts", "-O", "dtb", "-o", str(out), str(dts)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["dtc", "-I", "dts", "-O", "dtb", "-o", str(out), str(dts)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
-            raise HarnessError(f"dtc failed: {proc.stderr.strip()}", file=dts,
-                               fix="install device-tree-compiler ('make setup')")
+            raise HarnessError(
+                f"dtc failed: {proc.stderr.strip()}", file=dts, fix="install device-tree-compiler ('make setup')"
+            )
     return out
 
 
@@ -121,21 +124,35 @@ def reference_payload(m: Mutant | None, subject: Subject, target: Target) -> Pay
     archive of the standard probe kernel and a kernel.dtb (so the DTB copy and its
     clean run too)."""
     from ..images.build import Variant
+
     variant = Variant(machine=target.machine, mode="early-mmu", uart_base=target.console_uart)
     probe = build(variant).probe
-    base = build(variant, members=[("kernel.elf", probe), ("kernel.dtb", mutation_dtb())],
-                 tag="mutation-dtb")
+    base = build(variant, members=[("kernel.elf", probe), ("kernel.dtb", mutation_dtb())], tag="mutation-dtb")
     src = reference_copy(m, subject)
     out = src.parent / f"out-{target.machine}"
-    cmd = ["make", "-s", "-C", str(src), "elfloader", f"OUT={out}", f"MACHINE={target.machine}",
-           "MODE=early-mmu", "BUG=none", f"ARCHIVE={base.archive}", "CONSOLE=harness"]
+    cmd = [
+        "make",
+        "-s",
+        "-C",
+        str(src),
+        "elfloader",
+        f"OUT={out}",
+        f"MACHINE={target.machine}",
+        "MODE=early-mmu",
+        "BUG=none",
+        f"ARCHIVE={base.archive}",
+        "CONSOLE=harness",
+    ]
     if target.console_uart is not None:
         cmd.append(f"UART_BASE={target.console_uart:#x}")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         if m is None:
-            raise HarnessError(f"the unedited copy of images/ does not build: {_short(proc.stderr)}",
-                               file=src, fix="run 'make -C images help' and fix the build")
+            raise HarnessError(
+                f"the unedited copy of images/ does not build: {_short(proc.stderr)}",
+                file=src,
+                fix="run 'make -C images help' and fix the build",
+            )
         raise Stillborn(_short(proc.stdout + proc.stderr))
     built = Build(variant, out / "elfloader.elf", out / "elfloader.Image", base.probe, base.archive)
     return from_build(built, target.image_format)

@@ -1,4 +1,5 @@
 """One mutant's edit: a run of consecutive lines of one file replaced."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,5 +26,5 @@ def line_edit(op: str, src: Source, i: int, new: str | list[str], what: str) -> 
 def with_insn(src: Source, i: int, ins: Insn, text: str) -> str:
     """Line i with its instruction replaced by `text` (label and comment kept)."""
     line, code = src.lines[i], src.code[i]
-    rest = line[len(code):] if line.startswith(code) else ""
+    rest = line[len(code) :] if line.startswith(code) else ""
     return f"{ins.pre}{text}{rest}".rstrip()

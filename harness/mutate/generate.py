@@ -6,6 +6,7 @@ seL4_tools (the files it adds and its hooks in upstream files), and
 operator, the file and a hash of the edited lines with their neighbours, so
 they survive edits elsewhere in the file (line numbers do not).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -63,17 +64,21 @@ class Mutant:
     def apply(self, text: str) -> str:
         lines = text.splitlines()
         e = self.edit
-        if tuple(lines[e.start:e.start + len(e.old)]) != e.old:
-            raise HarnessError(f"mutant {self.id}: the source changed under it", file=Path(e.path),
-                               fix="regenerate the mutants (harness mutate --list)")
-        lines[e.start:e.start + len(e.old)] = e.new
+        if tuple(lines[e.start : e.start + len(e.old)]) != e.old:
+            raise HarnessError(
+                f"mutant {self.id}: the source changed under it",
+                file=Path(e.path),
+                fix="regenerate the mutants (harness mutate --list)",
+            )
+        lines[e.start : e.start + len(e.old)] = e.new
         return "\n".join(lines) + "\n"
 
     def patch(self, text: str) -> str:
         """The edit as a unified diff against `text` (paths a/PATH, b/PATH, for git apply)."""
         new = self.apply(text)
-        diff = difflib.unified_diff(text.splitlines(keepends=True), new.splitlines(keepends=True),
-                                    f"a/{self.path}", f"b/{self.path}", n=3)
+        diff = difflib.unified_diff(
+            text.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{self.path}", f"b/{self.path}", n=3
+        )
         return f"Mutant {self.id} ({self.operator}): {self.edit.what}\n---\n" + "".join(diff)
 
 
@@ -81,6 +86,7 @@ def sel4_root() -> Path:
     """seL4_tools with the early-MMU series applied (a copy under build/, made once)."""
     from ..sel4.config import Sel4Config
     from ..sel4.sources import bundled_tree, patched_seL4_tools
+
     return patched_seL4_tools(bundled_tree(), Sel4Config(early_mmu=True).loader_patches()).parent
 
 
@@ -88,14 +94,16 @@ def load_subject(name: str, root: Path | None = None) -> Subject:
     """The files of `name` parsed, from `root` (default: where the harness keeps them)."""
     if name == "sel4":
         root = root or sel4_root()
-        files = [Source.parse(p, _read(root / p), require=EARLY_MMU_MACRO if hooks else None)
-                 for p, hooks in SEL4_FILES]
+        files = [
+            Source.parse(p, _read(root / p), require=EARLY_MMU_MACRO if hooks else None) for p, hooks in SEL4_FILES
+        ]
     elif name == "reference":
         root = root or IMAGES
         files = [Source.parse(p, _read(root / p), skip_routines=REFERENCE_SKIP) for p in REFERENCE_FILES]
     else:
-        raise HarnessError(f"unknown subject '{name}'", field="--subject",
-                           fix=f"use one of: {', '.join(SUBJECTS)}, all")
+        raise HarnessError(
+            f"unknown subject '{name}'", field="--subject", fix=f"use one of: {', '.join(SUBJECTS)}, all"
+        )
     return Subject(name, root, files)
 
 
@@ -107,14 +115,17 @@ def _read(path: Path) -> str:
 
 def _context(src: Source, e: Edit) -> list[str]:
     """Two non-blank lines before and after the edit: tells identical lines apart."""
-    before = [ln.strip() for ln in src.lines[:e.start] if ln.strip()][-2:]
-    after = [ln.strip() for ln in src.lines[e.start + len(e.old):] if ln.strip()][:2]
+    before = [ln.strip() for ln in src.lines[: e.start] if ln.strip()][-2:]
+    after = [ln.strip() for ln in src.lines[e.start + len(e.old) :] if ln.strip()][:2]
     return before + ["|"] + after
 
 
 def _ident(subject: str, src: Source, e: Edit) -> str:
-    h = hashlib.sha256("\0".join([e.operator, e.path, *(x.strip() for x in e.old), "=>",
-                                  *(x.strip() for x in e.new), *_context(src, e)]).encode())
+    h = hashlib.sha256(
+        "\0".join(
+            [e.operator, e.path, *(x.strip() for x in e.old), "=>", *(x.strip() for x in e.new), *_context(src, e)]
+        ).encode()
+    )
     return f"{subject}:{e.operator}:{Path(e.path).name}:{h.hexdigest()[:8]}"
 
 
@@ -157,7 +168,7 @@ def _clean_side(subject: Subject, src: Source, line: int, depth: int = 0) -> boo
     sides = set()
     for f in subject.files:
         if f.path.endswith(".h"):
-            continue        # declarations are not uses
+            continue  # declarations are not uses
         for j, code in enumerate(f.code):
             if f is src and block.start <= j < block.end:
                 continue

@@ -6,6 +6,7 @@ byte, a range routine's call) and by what the subject's asm says about its
 routines (`Subject.clean_names`, `inval_names`, `range_params`). An edit
 replaces a run of consecutive lines, so every mutant is one hunk of one file.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,10 +25,10 @@ _MAIR_BYTE = re.compile(r"0x([0-9a-fA-F]{2})(ull)?(\s*<<\s*\(\s*8\s*\*\s*)(\w+)(
 _ATTR_INDEX = re.compile(r"\b(DESC_ATTR|ATTR_INDX)\((\w+)\)")
 _CALL = re.compile(r"^(\s*)(\w+)\s*\((.*)\)\s*;\s*$")
 # MAIR attribute bytes (ARM ARM, MAIR_ELx): what DRAM or the UART is mapped as.
-MAIR_WRITE_THROUGH = "bb"   # Normal, inner/outer write-through non-transient, RW-allocate
-MAIR_NON_CACHEABLE = "44"   # Normal, inner/outer non-cacheable
-MAIR_DEVICE = "00"          # Device-nGnRnE
-MAIR_WRITE_BACK = "ff"      # Normal, inner/outer write-back non-transient, RW-allocate
+MAIR_WRITE_THROUGH = "bb"  # Normal, inner/outer write-through non-transient, RW-allocate
+MAIR_NON_CACHEABLE = "44"  # Normal, inner/outer non-cacheable
+MAIR_DEVICE = "00"  # Device-nGnRnE
+MAIR_WRITE_BACK = "ff"  # Normal, inner/outer write-back non-transient, RW-allocate
 
 
 def _deleted(ins: Insn) -> str:
@@ -37,7 +38,7 @@ def _deleted(ins: Insn) -> str:
 def _c_deleted(code: str, keep: str = "(void)0;") -> str:
     """A C statement replaced by one that does nothing (still a statement: an `if` above
     keeps its body, and no warning about an empty one)."""
-    indent = code[:len(code) - len(code.lstrip())]
+    indent = code[: len(code) - len(code.lstrip())]
     return f"{indent}{keep}  /* mutant: '{code.strip()}' deleted */"
 
 
@@ -50,27 +51,24 @@ def _asm_strings(src: Source, i: int) -> Iterator[tuple[re.Match[str], list[str]
         yield m, [p for p in parts if p]
 
 
-def _delete_insns(op: str, wanted: Callable[[str, list[str]], bool], kind: str,
-                  src: Source) -> Iterator[Edit]:
+def _delete_insns(op: str, wanted: Callable[[str, list[str]], bool], kind: str, src: Source) -> Iterator[Edit]:
     for i in range(len(src.lines)):
         ins = src.insn(i)
         if ins is not None and wanted(ins.mnemonic, list(ins.operands)):
-            yield line_edit(op, src, i, with_insn(src, i, ins, _deleted(ins)),
-                             f"delete {kind} '{ins.text}'")
+            yield line_edit(op, src, i, with_insn(src, i, ins, _deleted(ins)), f"delete {kind} '{ins.text}'")
         for m, parts in _asm_strings(src, i):
             for k, part in enumerate(parts):
                 words = part.replace(",", " ").split()
                 if wanted(words[0], words[1:]):
-                    kept = "\\n\\t".join(parts[:k] + parts[k + 1:])
+                    kept = "\\n\\t".join(parts[:k] + parts[k + 1 :])
                     line = src.lines[i]
-                    new = line[:m.start()] + f'{m.group(1)}"{kept}"' + line[m.end():]
+                    new = line[: m.start()] + f'{m.group(1)}"{kept}"' + line[m.end() :]
                     yield line_edit(op, src, i, new, f"delete {kind} '{part}' (inline asm)")
 
 
 def delete_maintenance(subject: Subject, src: Source) -> Iterator[Edit]:
     """Each dc/ic/tlbi instruction, deleted (asm and inline asm)."""
-    yield from _delete_insns("delete-maintenance", lambda mn, _: mn in MAINTENANCE,
-                             "cache/TLB maintenance", src)
+    yield from _delete_insns("delete-maintenance", lambda mn, _: mn in MAINTENANCE, "cache/TLB maintenance", src)
 
 
 def delete_barrier(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -80,17 +78,25 @@ def delete_barrier(subject: Subject, src: Source) -> Iterator[Edit]:
 
 def delete_sysreg_write(subject: Subject, src: Source) -> Iterator[Edit]:
     """Each write of SCTLR/MAIR/TCR/TTBR, deleted: `msr` in asm, a write accessor in C."""
-    yield from _delete_insns("delete-sysreg-write",
-                             lambda mn, ops: mn == "msr" and bool(ops) and bool(_SYSREG.match(ops[0])),
-                             "system-register write", src)
+    yield from _delete_insns(
+        "delete-sysreg-write",
+        lambda mn, ops: mn == "msr" and bool(ops) and bool(_SYSREG.match(ops[0])),
+        "system-register write",
+        src,
+    )
     if src.asm:
         return
     for i, code in enumerate(src.code):
         m = _CALL.match(code) if src.live[i] and _C_SYSREG_WRITE.match(code) else None
-        if m:       # the value is still computed (no unused helper), only the write goes
+        if m:  # the value is still computed (no unused helper), only the write goes
             value = _split_args(m.group(3))[-1]
-            yield line_edit("delete-sysreg-write", src, i, _c_deleted(code, f"(void)({value});"),
-                             f"delete system-register write '{code.strip()}'")
+            yield line_edit(
+                "delete-sysreg-write",
+                src,
+                i,
+                _c_deleted(code, f"(void)({value});"),
+                f"delete system-register write '{code.strip()}'",
+            )
 
 
 def swap_dc(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -106,8 +112,7 @@ def swap_dc(subject: Subject, src: Source) -> Iterator[Edit]:
         for other in family:
             if other != ins.operands[0]:
                 text = f"dc      {', '.join((other,) + ins.operands[1:])}"
-                yield line_edit("swap-dc", src, i, with_insn(src, i, ins, text),
-                                 f"'{ins.text}' -> 'dc {other}'")
+                yield line_edit("swap-dc", src, i, with_insn(src, i, ins, text), f"'{ins.text}' -> 'dc {other}'")
 
 
 def line_size(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -115,7 +120,7 @@ def line_size(subject: Subject, src: Source) -> Iterator[Edit]:
     for i, code in enumerate(src.code):
         if not src.live[i] or "ctr_el0" not in code.lower():
             continue
-        if not src.asm:         # C: `N << (CTR_EL0.DminLine)`
+        if not src.asm:  # C: `N << (CTR_EL0.DminLine)`
             m = re.search(r"\b(\d+)(u?ll|u|ull)?(\s*<<)", code)
             if m:
                 n = int(m.group(1))
@@ -123,15 +128,20 @@ def line_size(subject: Subject, src: Source) -> Iterator[Edit]:
                     new = src.lines[i].replace(m.group(0), f"{int(n * factor)}{m.group(2) or ''}{m.group(3)}", 1)
                     yield line_edit("line-size", src, i, new, f"D-cache line size {name} ({code.strip()})")
             continue
-        for j in range(i + 1, min(i + 5, len(src.lines))):    # asm: mov REG, #N; lsl REG, REG, ...
+        for j in range(i + 1, min(i + 5, len(src.lines))):  # asm: mov REG, #N; lsl REG, REG, ...
             ins = src.insn(j)
             if ins is not None and ins.mnemonic == "mov" and len(ins.operands) == 2 and ins.operands[1].startswith("#"):
                 n = int(ins.operands[1][1:], 0)
                 for value, name in ((n // 2, "halved"), (n * 2, "doubled")):
                     text = f"mov     {ins.operands[0]}, #{value}"
-                    yield line_edit("line-size", src, j, with_insn(src, j, ins, text),
-                                     f"D-cache line size {name} ('{ins.text}' -> '{text.split(None, 1)[0]} "
-                                     f"{ins.operands[0]}, #{value}')")
+                    yield line_edit(
+                        "line-size",
+                        src,
+                        j,
+                        with_insn(src, j, ins, text),
+                        f"D-cache line size {name} ('{ins.text}' -> '{text.split(None, 1)[0]} "
+                        f"{ins.operands[0]}, #{value}')",
+                    )
                 break
 
 
@@ -183,14 +193,18 @@ def shorten_range(subject: Subject, src: Source) -> Iterator[Edit]:
         loop = _range_loop(src, i)
         if loop is not None:
             start, end, line = loop
-            indent = src.lines[i][:len(src.lines[i]) - len(src.lines[i].lstrip())] or "    "
+            indent = src.lines[i][: len(src.lines[i]) - len(src.lines[i].lstrip())] or "    "
             label = src.insn(i)
             pre = label.pre if label else ""
             pad = " " * len(pre) if pre.strip() else indent
             for reg, mn, where in ((start, "add", "start"), (end, "sub", "end")):
-                yield line_edit("shorten-range", src, i,
-                                 [src.lines[i], f"{pad}{mn}     {reg}, {reg}, {line}"],
-                                 f"maintenance loop one line short at the {where} ('{mn} {reg}, {reg}, {line}')")
+                yield line_edit(
+                    "shorten-range",
+                    src,
+                    i,
+                    [src.lines[i], f"{pad}{mn}     {reg}, {reg}, {line}"],
+                    f"maintenance loop one line short at the {where} ('{mn} {reg}, {reg}, {line}')",
+                )
     if src.asm:
         return
     expr = _line_expr(src)
@@ -203,9 +217,13 @@ def shorten_range(subject: Subject, src: Source) -> Iterator[Edit]:
             for pos, sign, where in zip(subject.range_params[m.group(2)], "+-", ("start", "end")):
                 new_args = list(args)
                 new_args[pos] = f"{args[pos]} {sign} {expr}"
-                yield line_edit("shorten-range", src, i,
-                                 f"{m.group(1)}{m.group(2)}({', '.join(new_args)});",
-                                 f"{m.group(2)}(): range one line short at the {where}")
+                yield line_edit(
+                    "shorten-range",
+                    src,
+                    i,
+                    f"{m.group(1)}{m.group(2)}({', '.join(new_args)});",
+                    f"{m.group(2)}(): range one line short at the {where}",
+                )
         if not any(re.search(r"\(struct\s+" + s + r"\)", code) for s in _range_structs(subject)):
             continue
         stop, stmt = src.c_statement(i)
@@ -213,8 +231,14 @@ def shorten_range(subject: Subject, src: Source) -> Iterator[Edit]:
             a, b = r.group(2).strip(), r.group(3).strip()
             for new, where in (((f"{a} + {expr}", b), "start"), ((a, f"{b} - {expr}"), "end")):
                 text = stmt.replace(r.group(0), f"{r.group(1)}{{ {new[0]}, {new[1]} }}", 1)
-                yield Edit("shorten-range", src.path, i, src.lines[i:stop], (text,),
-                           f"recorded range one line short at the {where}")
+                yield Edit(
+                    "shorten-range",
+                    src.path,
+                    i,
+                    src.lines[i:stop],
+                    (text,),
+                    f"recorded range one line short at the {where}",
+                )
 
 
 def _range_literals(subject: Subject, code: str) -> Iterator[re.Match[str]]:
@@ -226,8 +250,7 @@ def _range_literals(subject: Subject, code: str) -> Iterator[re.Match[str]]:
 def _range_structs(subject: Subject) -> list[str]:
     names = []
     for src in subject.files:
-        names += re.findall(r"struct\s+(\w+)\s*\{\s*u?int(?:64|ptr)_t\s+start\s*,\s*end\s*;\s*\}",
-                            "\n".join(src.code))
+        names += re.findall(r"struct\s+(\w+)\s*\{\s*u?int(?:64|ptr)_t\s+start\s*,\s*end\s*;\s*\}", "\n".join(src.code))
     return sorted(set(names))
 
 
@@ -262,8 +285,14 @@ def ic_before_clean(subject: Subject, src: Source) -> Iterator[Edit]:
             old = src.lines[at:unit_end]
             new = moved + list(src.lines[at:k])
             ic = src.insn(k)
-            yield Edit("ic-before-clean", src.path, at, tuple(old), tuple(new),
-                       f"'{ic.text if ic else 'ic'}' moved before the D-side clean (routine {b.name})")
+            yield Edit(
+                "ic-before-clean",
+                src.path,
+                at,
+                tuple(old),
+                tuple(new),
+                f"'{ic.text if ic else 'ic'}' moved before the D-side clean (routine {b.name})",
+            )
 
 
 def no_invalidate_before_enable(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -272,13 +301,23 @@ def no_invalidate_before_enable(subject: Subject, src: Source) -> Iterator[Edit]
     for i in range(len(src.lines)):
         ins = src.insn(i)
         if ins is not None and ins.mnemonic in subject.inval_direct:
-            yield line_edit("no-invalidate-before-enable", src, i, with_insn(src, i, ins, _deleted(ins)),
-                             f"drop '{ins.text}' before the enable")
+            yield line_edit(
+                "no-invalidate-before-enable",
+                src,
+                i,
+                with_insn(src, i, ins, _deleted(ins)),
+                f"drop '{ins.text}' before the enable",
+            )
         if not src.asm and src.live[i]:
             m = _CALL.match(src.code[i])
             if m and m.group(2) in subject.inval_direct:
-                yield line_edit("no-invalidate-before-enable", src, i, _c_deleted(src.code[i]),
-                                 f"drop {m.group(2)}() before the enable")
+                yield line_edit(
+                    "no-invalidate-before-enable",
+                    src,
+                    i,
+                    _c_deleted(src.code[i]),
+                    f"drop {m.group(2)}() before the enable",
+                )
 
 
 def map_attribute(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -293,8 +332,11 @@ def map_attribute(subject: Subject, src: Source) -> Iterator[Edit]:
             name = m.group(4).upper()
             choices: tuple[tuple[str, str], ...]
             if "NORMAL" in name:
-                choices = ((MAIR_WRITE_THROUGH, "DRAM write-through"),
-                           (MAIR_NON_CACHEABLE, "DRAM Non-cacheable"), (MAIR_DEVICE, "DRAM Device-nGnRnE"))
+                choices = (
+                    (MAIR_WRITE_THROUGH, "DRAM write-through"),
+                    (MAIR_NON_CACHEABLE, "DRAM Non-cacheable"),
+                    (MAIR_DEVICE, "DRAM Device-nGnRnE"),
+                )
             elif "DEVICE" in name:
                 choices = ((MAIR_WRITE_BACK, "UART Normal write-back"),)
             else:
@@ -329,8 +371,14 @@ def unrecord_range(subject: Subject, src: Source) -> Iterator[Edit]:
         records = bool(m and m.group(2).endswith("note_range"))
         records |= any(re.match(r"^\s*\w+\s*\[[^]]*\]\s*=\s*\(struct\s+" + s + r"\)", code) for s in structs)
         if records:
-            yield Edit("unrecord-range", src.path, i, src.lines[i:end], (_c_deleted(code),),
-                       f"range not recorded: '{code.strip()}'")
+            yield Edit(
+                "unrecord-range",
+                src.path,
+                i,
+                src.lines[i:end],
+                (_c_deleted(code),),
+                f"range not recorded: '{code.strip()}'",
+            )
 
 
 def store_after_clean(subject: Subject, src: Source) -> Iterator[Edit]:
@@ -340,8 +388,14 @@ def store_after_clean(subject: Subject, src: Source) -> Iterator[Edit]:
     for b in src.blocks:
         idx = range(b.start + 1, b.end - 1)
         cleans = [i for i in idx if _is_clean(subject, src.insn(i))]
-        writes = [i for i in idx if (ins := src.insn(i)) is not None and ins.mnemonic == "msr"
-                  and ins.operands and ins.operands[0].lower().startswith("sctlr")]
+        writes = [
+            i
+            for i in idx
+            if (ins := src.insn(i)) is not None
+            and ins.mnemonic == "msr"
+            and ins.operands
+            and ins.operands[0].lower().startswith("sctlr")
+        ]
         if not cleans or not writes or writes[-1] < cleans[-1]:
             continue
         for j in range(cleans[-1] + 1, writes[-1]):
@@ -350,19 +404,34 @@ def store_after_clean(subject: Subject, src: Source) -> Iterator[Edit]:
                 at = src.statement_end(j)
                 old = src.lines[j:at]
                 store = "    str     xzr, [sp, #-16]        /* mutant: a store after the final clean */"
-                yield Edit("store-after-clean", src.path, j, tuple(old), tuple(old) + (store,),
-                           f"store below sp after the final clean (routine {b.name})")
+                yield Edit(
+                    "store-after-clean",
+                    src.path,
+                    j,
+                    tuple(old),
+                    tuple(old) + (store,),
+                    f"store below sp after the final clean (routine {b.name})",
+                )
                 break
     if src.asm:
         return
     for i, code in enumerate(src.code):
         m = _CALL.match(code) if src.live[i] else None
-        if (m and m.group(2) in subject.clean_names and m.group(2) in subject.range_params
-                and m.group(2) not in subject.sctlr_names):     # caches still on after the call
+        if (
+            m
+            and m.group(2) in subject.clean_names
+            and m.group(2) in subject.range_params
+            and m.group(2) not in subject.sctlr_names
+        ):  # caches still on after the call
             first = _split_args(m.group(3))[subject.range_params[m.group(2)][0]]
             store = f"{m.group(1)}*(volatile char *)({first}) = *(volatile char *)({first});"
-            yield line_edit("store-after-clean", src, i, [src.lines[i], store],
-                             f"store to the range's first byte after {m.group(2)}()")
+            yield line_edit(
+                "store-after-clean",
+                src,
+                i,
+                [src.lines[i], store],
+                f"store to the range's first byte after {m.group(2)}()",
+            )
 
 
 Operator = Callable[[Subject, Source], Iterator[Edit]]

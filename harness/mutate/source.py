@@ -7,6 +7,7 @@ routine or macro it belongs to. `Subject` adds what only the whole set of files
 tells: which routines and macros clean or invalidate by VA, and the (start, end)
 parameters of the range routines as their C prototypes name them.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _COND = re.compile(r"^\s*#\s*(ifdef|ifndef|if|else|elif|endif)\b\s*(\w*)")
-_BLOCK_START = (re.compile(r"^\s*\.macro\s+(\w+)"), re.compile(r"^\s*BEGIN_FUNC\((\w+)\)"),
-                re.compile(r"^([A-Za-z_]\w*):"))
+_BLOCK_START = (
+    re.compile(r"^\s*\.macro\s+(\w+)"),
+    re.compile(r"^\s*BEGIN_FUNC\((\w+)\)"),
+    re.compile(r"^([A-Za-z_]\w*):"),
+)
 _BLOCK_END = re.compile(r"^\s*(\.endm\b|END_FUNC\(|\.size\s)")
 _INSN = re.compile(r"^(?P<pre>\s*(?:\w+:\s*)?)(?P<mn>[a-z_][a-z0-9_.]*)\b(?P<ops>.*?)\s*$")
 DC_OPS = ("civac", "cvac", "cvau", "ivac")
-SW_OPS = ("cisw", "csw", "isw")     # by set/way
+SW_OPS = ("cisw", "csw", "isw")  # by set/way
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Block:
     """An asm macro or function: lines [start, end) with the header and end marker."""
 
     name: str
-    kind: str       # "macro" | "func"
+    kind: str  # "macro" | "func"
     start: int
     end: int
 
@@ -50,7 +54,7 @@ def insn(code: str) -> Insn | None:
     if not code.strip() or code.lstrip().startswith((".", "#")):
         return None
     m = _INSN.match(code)
-    if m is None or m.group("ops").startswith(":"):     # a label of its own
+    if m is None or m.group("ops").startswith(":"):  # a label of its own
         return None
     ops = tuple(o.strip() for o in m.group("ops").split(",") if o.strip())
     return Insn(m.group("pre"), m.group("mn"), ops)
@@ -73,7 +77,7 @@ def _strip_comments(lines: list[str], c: bool) -> tuple[list[str], list[bool]]:
                 state, i = True, i + 2
             elif c and line.startswith("//", i):
                 break
-            elif line[i] == '"':                         # a string: copied as it is
+            elif line[i] == '"':  # a string: copied as it is
                 j = line.find('"', i + 1)
                 while j > 0 and line[j - 1] == "\\":
                     j = line.find('"', j + 1)
@@ -95,13 +99,12 @@ def _live(code: list[str], require: str | None) -> list[bool]:
     inside that macro's defined branch are in (the hooks of a patch in an upstream
     file). Any other condition leaves both branches in. Directive lines are out.
     """
-    stack: list[list[bool]] = []        # per open #if: [branch is in, flips at #else, is `require`]
+    stack: list[list[bool]] = []  # per open #if: [branch is in, flips at #else, is `require`]
     out = []
     for text in code:
         m = _COND.match(text)
         if m is None:
-            out.append(all(e[0] for e in stack) and
-                       (require is None or any(e[2] for e in stack)))
+            out.append(all(e[0] for e in stack) and (require is None or any(e[2] for e in stack)))
             continue
         kind, name = m.groups()
         wanted = {"ifdef": True, "ifndef": False}.get(kind)
@@ -158,7 +161,7 @@ def _blocks(code: list[str]) -> list[Block]:
 class Source:
     """One file of a subject: its lines, their code, scope and asm blocks."""
 
-    path: str                       # relative to the subject's root, as a patch names it
+    path: str  # relative to the subject's root, as a patch names it
     lines: tuple[str, ...]
     code: tuple[str, ...]
     in_comment: tuple[bool, ...]
@@ -170,15 +173,14 @@ class Source:
         return self.path.endswith(".S")
 
     @classmethod
-    def parse(cls, path: str, text: str, require: str | None = None,
-              skip_routines: tuple[str, ...] = ()) -> "Source":
+    def parse(cls, path: str, text: str, require: str | None = None, skip_routines: tuple[str, ...] = ()) -> "Source":
         lines = text.splitlines()
         code, inside = _strip_comments(lines, c=not path.endswith(".S"))
         live = _live(code, require)
         blocks = _blocks(code) if path.endswith(".S") else []
         for b in blocks:
             if b.name in skip_routines:
-                live[b.start:b.end] = [False] * (b.end - b.start)
+                live[b.start : b.end] = [False] * (b.end - b.start)
         return cls(path, tuple(lines), tuple(code), tuple(inside), tuple(live), tuple(blocks))
 
     def block_of(self, i: int) -> Block | None:
@@ -195,7 +197,7 @@ class Source:
             j += 1
             if parts[-1].endswith((";", "{", "}")):
                 break
-        indent = self.code[i][:len(self.code[i]) - len(self.code[i].lstrip())]
+        indent = self.code[i][: len(self.code[i]) - len(self.code[i].lstrip())]
         return j, indent + " ".join(parts)
 
     def statement_end(self, i: int) -> int:
@@ -213,10 +215,10 @@ class Subject:
     name: str
     root: Path
     files: list[Source]
-    clean_names: set[str] = field(default_factory=set)     # macros/routines that clean by VA
-    inval_names: set[str] = field(default_factory=set)     # ... that invalidate by VA
-    inval_direct: set[str] = field(default_factory=set)    # ... with the `dc ivac` in their own body
-    sctlr_names: set[str] = field(default_factory=set)     # ... that write SCTLR (MMU/caches on/off)
+    clean_names: set[str] = field(default_factory=set)  # macros/routines that clean by VA
+    inval_names: set[str] = field(default_factory=set)  # ... that invalidate by VA
+    inval_direct: set[str] = field(default_factory=set)  # ... with the `dc ivac` in their own body
+    sctlr_names: set[str] = field(default_factory=set)  # ... that write SCTLR (MMU/caches on/off)
     range_params: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -234,14 +236,16 @@ class Subject:
                     self.inval_direct.add(name)
         sets = {"clean": self.clean_names, "inval": self.inval_names, "sctlr": self.sctlr_names}
         changed = True
-        while changed:          # a macro that expands a cleaning macro cleans too
+        while changed:  # a macro that expands a cleaning macro cleans too
             changed = False
             for name, lines in body.items():
                 for ins in filter(None, map(insn, lines)):
                     op = ins.operands[0].lower() if ins.operands else ""
-                    own = {"clean": ins.mnemonic == "dc" and op.startswith("c"),
-                           "inval": ins.mnemonic == "dc" and op == "ivac",
-                           "sctlr": ins.mnemonic == "msr" and op.startswith("sctlr")}
+                    own = {
+                        "clean": ins.mnemonic == "dc" and op.startswith("c"),
+                        "inval": ins.mnemonic == "dc" and op == "ivac",
+                        "sctlr": ins.mnemonic == "msr" and op.startswith("sctlr"),
+                    }
                     for kind, names in sets.items():
                         if (own[kind] or ins.mnemonic in names) and name not in names:
                             names.add(name)

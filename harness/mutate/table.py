@@ -6,6 +6,7 @@ build (not scored); equivalent only when docs/mutation.md says why the
 architecture makes the change harmless (not scored). A mutant declared
 equivalent that a check kills is counted killed and flagged: the claim is wrong.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,14 +40,22 @@ def read_notes(path: Path, heading: str) -> dict[str, str]:
         if m:
             last = m.group(1)
             if last in notes:
-                raise HarnessError(f"mutant '{last}' listed twice under '{heading}'", file=path,
-                                   field=f"line {n}", fix="keep one entry per mutant id")
+                raise HarnessError(
+                    f"mutant '{last}' listed twice under '{heading}'",
+                    file=path,
+                    field=f"line {n}",
+                    fix="keep one entry per mutant id",
+                )
             notes[last] = m.group(2).strip()
         elif last and line.startswith("  ") and line.strip():
             notes[last] += " " + line.strip()
-        elif re.match(r"^- \S+:\S+", line):     # an id without its backticks (prose bullets pass)
-            raise HarnessError("entry is not '- `MUTANT-ID` — why'", file=path, field=f"line {n}",
-                               fix="write the id in backticks, then a dash and the reason")
+        elif re.match(r"^- \S+:\S+", line):  # an id without its backticks (prose bullets pass)
+            raise HarnessError(
+                "entry is not '- `MUTANT-ID` — why'",
+                file=path,
+                field=f"line {n}",
+                fix="write the id in backticks, then a dash and the reason",
+            )
     return notes
 
 
@@ -54,8 +63,8 @@ def read_notes(path: Path, heading: str) -> dict[str, str]:
 class MutantResult:
     mutant: Mutant
     verdicts: list[TargetVerdict]
-    equivalent: str | None = None       # why, from docs/mutation.md
-    why: str | None = None              # a survivor's explanation, from docs/mutation.md
+    equivalent: str | None = None  # why, from docs/mutation.md
+    why: str | None = None  # a survivor's explanation, from docs/mutation.md
 
     @property
     def verdict(self) -> str:
@@ -106,15 +115,25 @@ class Score:
         return 100.0 * (self.killed + self.killed_by_boot) / self.scored if self.scored else 0.0
 
     def line(self) -> str:
-        return (f"mutation score: {self.killed + self.killed_by_boot}/{self.scored} "
-                f"({self.equivalent} equivalent, {self.total} mutants) = {self.percent:.1f} %")
+        return (
+            f"mutation score: {self.killed + self.killed_by_boot}/{self.scored} "
+            f"({self.equivalent} equivalent, {self.total} mutants) = {self.percent:.1f} %"
+        )
 
 
 def score(results: list[MutantResult]) -> Score:
-    count = {k: sum(r.verdict == k for r in results)
-             for k in ("killed", "killed (boot)", "survived", "equivalent", "stillborn")}
-    return Score(count["killed"], count["killed (boot)"], count["survived"], count["equivalent"],
-                 count["stillborn"], len(results))
+    count = {
+        k: sum(r.verdict == k for r in results)
+        for k in ("killed", "killed (boot)", "survived", "equivalent", "stillborn")
+    }
+    return Score(
+        count["killed"],
+        count["killed (boot)"],
+        count["survived"],
+        count["equivalent"],
+        count["stillborn"],
+        len(results),
+    )
 
 
 def _cell(v: TargetVerdict | None) -> str:
@@ -127,7 +146,7 @@ def _cell(v: TargetVerdict | None) -> str:
 
 def _esc(text: str, most: int = 140) -> str:
     text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= most else text[:most - 1] + "…"
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def table(results: list[MutantResult], targets: list[str]) -> str:
@@ -146,17 +165,31 @@ def table(results: list[MutantResult], targets: list[str]) -> str:
         if r.verdict == "killed":
             verdict += f" by {', '.join(r.killed_by)}"
         m = r.mutant
-        rows.append("| " + " | ".join([f"`{m.id}`", m.operator, f"{Path(m.path).name}:{m.line}",
-                                       _esc(m.edit.what, 80), *(_cell(by.get(t)) for t in targets),
-                                       verdict, _esc(note)]) + " |")
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    f"`{m.id}`",
+                    m.operator,
+                    f"{Path(m.path).name}:{m.line}",
+                    _esc(m.edit.what, 80),
+                    *(_cell(by.get(t)) for t in targets),
+                    verdict,
+                    _esc(note),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(rows)
 
 
 def summary(results: list[MutantResult], controls: list[Control]) -> list[str]:
     s = score(results)
-    lines = ["controls: " + "; ".join(f"{c.name}: {'pass' if c.ok else 'FAIL'}" for c in controls),
-             f"killed by a check {s.killed}, killed by a failed boot {s.killed_by_boot}, survived "
-             f"{s.survived}, equivalent {s.equivalent}, stillborn (not scored) {s.stillborn}"]
+    lines = [
+        "controls: " + "; ".join(f"{c.name}: {'pass' if c.ok else 'FAIL'}" for c in controls),
+        f"killed by a check {s.killed}, killed by a failed boot {s.killed_by_boot}, survived "
+        f"{s.survived}, equivalent {s.equivalent}, stillborn (not scored) {s.stillborn}",
+    ]
     for op in sorted({r.mutant.operator for r in results}):
         mine = [r for r in results if r.mutant.operator == op]
         k = sum(r.verdict in ("killed", "killed (boot)") for r in mine)
@@ -168,24 +201,51 @@ def summary(results: list[MutantResult], controls: list[Control]) -> list[str]:
     return lines
 
 
-def record(results: list[MutantResult], controls: list[Control], targets: list[str],
-           run: dict[str, Any]) -> dict[str, Any]:
+def record(
+    results: list[MutantResult], controls: list[Control], targets: list[str], run: dict[str, Any]
+) -> dict[str, Any]:
     """The JSON document of a run."""
     s = score(results)
 
     def verdicts(vs: list[TargetVerdict]) -> dict[str, Any]:
-        return {v.target: {"status": v.status, "checks": v.checks, "message": v.message,
-                           "seconds": round(v.seconds, 2)} for v in vs}
+        return {
+            v.target: {"status": v.status, "checks": v.checks, "message": v.message, "seconds": round(v.seconds, 2)}
+            for v in vs
+        }
+
     return {
-        "schema": 1, "run": run, "targets": targets,
-        "controls": [{"name": c.name, "subject": c.subject, "ok": c.ok,
-                      "targets": verdicts(c.verdicts)} for c in controls],
-        "mutants": [{"id": r.mutant.id, "subject": r.mutant.subject, "operator": r.mutant.operator,
-                     "file": r.mutant.path, "line": r.mutant.line, "edit": r.mutant.edit.what,
-                     "verdict": r.verdict, "killed_by": r.killed_by, "message": r.first_message,
-                     "equivalent": r.equivalent, "why": r.why, "targets": verdicts(r.verdicts)}
-                    for r in results],
-        "score": {"killed": s.killed, "killed_by_boot": s.killed_by_boot, "survived": s.survived,
-                  "equivalent": s.equivalent, "stillborn": s.stillborn, "total": s.total,
-                  "scored": s.scored, "percent": round(s.percent, 1), "line": s.line()},
+        "schema": 1,
+        "run": run,
+        "targets": targets,
+        "controls": [
+            {"name": c.name, "subject": c.subject, "ok": c.ok, "targets": verdicts(c.verdicts)} for c in controls
+        ],
+        "mutants": [
+            {
+                "id": r.mutant.id,
+                "subject": r.mutant.subject,
+                "operator": r.mutant.operator,
+                "file": r.mutant.path,
+                "line": r.mutant.line,
+                "edit": r.mutant.edit.what,
+                "verdict": r.verdict,
+                "killed_by": r.killed_by,
+                "message": r.first_message,
+                "equivalent": r.equivalent,
+                "why": r.why,
+                "targets": verdicts(r.verdicts),
+            }
+            for r in results
+        ],
+        "score": {
+            "killed": s.killed,
+            "killed_by_boot": s.killed_by_boot,
+            "survived": s.survived,
+            "equivalent": s.equivalent,
+            "stillborn": s.stillborn,
+            "total": s.total,
+            "scored": s.scored,
+            "percent": round(s.percent, 1),
+            "line": s.line(),
+        },
     }

@@ -6,6 +6,7 @@ patch (sel4), the stock modes and an unedited copy of images/ (reference); a
 control that fails a check ends the run, since every kill after it would be
 worthless.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,7 +33,7 @@ class TargetVerdict:
     """One mutant (or control) on one target."""
 
     target: str
-    status: str             # killed | boot | survived | stillborn
+    status: str  # killed | boot | survived | stillborn
     checks: list[str] = field(default_factory=list)
     message: str = ""
     seconds: float = 0.0
@@ -42,8 +43,7 @@ def verdict_of(target: str, outcome: Outcome, seconds: float) -> TargetVerdict:
     failure = outcome.result.failure
     if failure is not None:
         first = failure.message.splitlines()[0] if failure.message else ""
-        return TargetVerdict(target, "boot", [], f"{failure.kind} failure in {failure.phase}: {first}",
-                             seconds)
+        return TargetVerdict(target, "boot", [], f"{failure.kind} failure in {failure.phase}: {first}", seconds)
     failed = [c for c in outcome.checks if c.failed]
     if failed:
         return TargetVerdict(target, "killed", [c.name for c in failed], failed[0].message, seconds)
@@ -58,15 +58,18 @@ class Runner:
         self.targets: list[Target] = [with_overrides(load(t), timeouts=TIMEOUTS) for t in targets]
         for t in self.targets:
             if not t.is_qemu:
-                raise HarnessError(f"target '{t.name}' is not a QEMU target", file=t.path,
-                                   field="--targets", fix="the cache model runs under QEMU only")
+                raise HarnessError(
+                    f"target '{t.name}' is not a QEMU target",
+                    file=t.path,
+                    field="--targets",
+                    fix="the cache model runs under QEMU only",
+                )
         self.results = results
         self._sessions: dict[str, BootSession] = {}
 
     def session(self, target: Target) -> BootSession:
         if target.name not in self._sessions:
-            self._sessions[target.name] = BootSession(target, self.results / target.name,
-                                                      coherence=True, history=None)
+            self._sessions[target.name] = BootSession(target, self.results / target.name, coherence=True, history=None)
         return self._sessions[target.name]
 
     def close(self) -> None:
@@ -75,8 +78,7 @@ class Runner:
 
     def boot(self, target: Target, payload: Payload, name: str) -> TargetVerdict:
         start = time.monotonic()
-        outcome = self.session(target).boot(payload, name=slug(name), coherence=True,
-                                            until="handoff", reuse=False)
+        outcome = self.session(target).boot(payload, name=slug(name), coherence=True, until="handoff", reuse=False)
         return verdict_of(target.name, outcome, time.monotonic() - start)
 
 
@@ -102,7 +104,7 @@ def run_mutant(runner: Runner, m: Mutant, subject: Subject) -> list[TargetVerdic
             payload = payload_for(m, subject, target)
         except Stillborn as exc:
             out.append(TargetVerdict(target.name, "stillborn", [], str(exc), time.monotonic() - start))
-            break           # the same source on the other targets: no second build
+            break  # the same source on the other targets: no second build
         v = runner.boot(target, payload, m.id)
         v.seconds = time.monotonic() - start
         out.append(v)
@@ -127,12 +129,16 @@ def run_controls(runner: Runner, subjects: dict[str, Subject], log: Log) -> list
     for name, subject in subjects.items():
         plans: list[tuple[str, Callable[[Target], Payload]]]
         if name == "sel4":
-            plans = [("sel4 stock loader", lambda t: sel4_payload(None, None, t, early_mmu=False)),
-                     ("sel4 clean early-MMU series", lambda t: sel4_payload(None, None, t))]
+            plans = [
+                ("sel4 stock loader", lambda t: sel4_payload(None, None, t, early_mmu=False)),
+                ("sel4 clean early-MMU series", lambda t: sel4_payload(None, None, t)),
+            ]
         else:
-            plans = [("reference mmu-off (stock)", _standard("mmu-off")),
-                     ("reference early-mmu", _standard("early-mmu")),
-                     ("reference early-mmu, unedited copy", _unedited(subject))]
+            plans = [
+                ("reference mmu-off (stock)", _standard("mmu-off")),
+                ("reference early-mmu", _standard("early-mmu")),
+                ("reference early-mmu, unedited copy", _unedited(subject)),
+            ]
         for label, make in plans:
             c = Control(label, name)
             for target in runner.targets:
@@ -158,8 +164,9 @@ def _says(v: TargetVerdict) -> str:
     return f"{what}: {v.message[:160]}"
 
 
-def run_all(runner: Runner, mutants: list[Mutant], subjects: dict[str, Subject],
-            log: Log) -> dict[str, list[TargetVerdict]]:
+def run_all(
+    runner: Runner, mutants: list[Mutant], subjects: dict[str, Subject], log: Log
+) -> dict[str, list[TargetVerdict]]:
     """Every mutant on every target, in order."""
     results: dict[str, list[TargetVerdict]] = {}
     for k, m in enumerate(mutants):

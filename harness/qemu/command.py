@@ -4,6 +4,7 @@ labgrid builds QEMU's command when its driver activates; `labgrid_command` reads
 `standalone` turns it into a command a person pastes into a shell (console on the
 terminal), and `instruction_clock` is what modeled boots add to it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -77,6 +78,9 @@ def standalone(argv: list[str]) -> list[str]:
         out.append(arg)
         i += 1
     if "mon:stdio" not in out:
-        raise HarnessError("labgrid's QEMU command has no console socket to replace",
-                           field="QEMUDriver", fix="report this: labgrid's command line changed")
+        raise HarnessError(
+            "labgrid's QEMU command has no console socket to replace",
+            field="QEMUDriver",
+            fix="report this: labgrid's command line changed",
+        )
     return out

@@ -5,6 +5,7 @@ the socket and stalls the vCPU (power.start_qemu says where that hurts). A drain
 reads it in a thread during start-up, and the console the boot reads serves those
 bytes first.
 """
+
 from __future__ import annotations
 
 import select
@@ -60,7 +61,7 @@ class PrefixedConsole:
             data, self._early = self._early, b""
             return data
         data = bytes(self._console.read(size=size, timeout=timeout, max_size=max_size))
-        if not data:    # QEMUDriver reads only when the socket is readable: this is its end
+        if not data:  # QEMUDriver reads only when the socket is readable: this is its end
             raise EOFError("the console socket closed")
         return data
 

@@ -4,6 +4,7 @@ With `firmware:` in the target, the firmware is QEMU's -kernel (entered at EL3),
 loader is loaded with `-device loader`, and the firmware's mailbox word holds the
 loader's entry; the firmware enters it at EL2.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ def firmware_for(target: Any) -> Firmware | None:
         return None
     from ..images.build import FIRMWARE_MAILBOX, build_firmware
     from ..images.elf import read_elf
+
     elf = build_firmware(target.machine)
     return Firmware(elf, read_elf(elf, "firmware").symbol(FIRMWARE_MAILBOX))
 
@@ -43,15 +45,18 @@ def loader_placement(image: Path, dram_base: int) -> tuple[list[str], int]:
     """
     from ..images.elf import read_elf
     from ..images.package import image_header, is_elf
+
     if not image.is_file():
         raise HarnessError("no such file", file=image, fix="check the path (build the image first?)")
     if is_elf(image):
         return ["-device", f"loader,file={image}"], read_elf(image, image.name).entry_paddr
     text_offset = image_header(image)
     if text_offset is None:
-        raise HarnessError("a raw binary without an arm64 Image header: its load address is "
-                           "unknown", file=image, field="boot file",
-                           fix="give the loader as an ELF (seL4: build/elfloader/elfloader), or "
-                               "set 'image_format: elf' in the target")
+        raise HarnessError(
+            "a raw binary without an arm64 Image header: its load address is unknown",
+            file=image,
+            field="boot file",
+            fix="give the loader as an ELF (seL4: build/elfloader/elfloader), or set 'image_format: elf' in the target",
+        )
     load = dram_base + text_offset
     return ["-device", f"loader,file={image},addr={load:#x},force-raw=on"], load

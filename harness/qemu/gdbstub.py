@@ -4,6 +4,7 @@ Enough to stop a guest at its kernel entry without its cooperation. QEMU's
 gdbstub listens on a 127.0.0.1 port we choose (never `-s`, which binds all
 interfaces).
 """
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,9 @@ class GdbStub:
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise BootFailure(f"no gdbstub on 127.0.0.1:{port}", kind="infrastructure",
-                                      phase="power-on") from None
+                    raise BootFailure(
+                        f"no gdbstub on 127.0.0.1:{port}", kind="infrastructure", phase="power-on"
+                    ) from None
                 time.sleep(0.05)
         self.buf = b""
 
@@ -51,8 +53,8 @@ class GdbStub:
             start = self.buf.find(b"$")
             end = self.buf.find(b"#", start)
             if start >= 0 and end >= 0 and len(self.buf) >= end + 3:
-                payload = self.buf[start + 1:end].decode(errors="replace")
-                self.buf = self.buf[end + 3:]
+                payload = self.buf[start + 1 : end].decode(errors="replace")
+                self.buf = self.buf[end + 3 :]
                 self.sock.sendall(b"+")
                 return payload
             left = deadline - time.monotonic()
@@ -77,8 +79,9 @@ class GdbStub:
         if reply != "OK":
             reply = self.command(f"Z0,{addr:x},4")
         if reply != "OK":
-            raise BootFailure(f"gdbstub refused a breakpoint at {addr:#x}: {reply!r}",
-                              kind="infrastructure", phase="power-on")
+            raise BootFailure(
+                f"gdbstub refused a breakpoint at {addr:#x}: {reply!r}", kind="infrastructure", phase="power-on"
+            )
 
     def resume(self) -> None:
         self._send("c")
@@ -135,8 +138,9 @@ def hold_at(port: int, addr: int, timeout: float = 30.0) -> None:
         try:
             stub.wait_stop(timeout)
         except (TimeoutError, ConnectionError) as exc:
-            raise BootFailure(f"the guest never reached the loader entry {addr:#x}: {exc}",
-                              kind="product", phase="loader") from None
+            raise BootFailure(
+                f"the guest never reached the loader entry {addr:#x}: {exc}", kind="product", phase="loader"
+            ) from None
         stub.command(f"z1,{addr:x},4")
     finally:
         stub.close()
@@ -145,8 +149,7 @@ def hold_at(port: int, addr: int, timeout: float = 30.0) -> None:
 def gdb_command(port: int, loader: Path, kernel: Path | None) -> str:
     """The gdb-multiarch command that attaches to our stub with both symbol files:
     the loader's (its own addresses) and the kernel's (where it is linked)."""
-    argv = ["gdb-multiarch", "-q", "-ex", "set confirm off", "-ex", "set architecture aarch64",
-            str(loader)]
+    argv = ["gdb-multiarch", "-q", "-ex", "set confirm off", "-ex", "set architecture aarch64", str(loader)]
     if kernel is not None:
         argv[-1:-1] = ["-ex", f"add-symbol-file {shlex.quote(str(kernel))}"]
     argv[-1:-1] = ["-ex", f"target remote 127.0.0.1:{port}"]

@@ -8,6 +8,7 @@ that function's entry, reads its return address (x30), and stops again there: no
 instruction of the loader is decoded or patched. SCTLR, TCR, MAIR and TTBR0 of the
 current EL come through the gdbstub; the tables through QMP `pmemsave` (physical memory).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from ..pagetable import Mapping, Regime, WalkError, walk
 from ..payload import Payload
 from .gdbstub import GdbStub
 
-LR = 30     # x30, the link register, in aarch64-core.xml's numbering
+LR = 30  # x30, the link register, in aarch64-core.xml's numbering
 
 
 def mmu_on_function(payload: Payload) -> tuple[str, int] | str:
@@ -32,8 +33,10 @@ def mmu_on_function(payload: Payload) -> tuple[str, int] | str:
         return "mmu_enable", syms["mmu_enable"]
     if "early_mmu_begin" in syms:
         return "early_mmu_begin", syms["early_mmu_begin"]
-    return ("a stock loader (no early_mmu_begin symbol): it unpacks with the MMU off and maps "
-            "nothing before the kernel's own tables")
+    return (
+        "a stock loader (no early_mmu_begin symbol): it unpacks with the MMU off and maps "
+        "nothing before the kernel's own tables"
+    )
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class MmuOnState:
     sctlr: int
     regime: Regime | None = None
     mappings: tuple[Mapping, ...] = ()
-    error: str | None = None        # why the tables could not be read
+    error: str | None = None  # why the tables could not be read
 
     @property
     def mmu_on(self) -> bool:
@@ -64,16 +67,21 @@ def run_to(stub: GdbStub, addr: int, timeout: float, what: str) -> None:
     try:
         stub.wait_stop(timeout)
     except (TimeoutError, ConnectionError) as exc:
-        raise BootFailure(f"the loader never reached {what} ({addr:#x}) within {timeout:g} s: {exc}",
-                          kind="product", phase="loader") from None
+        raise BootFailure(
+            f"the loader never reached {what} ({addr:#x}) within {timeout:g} s: {exc}", kind="product", phase="loader"
+        ) from None
     stub.command(f"z1,{addr:x},4")
 
 
 def _registers(stub: GdbStub, el: int) -> tuple[int, dict[str, int]]:
     """SCTLR, and TCR/MAIR/TTBR0 where the gdbstub has them, of EL `el`."""
     nums = stub.register_numbers()
-    names = {"SCTLR": f"SCTLR_EL{el}" if el != 1 else "SCTLR", "TCR": f"TCR_EL{el}",
-             "MAIR": f"MAIR_EL{el}", "TTBR0": f"TTBR0_EL{el}"}
+    names = {
+        "SCTLR": f"SCTLR_EL{el}" if el != 1 else "SCTLR",
+        "TCR": f"TCR_EL{el}",
+        "MAIR": f"MAIR_EL{el}",
+        "TTBR0": f"TTBR0_EL{el}",
+    }
     values: dict[str, int] = {}
     for short, name in names.items():
         num = nums.get(name, nums.get(f"{short}_EL1") if el == 1 else None)
@@ -84,15 +92,16 @@ def _registers(stub: GdbStub, el: int) -> tuple[int, dict[str, int]]:
     return values["SCTLR"], values
 
 
-def stop_at_mmu_on(stub: GdbStub, symbol: str, addr: int, read: Callable[[int, int], bytes],
-                   timeout: float) -> MmuOnState:
+def stop_at_mmu_on(
+    stub: GdbStub, symbol: str, addr: int, read: Callable[[int, int], bytes], timeout: float
+) -> MmuOnState:
     """From a guest stopped before the loader's MMU enable: run it to the return of `symbol`,
     read the regime and walk its tables. The guest is left stopped there."""
     try:
         run_to(stub, addr, timeout, symbol)
         ret = stub.register(LR)
         run_to(stub, ret, timeout, f"the return of {symbol}")
-        el = (stub.register(33) >> 2) & 3       # cpsr: PSTATE.EL
+        el = (stub.register(33) >> 2) & 3  # cpsr: PSTATE.EL
         sctlr, regs = _registers(stub, el)
     except (TimeoutError, OSError) as exc:
         raise _failure(f"the gdbstub did not answer at the MMU enable ({symbol}): {exc}") from None
@@ -100,8 +109,7 @@ def stop_at_mmu_on(stub: GdbStub, symbol: str, addr: int, read: Callable[[int, i
         return MmuOnState(symbol, ret, el, sctlr)
     missing = [f"{r}_EL{el}" for r in ("TCR", "MAIR", "TTBR0") if r not in regs]
     if missing:
-        return MmuOnState(symbol, ret, el, sctlr,
-                          error=f"the gdbstub does not expose {', '.join(missing)}")
+        return MmuOnState(symbol, ret, el, sctlr, error=f"the gdbstub does not expose {', '.join(missing)}")
     regime = Regime(el, regs["TCR"], regs["MAIR"], regs["TTBR0"])
     try:
         mappings = tuple(walk(regime, read))

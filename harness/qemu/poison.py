@@ -4,6 +4,7 @@ QEMU's RAM starts zeroed, which would hide a loader that forgets to zero bss; re
 DRAM holds garbage after reset. The poison goes in through `-device loader` and is
 clipped so it never overlaps what QEMU or the image place themselves.
 """
+
 from __future__ import annotations
 
 from ..errors import HarnessError
@@ -54,8 +55,9 @@ def qemu_reserved(target: Target) -> list[tuple[int, int]]:
     return []
 
 
-def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20,
-                  reserved: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+def poison_ranges(
+    payload: Payload, dram: tuple[int, int], limit: int = 64 << 20, reserved: list[tuple[int, int]] | None = None
+) -> list[tuple[int, int]]:
     """The bss ranges to poison, where each image will land (seL4's loader moves user
     images: `verify.image_offsets`, the placement the out-of-band dump uses too),
     clipped so they never overlap what QEMU or the image place: the loader's own
@@ -67,11 +69,12 @@ def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20
         loader = [(s.paddr, s.paddr + s.memsz) for s in payload.loader.segments]
         offsets = image_offsets(payload)
     except HarnessError:
-        return []   # an archive the loader itself will reject: nothing to poison
+        return []  # an archive the loader itself will reject: nothing to poison
     placed = [img for img in images if img.name in offsets]
     holes = [*loader, *(reserved or [])]
-    holes += [(s.paddr + offsets[img.name], s.paddr + offsets[img.name] + s.filesz)
-              for img in placed for s in img.segments]
+    holes += [
+        (s.paddr + offsets[img.name], s.paddr + offsets[img.name] + s.filesz) for img in placed for s in img.segments
+    ]
     lo_ram, hi_ram = dram[0], dram[0] + dram[1]
     out: list[tuple[int, int]] = []
     for img in placed:
@@ -79,13 +82,18 @@ def poison_ranges(payload: Payload, dram: tuple[int, int], limit: int = 64 << 20
             start, end = (a + offsets[img.name] for a in seg.bss)
             end = min(end, start + limit, hi_ram)
             if end <= start or not lo_ram <= start < hi_ram:
-                continue    # nothing to zero, or not DRAM
+                continue  # nothing to zero, or not DRAM
             out += _clip(start, end, holes)
     return out
 
 
-def poison_args(payload: Payload, dram: tuple[int, int], pattern: int = 0xA5,
-                limit: int = 64 << 20, reserved: list[tuple[int, int]] | None = None) -> list[str]:
+def poison_args(
+    payload: Payload,
+    dram: tuple[int, int],
+    pattern: int = 0xA5,
+    limit: int = 64 << 20,
+    reserved: list[tuple[int, int]] | None = None,
+) -> list[str]:
     """QEMU loader devices that fill every bss range with a pattern before boot.
 
     Real DRAM holds garbage after reset; QEMU's is zero, which would hide a loader

@@ -4,6 +4,7 @@ instruction and start-up under a watchdog; quit it, killing and reaping it if it
 Both strategies power QEMU through these (the U-Boot strategy too, when its power
 driver is a QEMUDriver).
 """
+
 from __future__ import annotations
 
 import shlex
@@ -17,8 +18,7 @@ from ..errors import BootFailure
 from .drain import ConsoleDrain
 
 
-def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None = None,
-               hold: bool = False) -> bytes:
+def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None = None, hold: bool = False) -> bytes:
     """Start labgrid's QEMUDriver (already activated), reading the console from the first
     instruction; return what the guest printed during start-up.
 
@@ -58,19 +58,21 @@ def start_qemu(qemu: Any, timeout: float, before_cont: Callable[[], None] | None
     stderr = _capture_stderr(qemu)
     try:
         qemu.on()
-    except BootFailure:         # the before_cont hook's own verdict (e.g. a silent gdbstub)
+    except BootFailure:  # the before_cont hook's own verdict (e.g. a silent gdbstub)
         drain.stop()
         raise
     except Exception as exc:  # noqa: BLE001 - QMP errors come in many types
         drain.stop()
-        said = _stderr_lines(stderr)    # QEMU's own words ("Some ROM regions are overlapping")
-        why = (f"QEMU did not answer QMP within {timeout:.0f} s and was killed"
-               if fired.is_set() else f"QEMU failed to start: {said[0] if said else exc}"
-               + (" (QEMU's stderr below)" if len(said) > 1 else ""))
-        raise BootFailure(why, kind="infrastructure", phase="power-on",
-                          last_lines=said[-15:]) from None
+        said = _stderr_lines(stderr)  # QEMU's own words ("Some ROM regions are overlapping")
+        why = (
+            f"QEMU did not answer QMP within {timeout:.0f} s and was killed"
+            if fired.is_set()
+            else f"QEMU failed to start: {said[0] if said else exc}"
+            + (" (QEMU's stderr below)" if len(said) > 1 else "")
+        )
+        raise BootFailure(why, kind="infrastructure", phase="power-on", last_lines=said[-15:]) from None
     finally:
-        del qemu.monitor_command   # back to the class's method
+        del qemu.monitor_command  # back to the class's method
         watchdog.cancel()
         if qemu._child is not None:
             processes.register(qemu._child.pid, "qemu")
@@ -86,9 +88,8 @@ def _capture_stderr(qemu: Any) -> Path | None:
     if not cmd or tmp is None:
         return None
     path = Path(tmp) / "qemu-stderr.txt"
-    if cmd[0] != "sh":          # not wrapped yet in this activation
-        qemu._cmd = ["sh", "-c", f'exec "$0" "$@" 2>>{shlex.quote(str(path))}',
-                     *[str(a) for a in cmd]]
+    if cmd[0] != "sh":  # not wrapped yet in this activation
+        qemu._cmd = ["sh", "-c", f'exec "$0" "$@" 2>>{shlex.quote(str(path))}', *[str(a) for a in cmd]]
     path.unlink(missing_ok=True)
     return path
 

@@ -6,6 +6,7 @@ image and per-boot QEMU arguments (memory poison, plugins, gdbstub) change from
 boot to boot, so the strategy swaps them into the labgrid QEMUDriver while it is
 deactivated; everything else comes from the environment file.
 """
+
 from __future__ import annotations
 
 import enum
@@ -48,7 +49,7 @@ class QEMUBootStrategy(LabgridStrategy):
 
     bindings = {"qemu": "QEMUDriver"}
     status: Status = attr.ib(default=Status.unknown)
-    qemu: Any       # labgrid's QEMUDriver, bound by labgrid
+    qemu: Any  # labgrid's QEMUDriver, bound by labgrid
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -58,7 +59,7 @@ class QEMUBootStrategy(LabgridStrategy):
         # Runs once when labgrid resumes the paused guest (QMP 'cont'): the one
         # moment a debugger can arm breakpoints before the first instruction.
         self._at_start: Callable[[], None] | None = None
-        self._hold = False      # --gdb: the guest waits for the person's debugger
+        self._hold = False  # --gdb: the guest waits for the person's debugger
         self.early_console = b""
         self.firmware: Firmware | None = None
         self._harness: Target | None = None
@@ -90,14 +91,12 @@ class QEMUBootStrategy(LabgridStrategy):
         boot_args: list[str] = []
         if self.firmware is not None:
             load, entry = loader_placement(Path(image), self._dram_base)
-            boot_args = load + ["-device", f"loader,addr={self.firmware.mailbox:#x},"
-                                           f"data={entry:#x},data-len=8"]
+            boot_args = load + ["-device", f"loader,addr={self.firmware.mailbox:#x},data={entry:#x},data-len=8"]
             image = self.firmware.elf
         set_image(self.target, key, image)
         self.qemu.extra_args = " ".join([self._base_args, *boot_args, *extra_args]).strip()
 
-    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target,
-                  payload: Payload) -> None:
+    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload) -> None:
         """Nothing runs before the elfloader: QEMU starts it directly."""
 
     def command_line(self) -> list[str]:
@@ -114,9 +113,11 @@ class QEMUBootStrategy(LabgridStrategy):
             raise StrategyError("configure() was not called: no harness target")
         uart = self._harness.console_uart
         where = f" (UART at {uart:#x})" if uart else ""
-        return (f"# {label} on {self._harness.name}: the console is this terminal{where}; "
-                f"{QUIT_KEYS} quits QEMU, Ctrl-A C is its monitor.\n"
-                f"{shlex.join(standalone(self.command_line()))}")
+        return (
+            f"# {label} on {self._harness.name}: the console is this terminal{where}; "
+            f"{QUIT_KEYS} quits QEMU, Ctrl-A C is its monitor.\n"
+            f"{shlex.join(standalone(self.command_line()))}"
+        )
 
     def at_loader_start(self, hook: Callable[[], None], hold: bool = False) -> None:
         """`hook` runs at QMP 'cont', the guest paused before its first instruction;

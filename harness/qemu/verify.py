@@ -7,6 +7,7 @@ ELF entry, the virtual address seL4's loader jumps to with the MMU on), every
 destination range is dumped with QMP `pmemsave` in chunks and compared with the
 ELF's file bytes plus zeros. Memory stays bounded whatever the image size.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -29,17 +30,22 @@ CHUNK = 32 << 20
 @dataclass(frozen=True)
 class Mismatch:
     segment: Segment
-    dest: int           # physical address where it landed
-    first_bad: int      # first differing physical address
-    bad_bytes: int      # differing bytes in the first bad chunk
+    dest: int  # physical address where it landed
+    first_bad: int  # first differing physical address
+    bad_bytes: int  # differing bytes in the first bad chunk
     in_bss: bool
 
     def describe(self) -> str:
         seg = self.segment
-        part = (f"bss [{self.dest + seg.filesz:#x}..{self.dest + seg.memsz:#x}) is not zero"
-                if self.in_bss else "file bytes differ from the ELF")
-        return (f"{seg.describe()} at {self.dest:#x}: {part} from {self.first_bad:#x} "
-                f"({self.bad_bytes} byte(s) in that {CHUNK >> 20} MiB chunk)")
+        part = (
+            f"bss [{self.dest + seg.filesz:#x}..{self.dest + seg.memsz:#x}) is not zero"
+            if self.in_bss
+            else "file bytes differ from the ELF"
+        )
+        return (
+            f"{seg.describe()} at {self.dest:#x}: {part} from {self.first_bad:#x} "
+            f"({self.bad_bytes} byte(s) in that {CHUNK >> 20} MiB chunk)"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,13 @@ class VerifyReport:
     stopped_at: int
     checked_bytes: int
     mismatches: tuple[Mismatch, ...]
-    el: int | None = None       # CurrentEL at the stop (PSTATE through the gdbstub)
-    sctlr: int | None = None    # SCTLR_ELx at the stop, when the gdbstub exposes it
-    misplaced: tuple[str, ...] = ()     # user images not where the placement rule put them
+    el: int | None = None  # CurrentEL at the stop (PSTATE through the gdbstub)
+    sctlr: int | None = None  # SCTLR_ELx at the stop, when the gdbstub exposes it
+    misplaced: tuple[str, ...] = ()  # user images not where the placement rule put them
 
 
-PAGE = 1 << 12          # seL4's elfloader places images on 4 KiB pages
-KEEP_HEADERS = PAGE     # and keeps a page of ELF headers after each user image
+PAGE = 1 << 12  # seL4's elfloader places images on 4 KiB pages
+KEEP_HEADERS = PAGE  # and keeps a page of ELF headers after each user image
 
 
 def _page_up(addr: int) -> int:
@@ -88,7 +94,7 @@ def sel4_places(payload: Payload) -> dict[str, int]:
         return {}
     dtb = _fdt_size(payload)
     if dtb is None:
-        return {}       # a boot loader's DTB, or none: only the loader's line will say
+        return {}  # a boot loader's DTB, or none: only the loader's line will say
     nxt = _page_up(_page_up(images[0].span[1]) + dtb)
     out: dict[str, int] = {}
     for img in images[1:]:
@@ -129,9 +135,11 @@ def misplaced(payload: Payload, tl: Timeline) -> list[str]:
     for name, start in sel4_places(payload).items():
         said = tl.placed_at(name)
         if said is not None and said != start:
-            out.append(f"image '{name}': the loader placed it at {said:#x}, seL4's placement "
-                       f"rule (kernel end, DTB, images in archive order) says {start:#x}: "
-                       "its bss poison and dump were at the rule's place")
+            out.append(
+                f"image '{name}': the loader placed it at {said:#x}, seL4's placement "
+                f"rule (kernel end, DTB, images in archive order) says {start:#x}: "
+                "its bss poison and dump were at the rule's place"
+            )
     return out
 
 
@@ -162,7 +170,7 @@ def compare(payload: Payload, tl: Timeline, dump: Callable[[int, int], bytes]) -
     checked = 0
     offsets = image_offsets(payload, tl)
     for img in payload.images:
-        offset = offsets.get(img.name, 0)      # unknown: at its ELF paddrs, as linked
+        offset = offsets.get(img.name, 0)  # unknown: at its ELF paddrs, as linked
         for seg in img.segments:
             dest = seg.paddr + offset
             pos = 0
@@ -172,8 +180,7 @@ def compare(payload: Payload, tl: Timeline, dump: Callable[[int, int], bytes]) -
                 if got != want:
                     bad = [i for i in range(len(want)) if got[i] != want[i]]
                     first = dest + pos + bad[0]
-                    mismatches.append(Mismatch(seg, dest, first, len(bad),
-                                               pos + bad[0] >= seg.filesz))
+                    mismatches.append(Mismatch(seg, dest, first, len(bad), pos + bad[0] >= seg.filesz))
                     break
                 pos += len(want)
     return VerifyReport(0, checked, tuple(mismatches), misplaced=tuple(misplaced(payload, tl)))
@@ -198,7 +205,7 @@ def entry_state(stub: GdbStub) -> tuple[int | None, int | None]:
         return el, None
 
 
-QMP_TIMEOUT = 30.0      # one QMP command (a 32 MiB pmemsave included), at most
+QMP_TIMEOUT = 30.0  # one QMP command (a 32 MiB pmemsave included), at most
 
 
 def bounded(call: Callable[[], Any], timeout: float, what: str, phase: str) -> Any:
@@ -214,12 +221,12 @@ def bounded(call: Callable[[], Any], timeout: float, what: str, phase: str) -> A
             box["value"] = call()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller below
             box["error"] = exc
+
     worker = threading.Thread(target=run, name=f"harness {what}", daemon=True)
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise BootFailure(f"{what} did not answer within {timeout:g} s", kind="infrastructure",
-                          phase=phase)
+        raise BootFailure(f"{what} did not answer within {timeout:g} s", kind="infrastructure", phase=phase)
     if "error" in box:
         raise box["error"]
     return box.get("value")
@@ -230,8 +237,14 @@ class OutOfBand:
     `mmu_on` (symbol, address) it first stops where the loader turns its MMU on and reads
     its page tables (`early_map`, harness/qemu/mmu_on.py). `verify` False: that stop only."""
 
-    def __init__(self, payload: Payload, port: int, qmp: Callable[[str, dict[str, Any]], Any],
-                 verify: bool = True, mmu_on: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        payload: Payload,
+        port: int,
+        qmp: Callable[[str, dict[str, Any]], Any],
+        verify: bool = True,
+        mmu_on: tuple[str, int] | None = None,
+    ) -> None:
         self.payload = payload
         self.port = port
         self._qmp = qmp
@@ -246,12 +259,14 @@ class OutOfBand:
 
     def qmp(self, command: str, arguments: dict[str, Any]) -> Any:
         """One QMP command, bounded (a QEMU that stops answering fails the boot)."""
-        return bounded(lambda: self._qmp(command, arguments), self.qmp_timeout,
-                       f"QEMU's QMP monitor ('{command}')", "kernel")
+        return bounded(
+            lambda: self._qmp(command, arguments), self.qmp_timeout, f"QEMU's QMP monitor ('{command}')", "kernel"
+        )
 
     def _stub_failed(self, exc: BaseException, when: str, phase: str) -> BootFailure:
-        return BootFailure(f"the gdbstub on 127.0.0.1:{self.port} did not answer {when}: {exc}",
-                           kind="infrastructure", phase=phase)
+        return BootFailure(
+            f"the gdbstub on 127.0.0.1:{self.port} did not answer {when}: {exc}", kind="infrastructure", phase=phase
+        )
 
     def entries(self) -> list[int]:
         kernel = self.payload.images[0]
@@ -276,16 +291,16 @@ class OutOfBand:
         try:
             stub.wait_stop(self.start_timeout)
         except (TimeoutError, ConnectionError) as exc:
-            raise BootFailure(f"the guest never reached the loader entry {loader:#x}: {exc}",
-                              kind="product", phase="loader") from None
+            raise BootFailure(
+                f"the guest never reached the loader entry {loader:#x}: {exc}", kind="product", phase="loader"
+            ) from None
         try:
             stub.command(f"z1,{loader:x},4")
         except (TimeoutError, OSError) as exc:
             raise self._stub_failed(exc, "at the loader entry", "loader") from None
         if self.mmu_on is not None:
-            self.early_map = stop_at_mmu_on(stub, *self.mmu_on, self.read_physical,
-                                            self.start_timeout)
-        if not self.verify:     # closed without a detach: the guest stays stopped for `cont`
+            self.early_map = stop_at_mmu_on(stub, *self.mmu_on, self.read_physical, self.start_timeout)
+        if not self.verify:  # closed without a detach: the guest stays stopped for `cont`
             stub.close()
             self.stub = None
             return
@@ -311,8 +326,7 @@ class OutOfBand:
             # the stop the connection caused: QEMU answers at once when it answers at all
             stub.command("?", timeout=min(self.start_timeout, 10.0))
         except (TimeoutError, OSError) as exc:
-            raise self._stub_failed(exc, "when asked to stop the guest before bootm",
-                                    "bootm") from None
+            raise self._stub_failed(exc, "when asked to stop the guest before bootm", "bootm") from None
         try:
             for addr in self.entries():
                 stub.breakpoint(addr)
@@ -331,16 +345,18 @@ class OutOfBand:
         assert self.stub is not None
         deadline = time.monotonic() + timeout
         self.qmp_timeout = min(self.qmp_timeout, max(timeout, 1.0))
-        if self._stop_reply_pending:    # resumed by the stub: it reports the stop itself
+        if self._stop_reply_pending:  # resumed by the stub: it reports the stop itself
             try:
                 self.stub.wait_stop(timeout)
             except (TimeoutError, ConnectionError):
-                pass                    # the QMP check below says what happened
+                pass  # the QMP check below says what happened
         while self.qmp("query-status", {}).get("status") != "debug":
             if time.monotonic() > deadline:
-                raise BootFailure(f"the guest never stopped at the kernel entry "
-                                  f"{', '.join(hex(a) for a in self.entries())}",
-                                  kind="product", phase="kernel")
+                raise BootFailure(
+                    f"the guest never stopped at the kernel entry {', '.join(hex(a) for a in self.entries())}",
+                    kind="product",
+                    phase="kernel",
+                )
             time.sleep(0.02)
         try:
             pc = self.stub.pc()
@@ -348,8 +364,7 @@ class OutOfBand:
             raise self._stub_failed(exc, "at the kernel entry", "kernel") from None
         el, sctlr = entry_state(self.stub)
         report = compare(self.payload, tl, self.read_physical)
-        self.report = VerifyReport(pc, report.checked_bytes, report.mismatches, el, sctlr,
-                                   report.misplaced)
+        self.report = VerifyReport(pc, report.checked_bytes, report.mismatches, el, sctlr, report.misplaced)
         try:
             for addr in self.entries():
                 self.stub.command(f"z1,{addr:x},4")

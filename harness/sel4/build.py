@@ -7,6 +7,7 @@ patched copy of seL4_tools, so a patched image costs an elfloader rebuild.
 Finished images are copied to `build/sel4/images/NAME/` with a `build.json`
 that records what went in; an image whose record matches is not rebuilt.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,14 +42,15 @@ class Sel4Build:
     """A built image: what QEMU or U-Boot is given, and the elfloader ELF to inspect."""
 
     config: Sel4Config
-    image: Path         # the build's image (ELF on virt; a raw binary where the build forces it)
-    elfloader: Path     # the same elfloader as an ELF (symbols, archive)
+    image: Path  # the build's image (ELF on virt; a raw binary where the build forces it)
+    elfloader: Path  # the same elfloader as an ELF (symbols, archive)
     directory: Path
     rebuilt: bool
 
     def payload(self) -> "Payload":
         """What a boot session is given: the elfloader ELF, inspected like any user image."""
         from ..payload import from_user
+
         return from_user(self.elfloader)
 
 
@@ -60,11 +62,13 @@ def sel4_venv() -> Path:
 def qemu_wrapper() -> Path:
     """seL4's configure runs QEMU to dump the virt DTB; Debian's QEMU needs -nic none there."""
     path = build_root() / "sel4" / "bin" / "qemu-system-aarch64"
-    text = "#!/bin/sh\n# Written by harness/sel4/build.py: seL4's configure dumps the virt DTB.\n" \
-           "exec qemu-system-aarch64 -nic none \"$@\"\n"
+    text = (
+        "#!/bin/sh\n# Written by harness/sel4/build.py: seL4's configure dumps the virt DTB.\n"
+        'exec qemu-system-aarch64 -nic none "$@"\n'
+    )
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_beside(path)      # a concurrent configure may be running the old one
+        tmp = tmp_beside(path)  # a concurrent configure may be running the old one
         tmp.write_text(text)
         tmp.chmod(0o755)
         tmp.replace(path)
@@ -97,20 +101,27 @@ def _run(cmd: list[str], cwd: Path, log_path: Path, what: str) -> None:
         proc = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     if proc.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-15:]
-        raise HarnessError(f"{what} failed (exit {proc.returncode}):\n    " + "\n    ".join(tail),
-                           file=log_path, fix="read the log; 'make setup' installs seL4's build tools")
+        raise HarnessError(
+            f"{what} failed (exit {proc.returncode}):\n    " + "\n    ".join(tail),
+            file=log_path,
+            fix="read the log; 'make setup' installs seL4's build tools",
+        )
 
 
 def _image_in(work: Path) -> Path:
     found = [p for p in (work / "images").glob("*") if p.is_file()]
     if len(found) != 1:
-        raise HarnessError(f"expected one image in {work / 'images'}, found {len(found)}",
-                           file=work / "images", fix="check the build log")
+        raise HarnessError(
+            f"expected one image in {work / 'images'}, found {len(found)}",
+            file=work / "images",
+            fix="check the build log",
+        )
     return found[0]
 
 
-def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, log: Log,
-               stamp: list[str] | None = None) -> None:
+def _configure(
+    tree: SourceTree, work: Path, args: list[str], log_path: Path, log: Log, stamp: list[str] | None = None
+) -> None:
     """init-build.sh in a fresh directory, or a reconfigure when only the arguments (or the
     inputs `stamp` names, such as the overlay's text) changed."""
     state = work / ".harness-cmake-args.json"
@@ -122,7 +133,7 @@ def _configure(tree: SourceTree, work: Path, args: list[str], log_path: Path, lo
             _run(["cmake", *args, "."], work, log_path, "cmake reconfigure")
     else:
         if work.exists():
-            shutil.rmtree(work)     # a configure that died half way
+            shutil.rmtree(work)  # a configure that died half way
         work.mkdir(parents=True)
         log(f"configuring {work.name} (seL4's init-build.sh)")
         _run([str(tree.root / "init-build.sh"), *args], work, log_path, "init-build.sh")
@@ -136,6 +147,7 @@ def unchanged_headers_keep_their_age(work: Path) -> Iterator[None]:
     `devices_gen.h` is regenerated with the same bytes), and ninja then recompiles the kernel
     for an elfloader-only option. A rewritten file whose bytes did not change gets its old
     times back, so only what really changed is rebuilt."""
+
     def generated() -> dict[Path, tuple[int, int, bytes]]:
         seen = {}
         for top in ("gen_headers", "gen_config"):
@@ -144,6 +156,7 @@ def unchanged_headers_keep_their_age(work: Path) -> Iterator[None]:
                     st = path.stat()
                     seen[path] = (st.st_atime_ns, st.st_mtime_ns, path.read_bytes())
         return seen
+
     before = generated()
     yield
     for path, (_, mtime, data) in generated().items():
@@ -155,19 +168,25 @@ def unchanged_headers_keep_their_age(work: Path) -> Iterator[None]:
 def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> Sel4Build:
     """Build (or find up to date) the image `cfg` describes."""
     if not (sel4_venv() / "bin" / "python").exists():
-        raise HarnessError("seL4's Python build dependencies are missing", file=sel4_venv(),
-                           fix="run 'make setup' (creates it with PyPI sel4-deps)")
+        raise HarnessError(
+            "seL4's Python build dependencies are missing",
+            file=sel4_venv(),
+            fix="run 'make setup' (creates it with PyPI sel4-deps)",
+        )
     tree = project_tree(project) if project else bundled_tree()
     if cfg.payload_mib and not tree.has_payload_hook:
-        raise HarnessError("this project cannot link a payload into its rootserver",
-                           file=tree.root, field="--payload-mib",
-                           fix="apply patches/sel4test/*.patch to its projects/sel4test, or build "
-                               "from the bundled sources (no --project)")
+        raise HarnessError(
+            "this project cannot link a payload into its rootserver",
+            file=tree.root,
+            field="--payload-mib",
+            fix="apply patches/sel4test/*.patch to its projects/sel4test, or build "
+            "from the bundled sources (no --project)",
+        )
     patches = cfg.loader_patches()
     seL4_tools = patched_seL4_tools(tree, patches).parent
     payload = payload_file(cfg.payload_mib) if cfg.payload_mib else None
     work = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.base_name}"
-    active = work.with_name(work.name + ".seL4_tools")     # this directory's elfloader, for life
+    active = work.with_name(work.name + ".seL4_tools")  # this directory's elfloader, for life
     args = cfg.base_cmake_args(qemu_wrapper(), payload, hook=tree.has_payload_hook)
     args += cfg.loader_cmake_args(active / "elfloader-tool")
     overlay = cfg.overlay()
@@ -182,7 +201,7 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
     log_path = work.with_name(work.name + ".log")
     with locked(work.with_name(work.name + ".lock")):
         done = _finished(out, key) if tree.bundled else None
-        if done is not None:        # a concurrent run built it while we waited for the lock
+        if done is not None:  # a concurrent run built it while we waited for the lock
             return Sel4Build(cfg, done[0], done[1], out, rebuilt=False)
         sync_tree(seL4_tools, active)
         _configure(tree, work, args, log_path, log, stamp)
@@ -192,11 +211,22 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
         out.mkdir(parents=True, exist_ok=True)
         _publish(image, out / image.name)
         _publish(work / "elfloader" / "elfloader", out / "elfloader.elf")
-        tmp = tmp_beside(record)    # the record last: it says both files are complete
-        tmp.write_text(json.dumps({
-            "key": key, "config": asdict(cfg), "image": image.name, "elfloader": "elfloader.elf",
-            "tree": str(tree.root), "cmake_args": args, "patches": [p.name for p in patches],
-        }, indent=2, default=str))     # default=str: extra_patches are paths
+        tmp = tmp_beside(record)  # the record last: it says both files are complete
+        tmp.write_text(
+            json.dumps(
+                {
+                    "key": key,
+                    "config": asdict(cfg),
+                    "image": image.name,
+                    "elfloader": "elfloader.elf",
+                    "tree": str(tree.root),
+                    "cmake_args": args,
+                    "patches": [p.name for p in patches],
+                },
+                indent=2,
+                default=str,
+            )
+        )  # default=str: extra_patches are paths
         tmp.replace(record)
     return Sel4Build(cfg, out / image.name, out / "elfloader.elf", out, rebuilt=True)
 

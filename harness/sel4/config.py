@@ -6,6 +6,7 @@ that change only the elfloader (hash check, the early-MMU patch and its negative
 controls) are switched in one build directory, so that a patched loader costs an
 elfloader rebuild, not a kernel and a test suite.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,12 @@ PLATFORMS: dict[str, dict[str, str]] = {
     "qemu-arm-virt": {"cpu": "cortex-a53", "machine": "virt", "memory_mib": "2048", "clean": "setway"},
     # seL4's DTS describes 6 GiB; our QEMU target has 2 GiB and OP-TEE's carve-out: an overlay
     # says so ("unreserved": the same without the carve-out, the early-map check's control).
-    "imx8mp-evk": {"overlay": "imx8mp-evk-2g.dts", "unreserved": "imx8mp-evk-2g-unreserved.dts",
-                   "machine": "imx8mp", "clean": "setway"},
+    "imx8mp-evk": {
+        "overlay": "imx8mp-evk-2g.dts",
+        "unreserved": "imx8mp-evk-2g-unreserved.dts",
+        "machine": "imx8mp",
+        "clean": "setway",
+    },
 }
 # How the early-MMU window is closed (ElfloaderEarlyMMUClean): by VA, range by range, or by
 # set/way over the whole hierarchy. "clean" above is the platform's default, the series' own:
@@ -33,16 +38,33 @@ PLATFORMS: dict[str, dict[str, str]] = {
 CLEAN_METHODS = ("va", "setway")
 HASHES = {"sha": "hash_sha", "md5": "hash_md5"}
 # Negative controls of the early-MMU patch: patches/seL4_tools/controls/KIND.patch.
-EARLY_MMU_BUGS = ("no-clean", "clean-short", "no-icache-inv", "uart-normal",
-                  "store-after-clean", "mmu-left-on", "no-inv-before-enable",
-                  "icache-before-clean", "no-dsb", "setway-levels-loui", "setway-skip-l2",
-                  "setway-sets-short", "setway-ways-short", "setway-clean-only",
-                  "setway-unordered", "setway-csselr-no-isb")
+EARLY_MMU_BUGS = (
+    "no-clean",
+    "clean-short",
+    "no-icache-inv",
+    "uart-normal",
+    "store-after-clean",
+    "mmu-left-on",
+    "no-inv-before-enable",
+    "icache-before-clean",
+    "no-dsb",
+    "setway-levels-loui",
+    "setway-skip-l2",
+    "setway-sets-short",
+    "setway-ways-short",
+    "setway-clean-only",
+    "setway-unordered",
+    "setway-csselr-no-isb",
+)
 # Controls whose defect lives in one close method's code only: built with that method.
-BUG_CLEAN = {"no-clean": "va", "clean-short": "va", "store-after-clean": "va",
-             **{b: "setway" for b in EARLY_MMU_BUGS if b.startswith("setway-")}}
+BUG_CLEAN = {
+    "no-clean": "va",
+    "clean-short": "va",
+    "store-after-clean": "va",
+    **{b: "setway" for b in EARLY_MMU_BUGS if b.startswith("setway-")},
+}
 PAGE = 4096
-BASE_CNODE_BITS = 13    # sel4test's own value
+BASE_CNODE_BITS = 13  # sel4test's own value
 
 
 def root_cnode_bits(payload_bytes: int) -> int:
@@ -82,38 +104,69 @@ class Sel4Config:
 
     def __post_init__(self) -> None:
         checks = (
-            (self.platform in PLATFORMS, "--platform", f"unknown platform '{self.platform}'",
-             f"use one of: {', '.join(PLATFORMS)}"),
-            (self.hash is None or self.hash in HASHES, "--hash", f"unknown hash '{self.hash}'",
-             f"use one of: {', '.join(HASHES)}"),
-            (0 <= self.payload_mib <= 1024, "--payload-mib", f"{self.payload_mib} MiB is out of range",
-             "give 0..1024 (the QEMU targets have 2 GiB of RAM for the image and its copy)"),
-            (self.early_mmu_bug is None or self.early_mmu_bug in EARLY_MMU_BUGS, "--early-mmu-bug",
-             f"unknown negative control '{self.early_mmu_bug}'", f"use one of: {', '.join(EARLY_MMU_BUGS)}"),
-            (self.early_mmu_clean is None or self.early_mmu_clean in CLEAN_METHODS, "--early-mmu-clean",
-             f"unknown clean method '{self.early_mmu_clean}'", f"use one of: {', '.join(CLEAN_METHODS)}"),
-            (self.early_mmu_clean is None or self.early_mmu_bug is None
-             or BUG_CLEAN.get(self.early_mmu_bug, self.early_mmu_clean) == self.early_mmu_clean,
-             "--early-mmu-clean", f"the control '{self.early_mmu_bug}' lives in the "
-             f"{BUG_CLEAN.get(self.early_mmu_bug or '')} close only",
-             f"give --early-mmu-clean {BUG_CLEAN.get(self.early_mmu_bug or '')} or leave it out"),
+            (
+                self.platform in PLATFORMS,
+                "--platform",
+                f"unknown platform '{self.platform}'",
+                f"use one of: {', '.join(PLATFORMS)}",
+            ),
+            (
+                self.hash is None or self.hash in HASHES,
+                "--hash",
+                f"unknown hash '{self.hash}'",
+                f"use one of: {', '.join(HASHES)}",
+            ),
+            (
+                0 <= self.payload_mib <= 1024,
+                "--payload-mib",
+                f"{self.payload_mib} MiB is out of range",
+                "give 0..1024 (the QEMU targets have 2 GiB of RAM for the image and its copy)",
+            ),
+            (
+                self.early_mmu_bug is None or self.early_mmu_bug in EARLY_MMU_BUGS,
+                "--early-mmu-bug",
+                f"unknown negative control '{self.early_mmu_bug}'",
+                f"use one of: {', '.join(EARLY_MMU_BUGS)}",
+            ),
+            (
+                self.early_mmu_clean is None or self.early_mmu_clean in CLEAN_METHODS,
+                "--early-mmu-clean",
+                f"unknown clean method '{self.early_mmu_clean}'",
+                f"use one of: {', '.join(CLEAN_METHODS)}",
+            ),
+            (
+                self.early_mmu_clean is None
+                or self.early_mmu_bug is None
+                or BUG_CLEAN.get(self.early_mmu_bug, self.early_mmu_clean) == self.early_mmu_clean,
+                "--early-mmu-clean",
+                f"the control '{self.early_mmu_bug}' lives in the {BUG_CLEAN.get(self.early_mmu_bug or '')} close only",
+                f"give --early-mmu-clean {BUG_CLEAN.get(self.early_mmu_bug or '')} or leave it out",
+            ),
         )
         for ok, field, what, fix in checks:
             if not ok:
                 raise HarnessError(what, field=field, fix=fix)
         if not isinstance(self.align_archive, bool):
-            raise HarnessError(f"align_archive must be True or False, not {self.align_archive!r}",
-                               field="--align-archive", fix="give the flag (or align_archive=True) "
-                               "to align the archive, leave it out for seL4's own layout")
+            raise HarnessError(
+                f"align_archive must be True or False, not {self.align_archive!r}",
+                field="--align-archive",
+                fix="give the flag (or align_archive=True) to align the archive, leave it out for seL4's own layout",
+            )
         if self.unreserved and "unreserved" not in PLATFORMS[self.platform]:
-            raise HarnessError(f"platform '{self.platform}' declares no carve-out to leave out",
-                               field="--unreserved",
-                               fix="leave it out, or use --platform " + ", ".join(
-                                   p for p, v in PLATFORMS.items() if "unreserved" in v))
+            raise HarnessError(
+                f"platform '{self.platform}' declares no carve-out to leave out",
+                field="--unreserved",
+                fix="leave it out, or use --platform "
+                + ", ".join(p for p, v in PLATFORMS.items() if "unreserved" in v),
+            )
         for extra in self.extra_patches:
             if not Path(extra).is_file():
-                raise HarnessError("elfloader patch not found", file=Path(extra),
-                                   field="--elfloader-patch", fix="give an existing patch file")
+                raise HarnessError(
+                    "elfloader patch not found",
+                    file=Path(extra),
+                    field="--elfloader-patch",
+                    fix="give an existing patch file",
+                )
 
     @property
     def patched(self) -> bool:
@@ -148,8 +201,11 @@ class Sel4Config:
             parts.append(f"early-mmu-bug-{self.early_mmu_bug}")
         elif self.early_mmu:
             parts.append("early-mmu")
-        if self.patched and self.early_mmu_clean and \
-                self.early_mmu_clean != PLATFORMS[self.platform].get("clean", "va"):
+        if (
+            self.patched
+            and self.early_mmu_clean
+            and self.early_mmu_clean != PLATFORMS[self.platform].get("clean", "va")
+        ):
             parts.append(f"clean-{self.clean}")
         if self.align_archive:
             parts.append("align-archive")
@@ -172,23 +228,26 @@ class Sel4Config:
         if self.early_mmu_bug:
             control = PATCHES / "seL4_tools" / "controls" / f"{self.early_mmu_bug}.patch"
             if not control.is_file():
-                raise HarnessError("negative control patch missing", file=control,
-                                   fix="restore it from git")
+                raise HarnessError("negative control patch missing", file=control, fix="restore it from git")
             series.append(control)
         if self.align_archive:
             series += _series("archive-align", "archive-alignment")
         return series + [Path(p) for p in self.extra_patches]
 
-    def base_cmake_args(self, qemu_wrapper: Path, payload_file: Path | None,
-                        hook: bool = True) -> list[str]:
+    def base_cmake_args(self, qemu_wrapper: Path, payload_file: Path | None, hook: bool = True) -> list[str]:
         """Arguments for init-build.sh: everything that needs its own build directory.
 
         `hook`: the tree has our sel4test patch (settable root CNode, payload).
         """
         plat = PLATFORMS[self.platform]
-        args = [f"-DPLATFORM={self.platform}", "-DAARCH64=1", "-DSIMULATION=TRUE",
-                f"-DRELEASE={'TRUE' if self.release else 'FALSE'}",
-                f"-DARM_HYP={'ON' if self.hyp else 'OFF'}", f"-DQEMU_BINARY={qemu_wrapper}"]
+        args = [
+            f"-DPLATFORM={self.platform}",
+            "-DAARCH64=1",
+            "-DSIMULATION=TRUE",
+            f"-DRELEASE={'TRUE' if self.release else 'FALSE'}",
+            f"-DARM_HYP={'ON' if self.hyp else 'OFF'}",
+            f"-DQEMU_BINARY={qemu_wrapper}",
+        ]
         if "cpu" in plat:
             args.append(f"-DARM_CPU={plat['cpu']}")
         if "memory_mib" in plat:
@@ -215,10 +274,12 @@ class Sel4Config:
 
     def loader_cmake_args(self, elfloader_dir: Path) -> list[str]:
         """Arguments that only change the elfloader: applied by a reconfigure."""
-        args = [f"-DELFLOADER_CURRENT_DIR={elfloader_dir}",
-                f"-DElfloaderHashInstructions={HASHES[self.hash] if self.hash else 'hash_none'}",
-                f"-DElfloaderEarlyMMU={'ON' if self.patched else 'OFF'}"]
-        if self.patched:    # explicit: one build directory serves every loader, its cache remembers
+        args = [
+            f"-DELFLOADER_CURRENT_DIR={elfloader_dir}",
+            f"-DElfloaderHashInstructions={HASHES[self.hash] if self.hash else 'hash_none'}",
+            f"-DElfloaderEarlyMMU={'ON' if self.patched else 'OFF'}",
+        ]
+        if self.patched:  # explicit: one build directory serves every loader, its cache remembers
             args.append(f"-DElfloaderEarlyMMUClean={self.clean}")
         return args
 
@@ -228,8 +289,9 @@ def _series(directory: str, what: str) -> list[Path]:
     where = PATCHES / "seL4_tools" / directory
     series = sorted(where.glob("*.patch"))
     if not series:
-        raise HarnessError(f"no {what} patch series", file=where,
-                           fix=f"restore patches/seL4_tools/{directory}/*.patch from git")
+        raise HarnessError(
+            f"no {what} patch series", file=where, fix=f"restore patches/seL4_tools/{directory}/*.patch from git"
+        )
     return series
 
 

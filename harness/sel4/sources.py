@@ -6,6 +6,7 @@ extracted under `build/`, never into the repository. Our patches are applied to
 those extracted copies only; a user's own checkout is never modified: a patched
 elfloader is a copy of its seL4_tools with the patches applied.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ from .config import PATCHES
 
 TARBALL = "sel4test-src.tar.xz"
 TOP = "sel4test-src"
-HOOK_MARK = "Sel4testPayloadFile"     # our sel4test patch: root CNode size + payload
+HOOK_MARK = "Sel4testPayloadFile"  # our sel4test patch: root CNode size + payload
 
 
 def upstream_dir() -> Path:
@@ -63,8 +64,9 @@ def git_apply(patch: Path, cwd: Path, directory: str | None = None, check: bool 
     env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(cwd.resolve().parent))
     proc = subprocess.run([*cmd, str(patch)], cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        raise HarnessError(f"does not apply to {cwd}: {proc.stderr.strip()}", file=patch,
-                           fix="rebase the patch on this seL4 revision")
+        raise HarnessError(
+            f"does not apply to {cwd}: {proc.stderr.strip()}", file=patch, fix="rebase the patch on this seL4 revision"
+        )
 
 
 def made_once(dest: Path, make: Callable[[Path], None]) -> None:
@@ -85,8 +87,8 @@ class SourceTree:
     """A seL4 project laid out like a `repo` checkout (init-build.sh at the top)."""
 
     root: Path
-    ident: str          # revisions + our patches, for cache keys
-    bundled: bool       # our extracted copy (patched) vs a user's checkout (untouched)
+    ident: str  # revisions + our patches, for cache keys
+    bundled: bool  # our extracted copy (patched) vs a user's checkout (untouched)
 
     @property
     def seL4_tools(self) -> Path:
@@ -106,9 +108,12 @@ def bundled_tree() -> SourceTree:
     """The pinned sel4test sources, extracted once under build/ with our sel4test patch."""
     tarball = upstream_dir() / TARBALL
     if not tarball.is_file():
-        raise HarnessError("seL4 sources not found", file=tarball,
-                           fix="put the shared/ folder beside the repository, set HARNESS_SEL4_UPSTREAM, "
-                               "or build from your own checkout with --project DIR")
+        raise HarnessError(
+            "seL4 sources not found",
+            file=tarball,
+            fix="put the shared/ folder beside the repository, set HARNESS_SEL4_UPSTREAM, "
+            "or build from your own checkout with --project DIR",
+        )
     patches = sel4test_patches()
     ident = digest(file_digest(tarball), *(p.read_bytes() for p in patches))[:12]
     dest = build_root() / "sel4" / "src" / ident
@@ -119,6 +124,7 @@ def bundled_tree() -> SourceTree:
             tar.extractall(d, filter="tar")
         for p in patches:
             git_apply(p, d / TOP, directory="projects/sel4test")
+
     made_once(dest, extract)
     tree = SourceTree(dest / TOP, ident, bundled=True)
     memoizable_musl(tree)
@@ -137,18 +143,31 @@ def memoizable_musl(tree: SourceTree) -> None:
     musl = tree.root / "projects" / "musllibc"
     if not musl.is_dir():
         return
-    env = dict(os.environ, GIT_AUTHOR_NAME="harness", GIT_AUTHOR_EMAIL="harness@localhost",
-               GIT_COMMITTER_NAME="harness", GIT_COMMITTER_EMAIL="harness@localhost",
-               GIT_AUTHOR_DATE="2000-01-01T00:00:00Z", GIT_COMMITTER_DATE="2000-01-01T00:00:00Z")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="harness",
+        GIT_AUTHOR_EMAIL="harness@localhost",
+        GIT_COMMITTER_NAME="harness",
+        GIT_COMMITTER_EMAIL="harness@localhost",
+        GIT_AUTHOR_DATE="2000-01-01T00:00:00Z",
+        GIT_COMMITTER_DATE="2000-01-01T00:00:00Z",
+    )
 
     def commit(gitdir: Path) -> None:
-        (musl / ".git").unlink(missing_ok=True)     # left by a run that died half way
-        for cmd in (["init", "-q", f"--separate-git-dir={gitdir}"], ["add", "-A", "-f", "."],
-                    ["commit", "-q", "--no-gpg-sign", "-m", "pinned musllibc"]):
+        (musl / ".git").unlink(missing_ok=True)  # left by a run that died half way
+        for cmd in (
+            ["init", "-q", f"--separate-git-dir={gitdir}"],
+            ["add", "-A", "-f", "."],
+            ["commit", "-q", "--no-gpg-sign", "-m", "pinned musllibc"],
+        ):
             proc = subprocess.run(["git", *cmd], cwd=musl, capture_output=True, text=True, env=env)
             if proc.returncode != 0:
-                raise HarnessError(f"git {cmd[0]} failed: {proc.stderr.strip()}", file=musl,
-                                   fix="'make setup' installs git; or remove build/sel4/src")
+                raise HarnessError(
+                    f"git {cmd[0]} failed: {proc.stderr.strip()}",
+                    file=musl,
+                    fix="'make setup' installs git; or remove build/sel4/src",
+                )
+
     made_once(tree.root.parent / "musllibc.git", commit)
 
 
@@ -156,13 +175,22 @@ def project_tree(path: Path) -> SourceTree:
     """A user's own seL4 project checkout, used in place and never modified."""
     root = path.resolve()
     if not (root / "init-build.sh").exists():
-        raise HarnessError("not a seL4 project checkout (no init-build.sh at its top)", file=root,
-                           field="--project", fix="point --project at the directory `repo init` made")
+        raise HarnessError(
+            "not a seL4 project checkout (no init-build.sh at its top)",
+            file=root,
+            field="--project",
+            fix="point --project at the directory `repo init` made",
+        )
     if not (root / "tools" / "seL4" / "elfloader-tool").is_dir():
-        raise HarnessError("no tools/seL4/elfloader-tool", file=root, field="--project",
-                           fix="a seL4 project has seL4_tools at tools/seL4")
-    rev = subprocess.run(["git", "-C", str(root / "tools" / "seL4"), "rev-parse", "HEAD"],
-                         capture_output=True, text=True)
+        raise HarnessError(
+            "no tools/seL4/elfloader-tool",
+            file=root,
+            field="--project",
+            fix="a seL4 project has seL4_tools at tools/seL4",
+        )
+    rev = subprocess.run(
+        ["git", "-C", str(root / "tools" / "seL4"), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
     ident = digest(str(root), rev.stdout.strip())[:12]
     return SourceTree(root, ident, bundled=False)
 
@@ -181,6 +209,7 @@ def patched_seL4_tools(tree: SourceTree, patches: list[Path]) -> Path:
         shutil.copytree(tree.seL4_tools, d, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         for p in patches:
             git_apply(p, d)
+
     made_once(dest, patch)
     return dest / "elfloader-tool"
 

@@ -36,16 +36,29 @@ The parts: `commands` (the pure command sequence and dry-run text), `prompt`
 TFTP staging), `strategy` (the labgrid state machine). Importing this package
 registers `UBootBootStrategy` with labgrid's target factory.
 """
+
 from __future__ import annotations
 
-from .commands import (TEMPLATE, command_parts, command_sequence, dry_run_text, render,
-                       template_names)
+from .commands import TEMPLATE, command_parts, command_sequence, dry_run_text, render, template_names
 from .prompt import CTRL_C, WAIT_PHASE
 from .staging import LOCAL_HOSTS, check_layout, dry_run_offline, package_for, staged_name
 from .strategy import ORDER, Status, UBootBootStrategy  # registers the strategy with labgrid
 
 __all__ = [
-    "CTRL_C", "LOCAL_HOSTS", "ORDER", "TEMPLATE", "WAIT_PHASE", "Status", "UBootBootStrategy",
-    "check_layout", "command_parts", "command_sequence", "dry_run_offline", "dry_run_text",
-    "package_for", "render", "staged_name", "template_names",
+    "CTRL_C",
+    "LOCAL_HOSTS",
+    "ORDER",
+    "TEMPLATE",
+    "WAIT_PHASE",
+    "Status",
+    "UBootBootStrategy",
+    "check_layout",
+    "command_parts",
+    "command_sequence",
+    "dry_run_offline",
+    "dry_run_text",
+    "package_for",
+    "render",
+    "staged_name",
+    "template_names",
 ]

@@ -10,6 +10,7 @@ nudged, a missed window answered with Ctrl-C, the console resynchronised with an
 `echo` marker, and every command checked against its echo before Enter is
 pressed (a UART that drops characters never executes a garbled command).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .strategy import UBootBootStrategy
 
 CTRL_C = "\x03"
-WAIT_PHASE = "u-boot wait"      # the phase of our own waits' timeouts (never reported)
+WAIT_PHASE = "u-boot wait"  # the phase of our own waits' timeouts (never reported)
 
 
 class _NoPrompt(Exception):
@@ -45,20 +46,19 @@ class _Console:
         self._s = strategy
 
     def read(self, size: int = 1, timeout: float = 0.0, max_size: int | None = None) -> bytes:
-        if self._s._early:      # what the guest printed while QEMU was starting
+        if self._s._early:  # what the guest printed while QEMU was starting
             data, self._s._early = self._s._early, b""
             return data
         limit = max_size or max(size, 4096)
         try:
             data = bytes(self._s.serial.read(size=1, timeout=timeout, max_size=limit))
-            if not data and self._s.is_qemu:    # readable but empty: the socket's end
+            if not data and self._s.is_qemu:  # readable but empty: the socket's end
                 raise EOFError("the console socket closed")
             if len(data) == 1 and not self._s.is_qemu:
                 # pyserial's socket:// hands out one byte per read: collect what follows
                 # within 10 ms in one go (QEMUDriver does the same), not a step per byte.
                 try:
-                    data += bytes(self._s.serial.read(size=limit - 1, timeout=0.01,
-                                                      max_size=limit - 1))
+                    data += bytes(self._s.serial.read(size=limit - 1, timeout=0.01, max_size=limit - 1))
                 except pexpect.TIMEOUT:
                     pass
             return data
@@ -74,13 +74,12 @@ class _Console:
             raise self._s.lost_console(exc) from None
 
 
-
 class PromptDialogue:
     """The prompt half of `UBootBootStrategy`: reach the prompt, resync, type
     commands and read their outcome (power cycling between attempts stays with
     the strategy)."""
 
-    if TYPE_CHECKING:     # provided by UBootBootStrategy
+    if TYPE_CHECKING:  # provided by UBootBootStrategy
         serial: Any
         _sync_no: int
 
@@ -92,8 +91,13 @@ class PromptDialogue:
 
     # -- helpers over the recorder ---------------------------------------------------
     @staticmethod
-    def _wait(rec: ConsoleRecorder, match: Callable[[ConsoleLine], Any], timeout: float,
-              what: str, partial: Callable[[str], Any] | None = None) -> Any:
+    def _wait(
+        rec: ConsoleRecorder,
+        match: Callable[[ConsoleLine], Any],
+        timeout: float,
+        what: str,
+        partial: Callable[[str], Any] | None = None,
+    ) -> Any:
         """`rec.wait_for`, but its timeout returns None (anything else still raises:
         a lost console, a failure `match` raised)."""
         try:
@@ -117,8 +121,11 @@ class PromptDialogue:
         def first(line: ConsoleLine) -> bool:
             tl.feed(line)
             return True
-        if self._wait(rec, first, t.power_on, "the first console output",
-                      partial=lambda s: True if s else None) is None:
+
+        if (
+            self._wait(rec, first, t.power_on, "the first console output", partial=lambda s: True if s else None)
+            is None
+        ):
             raise _NoPrompt(f"no console output within {t.power_on:g} s of power-on")
 
         booting = ("uboot.tftp", "uboot.booting", "uboot.starting", "loader.banner")
@@ -147,8 +154,13 @@ class PromptDialogue:
             if what == "booting":
                 # The countdown ran out before we saw it: Ctrl-C stops most boot commands.
                 rec.send(CTRL_C)
-                if self._wait(rec, lambda line: tl.feed(line) and None, 3.0, "a prompt after Ctrl-C",
-                              partial=lambda s: True if self._prompt_at(s) else None):
+                if self._wait(
+                    rec,
+                    lambda line: tl.feed(line) and None,
+                    3.0,
+                    "a prompt after Ctrl-C",
+                    partial=lambda s: True if self._prompt_at(s) else None,
+                ):
                     self._note(tl, "uboot.prompt", u.prompt)
                     return
                 raise _NoPrompt("U-Boot went on booting before autoboot was interrupted")
@@ -156,8 +168,13 @@ class PromptDialogue:
             for _ in range(u.retries):
                 rec.send(u.interrupt)
                 interrupts += 1
-                got = self._wait(rec, watch, 1.0, "the prompt after the interrupt",
-                                 partial=lambda s: "prompt" if self._prompt_at(s) else None)
+                got = self._wait(
+                    rec,
+                    watch,
+                    1.0,
+                    "the prompt after the interrupt",
+                    partial=lambda s: "prompt" if self._prompt_at(s) else None,
+                )
                 if got == "prompt":
                     self._note(tl, "uboot.prompt", u.prompt, interrupts=str(interrupts))
                     return
@@ -179,13 +196,21 @@ class PromptDialogue:
             def seen(line: ConsoleLine, marker: str = marker) -> bool | None:
                 tl.feed(line)
                 return True if line.text.strip() == marker else None
-            if self._wait(rec, seen, 3.0, "the sync marker") and \
-                    self._wait(rec, lambda line: tl.feed(line) and None, 2.0, "the prompt",
-                               partial=lambda s: True if self._prompt_at(s) else None):
+
+            if self._wait(rec, seen, 3.0, "the sync marker") and self._wait(
+                rec,
+                lambda line: tl.feed(line) and None,
+                2.0,
+                "the prompt",
+                partial=lambda s: True if self._prompt_at(s) else None,
+            ):
                 return
-        raise BootFailure(f"the console does not answer at the U-Boot prompt ({u.retries} "
-                          "resync attempts)", kind="infrastructure", phase="u-boot",
-                          last_lines=rec.tail())
+        raise BootFailure(
+            f"the console does not answer at the U-Boot prompt ({u.retries} resync attempts)",
+            kind="infrastructure",
+            phase="u-boot",
+            last_lines=rec.tail(),
+        )
 
     # -- commands -------------------------------------------------------------------------
     def _type(self, rec: ConsoleRecorder, tl: Timeline, cmd: str, phase: str, step: str) -> None:
@@ -196,19 +221,37 @@ class PromptDialogue:
         echo_s = 2.0 + len(cmd) * float(getattr(self.serial, "txdelay", 0.0) or 0.0)
         for _ in range(u.retries):
             rec.send(cmd)
-            if self._wait(rec, lambda line: tl.feed(line) and None, echo_s, f"the echo of '{cmd}'",
-                          partial=lambda s: True if s.endswith(want) else None):
+            if self._wait(
+                rec,
+                lambda line: tl.feed(line) and None,
+                echo_s,
+                f"the echo of '{cmd}'",
+                partial=lambda s: True if s.endswith(want) else None,
+            ):
                 # stamped before the Enter leaves: the command cannot start earlier, so the
                 # phase it opens is never shorter than the board's work (a write can block)
                 self._note(tl, "uboot.command", cmd, command=cmd, step=step)
                 rec.send("\n")
                 return
-            self._sync(rec, tl)      # Ctrl-C discards the garbled line
-        raise BootFailure(f"the console garbles commands: '{cmd}' never echoed intact",
-                          kind="infrastructure", phase=phase, last_lines=rec.tail())
+            self._sync(rec, tl)  # Ctrl-C discards the garbled line
+        raise BootFailure(
+            f"the console garbles commands: '{cmd}' never echoed intact",
+            kind="infrastructure",
+            phase=phase,
+            last_lines=rec.tail(),
+        )
 
-    def _command(self, rec: ConsoleRecorder, tl: Timeline, cmd: str, timeout: float, phase: str,
-                 kind: str, until: str | None = None, step: str = "setup") -> Event | None:
+    def _command(
+        self,
+        rec: ConsoleRecorder,
+        tl: Timeline,
+        cmd: str,
+        timeout: float,
+        phase: str,
+        kind: str,
+        until: str | None = None,
+        step: str = "setup",
+    ) -> Event | None:
         """Run `cmd`; fail with `kind` on a U-Boot error. With `until`, return at that
         event (the prompt coming back first is a failure); else at the next prompt, which
         the timeline notes (`uboot.returned`: a command's time is Enter to it)."""
@@ -217,31 +260,37 @@ class PromptDialogue:
         def match(line: ConsoleLine) -> Event | None:
             ev = tl.feed(line)
             known = classify(line.text)
-            if known is not None:       # U-Boot's own line, its class and (set-up) the fix
-                raise BootFailure(f"{explain(line.text, known)} (after '{cmd}')",
-                                  kind=known.kind, phase=phase, last_lines=rec.tail())
+            if known is not None:  # U-Boot's own line, its class and (set-up) the fix
+                raise BootFailure(
+                    f"{explain(line.text, known)} (after '{cmd}')", kind=known.kind, phase=phase, last_lines=rec.tail()
+                )
             copy = IN_PLACE.match(line.text) or COPIED.match(line.text)
             if copy is not None:
-                self._note(tl, "uboot.xip", line.text,
-                           in_place="true" if copy.re is IN_PLACE else "false")
+                self._note(tl, "uboot.xip", line.text, in_place="true" if copy.re is IN_PLACE else "false")
             if isinstance(ev, Event):
                 if ev.name == "uboot.error":
-                    raise BootFailure(f"U-Boot: {ev.fields.get('text', ev.text)} (after '{cmd}')",
-                                      kind=kind, phase=phase, last_lines=rec.tail())
+                    raise BootFailure(
+                        f"U-Boot: {ev.fields.get('text', ev.text)} (after '{cmd}')",
+                        kind=kind,
+                        phase=phase,
+                        last_lines=rec.tail(),
+                    )
                 if until is not None and ev.name == until:
                     return ev
             return None
 
         def prompt(text: str) -> str | None:
             return "prompt" if self._prompt_at(text) else None
+
         hit = self._wait(rec, match, timeout, f"'{cmd}'", partial=prompt)
         if hit is None:
-            raise BootFailure(f"timed out after {timeout:g} s waiting for '{cmd}'", kind=kind,
-                              phase=phase, last_lines=rec.tail())
+            raise BootFailure(
+                f"timed out after {timeout:g} s waiting for '{cmd}'", kind=kind, phase=phase, last_lines=rec.tail()
+            )
         if until is not None and hit == "prompt":
-            raise BootFailure(f"'{cmd}' returned to the prompt without '{until}'", kind=kind,
-                              phase=phase, last_lines=rec.tail())
+            raise BootFailure(
+                f"'{cmd}' returned to the prompt without '{until}'", kind=kind, phase=phase, last_lines=rec.tail()
+            )
         if hit == "prompt":
             self._note(tl, "uboot.returned", self.uboot.prompt, command=cmd, step=step)
         return hit if isinstance(hit, Event) else None
-

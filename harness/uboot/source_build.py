@@ -5,6 +5,7 @@ builds U-Boot proper from the source package (imx8mp_evk_defconfig + our fragmen
 one ELF. A target names that ELF as its `uboot` image; the strategy asks for it here, and
 the script runs (a no-op when its stamp says the build is current).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -27,15 +28,19 @@ def built_uboot(path: Path) -> Path:
     script = SCRIPTS.get(path.parent.name) if path.name == OUTPUT else None
     if script is None:
         if not path.is_file():
-            raise HarnessError("no such U-Boot image", file=path, field="images.uboot",
-                               fix="check the path in the target's 'images:'")
+            raise HarnessError(
+                "no such U-Boot image", file=path, field="images.uboot", fix="check the path in the target's 'images:'"
+            )
         return path
     built = build_root() / path.parent.name / OUTPUT
     with locked(lock_for(built.parent)):
-        proc = subprocess.run([str(script), str(built.parent)], capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run([str(script), str(built.parent)], capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not built.is_file():
         tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-        raise HarnessError(f"building U-Boot failed: {tail}", file=script, field="images.uboot",
-                           fix=f"run {script} by hand for the whole log")
+        raise HarnessError(
+            f"building U-Boot failed: {tail}",
+            file=script,
+            field="images.uboot",
+            fix=f"run {script} by hand for the whole log",
+        )
     return built

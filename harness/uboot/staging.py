@@ -9,6 +9,7 @@ one. That is file-system and lab work, not console work, so it lives apart from
 the prompt dialogue; `TFTPStaging` is the strategy's part of it, `dry_run_offline`
 the lab-free dry run built on the same packaging.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,7 @@ from .placement import Area, Placement, place, unpack_destinations
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
-def check_layout(target: Target, pkg: Package,
-                 destinations: tuple[Area, ...] = ()) -> Placement:
+def check_layout(target: Target, pkg: Package, destinations: tuple[Area, ...] = ()) -> Placement:
     """Where the package goes (placement.place): in DRAM, clear of bootm's copy and
     U-Boot, booted in place where the target allows; HarnessError if it cannot."""
     return place(target, pkg, destinations)
@@ -37,8 +37,9 @@ def check_layout(target: Target, pkg: Package,
 def package_for(target: Target, boot_file: Path) -> tuple[Package, Placement]:
     """Package `boot_file` the way the target's U-Boot section asks, and place it."""
     u = _uboot(target)
-    pkg = package(boot_file, u.package, target.dram[0], config=u.fit_config, hashes=u.fit_hashes,
-                  in_place=u.bootm != "copy")
+    pkg = package(
+        boot_file, u.package, target.dram[0], config=u.fit_config, hashes=u.fit_hashes, in_place=u.bootm != "copy"
+    )
     return pkg, check_layout(target, pkg, unpack_destinations(boot_file))
 
 
@@ -50,15 +51,14 @@ def dry_run_offline(target: Target, boot_file: Path) -> str:
 
 def staged_name(internal: str, external: str, name: str) -> str:
     """The path a TFTP client asks for, as labgrid's TFTPProviderDriver computes it."""
-    return external + os.path.join(internal, name)[len(internal):]
-
+    return external + os.path.join(internal, name)[len(internal) :]
 
 
 class TFTPStaging:
     """The staging half of `UBootBootStrategy`: its TFTP root, the name a client
     asks for, and putting the package there."""
 
-    if TYPE_CHECKING:     # provided by UBootBootStrategy
+    if TYPE_CHECKING:  # provided by UBootBootStrategy
         tftp: Any
         target: Any
 
@@ -74,14 +74,17 @@ class TFTPStaging:
     def _tftp_root(self) -> Path:
         """The local TFTP root (a relative `internal` is relative to the env file)."""
         if self.tftp is None:
-            raise HarnessError("transport 'tftp' but no TFTPProvider in the environment",
-                               file=self.harness.path, field="targets.main.resources",
-                               fix="add 'TFTPProvider: {internal: ../build/tftp/, external: \"\"}' "
-                                   "and 'TFTPProviderDriver: {}'")
+            raise HarnessError(
+                "transport 'tftp' but no TFTPProvider in the environment",
+                file=self.harness.path,
+                field="targets.main.resources",
+                fix="add 'TFTPProvider: {internal: ../build/tftp/, external: \"\"}' and 'TFTPProviderDriver: {}'",
+            )
         internal = str(self.tftp.provider.internal)
         env = getattr(self.target, "env", None)
-        root = Path(os.path.normpath(env.config.resolve_path(internal) if env is not None
-                                     else os.path.abspath(internal)))
+        root = Path(
+            os.path.normpath(env.config.resolve_path(internal) if env is not None else os.path.abspath(internal))
+        )
         root.mkdir(parents=True, exist_ok=True)
         return root
 
@@ -98,13 +101,15 @@ class TFTPStaging:
         if self.uboot.transport != "tftp":
             return pkg.name
         if self.tftp is None:
-            raise BootFailure("transport 'tftp' but the environment has no TFTPProvider/"
-                              "TFTPProviderDriver", kind="infrastructure", phase="load")
+            raise BootFailure(
+                "transport 'tftp' but the environment has no TFTPProvider/TFTPProviderDriver",
+                kind="infrastructure",
+                phase="load",
+            )
         prov = self.tftp.provider
         host = getattr(prov, "host", "localhost")
         try:
-            if not isinstance(prov, NetworkResource) or host in LOCAL_HOSTS \
-                    or host == socket.gethostname():
+            if not isinstance(prov, NetworkResource) or host in LOCAL_HOSTS or host == socket.gethostname():
                 # The TFTP root is on this machine (local QEMU, or an exporter running
                 # here): link the file in directly (labgrid would ssh to itself).
                 internal = self._tftp_root()
@@ -114,9 +119,10 @@ class TFTPStaging:
                 tmp.replace(internal / pkg.name)
                 return staged_name(str(prov.internal), str(prov.external), pkg.name)
             self.target.activate(self.tftp)
-            return str(self.tftp.stage(str(pkg.path)))    # labgrid: rsync/ssh + symlink
+            return str(self.tftp.stage(str(pkg.path)))  # labgrid: rsync/ssh + symlink
         except Exception as exc:  # noqa: BLE001
-            raise BootFailure(f"staging {pkg.name} on the TFTP server ({host}) failed: "
-                              f"{exc.__class__.__name__}: {exc}", kind="infrastructure",
-                              phase="load") from None
-
+            raise BootFailure(
+                f"staging {pkg.name} on the TFTP server ({host}) failed: {exc.__class__.__name__}: {exc}",
+                kind="infrastructure",
+                phase="load",
+            ) from None

@@ -1,4 +1,5 @@
 """Write small aarch64 ELF files for host tests (no cross compiler needed)."""
+
 from __future__ import annotations
 
 import struct
@@ -13,7 +14,7 @@ class Seg:
     paddr: int
     data: bytes
     memsz: int | None = None
-    flags: int = 4          # PF_R
+    flags: int = 4  # PF_R
     vaddr: int | None = None
 
 
@@ -50,17 +51,43 @@ class Elf:
         sh_off = (shs_off + len(shstr) + 7) & ~7
         tail = bytes(syms) + bytes(strtab) + shstr
         tail += b"\0" * (sh_off - shs_off - len(shstr))
-        sections = [b"\0" * shsize,
-                    struct.pack("<IIQQQQIIQQ", 1, 2, 0, 0, sym_off, len(syms), 2, 1, 8, 24),
-                    struct.pack("<IIQQQQIIQQ", 9, 3, 0, 0, str_off, len(strtab), 0, 0, 1, 0),
-                    struct.pack("<IIQQQQIIQQ", 17, 3, 0, 0, shs_off, len(shstr), 0, 0, 1, 0)]
+        sections = [
+            b"\0" * shsize,
+            struct.pack("<IIQQQQIIQQ", 1, 2, 0, 0, sym_off, len(syms), 2, 1, 8, 24),
+            struct.pack("<IIQQQQIIQQ", 9, 3, 0, 0, str_off, len(strtab), 0, 0, 1, 0),
+            struct.pack("<IIQQQQIIQQ", 17, 3, 0, 0, shs_off, len(shstr), 0, 0, 1, 0),
+        ]
         ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + b"\0" * 8
-        eh = ident + struct.pack("<HHIQQQIHHHHHH", 2, self.machine, 1, self.entry, phoff, sh_off,
-                                 0, ehsize, phsize, len(self.segs), shsize, len(sections), 3)
-        ph = b"".join(struct.pack("<IIQQQQQQ", 1, s.flags, off,
-                                  s.vaddr if s.vaddr is not None else s.paddr, s.paddr,
-                                  len(s.data), s.memsz if s.memsz is not None else len(s.data), 8)
-                      for s, off in zip(self.segs, offsets))
+        eh = ident + struct.pack(
+            "<HHIQQQIHHHHHH",
+            2,
+            self.machine,
+            1,
+            self.entry,
+            phoff,
+            sh_off,
+            0,
+            ehsize,
+            phsize,
+            len(self.segs),
+            shsize,
+            len(sections),
+            3,
+        )
+        ph = b"".join(
+            struct.pack(
+                "<IIQQQQQQ",
+                1,
+                s.flags,
+                off,
+                s.vaddr if s.vaddr is not None else s.paddr,
+                s.paddr,
+                len(s.data),
+                s.memsz if s.memsz is not None else len(s.data),
+                8,
+            )
+            for s, off in zip(self.segs, offsets)
+        )
         head = eh + ph
         head += b"\0" * (data_off - len(head))
         return head + bytes(body) + tail + b"".join(sections)

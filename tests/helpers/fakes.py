@@ -4,6 +4,7 @@ The real boot logic (`ConsoleRecorder`, `run_boot`, the U-Boot strategy) reads a
 console the way labgrid's drivers offer it; these stand in for QEMU or a board so
 that logic runs on the host, line for line, in milliseconds.
 """
+
 from __future__ import annotations
 
 import threading
@@ -37,13 +38,19 @@ class ScriptedConsole:
     a reset connection does.
     """
 
-    def __init__(self, lines: Iterable[str] = (), *, chunks: Iterable[bytes] = (),
-                 one_chunk: bool = False, silence: Silence = "empty") -> None:
+    def __init__(
+        self,
+        lines: Iterable[str] = (),
+        *,
+        chunks: Iterable[bytes] = (),
+        one_chunk: bool = False,
+        silence: Silence = "empty",
+    ) -> None:
         pieces = [(text + "\r\n").encode() for text in lines] + list(chunks)
         if one_chunk and pieces:
             pieces = [b"".join(pieces)]
         self.pending: deque[bytes] = deque(pieces)
-        self.out = bytearray()              # emitted replies, read in as large pieces as asked
+        self.out = bytearray()  # emitted replies, read in as large pieces as asked
         self.lock = threading.Lock()
         self.silence = silence
         self.written = bytearray()
@@ -125,8 +132,7 @@ class FakeStrategy:
     def is_alive(self) -> bool:
         return True
 
-    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target,
-                  payload: Payload) -> None:
+    def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload) -> None:
         pass
 
     def command_line(self) -> list[str]:

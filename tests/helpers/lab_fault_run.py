@@ -7,6 +7,7 @@ coordinator or exporter. Writes what happened as JSON (argument 3), step by step
 Not a test module: it runs in a process of its own because labgrid keeps one
 coordinator session per process (the outer run's own lab must stay untouched).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,6 +30,7 @@ def main(target_path: str, results: str, out: str) -> int:
         tmp = out_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record, indent=2))
         tmp.replace(out_path)
+
     target = load(target_path)
     try:
         with lab_session(target, Path(results) / "lab") as run:
@@ -43,8 +45,7 @@ def main(target_path: str, results: str, out: str) -> int:
                         f = session.boot(payload, name=f"boot-{i}", reuse=False).result.failure
                         entry: dict[str, Any] = {"ok": f is None}
                         if f is not None:
-                            entry.update(kind=f.kind, phase=f.phase, message=f.message,
-                                         last_lines=f.last_lines)
+                            entry.update(kind=f.kind, phase=f.phase, message=f.message, last_lines=f.last_lines)
                     except HarnessError as exc:
                         entry = {"ok": False, "error": str(exc)}
                     entry["seconds"] = round(time.monotonic() - start, 3)

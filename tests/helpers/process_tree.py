@@ -4,6 +4,7 @@ Another pytest may run on the same machine at the same time: what this run start
 is exactly what descends from its own process, so that is all these helpers look at
 and all they ever signal.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,7 @@ def children(pid: int) -> list[int]:
         try:
             out += [int(kid) for kid in (task / "children").read_text().split()]
         except OSError:
-            continue            # the thread ended while we looked
+            continue  # the thread ended while we looked
     return out
 
 
@@ -53,8 +54,7 @@ def command_line(pid: int, limit: int = 300) -> str:
 # Python's own helpers, started by the interpreter for multiprocessing (a process pool's
 # resource tracker or fork server): they live until the interpreter that started them exits,
 # by design, and are nobody's leak.
-PYTHON_RUNTIME = ("from multiprocessing.resource_tracker import main",
-                  "from multiprocessing.forkserver import main")
+PYTHON_RUNTIME = ("from multiprocessing.resource_tracker import main", "from multiprocessing.forkserver import main")
 
 
 def left_running(pid: int | None = None) -> dict[int, str]:

@@ -1,4 +1,5 @@
 """Targets as the shipped YAML has them, with the phase timeouts a test can wait out."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ autoboot interrupt, echo checks, TFTP and bootm handling run on the host against
 console text shaped like Debian's U-Boot 2023.01. Faults are asked for through the
 console's `b` dict (see FakeUBootConsole).
 """
+
 from __future__ import annotations
 
 import struct
@@ -25,6 +26,7 @@ from harness.uboot import UBootBootStrategy
 from .fakes import ScriptedConsole
 
 if TYPE_CHECKING:
+
     @attr.s(eq=False)
     class Driver:
         """labgrid's Driver as the type checker sees it (labgrid ships no types): its
@@ -83,8 +85,7 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]  # labgri
             return
         self.emit("\r\n\r\nU-Boot 2023.01 (fake)\r\n\r\nDRAM:  2 GiB\r\n")
         if self.b.get("late", 0) >= self.power_ons:
-            self.emit("Hit any key to stop autoboot:  0 \r\n## Booting kernel from Legacy Image at "
-                      "40400000 ...\r\n")
+            self.emit("Hit any key to stop autoboot:  0 \r\n## Booting kernel from Legacy Image at 40400000 ...\r\n")
             self.mode = "autobooting"
         else:
             self.emit("Hit any key to stop autoboot:  2 ")
@@ -123,7 +124,7 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]  # labgri
                 cmd, self.line = self.line, ""
                 self._run(cmd)
             elif self.b.get("garble", 0) > 0 and self.line == "tft" and ch == "p":
-                self.b["garble"] -= 1            # a character lost on the wire
+                self.b["garble"] -= 1  # a character lost on the wire
             else:
                 self.line += ch
                 self.emit(ch)
@@ -133,14 +134,16 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]  # labgri
         if cmd.startswith("echo "):
             self.emit(cmd[5:] + "\r\n=> ")
         elif cmd.startswith("tftpboot"):
-            self.emit("Using virtio-net#31 device\r\nTFTP from server 10.0.2.2; our IP address is "
-                      "10.0.2.15\r\nFilename 'x'.\r\nLoad address: 0x48000000\r\nLoading: *")
+            self.emit(
+                "Using virtio-net#31 device\r\nTFTP from server 10.0.2.2; our IP address is "
+                "10.0.2.15\r\nFilename 'x'.\r\nLoad address: 0x48000000\r\nLoading: *"
+            )
             if self.b.get("tftp_error"):
                 self.emit("\r\nTFTP error: 'File not found' (1)\r\nNot retrying...\r\n=> ")
             else:
                 n = self.b.get("bytes", 0)
                 done = f"##\r\n\t 21.9 MiB/s\r\ndone\r\nBytes transferred = {n} ({n:x} hex)\r\n=> "
-                if self.b.get("tftp_s"):        # a transfer that takes time: the rest comes later
+                if self.b.get("tftp_s"):  # a transfer that takes time: the rest comes later
                     threading.Timer(self.b["tftp_s"], self.emit, [done]).start()
                 else:
                     self.emit(done)
@@ -160,8 +163,11 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]  # labgri
         elif text is not None and "Starting kernel" not in text:
             self.emit(text + "=> ")
         else:
-            self.emit(text or "## Booting kernel from Legacy Image at 7fffffc0 ...\r\n   Verifying "
-                      "Checksum ... OK\r\n   XIP Kernel Image\r\n\r\nStarting kernel ...\r\n\r\n")
+            self.emit(
+                text
+                or "## Booting kernel from Legacy Image at 7fffffc0 ...\r\n   Verifying "
+                "Checksum ... OK\r\n   XIP Kernel Image\r\n\r\nStarting kernel ...\r\n\r\n"
+            )
             self.mode = "kernel"
             self.emit("ELF-loader started on CPU: fake\r\nJumping to kernel-image entry point...\r\n")
 
@@ -170,6 +176,7 @@ class FakeUBootConsole(Driver, ConsoleProtocol):  # type: ignore[misc]  # labgri
 @attr.s(eq=False)
 class FakeBoardPower(Driver, PowerProtocol):  # type: ignore[misc]  # labgrid: untyped protocol
     """The board's power switch: powers the fake U-Boot on and off."""
+
     bindings = {"console": "FakeUBootConsole"}
 
     def on(self) -> None:

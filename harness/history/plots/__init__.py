@@ -12,6 +12,7 @@ A module per kind of figure (timeline, trends, throughput), the SVG plumbing
 they share in svg.py and the deferred, parallel drawing in deferred.py; every
 public name is re-exported here, so a section just says `plots.trend_svg`.
 """
+
 from __future__ import annotations
 
 from .deferred import Deferred
@@ -20,6 +21,18 @@ from .throughput import MODE_COLOURS, Throughput, throughput_svg
 from .timeline import PHASE_COLOURS, TARGET_COLOUR, Bar, timeline_svg
 from .trends import STATUS_STYLE, TrendRow, trend_svg
 
-__all__ = ["Bar", "Deferred", "MODE_COLOURS", "PHASE_COLOURS", "STATUS_STYLE", "TARGET_COLOUR",
-           "Throughput", "TrendRow", "fmt_value", "svg_text", "throughput_svg", "timeline_svg",
-           "trend_svg"]
+__all__ = [
+    "Bar",
+    "Deferred",
+    "MODE_COLOURS",
+    "PHASE_COLOURS",
+    "STATUS_STYLE",
+    "TARGET_COLOUR",
+    "Throughput",
+    "TrendRow",
+    "fmt_value",
+    "svg_text",
+    "throughput_svg",
+    "timeline_svg",
+    "trend_svg",
+]

@@ -4,6 +4,7 @@ Why: drawing is nearly all of a large report's time and every figure is
 independent, so the sections ask for figures (a placeholder each) and they are
 all drawn at once at the end, in forked processes when it pays.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -43,7 +44,7 @@ class Deferred:
             # of ours (the open history is never used there; they end with os._exit).
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
                 return list(pool.map(_call, self.jobs, chunksize=max(1, len(self.jobs) // (workers * 4))))
-        except (OSError, BrokenExecutor):      # no fork here, or a worker died: draw them here
+        except (OSError, BrokenExecutor):  # no fork here, or a worker died: draw them here
             return [_call(job) for job in self.jobs]
 
 

@@ -6,6 +6,7 @@ written for a reader.
 Why a module of its own: the timeline, trend and throughput figures each draw
 differently, but the bytes they end up as and the fonts they use must be the same.
 """
+
 from __future__ import annotations
 
 import io
@@ -17,9 +18,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 #: rcParams for every figure: text as text, one short font list, no timestamps.
-_RC: dict[Any, Any] = {"svg.fonttype": "none", "font.family": "sans-serif",
-       "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial"], "font.size": 8,
-       "axes.titlesize": 9, "axes.titleweight": "bold", "axes.titlelocation": "left"}
+_RC: dict[Any, Any] = {
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial"],
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+}
 
 
 def svg_text(fig: Figure, salt: str) -> str:
@@ -34,10 +41,10 @@ def svg_text(fig: Figure, salt: str) -> str:
     with matplotlib.rc_context(rc):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
     text = re.sub(r'<g id="(?!mark-)[^"]*">', "<g>", text)
-    text = re.sub(r'( d| x| y)="([^"]*)"', _rounded, text)   # 1/100 pt is plenty: a third of the bytes
+    text = re.sub(r'( d| x| y)="([^"]*)"', _rounded, text)  # 1/100 pt is plenty: a third of the bytes
     return re.sub(r"\n\s+", "\n", text).strip()
 
 
@@ -65,8 +72,7 @@ def fmt_value(value: float, unit: str | None) -> str:
 _CANVAS: list[tuple[Figure, Axes]] = []
 
 
-def bare_axes(width: float, height: float, rect: tuple[float, float, float, float],
-              title: str) -> tuple[Figure, Axes]:
+def bare_axes(width: float, height: float, rect: tuple[float, float, float, float], title: str) -> tuple[Figure, Axes]:
     """A figure with axes but without matplotlib's axis machinery, the title as figure
     text; callers draw their own labels. Ticks are most of the cost of a small figure
     and creating the axes most of the rest, so one figure and axes are made once and

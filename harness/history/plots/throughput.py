@@ -5,6 +5,7 @@ Why a module of its own: it is the one figure with real matplotlib axes (log
 scales, a legend) and the one that aggregates boots (medians per size) before
 drawing.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -23,9 +24,9 @@ class Throughput:
     """One boot's unpack rate: image bytes over seconds, by which clock."""
 
     mode: str
-    size: float          # unpacked bytes
-    rate: float          # bytes per second
-    clock: str           # "host" | "target" | "modeled"
+    size: float  # unpacked bytes
+    rate: float  # bytes per second
+    clock: str  # "host" | "target" | "modeled"
 
 
 def throughput_svg(title: str, points: Sequence[Throughput], salt: str) -> str:
@@ -38,15 +39,27 @@ def throughput_svg(title: str, points: Sequence[Throughput], salt: str) -> str:
     for (mode, clock), group in sorted(_groups(points).items()):
         colour = MODE_COLOURS.get(mode, "#6a1b9a")
         medians = _medians(group)
-        ax.vlines([s / 2**20 for s, _, _, _ in medians], [lo / 2**20 for _, _, lo, _ in medians],
-                  [hi / 2**20 for *_, hi in medians], color=colour, alpha=0.5, linewidth=3)
-        ax.plot([s / 2**20 for s, *_ in medians], [r / 2**20 for _, r, _, _ in medians], color=colour,
-                marker=markers.get(clock, "o"), markersize=5, linewidth=1.2,
-                linestyle="-" if clock != "target" else ":", label=f"{mode} ({clock} clock)"
-                if clock != "modeled" else mode)
+        ax.vlines(
+            [s / 2**20 for s, _, _, _ in medians],
+            [lo / 2**20 for _, _, lo, _ in medians],
+            [hi / 2**20 for *_, hi in medians],
+            color=colour,
+            alpha=0.5,
+            linewidth=3,
+        )
+        ax.plot(
+            [s / 2**20 for s, *_ in medians],
+            [r / 2**20 for _, r, _, _ in medians],
+            color=colour,
+            marker=markers.get(clock, "o"),
+            markersize=5,
+            linewidth=1.2,
+            linestyle="-" if clock != "target" else ":",
+            label=f"{mode} ({clock} clock)" if clock != "modeled" else mode,
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):      # plain labels: log axes' default is mathtext (slow)
+    for axis in (ax.xaxis, ax.yaxis):  # plain labels: log axes' default is mathtext (slow)
         axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_locator(NullLocator())
@@ -71,5 +84,4 @@ def _medians(group: Sequence[Throughput]) -> list[tuple[float, float, float, flo
     by_size: dict[float, list[float]] = {}
     for p in group:
         by_size.setdefault(p.size, []).append(p.rate)
-    return [(size, statistics.median(rates), min(rates), max(rates))
-            for size, rates in sorted(by_size.items())]
+    return [(size, statistics.median(rates), min(rates), max(rates)) for size, rates in sorted(by_size.items())]

@@ -6,6 +6,7 @@ Why a module of its own: it is the figure a report has most of (one or two per
 series), so it is drawn as rows of one axes with one artist per kind -- this
 module is mostly about keeping that cheap.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,8 +19,12 @@ from matplotlib.path import Path as MplPath
 from .svg import bare_axes, fmt_value, svg_text, tick_labels
 
 #: How a judged point is drawn: marker, colour, size (status from compare's rules).
-STATUS_STYLE = {"regression": ("v", "#d50000", 9), "outlier": ("o", "#ff9100", 7),
-                "improved": ("^", "#00c853", 8), "failed": ("x", "#616161", 6)}
+STATUS_STYLE = {
+    "regression": ("v", "#d50000", 9),
+    "outlier": ("o", "#ff9100", 7),
+    "improved": ("^", "#00c853", 8),
+    "failed": ("x", "#616161", 6),
+}
 
 
 @dataclass
@@ -28,9 +33,9 @@ class TrendRow:
 
     name: str
     unit: str | None
-    points: list[tuple[int, float, str]] = field(default_factory=list)   # (x, value, status)
+    points: list[tuple[int, float, str]] = field(default_factory=list)  # (x, value, status)
     band: list[tuple[int, float, float, float]] = field(default_factory=list)  # (x, median, low, high)
-    limit: float | None = None      # the newest point's limit, for the row's text
+    limit: float | None = None  # the newest point's limit, for the row's text
     median: float | None = None
 
 
@@ -48,8 +53,7 @@ def _row_scale(row: TrendRow) -> tuple[float, float]:
     return lo, hi
 
 
-def trend_svg(title: str, x_labels: Sequence[str], rows: Sequence[TrendRow], salt: str,
-              gid: str) -> str:
+def trend_svg(title: str, x_labels: Sequence[str], rows: Sequence[TrendRow], salt: str, gid: str) -> str:
     """Small multiples on one axes: a strip per metric with its own scale, the
     baseline band (median ± k·sigma of the rule that judges it) shaded, the median
     dashed, the points joined, and judged points marked (regression ▼ red, outlier
@@ -61,7 +65,7 @@ def trend_svg(title: str, x_labels: Sequence[str], rows: Sequence[TrendRow], sal
     _draw_rows(ax, rows, n, gid)
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(len(rows), 0)
-    step = max(1, -(-n // 6))           # at most 6 labels: they are ~50 pt wide
+    step = max(1, -(-n // 6))  # at most 6 labels: they are ~50 pt wide
     ticks = sorted({*range(n - 1, -1, -step)})
     tick_labels(ax, ticks, [x_labels[t] for t in ticks])
     return svg_text(fig, salt)
@@ -93,9 +97,8 @@ def _draw_rows(ax: "Axes", rows: Sequence[TrendRow], n: int, gid: str) -> None:
         _row_texts(ax, row, float(i))
     ax.add_artist(_compound(stripes, True, facecolor="#f5f5f5", linewidth=0, zorder=0))
     ax.add_artist(_compound(boxes, True, facecolor="#bbdefb", linewidth=0, zorder=1))
-    ax.add_artist(_compound(medians, False, fill=False, edgecolor="#1e88e5", linewidth=0.8, linestyle="--",
-                            zorder=2))
-    dots = n <= 60        # beyond that a dot per run is bytes, not information: the line says it
+    ax.add_artist(_compound(medians, False, fill=False, edgecolor="#1e88e5", linewidth=0.8, linestyle="--", zorder=2))
+    dots = n <= 60  # beyond that a dot per run is bytes, not information: the line says it
     ax.plot(xs, ys, color="#37474f", linewidth=1, marker="o" if dots else "", markersize=2.5, zorder=3)
 
 
@@ -145,16 +148,22 @@ def _flags(ax: "Axes", row: TrendRow, at: Callable[[float], float], gid: str) ->
     for status, (marker, colour, size) in STATUS_STYLE.items():
         hits = [(x, v) for x, v, s in row.points if s == status]
         if hits:
-            line, = ax.plot([x for x, _ in hits], [at(v) for _, v in hits], linestyle="",
-                            marker=marker, color=colour, markersize=size, zorder=4)
+            (line,) = ax.plot(
+                [x for x, _ in hits],
+                [at(v) for _, v in hits],
+                linestyle="",
+                marker=marker,
+                color=colour,
+                markersize=size,
+                zorder=4,
+            )
             line.set_gid(f"mark-{status}-{gid}-{row.name}")
 
 
 def _row_texts(ax: "Axes", row: TrendRow, y0: float) -> None:
     """The metric's name on the left; its newest value, median and limit on the right
     (the strips have no y axis: the numbers are here), coloured by the newest status."""
-    ax.text(-0.01, y0 + 0.5, row.name, transform=ax.get_yaxis_transform(), ha="right", va="center",
-            fontsize=8)
+    ax.text(-0.01, y0 + 0.5, row.name, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=8)
     newest = row.points[-1] if row.points else None
     words = []
     if newest is not None:
@@ -162,5 +171,13 @@ def _row_texts(ax: "Axes", row: TrendRow, y0: float) -> None:
     if row.limit is not None and row.median is not None:
         words.append(f"median {fmt_value(row.median, row.unit)}, limit {fmt_value(row.limit, row.unit)}")
     colour = STATUS_STYLE[newest[2]][1] if newest is not None and newest[2] in STATUS_STYLE else "#212121"
-    ax.text(1.01, y0 + 0.5, "; ".join(words), transform=ax.get_yaxis_transform(), ha="left",
-            va="center", fontsize=7.5, color=colour)
+    ax.text(
+        1.01,
+        y0 + 0.5,
+        "; ".join(words),
+        transform=ax.get_yaxis_transform(),
+        ha="left",
+        va="center",
+        fontsize=7.5,
+        color=colour,
+    )

@@ -17,6 +17,7 @@ part's counts alone, and whatever a split leaves over is kept as a phase of its 
 so the phases always add up to the route's total. They are laid end to end: the order
 is not the order they happen in (they interleave throughout the window).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,13 @@ REGENERATE = ".venv/bin/python bench/sel4_routes.py --sizes 6,596 --save-counts 
 RESTORE = f"restore it (git checkout -- bench/counts) or regenerate it: {REGENERATE}"
 
 #: What each of the plugin's target classes is, in the order the phases list them.
-TARGETS = {"source": "archive reads", "dest": "unpack writes (copy + zeroing)", "stack": "stack",
-           "loader": "loader's own data", "other": "other addresses"}
+TARGETS = {
+    "source": "archive reads",
+    "dest": "unpack writes (copy + zeroing)",
+    "stack": "stack",
+    "loader": "loader's own data",
+    "other": "other addresses",
+}
 _NONE = AccessCounts({}, {})
 
 
@@ -93,13 +99,11 @@ def _run(path: Path, route: str, mb: float) -> ShippedRun:
         raise HarnessError(f"counts of '{route}' at {mb:g} MB: {exc}", file=path, fix=RESTORE) from None
     for key in ("_counted", "_window"):
         if not isinstance(rep.raw.get(key), str):
-            raise HarnessError("missing (not a shipped routes' counts file)", file=path, field=key,
-                               fix=RESTORE)
+            raise HarnessError("missing (not a shipped routes' counts file)", file=path, field=key, fix=RESTORE)
     return ShippedRun(route, mb, rep.counts, str(rep.raw["_counted"]), str(rep.raw["_window"]))
 
 
-def _alone(loads: AccessCounts = _NONE, stores: AccessCounts = _NONE,
-           cmo: Mapping[str, int] | None = None) -> Counts:
+def _alone(loads: AccessCounts = _NONE, stores: AccessCounts = _NONE, cmo: Mapping[str, int] | None = None) -> Counts:
     """Counts of nothing but these accesses or operations: model() prices a part of a window."""
     return Counts(0, 0, 0, loads, stores, dict(cmo or {}))
 
@@ -107,14 +111,19 @@ def _alone(loads: AccessCounts = _NONE, stores: AccessCounts = _NONE,
 def _data(part: str, targets: Mapping[str, TargetCounts], prof: Profile) -> list[tuple[str, float]]:
     """`part` ("uncached data" / "cached data") per target class, each priced alone."""
     order = [t for t in TARGETS if t in targets] + sorted(set(targets) - set(TARGETS))
-    return [(f"{part}: {TARGETS.get(t, t)}", model(_alone(targets[t].loads, targets[t].stores), prof).parts[part])
-            for t in order]
+    return [
+        (f"{part}: {TARGETS.get(t, t)}", model(_alone(targets[t].loads, targets[t].stores), prof).parts[part])
+        for t in order
+    ]
 
 
 def _by_op(part: str, label: str, ops: Mapping[str, int], prof: Profile) -> list[tuple[str, float]]:
     """`part` per maintenance operation, each priced alone."""
-    return [(f"{label}: {op.replace('_', ' ')} \u00d7{n}", model(_alone(cmo={op: n}), prof).parts[part])
-            for op, n in sorted(ops.items()) if n]
+    return [
+        (f"{label}: {op.replace('_', ' ')} \u00d7{n}", model(_alone(cmo={op: n}), prof).parts[part])
+        for op, n in sorted(ops.items())
+        if n
+    ]
 
 
 def _split(part: str, counts: Counts, prof: Profile) -> list[tuple[str, float]]:
@@ -123,7 +132,7 @@ def _split(part: str, counts: Counts, prof: Profile) -> list[tuple[str, float]]:
         return _data(part, counts.by_target, prof)
     if part == "cache maintenance":
         return _by_op(part, part, {op: n for op, n in counts.cmo.items() if op not in SETWAY_OPS}, prof)
-    if part == "set/way maintenance":       # the operations alone; the rest is their write-backs
+    if part == "set/way maintenance":  # the operations alone; the rest is their write-backs
         return _by_op(part, "set/way ops", {op: n for op, n in counts.cmo.items() if op in SETWAY_OPS}, prof)
     return []
 
@@ -154,15 +163,18 @@ def check_sum(parts: list[tuple[str, float]], total: float) -> None:
     """The phases must be the whole route: a split that lost or invented time is a defect."""
     negative = [name for name, s in parts if s < 0]
     if negative:
-        raise HarnessError(f"phase '{negative[0]}' has negative modeled time (its split priced more than "
-                           "the whole component)", field="boot timeline phases",
-                           fix="split a component only by counts the model is linear in "
-                               "(harness/history/report/boot_timeline.py)")
+        raise HarnessError(
+            f"phase '{negative[0]}' has negative modeled time (its split priced more than the whole component)",
+            field="boot timeline phases",
+            fix="split a component only by counts the model is linear in (harness/history/report/boot_timeline.py)",
+        )
     drawn = sum(s for _, s in parts)
     if abs(drawn - total) > 1e-9 * total:
-        raise HarnessError(f"the phases add up to {drawn:.6g} s, the route's modeled total is "
-                           f"{total:.6g} s", field="boot timeline phases",
-                           fix="every model component must be a phase (harness/history/report/boot_timeline.py)")
+        raise HarnessError(
+            f"the phases add up to {drawn:.6g} s, the route's modeled total is {total:.6g} s",
+            field="boot timeline phases",
+            fix="every model component must be a phase (harness/history/report/boot_timeline.py)",
+        )
 
 
 def route_phases(run: ShippedRun, prof: Profile) -> RoutePhases:
@@ -188,19 +200,23 @@ def boot_timelines(where: Path = COUNTS, profile: str = PROFILE) -> list[Modeled
     for mb, runs in sorted(shipped.items(), reverse=True):
         missing = [r for r in (STOCK, PATCHED) if r not in runs]
         if missing:
-            raise HarnessError(f"no '{missing[0]}' route at {mb:g} MB", file=where / MANIFEST,
-                               field=f"{mb:g}", fix=RESTORE)
+            raise HarnessError(
+                f"no '{missing[0]}' route at {mb:g} MB", file=where / MANIFEST, field=f"{mb:g}", fix=RESTORE
+            )
         counted = max(runs[STOCK].counted, runs[PATCHED].counted)
-        out.append(ModeledBoot(route_phases(runs[STOCK], prof), route_phases(runs[PATCHED], prof),
-                               counted, runs[STOCK].window))
+        out.append(
+            ModeledBoot(route_phases(runs[STOCK], prof), route_phases(runs[PATCHED], prof), counted, runs[STOCK].window)
+        )
     return out
 
 
 def boot_timeline_section(figs: plots.Deferred, where: Path = COUNTS, profile: str = PROFILE) -> str:
     """The section's HTML; says plainly when the shipped counts are not there or broken."""
     if not (where / MANIFEST).is_file():
-        return (f"<p>No modeled boot timeline: <code>{esc(str(where / MANIFEST))}</code> is not here "
-                f"(the routes' shipped counts). Make them with <code>{esc(REGENERATE)}</code>.</p>")
+        return (
+            f"<p>No modeled boot timeline: <code>{esc(str(where / MANIFEST))}</code> is not here "
+            f"(the routes' shipped counts). Make them with <code>{esc(REGENERATE)}</code>.</p>"
+        )
     try:
         drawn = boot_timelines(where, profile)
     except HarnessError as exc:
@@ -208,27 +224,32 @@ def boot_timeline_section(figs: plots.Deferred, where: Path = COUNTS, profile: s
     parts = [_intro(profile, drawn[0].window)]
     for b in drawn:
         svg = figs.add(boot_timeline_svg, b.stock, b.patched, profile, b.counted, f"modeled-boot-{b.stock.mb:g}")
-        parts.append(f'<figure class="modeled-boot" data-mb="{b.stock.mb:g}">{svg}<figcaption>'
-                     f"MODELED on {esc(profile)} from counts of {esc(b.counted)}, not a measurement: "
-                     f"{esc(_totals(b.stock))}; {esc(_totals(b.patched))}.</figcaption></figure>")
+        parts.append(
+            f'<figure class="modeled-boot" data-mb="{b.stock.mb:g}">{svg}<figcaption>'
+            f"MODELED on {esc(profile)} from counts of {esc(b.counted)}, not a measurement: "
+            f"{esc(_totals(b.stock))}; {esc(_totals(b.patched))}.</figcaption></figure>"
+        )
     return "\n".join(parts)
 
 
 def _totals(r: RoutePhases) -> str:
-    return (f"{r.route} {plots.fmt_value(r.total_s, 's')} (band {plots.fmt_value(r.low_s, 's')}"
-            f"\u2013{plots.fmt_value(r.high_s, 's')})")
+    return (
+        f"{r.route} {plots.fmt_value(r.total_s, 's')} (band {plots.fmt_value(r.low_s, 's')}"
+        f"\u2013{plots.fmt_value(r.high_s, 's')})"
+    )
 
 
 def _intro(profile: str, window: str) -> str:
-    return ("<p>Where the board time of seL4's elfloader goes, <b>MODELED</b> (profile "
-            f"<code>{esc(profile)}</code>), stock loader against the early-MMU patch closing its window "
-            "by set/way, sel4test at the seed's sizes. Source: the cache model's counts shipped in "
-            f"<code>bench/counts/</code> (<code>{esc(REGENERATE)}</code>), priced now by the profile, "
-            "as <code>bench/sel4_routes.py --counts bench/counts</code> prices its table. Counting "
-            f"window: {esc(window)}; the hand-off after it is not priced.</p>"
-            "<p class=note>The model prices kinds of work over the whole window, not moments: each bar "
-            "is one priced component (data split by what it touched, maintenance by operation), laid "
-            "end to end so the bars add up to the total; their order is not the order they happen in. "
-            "The patched route gets its own panel and axis, zoomed: on the stock axis it is a sliver "
-            "(drawn there too, to scale). A log axis would stop bar lengths being durations.</p>")
-
+    return (
+        "<p>Where the board time of seL4's elfloader goes, <b>MODELED</b> (profile "
+        f"<code>{esc(profile)}</code>), stock loader against the early-MMU patch closing its window "
+        "by set/way, sel4test at the seed's sizes. Source: the cache model's counts shipped in "
+        f"<code>bench/counts/</code> (<code>{esc(REGENERATE)}</code>), priced now by the profile, "
+        "as <code>bench/sel4_routes.py --counts bench/counts</code> prices its table. Counting "
+        f"window: {esc(window)}; the hand-off after it is not priced.</p>"
+        "<p class=note>The model prices kinds of work over the whole window, not moments: each bar "
+        "is one priced component (data split by what it touched, maintenance by operation), laid "
+        "end to end so the bars add up to the total; their order is not the order they happen in. "
+        "The patched route gets its own panel and axis, zoomed: on the stock axis it is a sliver "
+        "(drawn there too, to scale). A log axis would stop bar lengths being durations.</p>"
+    )

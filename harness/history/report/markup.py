@@ -1,6 +1,7 @@
 """The HTML the sections share: escaping, and the series anchors -- one function,
 so that the summary's links land on the trends' sections.
 """
+
 from __future__ import annotations
 
 import html

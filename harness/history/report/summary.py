@@ -4,6 +4,7 @@
 Why a module of its own: the page and the exit code of `harness compare` must
 agree, so this section only presents compare()'s own findings.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -23,18 +24,21 @@ def summary_section(h: History, rule: Rule) -> tuple[Comparison | None, str]:
     except HarnessError as exc:
         return None, f"<p>{esc(str(exc))}</p>"
     head = result.text().splitlines()[0]
-    shown = sorted((f for f in result.findings if f.status != "insufficient"),
-                   key=lambda f: (_SEVERITY.index(f.status) if f.status in _SEVERITY else 99, f.series))
+    shown = sorted(
+        (f for f in result.findings if f.status != "insufficient"),
+        key=lambda f: (_SEVERITY.index(f.status) if f.status in _SEVERITY else 99, f.series),
+    )
     quiet = [f for f in result.findings if f.status == "insufficient"]
-    parts = [f'<p class="verdict {"bad" if result.regressions else "good"}">{esc(head)}</p>',
-             f"<p class=note>Rule: k = {rule.k:g}, {rule.sustain} high runs in a row make a regression, "
-             f"{rule.min_samples} baseline values needed, window {rule.window} runs "
-             "(docs/history.md).</p>"]
+    parts = [
+        f'<p class="verdict {"bad" if result.regressions else "good"}">{esc(head)}</p>',
+        f"<p class=note>Rule: k = {rule.k:g}, {rule.sustain} high runs in a row make a regression, "
+        f"{rule.min_samples} baseline values needed, window {rule.window} runs "
+        "(docs/history.md).</p>",
+    ]
     if shown:
         parts.append(_findings_table(shown))
     if quiet:
-        parts.append(f"<details><summary>{len(quiet)} figure(s) not judged</summary>"
-                     f"{_findings_table(quiet)}</details>")
+        parts.append(f"<details><summary>{len(quiet)} figure(s) not judged</summary>{_findings_table(quiet)}</details>")
     return result, "\n".join(parts)
 
 
@@ -42,6 +46,10 @@ def _findings_table(findings: Sequence[Finding]) -> str:
     rows = "".join(
         f'<tr class="{esc(f.status)}"><td>{esc(f.status)}</td>'
         f'<td><a href="#{series_anchor(f.series)}">{esc(f.series)}</a></td>'
-        f"<td>{esc(f.metric)}</td><td>{esc(f.detail)}</td></tr>" for f in findings)
-    return ("<table class=findings><thead><tr><th>status</th><th>series</th><th>figure</th>"
-            f"<th>detail</th></tr></thead><tbody>{rows}</tbody></table>")
+        f"<td>{esc(f.metric)}</td><td>{esc(f.detail)}</td></tr>"
+        for f in findings
+    )
+    return (
+        "<table class=findings><thead><tr><th>status</th><th>series</th><th>figure</th>"
+        f"<th>detail</th></tr></thead><tbody>{rows}</tbody></table>"
+    )

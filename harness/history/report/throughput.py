@@ -5,6 +5,7 @@ Why a module of its own: the one section that pools the shown runs' boots
 instead of following a run or a series -- the question is how each loader mode
 scales with the image.
 """
+
 from __future__ import annotations
 
 from .. import plots
@@ -30,20 +31,32 @@ def throughput_section(window: RunWindow, docs: Documents, figs: plots.Deferred)
                 skipped += 1
         if "modeled.total_s" in m and m["modeled.total_s"].value > 0:
             modeled.setdefault(docs.profile(b), []).append(
-                plots.Throughput(mode, size.value, size.value / m["modeled.total_s"].value, "modeled"))
-    parts = ["<p>Unpacked bytes over the unpack window (measured: host clock \u25cb, target timer "
-             "\u25b3) and over the modeled loader time (modeled for the board by the cache model's "
-             "timing profile), per loader mode; lines join the median per size.</p>"]
+                plots.Throughput(mode, size.value, size.value / m["modeled.total_s"].value, "modeled")
+            )
+    parts = [
+        "<p>Unpacked bytes over the unpack window (measured: host clock \u25cb, target timer "
+        "\u25b3) and over the modeled loader time (modeled for the board by the cache model's "
+        "timing profile), per loader mode; lines join the median per size.</p>"
+    ]
     if skipped:
-        parts.append(f"<p class=note>{skipped} boot(s) with a zero host-clock unpack window (the "
-                     "console delivered its stamps together) are left out of the host clock.</p>")
+        parts.append(
+            f"<p class=note>{skipped} boot(s) with a zero host-clock unpack window (the "
+            "console delivered its stamps together) are left out of the host clock.</p>"
+        )
     if measured:
-        parts.append('<figure class="throughput" data-kind="measured">' + figs.add(
-            plots.throughput_svg, "unpack throughput \u2014 measured", measured, "tp-measured") + "</figure>")
+        parts.append(
+            '<figure class="throughput" data-kind="measured">'
+            + figs.add(plots.throughput_svg, "unpack throughput \u2014 measured", measured, "tp-measured")
+            + "</figure>"
+        )
     for n, (profile, points) in enumerate(sorted(modeled.items())):
-        parts.append('<figure class="throughput" data-kind="modeled">' + figs.add(
-            plots.throughput_svg, f"unpack throughput \u2014 modeled (profile {profile})", points,
-            f"tp-modeled-{n}") + "</figure>")
+        parts.append(
+            '<figure class="throughput" data-kind="modeled">'
+            + figs.add(
+                plots.throughput_svg, f"unpack throughput \u2014 modeled (profile {profile})", points, f"tp-modeled-{n}"
+            )
+            + "</figure>"
+        )
     if not measured and not modeled:
         parts.append("<p>No boot in these runs has an unpack window and an image size.</p>")
     return "\n".join(parts)

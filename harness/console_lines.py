@@ -5,6 +5,7 @@ One parser for both loaders. Human lines are matched with seL4's exact texts
 record. Patterns can be overridden per target (`harness.phases` in the YAML)
 for forks that print slightly different text.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,16 +27,17 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "uboot.rate": r"^\s*(?P<rate>\d{1,12}(?:\.\d{1,3})? (?:[KMGT]iB|Bytes)/s)\s*$",
     # `load`/`fatload`/`ext4load` (fs.c): bytes, U-Boot's own milliseconds and rate.
     "uboot.read": r"^(?P<bytes>\d{1,20}) bytes read in (?P<ms>\d{1,12}) ms"
-                  r"(?: \((?P<rate>\d{1,12}(?:\.\d{1,3})? (?:[KMGT]iB|Bytes)/s)\))?",
+    r"(?: \((?P<rate>\d{1,12}(?:\.\d{1,3})? (?:[KMGT]iB|Bytes)/s)\))?",
     # Legacy images are "Booting", FIT images "Loading" (then booted the same way).
     "uboot.booting": r"^## (?:Booting|Loading) kernel from (?P<format>Legacy Image|FIT Image)",
     "uboot.verify": r"^\s+Verifying (?:Checksum|Hash Integrity) \.\.\. (?P<result>.*)$",
-    "uboot.starting": r"^Starting kernel \.\.\.",
+    # bootm's last line, or bootelf's (cmd/elf.c) before it jumps to the ELF's entry
+    "uboot.starting": r"^(?:Starting kernel \.\.\.|## Starting application at 0x[0-9a-fA-F]+ \.\.\.)",
     "uboot.error": r"^(?P<text>(?:Wrong Image Format|Bad (?:Data|Header) CRC|Bad Data Hash|"
-                   r"Bad hash value.*|ERROR: can't get kernel image!|ERROR: new format image overwritten.*|"
-                   r"TFTP error: .*|Retry count exceeded.*|Bad Linux ARM64 Image magic!|"
-                   r"Could not find configuration node.*|FDT and ATAGS support not compiled in.*|"
-                   r"Image too large.*|Unknown command '.*' - try 'help'))",
+    r"Bad hash value.*|ERROR: can't get kernel image!|ERROR: new format image overwritten.*|"
+    r"TFTP error: .*|Retry count exceeded.*|Bad Linux ARM64 Image magic!|"
+    r"Could not find configuration node.*|FDT and ATAGS support not compiled in.*|"
+    r"Image too large.*|Unknown command '.*' - try 'help'))",
     "loader.banner": r"^ELF-loader started on CPU: (?P<cpu>.*)$",
     "loader.dtb": r"^(?:  dtb=(?P<dtb>[0-9a-f]+)|No DTB passed in from boot loader\.)$",
     "image": r"^ELF-loading image '(?P<name>[^']+)' to (?P<addr>[0-9a-f]+)$",
@@ -45,22 +47,22 @@ DEFAULT_PATTERNS: dict[str, str] = {
     "virt_entry": r"^\s+virt_entry=(?P<entry>[0-9a-f]+)$",
     # Current seL4 form (since Feb 2026) and the older two-line form.
     "handoff": r"^(?:Enabling (?:hypervisor )?MMU and jumping to entry point\.\.\.|"
-               r"Jumping to kernel-image entry point\.\.\.)$",
+    r"Jumping to kernel-image entry point\.\.\.)$",
     "handoff.mmu": r"^Enabling (?:hypervisor )?MMU and paging$",
     # The patched (early-MMU) seL4 loader: caches on for the unpack, or why not, and the
     # clean to PoC that closes the cached window before the stock hand-off. The opening and
     # closing lines end with the generic timer (`, CNTPCT <ticks> at <freq> Hz`); the tail is
     # taken whole and read by `timer_stamp`, so a garbled one still leaves the line its event.
     "earlymmu.on": r"^Early MMU: caches on for unpack, DRAM \[(?P<start>[0-9a-f]+)\.\.(?P<end>[0-9a-f]+)\) "
-                   r"(?P<attrs>[^,]+), UART (?P<uart>[0-9a-f]+) (?P<uart_attrs>[^,\s]+)"
-                   r"(?:, (?P<timer>.*))?$",
+    r"(?P<attrs>[^,]+), UART (?P<uart>[0-9a-f]+) (?P<uart_attrs>[^,\s]+)"
+    r"(?:, (?P<timer>.*))?$",
     "earlymmu.off": r"^Early MMU: no page tables \((?P<reason>[^)]*)\), unpacking with the MMU off$",
     "earlymmu.clean": r"^Early MMU: cleaned (?P<ranges>\d+) ranges \((?P<bytes>\d+) bytes\) to PoC"
-                      r"(?: by (?P<method>VA|set/way))?, MMU and caches off(?:, (?P<timer>.*))?$",
+    r"(?: by (?P<method>VA|set/way))?, MMU and caches off(?:, (?P<timer>.*))?$",
     # Hash builds (-DElfloaderHashInstructions): the digest the archive holds, the one computed.
     "loader.hash": r"^Hash (?P<which>from ELF File|for ELF Input): (?P<hash>[0-9a-f]+)$",
     "loader.error": r"^(?P<text>ERROR: .*|ELF-LOADER: Synchronous exception received:.*|"
-                    r"We only map 1GiB, but .*)$",
+    r"We only map 1GiB, but .*)$",
     "loader.abort": r"^abort\(\) called\.$",
     "kernel.bootstrap": r"^Bootstrapping kernel",
     "kernel.userspace": r"^Booting all finished, dropped to user space",
@@ -105,7 +107,7 @@ def parse_record(text: str, t_ns: int = 0) -> Record | None:
     """Parse one `@h` line; None for any other line."""
     if not text.startswith(PREFIX):
         return None
-    parts = text[len(PREFIX):].split()
+    parts = text[len(PREFIX) :].split()
     if not parts:
         return None
     fields: dict[str, str] = {}
@@ -130,8 +132,11 @@ class Patterns:
         merged = dict(DEFAULT_PATTERNS)
         for name, rx in (overrides or {}).items():
             if name not in DEFAULT_PATTERNS:
-                raise HarnessError(f"unknown phase pattern '{name}'", field=f"harness.phases.{name}",
-                                   fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}")
+                raise HarnessError(
+                    f"unknown phase pattern '{name}'",
+                    field=f"harness.phases.{name}",
+                    fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}",
+                )
             merged[name] = rx
         return cls({k: re.compile(v) for k, v in merged.items()})
 

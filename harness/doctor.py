@@ -82,6 +82,9 @@ def prerequisites() -> list[Prerequisite]:
         ("swig", "swig"),
         ("bc", "bc"),
         ("dpkg-source", "dpkg-dev"),
+        ("patch", "patch"),
+        # the SD card image for `transport: mmc` (sfdisk and mkfs.vfat are in /usr/sbin)
+        ("mcopy", "mtools"),
     ):
         path = shutil.which(tool)
         out.append(Prerequisite(tool, path is not None, path or "not found", f"apt-get install -y {pkg}"))

@@ -25,6 +25,7 @@ when the link speed moves within its range, the round trip moves the other way
 (`round_trips`), as the fitted uncached access does in board_time.py. Figures are
 always MODELED: a board's own `Bytes transferred` and rate line win.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,20 +34,34 @@ from typing import Iterator, Mapping
 
 from .profile import Parameter, Profile
 
-__all__ = ["LOAD_SEEDS", "Link", "Scenario", "LoadBand", "blocks", "wire_s", "frames",
-           "tftp_s", "mmc_s", "seed_exchange_s", "fit_round_trip", "round_trips", "load_band",
-           "SEED_SCENARIO", "target_scenario"]
+__all__ = [
+    "LOAD_SEEDS",
+    "Link",
+    "Scenario",
+    "LoadBand",
+    "blocks",
+    "wire_s",
+    "frames",
+    "tftp_s",
+    "mmc_s",
+    "seed_exchange_s",
+    "fit_round_trip",
+    "round_trips",
+    "load_band",
+    "SEED_SCENARIO",
+    "target_scenario",
+]
 
 # The seed: seconds into the armStone's log at which the elfloader printed
 # `ELF-loading image 'genode.elf'`, by image size. Everything before it that grows with
 # the image is the load (TFTP) and bootm's checksum of it; everything else is fixed.
 LOAD_SEEDS: tuple[tuple[float, float], ...] = ((596e6, 298.4), (6e6, 16.7))
 
-ETHERNET_PAYLOAD = 1500     # the MTU: one IP datagram per frame
-FRAME_OVERHEAD = 38         # header 14 + FCS 4 + preamble 8 + inter-frame gap 12
-MIN_FRAME_PAYLOAD = 46      # a shorter payload is padded
+ETHERNET_PAYLOAD = 1500  # the MTU: one IP datagram per frame
+FRAME_OVERHEAD = 38  # header 14 + FCS 4 + preamble 8 + inter-frame gap 12
+MIN_FRAME_PAYLOAD = 46  # a shorter payload is padded
 IP_HEADER, UDP_HEADER, TFTP_HEADER = 20, 8, 4
-FRAGMENT_DATA = 1480        # IP payload per fragment at a 1500-byte MTU (a multiple of 8)
+FRAGMENT_DATA = 1480  # IP payload per fragment at a 1500-byte MTU (a multiple of 8)
 
 
 def blocks(nbytes: float, block: int) -> int:
@@ -96,8 +111,7 @@ def mmc_s(nbytes: float, bytes_per_s: float) -> float:
     return nbytes / bytes_per_s
 
 
-def seed_exchange_s(block: int, mib: bool = False,
-                    seeds: tuple[tuple[float, float], ...] = LOAD_SEEDS) -> float:
+def seed_exchange_s(block: int, mib: bool = False, seeds: tuple[tuple[float, float], ...] = LOAD_SEEDS) -> float:
     """The seed's lock-step exchange per block: the seeds' extra seconds per extra byte,
     times the block. `mib`: the log's "MB" read as MiB (`ls -h` prints MiB)."""
     (big, t_big), (small, t_small) = seeds
@@ -149,14 +163,21 @@ class LoadBand:
     def describe(self) -> str:
         size = f"{self.nbytes / 1e6:.0f} MB" if self.nbytes >= 1e7 else f"{self.nbytes / 1e6:.3g} MB"
         where = f" on {self.profile}" if self.profile else ""
-        return (f"modeled load {_s(self.nominal)} s (band {_s(self.low)}-{_s(self.high)} s) of "
-                f"{size}{where}, {self.scenario.describe()}")
+        return (
+            f"modeled load {_s(self.nominal)} s (band {_s(self.low)}-{_s(self.high)} s) of "
+            f"{size}{where}, {self.scenario.describe()}"
+        )
 
     def to_json(self) -> dict[str, object]:
         s = self.scenario
-        return {"label": "modeled", "profile": self.profile, "bytes": self.nbytes,
-                "total_s": self.nominal, "band_s": [self.low, self.high],
-                "scenario": {"name": s.name, "block": s.block, "window": s.window, "mmc": s.mmc}}
+        return {
+            "label": "modeled",
+            "profile": self.profile,
+            "bytes": self.nbytes,
+            "total_s": self.nominal,
+            "band_s": [self.low, self.high],
+            "scenario": {"name": s.name, "block": s.block, "window": s.window, "mmc": s.mmc},
+        }
 
 
 def _s(seconds: float) -> str:
@@ -178,8 +199,7 @@ def round_trips(load: Mapping[str, Parameter]) -> Iterator[Link]:
 
 
 def nominal_link(load: Mapping[str, Parameter]) -> Link:
-    return Link(load["link_bits_per_s"].value, load["tftp_round_trip_s"].value,
-                load["uboot_frame_s"].value)
+    return Link(load["link_bits_per_s"].value, load["tftp_round_trip_s"].value, load["uboot_frame_s"].value)
 
 
 def _time(nbytes: float, s: Scenario, link: Link, mmc: float) -> float:
@@ -197,15 +217,17 @@ def load_band(profile: Profile, nbytes: float, scenario: Scenario = SEED_SCENARI
         raise ValueError(f"profile {profile.name} has no load: section")
     mmc = load["mmc_read_bytes_per_s"]
     nominal = _time(nbytes, scenario, nominal_link(load), mmc.value)
-    times = [_time(nbytes, scenario, link, rate)
-             for link in round_trips(load) for rate in _ends(mmc)]
+    times = [_time(nbytes, scenario, link, rate) for link in round_trips(load) for rate in _ends(mmc)]
     return LoadBand(scenario, nbytes, nominal, min(times), max(times), profile.name)
 
 
-def target_scenario(profile: Profile, block: int | None, window: int | None) -> Scenario:
-    """What a target's settings (`tftpblocksize`, `tftpwindowsize`; None: U-Boot's own, the
-    profile's) load with."""
+def target_scenario(profile: Profile, block: int | None, window: int | None, mmc: bool = False) -> Scenario:
+    """What a target's settings (`transport: mmc`, or `tftpblocksize`, `tftpwindowsize`;
+    None: U-Boot's own, the profile's) load with."""
+    if mmc:
+        return Scenario("target", mmc=True)
     if block is None and window is None:
         return SEED_SCENARIO
-    return Scenario("target", block or int(profile.load["tftp_block_bytes"].value),
-                    window or int(profile.load["tftp_window"].value))
+    return Scenario(
+        "target", block or int(profile.load["tftp_block_bytes"].value), window or int(profile.load["tftp_window"].value)
+    )

@@ -6,6 +6,7 @@ validate here: what to build for the machine, its memory map, the hand-off
 contract, and a timeout for every boot phase. Errors name the file, the field
 and the fix.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,11 +30,11 @@ T = TypeVar("T")
 class Timeouts:
     """Seconds each phase may take before the boot fails with the last console lines."""
 
-    power_on: float = 10.0      # QEMU/board start until the first byte
-    uboot: float = 30.0         # U-Boot banner until its prompt
-    load: float = 120.0         # image transfer (TFTP) until the prompt returns
-    loader: float = 10.0        # until the elfloader banner
-    unpack: float = 30.0        # banner until hand-off, plus unpack_per_mib for big images
+    power_on: float = 10.0  # QEMU/board start until the first byte
+    uboot: float = 30.0  # U-Boot banner until its prompt
+    load: float = 120.0  # image transfer (TFTP) until the prompt returns
+    loader: float = 10.0  # until the elfloader banner
+    unpack: float = 30.0  # banner until hand-off, plus unpack_per_mib for big images
     unpack_per_mib: float = 0.05
     # Hand-off until the workload's verdict. Generous: sel4test takes ~30 s under
     # TCG on virt, ~45 s on imx8mp, several times that under the cache model on a
@@ -65,12 +66,10 @@ class Verdict:
 
     def success_patterns(self) -> list[tuple[str, "re.Pattern[str]"]]:
         """(what, pattern) pairs; `what` names the workload for messages."""
-        return [("sel4test", re.compile(SEL4TEST_SUCCESS))] + \
-            [(f"/{rx}/", re.compile(rx)) for rx in self.expect]
+        return [("sel4test", re.compile(SEL4TEST_SUCCESS))] + [(f"/{rx}/", re.compile(rx)) for rx in self.expect]
 
     def failure_patterns(self) -> list[tuple[str, "re.Pattern[str]"]]:
-        return [("sel4test", re.compile(SEL4TEST_FAILURE))] + \
-            [(f"/{rx}/", re.compile(rx)) for rx in self.fail_on]
+        return [("sel4test", re.compile(SEL4TEST_FAILURE))] + [(f"/{rx}/", re.compile(rx)) for rx in self.fail_on]
 
     def describe_expected(self) -> str:
         parts = ["sel4test's 'All is well in the universe'"] + [f"/{rx}/" for rx in self.expect]
@@ -91,14 +90,17 @@ class UBoot:
     # The transfer buffer; None (`load_addr: auto`) lets the harness place it clear of the
     # image, its unpack destinations and U-Boot (harness/uboot/placement.py).
     load_addr: int | None = None
-    transport: str = "tftp"           # tftp | loader (QEMU -device loader, no network)
-    package: str = "uimage"           # uimage | fit
+    # tftp | loader (QEMU -device loader, no network) | mmc (`load mmc` from a FAT partition
+    # of an SD card/eMMC; on QEMU the harness writes the card image: harness/uboot/sdcard.py)
+    transport: str = "tftp"
+    mmc: str = "1:1"  # `load mmc DEV:PART` (transport: mmc)
+    package: str = "uimage"  # uimage | fit | elf (the ELF as is, started by bootelf)
     fdt: str = "${fdtcontroladdr}"
-    setup: tuple[str, ...] = ()       # commands sent before the transfer (ipaddr, serverip, …)
+    setup: tuple[str, ...] = ()  # commands sent before the transfer (ipaddr, serverip, …)
     # the U-Boot strategy: harness/uboot/
-    retries: int = 3                  # autoboot interrupts / prompt resyncs / power cycles
-    fit_config: str = "conf-1"        # FIT configuration booted with `bootm ADDR#conf`
-    fit_hashes: tuple[str, ...] = ("crc32", "sha256")   # hash nodes in the FIT
+    retries: int = 3  # autoboot interrupts / prompt resyncs / power cycles
+    fit_config: str = "conf-1"  # FIT configuration booted with `bootm ADDR#conf`
+    fit_hashes: tuple[str, ...] = ("crc32", "sha256")  # hash nodes in the FIT
     # in-place: stage the package so its data sits at its load address (bootm neither
     # copies it nor applies its size limit); copy: bootm copies it from the buffer;
     # auto: in place where that fits in DRAM clear of U-Boot, else copy.
@@ -107,6 +109,7 @@ class UBoot:
     def template_names(self) -> list[str]:
         """Environment variables the setup commands need (their `{{NAME}}`s)."""
         return sorted({m.group(1) for c in self.setup for m in UBOOT_TEMPLATE.finditer(c)})
+
     # The top of DRAM U-Boot relocates itself, its heap, stack and FDT into (64 MiB:
     # Debian's qemu_arm64 2023.01 reserves 35 MiB, boards a little less).
     uboot_reserve: int = 64 << 20
@@ -133,8 +136,8 @@ class Target:
     timeouts: Timeouts
     uboot: UBoot | None
     timing_profile: str | None = None
-    lab: str | None = None      # "virtual": the run brings up a lab (harness/lab/)
-    console_uart: int | None = None     # the board's console UART base, when not the machine's
+    lab: str | None = None  # "virtual": the run brings up a lab (harness/lab/)
+    console_uart: int | None = None  # the board's console UART base, when not the machine's
     # EL3 firmware QEMU starts before the loader or U-Boot (None: that is started directly).
     # "stand-in": images/firmware/, TF-A's hand-off state; the next stage is entered at EL2.
     firmware: str | None = None
@@ -162,8 +165,11 @@ def resolve(name_or_path: str) -> Path:
         return p.resolve()
     candidate = TARGETS_DIR / f"{name_or_path}.yaml"
     if not candidate.is_file():
-        raise HarnessError(f"unknown target '{name_or_path}'", field="--target",
-                           fix=f"use one of: {', '.join(available())}, or a path to a YAML file")
+        raise HarnessError(
+            f"unknown target '{name_or_path}'",
+            field="--target",
+            fix=f"use one of: {', '.join(available())}, or a path to a YAML file",
+        )
     return candidate
 
 
@@ -182,13 +188,18 @@ class _Fields:
 
     def __init__(self, path: Path, prefix: str, data: Any) -> None:
         if not isinstance(data, dict):
-            raise HarnessError("must be a mapping", file=path, field=prefix,
-                               fix=f"write '{prefix.rsplit('.', 1)[-1]}:' followed by indented keys")
+            raise HarnessError(
+                "must be a mapping",
+                file=path,
+                field=prefix,
+                fix=f"write '{prefix.rsplit('.', 1)[-1]}:' followed by indented keys",
+            )
         self.path, self.prefix, self.data = path, prefix, data
         self.used: set[str] = set()
 
-    def get(self, key: str, kind: Callable[[Any], T], default: T | None = None,
-            required: bool = False, hint: str = "") -> T:
+    def get(
+        self, key: str, kind: Callable[[Any], T], default: T | None = None, required: bool = False, hint: str = ""
+    ) -> T:
         self.used.add(key)
         where = f"{self.prefix}.{key}"
         if key not in self.data:
@@ -198,19 +209,26 @@ class _Fields:
         try:
             return kind(self.data[key])
         except (TypeError, ValueError) as exc:
-            raise HarnessError(f"bad value {_show(self.data[key])}: {exc}", file=self.path,
-                               field=where, fix=f"use {hint or kind.__name__}") from None
+            raise HarnessError(
+                f"bad value {_show(self.data[key])}: {exc}",
+                file=self.path,
+                field=where,
+                fix=f"use {hint or kind.__name__}",
+            ) from None
 
     def sub(self, key: str) -> "_Fields | None":
         self.used.add(key)
         return _Fields(self.path, f"{self.prefix}.{key}", self.data[key]) if key in self.data else None
 
     def done(self) -> None:
-        extra = sorted((k for k in self.data if k not in self.used), key=str)   # keys: any YAML scalar
+        extra = sorted((k for k in self.data if k not in self.used), key=str)  # keys: any YAML scalar
         if extra:
-            raise HarnessError(f"unknown field '{extra[0]}'", file=self.path,
-                               field=f"{self.prefix}.{extra[0]}",
-                               fix=f"remove it or use one of: {', '.join(sorted(self.used))}")
+            raise HarnessError(
+                f"unknown field '{extra[0]}'",
+                file=self.path,
+                field=f"{self.prefix}.{extra[0]}",
+                fix=f"remove it or use one of: {', '.join(sorted(self.used))}",
+            )
 
 
 def _int(v: Any) -> int:
@@ -228,6 +246,7 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
         if not isinstance(v, (str, int)) or isinstance(v, bool) or str(v) not in allowed:
             raise ValueError(f"expected one of {', '.join(allowed)}")
         return str(v)
+
     check.__name__ = " | ".join(allowed)
     return check
 
@@ -283,8 +302,7 @@ def _timeouts(f: _Fields | None) -> Timeouts:
     if f is None:
         return Timeouts()
     base = Timeouts()
-    values = {k: f.get(k, _seconds, getattr(base, k), hint="seconds")
-              for k in Timeouts.__dataclass_fields__}
+    values = {k: f.get(k, _seconds, getattr(base, k), hint="seconds") for k in Timeouts.__dataclass_fields__}
     f.done()
     return Timeouts(**values)
 
@@ -310,9 +328,11 @@ def _silent_ok(v: Any) -> float | None:
 def _verdict(f: _Fields | None) -> Verdict:
     if f is None:
         return Verdict()
-    v = Verdict(expect=f.get("expect", _regexes, (), hint="a list of regular expressions"),
-                fail_on=f.get("fail_on", _regexes, (), hint="a list of regular expressions"),
-                silent_ok=f.get("silent_ok", _silent_ok, None, hint="false, true or seconds"))
+    v = Verdict(
+        expect=f.get("expect", _regexes, (), hint="a list of regular expressions"),
+        fail_on=f.get("fail_on", _regexes, (), hint="a list of regular expressions"),
+        silent_ok=f.get("silent_ok", _silent_ok, None, hint="false, true or seconds"),
+    )
     f.done()
     return v
 
@@ -323,21 +343,31 @@ def parse_timeout(spec: str, option: str = "--timeout") -> tuple[str, float]:
     phase, sep, value = spec.partition("=")
     phase = phase.strip()
     if not sep or phase not in Timeouts.__dataclass_fields__:
-        raise HarnessError(f"bad value {spec!r}: {'unknown phase ' + repr(phase) if sep else 'no ='}",
-                           field=option, fix=f"write PHASE=SECONDS with PHASE one of: {names}")
+        raise HarnessError(
+            f"bad value {spec!r}: {'unknown phase ' + repr(phase) if sep else 'no ='}",
+            field=option,
+            fix=f"write PHASE=SECONDS with PHASE one of: {names}",
+        )
     try:
         seconds = float(value)
     except ValueError:
         seconds = -1.0
     if not seconds > 0 or seconds == float("inf"):
-        raise HarnessError(f"bad value {spec!r}: {value!r} is not a positive number of seconds",
-                           field=option, fix=f"write {phase}=SECONDS, e.g. {phase}=300")
+        raise HarnessError(
+            f"bad value {spec!r}: {value!r} is not a positive number of seconds",
+            field=option,
+            fix=f"write {phase}=SECONDS, e.g. {phase}=300",
+        )
     return phase, seconds
 
 
-def with_overrides(target: Target, expect: list[str] | None = None,
-                   fail_on: list[str] | None = None, silent_ok: float | None = None,
-                   timeouts: list[str] | None = None) -> Target:
+def with_overrides(
+    target: Target,
+    expect: list[str] | None = None,
+    fail_on: list[str] | None = None,
+    silent_ok: float | None = None,
+    timeouts: list[str] | None = None,
+) -> Target:
     """The target with command-line verdict and timeout options applied
     (`--expect`, `--fail-on`, `--silent-ok`, `--timeout PHASE=SECONDS`)."""
     for option, items in (("--expect", expect), ("--fail-on", fail_on)):
@@ -345,15 +375,23 @@ def with_overrides(target: Target, expect: list[str] | None = None,
             try:
                 re.compile(rx)
             except re.error as exc:
-                raise HarnessError(f"/{rx}/ is not a regular expression ({exc})", field=option,
-                                   fix="quote the pattern and escape special characters, "
-                                       "e.g. --expect 'Test suite passed\\.'") from None
+                raise HarnessError(
+                    f"/{rx}/ is not a regular expression ({exc})",
+                    field=option,
+                    fix="quote the pattern and escape special characters, e.g. --expect 'Test suite passed\\.'",
+                ) from None
     if silent_ok is not None and not silent_ok > 0:
-        raise HarnessError(f"bad value {silent_ok!r}", field="--silent-ok",
-                           fix="give the seconds of quiet after the hand-off that mean success, e.g. 3")
+        raise HarnessError(
+            f"bad value {silent_ok!r}",
+            field="--silent-ok",
+            fix="give the seconds of quiet after the hand-off that mean success, e.g. 3",
+        )
     v = target.verdict
-    verdict = Verdict(expect=v.expect + tuple(expect or ()), fail_on=v.fail_on + tuple(fail_on or ()),
-                      silent_ok=silent_ok if silent_ok is not None else v.silent_ok)
+    verdict = Verdict(
+        expect=v.expect + tuple(expect or ()),
+        fail_on=v.fail_on + tuple(fail_on or ()),
+        silent_ok=silent_ok if silent_ok is not None else v.silent_ok,
+    )
     changed = dict(parse_timeout(t) for t in timeouts or [])
     return replace(target, verdict=verdict, timeouts=replace(target.timeouts, **changed))
 
@@ -364,45 +402,60 @@ def _uboot(f: _Fields | None) -> UBoot | None:
     d = UBoot()
     addr = f.get("load_addr", _address_or_auto, AUTO, hint="auto or 0x48000000")
     load_addr = None if addr == AUTO else addr
-    u = UBoot(prompt=f.get("prompt", _text, d.prompt, hint="a string"),
-              autoboot=f.get("autoboot", _regex, d.autoboot, hint="a regular expression"),
-              interrupt=f.get("interrupt", _text, d.interrupt, hint="a string"),
-              load_addr=load_addr,
-              transport=f.get("transport", _choice("tftp", "loader"), d.transport),
-              package=f.get("package", _choice("uimage", "fit"), d.package),
-              fdt=f.get("fdt", _text, d.fdt, hint="a string"),
-              setup=f.get("setup", _commands, d.setup, hint="a list of strings"),
-              retries=f.get("retries", _count, d.retries, hint="a whole number >= 1"),
-              fit_config=f.get("fit_config", _text, d.fit_config, hint="conf-1"),
-              fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"),
-              bootm=f.get("bootm", _choice("auto", "in-place", "copy"), d.bootm,
-                          hint="auto | in-place | copy"),
-              uboot_reserve=f.get("uboot_reserve", _reserve, d.uboot_reserve, hint="0x4000000"),
-              tftp_block_size=f.get("tftpblocksize", _within(8, 65464), None,
-                                    hint="a block size in bytes, 8..65464 (RFC 2348), e.g. 1468"),
-              tftp_window=f.get("tftpwindowsize", _within(1, 65535), None,
-                                hint="a number of blocks, 1..65535 (RFC 7440), e.g. 16"))
+    u = UBoot(
+        prompt=f.get("prompt", _text, d.prompt, hint="a string"),
+        autoboot=f.get("autoboot", _regex, d.autoboot, hint="a regular expression"),
+        interrupt=f.get("interrupt", _text, d.interrupt, hint="a string"),
+        load_addr=load_addr,
+        transport=f.get("transport", _choice("tftp", "loader", "mmc"), d.transport),
+        mmc=f.get("mmc", _mmc_part, d.mmc, hint="DEV:PART, e.g. 1:1"),
+        package=f.get("package", _choice("uimage", "fit", "elf"), d.package),
+        fdt=f.get("fdt", _text, d.fdt, hint="a string"),
+        setup=f.get("setup", _commands, d.setup, hint="a list of strings"),
+        retries=f.get("retries", _count, d.retries, hint="a whole number >= 1"),
+        fit_config=f.get("fit_config", _text, d.fit_config, hint="conf-1"),
+        fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"),
+        bootm=f.get("bootm", _choice("auto", "in-place", "copy"), d.bootm, hint="auto | in-place | copy"),
+        uboot_reserve=f.get("uboot_reserve", _reserve, d.uboot_reserve, hint="0x4000000"),
+        tftp_block_size=f.get(
+            "tftpblocksize", _within(8, 65464), None, hint="a block size in bytes, 8..65464 (RFC 2348), e.g. 1468"
+        ),
+        tftp_window=f.get(
+            "tftpwindowsize", _within(1, 65535), None, hint="a number of blocks, 1..65535 (RFC 7440), e.g. 16"
+        ),
+    )
     f.done()
-    tftp = [k for k, v in (("tftpblocksize", u.tftp_block_size), ("tftpwindowsize", u.tftp_window))
-            if v is not None]
+    tftp = [k for k, v in (("tftpblocksize", u.tftp_block_size), ("tftpwindowsize", u.tftp_window)) if v is not None]
     if tftp and u.transport != "tftp":
-        raise HarnessError(f"{tftp[0]} is a TFTP setting, but transport is '{u.transport}'",
-                           file=f.path, field=f"{f.prefix}.{tftp[0]}",
-                           fix=f"remove {tftp[0]}, or use 'transport: tftp'")
+        raise HarnessError(
+            f"{tftp[0]} is a TFTP setting, but transport is '{u.transport}'",
+            file=f.path,
+            field=f"{f.prefix}.{tftp[0]}",
+            fix=f"remove {tftp[0]}, or use 'transport: tftp'",
+        )
     return u
+
+
+def _mmc_part(v: Any) -> str:
+    """`DEV:PART` as `load mmc` takes it (device and partition numbers)."""
+    if not isinstance(v, str) or not re.fullmatch(r"\d{1,2}:\d{1,2}", v):
+        raise ValueError("must be 'DEV:PART' in decimal, e.g. '1:1' (U-Boot's mmc 1, partition 1)")
+    return v
 
 
 def _within(low: int, high: int) -> Callable[[Any], int]:
     """A whole number in [low, high]."""
+
     def check(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
             raise ValueError(f"must be a whole number from {low} to {high}")
         return v
+
     check.__name__ = f"{low}..{high}"
     return check
 
 
-AUTO = -1      # `load_addr: auto` while parsing (UBoot.load_addr None)
+AUTO = -1  # `load_addr: auto` while parsing (UBoot.load_addr None)
 
 
 def _reserve(v: Any) -> int:
@@ -438,8 +491,7 @@ def _hashes(v: Any) -> tuple[str, ...]:
 FIRMWARES = ("stand-in", "none")
 
 
-def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None,
-              remote: bool) -> str | None:
+def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None, remote: bool) -> str | None:
     """`firmware:` - what runs at EL3 before the loader (or U-Boot) on a QEMU target.
 
     `stand-in` is our TF-A stand-in (images/firmware/): QEMU starts it at EL3, it leaves
@@ -452,23 +504,35 @@ def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None,
         return None
     where = "harness.firmware"
     if remote:
-        raise HarnessError(f"firmware '{value}' is for QEMU targets, this one is a board",
-                           file=path, field=where,
-                           fix="remove 'firmware:' (the board brings its own firmware)")
+        raise HarnessError(
+            f"firmware '{value}' is for QEMU targets, this one is a board",
+            file=path,
+            field=where,
+            fix="remove 'firmware:' (the board brings its own firmware)",
+        )
     if boot == "uboot" and machine not in FIRMWARE_MACHINES:
-        raise HarnessError(f"there is no firmware stand-in for machine '{machine}'", file=path,
-                           field=where, fix=f"remove 'firmware:' (U-Boot for {machine} starts "
-                                            f"as QEMU's -bios; a stand-in exists for: "
-                                            f"{', '.join(FIRMWARE_MACHINES)})")
+        raise HarnessError(
+            f"there is no firmware stand-in for machine '{machine}'",
+            file=path,
+            field=where,
+            fix=f"remove 'firmware:' (U-Boot for {machine} starts "
+            f"as QEMU's -bios; a stand-in exists for: "
+            f"{', '.join(FIRMWARE_MACHINES)})",
+        )
     if machine not in FIRMWARE_MACHINES:
-        raise HarnessError(f"there is no firmware stand-in for machine '{machine}'", file=path,
-                           field=where, fix=f"remove 'firmware:' (it exists for: "
-                                            f"{', '.join(FIRMWARE_MACHINES)})")
+        raise HarnessError(
+            f"there is no firmware stand-in for machine '{machine}'",
+            file=path,
+            field=where,
+            fix=f"remove 'firmware:' (it exists for: {', '.join(FIRMWARE_MACHINES)})",
+        )
     if el is not None and el != 2:
-        raise HarnessError(f"the firmware enters the loader at EL2, but expect.el is {el}",
-                           file=path, field=where,
-                           fix="set 'expect: {el: 2}', or remove 'firmware:' for a loader "
-                               "entered at EL3 as QEMU's -kernel")
+        raise HarnessError(
+            f"the firmware enters the loader at EL2, but expect.el is {el}",
+            file=path,
+            field=where,
+            fix="set 'expect: {el: 2}', or remove 'firmware:' for a loader entered at EL3 as QEMU's -kernel",
+        )
     return value
 
 
@@ -494,33 +558,44 @@ def load(name_or_path: str) -> Target:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else "(yaml)"
-        raise HarnessError(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=path,
-                           field=line, fix="fix the YAML syntax") from None
+        raise HarnessError(
+            f"not valid YAML: {getattr(exc, 'problem', None) or exc}", file=path, field=line, fix="fix the YAML syntax"
+        ) from None
     except RecursionError:
-        raise HarnessError("nested too deeply to read", file=path, field="(yaml)",
-                           fix="flatten the YAML (see targets/qemu-virt.yaml)") from None
+        raise HarnessError(
+            "nested too deeply to read", file=path, field="(yaml)", fix="flatten the YAML (see targets/qemu-virt.yaml)"
+        ) from None
     if not isinstance(data, dict):
-        raise HarnessError("empty or not a mapping", file=path, field="(top level)",
-                           fix="see targets/qemu-virt.yaml")
+        raise HarnessError("empty or not a mapping", file=path, field="(top level)", fix="see targets/qemu-virt.yaml")
     targets = data.get("targets")
     if not isinstance(targets, dict) or "main" not in targets:
-        raise HarnessError("no labgrid target 'main'", file=path, field="targets.main",
-                           fix="add a labgrid 'targets: main:' section (see targets/qemu-virt.yaml)")
+        raise HarnessError(
+            "no labgrid target 'main'",
+            file=path,
+            field="targets.main",
+            fix="add a labgrid 'targets: main:' section (see targets/qemu-virt.yaml)",
+        )
     if "harness" not in data:
-        raise HarnessError("missing", file=path, field="harness",
-                           fix="add a 'harness:' section (see targets/qemu-virt.yaml)")
+        raise HarnessError(
+            "missing", file=path, field="harness", fix="add a 'harness:' section (see targets/qemu-virt.yaml)"
+        )
     h = _Fields(path, "harness", data["harness"])
     machine = h.get("machine", _choice(*MACHINES), required=True, hint=" | ".join(MACHINES))
     boot = h.get("boot", _choice("qemu", "uboot"), "qemu")
     fmt = h.get("image_format", _choice("elf", "Image"), "elf")
     mm = h.sub("memory_map")
     if mm is None:
-        raise HarnessError("missing", file=path, field="harness.memory_map",
-                           fix="add 'memory_map: {dram_base: 0x40000000, dram_size: 0x80000000}'")
-    dram = (mm.get("dram_base", _int, required=True, hint="0x40000000"),
-            mm.get("dram_size", _int, required=True, hint="0x80000000"))
-    carve_outs = parse_carve_outs(path, "harness.memory_map.carve_outs",
-                                  mm.get("carve_outs", lambda v: v, None), *dram)
+        raise HarnessError(
+            "missing",
+            file=path,
+            field="harness.memory_map",
+            fix="add 'memory_map: {dram_base: 0x40000000, dram_size: 0x80000000}'",
+        )
+    dram = (
+        mm.get("dram_base", _int, required=True, hint="0x40000000"),
+        mm.get("dram_size", _int, required=True, hint="0x80000000"),
+    )
+    carve_outs = parse_carve_outs(path, "harness.memory_map.carve_outs", mm.get("carve_outs", lambda v: v, None), *dram)
     mm.done()
     ex = h.sub("expect")
     el, handoff = None, "mmu-off"
@@ -533,23 +608,41 @@ def load(name_or_path: str) -> Target:
     phases = {k: ph.get(k, _regex, hint="a regular expression") for k in list(ph.data)} if ph else {}
     unknown = [k for k in phases if k not in DEFAULT_PATTERNS]
     if ph is not None and unknown:
-        raise HarnessError(f"unknown phase pattern {_show(unknown[0])}", file=path,
-                           field=f"harness.phases.{unknown[0]}",
-                           fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}")
+        raise HarnessError(
+            f"unknown phase pattern {_show(unknown[0])}",
+            file=path,
+            field=f"harness.phases.{unknown[0]}",
+            fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}",
+        )
     remote = h.get("remote", _bool, False)
     target = Target(
-        name=path.stem, path=path, machine=machine, boot=boot, image_format=fmt, dram=dram,
+        name=path.stem,
+        path=path,
+        machine=machine,
+        boot=boot,
+        image_format=fmt,
+        dram=dram,
         carve_outs=carve_outs,
-        expect_el=el, expect_handoff=handoff, poison=h.get("poison", _bool, False),
+        expect_el=el,
+        expect_handoff=handoff,
+        poison=h.get("poison", _bool, False),
         remote=remote,
-        timeouts=_timeouts(h.sub("timeouts")), uboot=_uboot(h.sub("uboot")),
+        timeouts=_timeouts(h.sub("timeouts")),
+        uboot=_uboot(h.sub("uboot")),
         timing_profile=h.get("timing_profile", _profile_name, None, hint="imx8mp-armstone"),
         console_uart=h.get("console_uart", _int, None, hint="0x30880000"),
         lab=h.get("lab", _choice("virtual"), None, hint="virtual"),
         firmware=_firmware(path, h, machine, boot, el, remote),
-        phases=phases, verdict=_verdict(h.sub("verdict")), env=data)
+        phases=phases,
+        verdict=_verdict(h.sub("verdict")),
+        env=data,
+    )
     h.done()
     if boot == "uboot" and target.uboot is None:
-        raise HarnessError("boot is 'uboot' but there is no uboot section", file=path,
-                           field="harness.uboot", fix="add 'uboot: {load_addr: auto}'")
+        raise HarnessError(
+            "boot is 'uboot' but there is no uboot section",
+            file=path,
+            field="harness.uboot",
+            fix="add 'uboot: {load_addr: auto}'",
+        )
     return target

@@ -7,7 +7,10 @@
 # (images/uboot-imx8mp/imx8mp-qemu.config) makes U-Boot proper only: the firmware stand-in
 # (images/firmware/) plays BL31 and enters it at EL2, QEMU's DRAM needs no training.
 # QEMU's machine has no boot ROM, whose API U-Boot calls once; rom-api.S stands in for it
-# and U-Boot's pointer to that API is aimed at it. docs/uboot-imx8mp.md has the details.
+# and U-Boot's pointer to that API is aimed at it. QEMU's uSDHC model needs the SDHCI
+# clock, power and interrupt enables U-Boot's uSDHC driver never sets (qemu-usdhc.patch,
+# applied to a hard-linked copy of the source: Debian's tree stays as shipped).
+# docs/uboot-imx8mp.md has the details.
 #
 # Usage: scripts/build-uboot-imx8mp.sh [OUT]
 #   OUT (default ${HARNESS_BUILD:-build}/uboot-imx8mp): U-Boot's object directory (O=) and
@@ -54,7 +57,7 @@ done
 stamp_text() {
   local version=$1
   printf 'u-boot %s\n' "$version"
-  sha256sum "$inputs/imx8mp-qemu.config" "$inputs/rom-api.S" "$inputs/link.ld" \
+  sha256sum "$inputs/imx8mp-qemu.config" "$inputs/rom-api.S" "$inputs/link.ld" "$inputs"/*.patch \
     "$here/scripts/build-uboot-imx8mp.sh" \
     | sed "s#  $here/#  #"
 }
@@ -93,6 +96,20 @@ fi
 src=$(source_dir)
 version=$(source_version)
 [ -f "$src/configs/$DEFCONFIG" ] || die "$src has no configs/$DEFCONFIG"
+
+# -- our patches, on a hard-linked copy (patch writes a new file, so the links break
+# only where it changes something and Debian's tree is never touched) -----------------
+tree=$src_root/qemu-tree-$(cat "$inputs"/*.patch | sha256sum | cut -c1-12)
+if [ ! -d "$tree" ]; then
+  say "patching a copy of $src into $tree"
+  rm -rf "$tree.tmp"
+  cp -al "$src" "$tree.tmp"
+  for p in "$inputs"/*.patch; do
+    patch -s -p1 -d "$tree.tmp" < "$p" || die "$p does not apply to u-boot $version"
+  done
+  mv "$tree.tmp" "$tree"
+fi
+src=$tree
 
 # -- configure: the defconfig, then the fragment (later lines win) -------------------
 say "configuring $DEFCONFIG + imx8mp-qemu.config (u-boot $version) in $out"

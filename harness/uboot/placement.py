@@ -17,6 +17,7 @@ headers; our reference loader uses the ELF physical addresses) and U-Boot itself
 any gap; an explicit `load_addr` is checked against the same ranges, except the
 unpack destinations (they are written only after bootm is done with the buffer).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ from ..payload import Payload
 from ..targets import Target
 
 PAGE = 0x1000
-ALIGN = 2 << 20             # the buffer's alignment (any would do; round numbers read well)
+ALIGN = 2 << 20  # the buffer's alignment (any would do; round numbers read well)
+# `load mmc` on QEMU: its SDHCI model pauses an SDMA transfer that starts on a 512 KiB
+# boundary at every boundary after it, until the address register is written again,
+# which U-Boot's uSDHC driver never does (the silicon never pauses): the load hangs. A
+# buffer one cache line past the boundary never starts on one. docs/uboot-imx8mp.md
+MMC_SKEW = 64
+SDMA_BOUNDARY = 512 << 10
 # The DTB seL4's loader copies behind the kernel: U-Boot's control FDT on QEMU `virt`
 # has fdt_size 1 MiB (`bdinfo`); twice that covers a board's.
 DTB_RESERVE = 2 << 20
@@ -53,16 +60,23 @@ class Area:
 class Placement:
     """The transfer buffer and how bootm treats it."""
 
-    addr: int               # tftpboot / bootm address (the package's first byte)
-    in_place: bool          # the data sits at its load address: no copy, no size limit
-    auto: bool              # chosen by the harness (load_addr: auto)
+    addr: int  # tftpboot / bootm address (the package's first byte)
+    in_place: bool  # the data sits at its load address: no copy, no size limit
+    auto: bool  # chosen by the harness (load_addr: auto)
     avoided: tuple[Area, ...] = ()
 
     def describe(self, pkg: Package) -> str:
-        how = "in place: bootm does not copy" if self.in_place else \
-            f"bootm copies {pkg.data_bytes} bytes to {pkg.load:#x}"
-        return (f"transfer buffer {self.addr:#x}..{self.addr + pkg.size:#x} "
-                f"({'auto' if self.auto else 'load_addr'}; {how})")
+        if pkg.kind == "elf":
+            how = f"bootelf copies its segments to {pkg.load:#x}..{pkg.load + pkg.data_bytes:#x}"
+        else:
+            how = (
+                "in place: bootm does not copy"
+                if self.in_place
+                else f"bootm copies {pkg.data_bytes} bytes to {pkg.load:#x}"
+            )
+        return (
+            f"transfer buffer {self.addr:#x}..{self.addr + pkg.size:#x} ({'auto' if self.auto else 'load_addr'}; {how})"
+        )
 
 
 def _round_up(n: int, align: int) -> int:
@@ -86,10 +100,9 @@ def unpack_destinations(boot_file: Path) -> tuple[Area, ...]:
     try:
         images = payload.images
     except HarnessError:
-        return ()       # not an elfloader (a bare kernel ELF): nothing is unpacked
-    if payload.contract == "mmu-off":       # our reference loader: ELF physical addresses
-        return tuple(Area(s.paddr, s.end, f"{img.name} segment")
-                     for img in images for s in img.segments if s.memsz)
+        return ()  # not an elfloader (a bare kernel ELF): nothing is unpacked
+    if payload.contract == "mmu-off":  # our reference loader: ELF physical addresses
+        return tuple(Area(s.paddr, s.end, f"{img.name} segment") for img in images for s in img.segments if s.memsz)
     kernel, users = images[0], images[1:]
     lo, hi = kernel.span
     hi = _round_up(hi, PAGE)
@@ -99,7 +112,7 @@ def unpack_destinations(boot_file: Path) -> tuple[Area, ...]:
     nxt = hi + _round_up(dtb, PAGE)
     for img in users:
         ulo, uhi = img.span
-        size = _round_up(uhi, PAGE) - ulo + PAGE        # + the page of ELF headers
+        size = _round_up(uhi, PAGE) - ulo + PAGE  # + the page of ELF headers
         out.append(Area(nxt, nxt + size, f"user image '{img.name}'"))
         nxt += size
     return tuple(out)
@@ -108,15 +121,22 @@ def unpack_destinations(boot_file: Path) -> tuple[Area, ...]:
 def _check_in_dram(target: Target, lo: int, hi: int, what: str, field: str, fix: str) -> None:
     base, size = target.dram
     if lo < base or hi > base + size:
-        raise HarnessError(f"{what} {lo:#x}..{hi:#x} does not fit in DRAM {base:#x}..{base + size:#x}",
-                           file=target.path, field=field, fix=fix)
+        raise HarnessError(
+            f"{what} {lo:#x}..{hi:#x} does not fit in DRAM {base:#x}..{base + size:#x}",
+            file=target.path,
+            field=field,
+            fix=fix,
+        )
 
 
 def uboot_area(target: Target) -> Area:
     assert target.uboot is not None
     base, size = target.dram
-    return Area(base + size - target.uboot.uboot_reserve, base + size,
-                "U-Boot (relocated code, heap, stack, FDT: uboot_reserve)")
+    return Area(
+        base + size - target.uboot.uboot_reserve,
+        base + size,
+        "U-Boot (relocated code, heap, stack, FDT: uboot_reserve)",
+    )
 
 
 def place(target: Target, pkg: Package, destinations: tuple[Area, ...] = ()) -> Placement:
@@ -126,8 +146,12 @@ def place(target: Target, pkg: Package, destinations: tuple[Area, ...] = ()) -> 
     uboot = uboot_area(target)
     in_place_at = pkg.load - pkg.data_offset if pkg.data_offset is not None else None
     base, size = target.dram
-    fits = in_place_at is not None and base <= in_place_at and \
-        pkg.load + pkg.data_bytes <= base + size and not uboot.overlaps(in_place_at, in_place_at + pkg.size)
+    fits = (
+        in_place_at is not None
+        and base <= in_place_at
+        and pkg.load + pkg.data_bytes <= base + size
+        and not uboot.overlaps(in_place_at, in_place_at + pkg.size)
+    )
     if u.bootm == "in-place":
         _require_in_place(target, pkg, in_place_at, uboot)
     if u.load_addr is not None:
@@ -140,42 +164,76 @@ def place(target: Target, pkg: Package, destinations: tuple[Area, ...] = ()) -> 
 def _require_in_place(target: Target, pkg: Package, at: int | None, uboot: Area) -> None:
     field = "harness.uboot.bootm"
     if at is None:
-        raise HarnessError("a FIT with its data inside the tree cannot boot in place",
-                           file=target.path, field=field,
-                           fix="package it with 'bootm: in-place' (external data) or use 'bootm: copy'")
-    _check_in_dram(target, at, pkg.load + pkg.data_bytes, f"the {pkg.kind} in place", field,
-                   "the image's load address must be in DRAM: use 'bootm: copy'")
+        raise HarnessError(
+            "a FIT with its data inside the tree cannot boot in place",
+            file=target.path,
+            field=field,
+            fix="package it with 'bootm: in-place' (external data) or use 'bootm: copy'",
+        )
+    _check_in_dram(
+        target,
+        at,
+        pkg.load + pkg.data_bytes,
+        f"the {pkg.kind} in place",
+        field,
+        "the image's load address must be in DRAM: use 'bootm: copy'",
+    )
     if uboot.overlaps(at, at + pkg.size):
-        raise HarnessError(f"the {pkg.kind} in place {at:#x}..{at + pkg.size:#x} overlaps "
-                           f"{uboot.describe()}", file=target.path, field=field,
-                           fix="link the image lower, or lower uboot_reserve if U-Boot sits higher")
+        raise HarnessError(
+            f"the {pkg.kind} in place {at:#x}..{at + pkg.size:#x} overlaps {uboot.describe()}",
+            file=target.path,
+            field=field,
+            fix="link the image lower, or lower uboot_reserve if U-Boot sits higher",
+        )
     u = target.uboot
     assert u is not None
     if u.load_addr is not None and u.load_addr != at:
-        raise HarnessError(f"load_addr {u.load_addr:#x} but in place the {pkg.kind} goes at {at:#x} "
-                           f"(its load address {pkg.load:#x} less {pkg.data_offset} bytes)",
-                           file=target.path, field="harness.uboot.load_addr",
-                           fix="set 'load_addr: auto' (or 'bootm: copy' to keep this address)")
+        raise HarnessError(
+            f"load_addr {u.load_addr:#x} but in place the {pkg.kind} goes at {at:#x} "
+            f"(its load address {pkg.load:#x} less {pkg.data_offset} bytes)",
+            file=target.path,
+            field="harness.uboot.load_addr",
+            fix="set 'load_addr: auto' (or 'bootm: copy' to keep this address)",
+        )
 
 
-def _explicit(target: Target, pkg: Package, lo: int, in_place_at: int | None,
-              uboot: Area) -> Placement:
+def _explicit(target: Target, pkg: Package, lo: int, in_place_at: int | None, uboot: Area) -> Placement:
     """A load_addr the target file gives: in DRAM, clear of bootm's copy and U-Boot."""
     hi = lo + pkg.size
     field = "harness.uboot.load_addr"
-    _check_in_dram(target, lo, hi, f"the {pkg.kind} ({pkg.size} bytes) at", field,
-                   "pick a transfer address inside the board's DRAM, or 'load_addr: auto'")
+    _check_in_dram(
+        target,
+        lo,
+        hi,
+        f"the {pkg.kind} ({pkg.size} bytes) at",
+        field,
+        "pick a transfer address inside the board's DRAM, or 'load_addr: auto'",
+    )
+    u = target.uboot
+    if u is not None and u.transport == "mmc" and lo % SDMA_BOUNDARY == 0:
+        raise HarnessError(
+            f"load_addr {lo:#x} starts on a 512 KiB boundary: QEMU's SD host "
+            "pauses the load there and U-Boot never resumes it",
+            file=target.path,
+            field=field,
+            fix=f"use {lo + MMC_SKEW:#x}, or 'load_addr: auto'",
+        )
     in_place = lo == in_place_at
     copy = Area(pkg.load, pkg.load + pkg.data_bytes, "where bootm puts the image")
     if not in_place and copy.overlaps(lo, hi):
-        raise HarnessError(f"the transfer buffer {lo:#x}..{hi:#x} overlaps {copy.describe()}",
-                           file=target.path, field=field,
-                           fix=f"use 'load_addr: auto', or move it above {copy.hi:#x} or below "
-                               f"{pkg.load - pkg.size:#x}")
+        raise HarnessError(
+            f"the transfer buffer {lo:#x}..{hi:#x} overlaps {copy.describe()}",
+            file=target.path,
+            field=field,
+            fix=f"use 'load_addr: auto', or move it above {copy.hi:#x} or below {pkg.load - pkg.size:#x}",
+        )
     if uboot.overlaps(lo, hi):
-        raise HarnessError(f"the transfer buffer {lo:#x}..{hi:#x} overlaps {uboot.describe()}",
-                           file=target.path, field=field,
-                           fix=f"use 'load_addr: auto', or end it below {uboot.lo:#x}")
+        raise HarnessError(
+            f"the transfer buffer {lo:#x}..{hi:#x} overlaps {uboot.describe()}",
+            file=target.path,
+            field=field,
+            fix=f"use 'load_addr: auto', or end it below {uboot.lo:#x}",
+        )
     return Placement(lo, in_place, False, (copy, uboot))
 
 
@@ -194,14 +252,17 @@ def _auto(target: Target, pkg: Package, destinations: tuple[Area, ...], uboot: A
     if at < base + size:
         gaps.append((at, base + size))
     candidates = [g for g in gaps if g[0] >= top] + [g for g in gaps if g[0] < top]
+    skew = MMC_SKEW if target.uboot is not None and target.uboot.transport == "mmc" else 0
     for lo, hi in candidates:
-        start = _round_up(lo, ALIGN)
+        start = _round_up(lo, ALIGN) + skew
         if start + pkg.size <= hi:
             return Placement(start, False, True, tuple(avoid))
     largest = max((hi - lo for lo, hi in gaps), default=0)
     listed = "; ".join(a.describe() for a in avoid)
-    raise HarnessError(f"no room for the {pkg.size}-byte {pkg.kind} in DRAM {base:#x}..{base + size:#x}: "
-                       f"the largest free gap is {largest} bytes (needed: {listed})",
-                       file=target.path, field="harness.uboot.load_addr",
-                       fix="boot in place ('bootm: in-place'), or give the target more DRAM")
-
+    raise HarnessError(
+        f"no room for the {pkg.size}-byte {pkg.kind} in DRAM {base:#x}..{base + size:#x}: "
+        f"the largest free gap is {largest} bytes (needed: {listed})",
+        file=target.path,
+        field="harness.uboot.load_addr",
+        fix="boot in place ('bootm: in-place'), or give the target more DRAM",
+    )

@@ -9,6 +9,7 @@ console) versus product (U-Boot rejects the image, bootm never starts it, the
 loader's own errors). The prompt dialogue (console.py) and the TFTP staging
 (staging.py) are its mixins; the commands come from commands.py.
 """
+
 from __future__ import annotations
 
 import enum
@@ -40,9 +41,15 @@ from ..targets import Target, UBoot, load
 from .commands import _uboot, command_parts, command_sequence, dry_run_text
 from .prompt import PromptDialogue, _Console, _NoPrompt
 from .placement import Placement
-from .qemu_start import firmware_args, network_args
+from .qemu_start import firmware_args, network_args, sd_card_args
+from .sdcard import write_card
 from .source_build import built_uboot
 from .staging import TFTPStaging, package_for
+
+
+def card_contents(pkg: Package) -> dict[str, Path]:
+    """What the SD card holds for `pkg` (`transport: mmc`): the package under its own name."""
+    return {pkg.name: pkg.path}
 
 
 class Status(enum.Enum):
@@ -55,6 +62,7 @@ class Status(enum.Enum):
 
 
 ORDER = [Status.off, Status.running, Status.uboot, Status.loader, Status.handoff]
+
 
 @target_factory.reg_driver
 @attr.s(eq=False)
@@ -86,7 +94,7 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         self._sync_no = 0
         self._console = _Console(self)
         self._early = b""
-        self.power_on_timeout = 10.0    # boot.py sets the target's power_on timeout
+        self.power_on_timeout = 10.0  # boot.py sets the target's power_on timeout
         # Runs once right before `bootm` is sent: U-Boot is done with memory, the
         # loader has not run; a debugger arms its kernel-entry breakpoints here.
         self._before_bootm: Callable[[], None] | None = None
@@ -98,7 +106,7 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
 
     @property
     def harness(self) -> Target:
-        if self._harness is None:   # plain labgrid use: read our section of the env file
+        if self._harness is None:  # plain labgrid use: read our section of the env file
             self._harness = load(str(self.target.env.config_file))
         return self._harness
 
@@ -126,8 +134,12 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
 
     def lost_console(self, exc: BaseException) -> BootFailure:
         tail = self._rec.tail() if self._rec else []
-        return BootFailure(f"lost the console: {exc.__class__.__name__}: {exc}",
-                           kind="infrastructure", phase="console", last_lines=tail)
+        return BootFailure(
+            f"lost the console: {exc.__class__.__name__}: {exc}",
+            kind="infrastructure",
+            phase="console",
+            last_lines=tail,
+        )
 
     # -- what boot.py calls ----------------------------------------------------
     def prepare(self, image: Path, extra_args: list[str]) -> None:
@@ -140,12 +152,13 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
             if self._base_args is None:
                 self._base_args = self.power.extra_args or ""
             args = self._firmware_args() + list(self._extra)
-            if self.uboot.transport == "tftp" and "-netdev" not in self._base_args \
-                    and "-nic" not in self._base_args:
+            if self.uboot.transport == "tftp" and "-netdev" not in self._base_args and "-nic" not in self._base_args:
                 args += network_args(self.harness.machine, self._tftp_root())
-            if self.uboot.transport == "loader":   # no network: QEMU puts the package in RAM
-                args += ["-device", f"loader,file={self._package.path},"
-                                    f"addr={self.placement.addr:#x},force-raw=on"]
+            if self.uboot.transport == "mmc":  # the SD card U-Boot reads with `load mmc`
+                card = write_card(card_contents(self._package))
+                args += sd_card_args(self.harness.machine, self.uboot.mmc, card)
+            if self.uboot.transport == "loader":  # no network: QEMU puts the package in RAM
+                args += ["-device", f"loader,file={self._package.path},addr={self.placement.addr:#x},force-raw=on"]
             self.power.extra_args = " ".join([self._base_args, *map(shlex.quote, args)]).strip()
 
     def _firmware_args(self) -> list[str]:
@@ -188,26 +201,32 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
     def dry_run(self, label: str) -> str:
         """--dry-run: the package, the U-Boot commands and (QEMU) the standalone command."""
         root = None
-        if self.uboot.transport == "tftp" and self.tftp is not None and \
-                not isinstance(self.tftp.provider, NetworkResource):
+        if (
+            self.uboot.transport == "tftp"
+            and self.tftp is not None
+            and not isinstance(self.tftp.provider, NetworkResource)
+        ):
             root = str(self._tftp_root())
         qemu_line = shlex.join(standalone(self.command_line())) if self.is_qemu else None
-        return dry_run_text(self.harness, self.package, self._predicted_name(), self.placement,
-                            qemu_line, root)
+        return dry_run_text(self.harness, self.package, self._predicted_name(), self.placement, qemu_line, root)
 
     def at_loader_start(self, hook: Callable[[], None], hold: bool = False) -> None:
         """`hook` runs right before `bootm`, the guest running U-Boot; a guest cannot be
         held there for a person's debugger (U-Boot runs first and needs no help)."""
         if hold:
-            raise HarnessError("a guest behind U-Boot cannot be held at the loader entry",
-                               file=self.harness.path, field="harness.boot",
-                               fix="use a QEMU target that starts the loader directly")
+            raise HarnessError(
+                "a guest behind U-Boot cannot be held at the loader entry",
+                file=self.harness.path,
+                field="harness.boot",
+                fix="use a QEMU target that starts the loader directly",
+            )
         self._before_bootm = hook
 
     def monitor(self, command: str, arguments: dict[str, Any]) -> Any:
         if not self.is_qemu:
-            raise HarnessError("QMP needs QEMU: this target is a board", file=self.harness.path,
-                               fix="use a QEMU target")
+            raise HarnessError(
+                "QMP needs QEMU: this target is a board", file=self.harness.path, fix="use a QEMU target"
+            )
         return self.power.monitor_command(command, arguments)
 
     def qemu_exit(self, wait: float) -> int | None:
@@ -254,21 +273,20 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         """Standalone transitions (not through boot.py) read with a recorder of their own."""
         if self._rec is None or self._tl is None:
             self._rec = ConsoleRecorder(self.console, None, self.is_alive)
-            self._tl = Timeline(self.power_on_ns or time.monotonic_ns(),
-                                Patterns.for_target(self.harness.phases))
+            self._tl = Timeline(self.power_on_ns or time.monotonic_ns(), Patterns.for_target(self.harness.phases))
         return self._rec, self._tl
 
     # -- power -------------------------------------------------------------------
     def _power_on(self) -> None:
         try:
             if self.is_qemu:
-                self.target.activate(self.power)      # QEMUDriver: power and console
+                self.target.activate(self.power)  # QEMUDriver: power and console
                 self.power_on_ns = time.monotonic_ns()
-                self._qemu_on()                       # starts paused, `cont` once attached
+                self._qemu_on()  # starts paused, `cont` once attached
             else:
-                self.target.activate(self.serial)     # attach first: no byte is lost
+                self.target.activate(self.serial)  # attach first: no byte is lost
                 self.target.activate(self.power)
-                self.power.off()                      # a clean start, whatever ran before
+                self.power.off()  # a clean start, whatever ran before
                 time.sleep(float(getattr(self.power, "delay", 0.0) or 0.0))
                 self._drain()
                 self.power_on_ns = time.monotonic_ns()
@@ -277,13 +295,15 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
             self._stop()
             raise
         except Exception as exc:  # noqa: BLE001 - PDU unreachable, QEMU refusing to start, ...
-            gone = resources_gone(self.target)     # labgrid says only KeyError: 'params'
-            why = (f"the lab's exporter no longer offers {', '.join(gone)} for this place "
-                   f"(is its labgrid-exporter running?)" if gone else
-                   f"{exc.__class__.__name__}: {exc}")
+            gone = resources_gone(self.target)  # labgrid says only KeyError: 'params'
+            why = (
+                f"the lab's exporter no longer offers {', '.join(gone)} for this place "
+                f"(is its labgrid-exporter running?)"
+                if gone
+                else f"{exc.__class__.__name__}: {exc}"
+            )
             self._stop()
-            raise BootFailure(f"power-on failed: {why}", kind="infrastructure",
-                              phase="power-on") from None
+            raise BootFailure(f"power-on failed: {why}", kind="infrastructure", phase="power-on") from None
         self.status = Status.running
 
     def _qemu_on(self) -> None:
@@ -292,7 +312,7 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
 
     def _drain(self, quiet: float = 0.2, limit: float = 2.0) -> None:
         """Discard what an earlier boot left in the console buffers."""
-        port = getattr(self.serial, "serial", None)     # SerialDriver's pyserial port
+        port = getattr(self.serial, "serial", None)  # SerialDriver's pyserial port
         if port is not None and hasattr(port, "reset_input_buffer"):
             time.sleep(quiet)
             port.reset_input_buffer()
@@ -305,8 +325,11 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
                 return
 
     def _power_cycle(self, rec: ConsoleRecorder, tl: Timeline, attempt: int) -> None:
-        tl.events.append(Event("uboot.powercycle", time.monotonic_ns(), {"attempt": str(attempt)},
-                               f"power cycle for attempt {attempt}"))
+        tl.events.append(
+            Event(
+                "uboot.powercycle", time.monotonic_ns(), {"attempt": str(attempt)}, f"power cycle for attempt {attempt}"
+            )
+        )
         try:
             if self.is_qemu:
                 self._stop_qemu_child()
@@ -314,9 +337,12 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
             else:
                 self.power.cycle()
         except Exception as exc:  # noqa: BLE001
-            raise BootFailure(f"power cycle failed: {exc.__class__.__name__}: {exc}",
-                              kind="infrastructure", phase="power-on",
-                              last_lines=rec.tail()) from None
+            raise BootFailure(
+                f"power cycle failed: {exc.__class__.__name__}: {exc}",
+                kind="infrastructure",
+                phase="power-on",
+                last_lines=rec.tail(),
+            ) from None
 
     def _stop_qemu_child(self) -> None:
         stop_qemu(self.power)
@@ -351,9 +377,12 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
             except _NoPrompt as exc:
                 last = str(exc)
                 if attempt == u.retries:
-                    raise BootFailure(f"no U-Boot prompt '{u.prompt.strip()}' after {attempt} "
-                                      f"power-on(s): {last}", kind="infrastructure",
-                                      phase="u-boot", last_lines=rec.tail()) from None
+                    raise BootFailure(
+                        f"no U-Boot prompt '{u.prompt.strip()}' after {attempt} power-on(s): {last}",
+                        kind="infrastructure",
+                        phase="u-boot",
+                        last_lines=rec.tail(),
+                    ) from None
                 self._power_cycle(rec, tl, attempt + 1)
         self._sync(rec, tl)
         self.status = Status.uboot
@@ -367,30 +396,57 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
             self._command(rec, tl, cmd, t.load, "load", "infrastructure")
         if transfer is None:
             return
-        before = len([e for e in tl.events if e.name == "uboot.loaded"])
-        self._command(rec, tl, transfer, self._scaled(t.load), "load", "infrastructure",
-                      step="load")
-        loaded = [e for e in tl.events if e.name == "uboot.loaded"][before:]
+        # TFTP ends with `Bytes transferred = N`, `load mmc` with `N bytes read in M ms`
+        mmc = self.uboot.transport == "mmc"
+        event, what, says = (
+            ("uboot.read", "load mmc", "'N bytes read'") if mmc else ("uboot.loaded", "TFTP", "'Bytes transferred'")
+        )
+        source = "the card holds" if mmc else "the server sent"
+        before = len([e for e in tl.events if e.name == event])
+        self._command(rec, tl, transfer, self._scaled(t.load), "load", "infrastructure", step="load")
+        loaded = [e for e in tl.events if e.name == event][before:]
         if not loaded:
-            raise BootFailure(f"TFTP failure: '{transfer}' reported no 'Bytes transferred'",
-                              kind="infrastructure", phase="load", last_lines=rec.tail())
+            raise BootFailure(
+                f"{what} failure: '{transfer}' reported no {says}",
+                kind="infrastructure",
+                phase="load",
+                last_lines=rec.tail(),
+            )
         got = int(loaded[-1].fields["bytes"])
         if got != self.package.size:
-            raise BootFailure(f"TFTP failure: {got} bytes transferred, {self.package.name} has "
-                              f"{self.package.size} (the file the server sent is "
-                              f"{'truncated' if got < self.package.size else 'not this package'})",
-                              kind="infrastructure", phase="load", last_lines=rec.tail())
+            raise BootFailure(
+                f"{what} failure: {got} bytes loaded, {self.package.name} has "
+                f"{self.package.size} (the file {source} is "
+                f"{'truncated' if got < self.package.size else 'not this package'})",
+                kind="infrastructure",
+                phase="load",
+                last_lines=rec.tail(),
+            )
 
     def _bootm(self, rec: ConsoleRecorder, tl: Timeline) -> None:
-        """bootm until `Starting kernel ...`: U-Boot rejecting the image is the product's."""
+        """bootm (bootelf) until `Starting kernel ...` (`## Starting application at ...`):
+        U-Boot rejecting the image is the product's."""
         _, _, boot = command_parts(self.harness, self.package.name, self.placement)
         hook, self._before_bootm = self._before_bootm, None
         if hook is not None:
-            hook()      # e.g. out-of-band verification arming its kernel-entry breakpoints
-        self._note(tl, "uboot.staging", self.placement.describe(self.package),
-                   addr=f"{self.placement.addr:#x}", in_place=str(self.placement.in_place).lower())
-        self._command(rec, tl, boot, self._scaled(self.harness.timeouts.loader), "bootm", "product",
-                      until="uboot.starting", step="boot")
+            hook()  # e.g. out-of-band verification arming its kernel-entry breakpoints
+        self._note(
+            tl,
+            "uboot.staging",
+            self.placement.describe(self.package),
+            addr=f"{self.placement.addr:#x}",
+            in_place=str(self.placement.in_place).lower(),
+        )
+        self._command(
+            rec,
+            tl,
+            boot,
+            self._scaled(self.harness.timeouts.loader),
+            "bootm",
+            "product",
+            until="uboot.starting",
+            step="boot",
+        )
         self._check_in_place(rec, tl)
         self.status = Status.loader
 
@@ -403,9 +459,12 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         """Staged in place, bootm must say so (`XIP ...`): a copy means the staging is wrong."""
         xip = [e for e in tl.events if e.name == "uboot.xip"]
         if self.placement.in_place and xip and xip[-1].fields.get("in_place") != "true":
-            raise BootFailure(f"staged in place at {self.placement.addr:#x} but bootm copied the "
-                              f"image ('{xip[-1].text.strip()}')", kind="setup", phase="bootm",
-                              last_lines=rec.tail())
+            raise BootFailure(
+                f"staged in place at {self.placement.addr:#x} but bootm copied the image ('{xip[-1].text.strip()}')",
+                kind="setup",
+                phase="bootm",
+                last_lines=rec.tail(),
+            )
 
     def _await_handoff(self, rec: ConsoleRecorder, tl: Timeline) -> None:
         t = self.harness.timeouts
@@ -413,9 +472,9 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         def match(line: ConsoleLine) -> Event | None:
             ev = tl.feed(line)
             if isinstance(ev, Event) and ev.name in ("loader.error", "loader.abort"):
-                raise BootFailure(f"loader error: {ev.text}", kind="product", phase="unpack",
-                                  last_lines=rec.tail())
+                raise BootFailure(f"loader error: {ev.text}", kind="product", phase="unpack", last_lines=rec.tail())
             return ev if isinstance(ev, Event) and ev.name == "handoff" else None
+
         rec.wait_for(match, t.loader + t.unpack, "unpack", "the hand-off line")
         self.status = Status.handoff
 

@@ -10,6 +10,7 @@ slow one.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -126,10 +127,20 @@ def qemu_version(qemu: str = QEMU) -> str:
     return (proc.stdout.splitlines() or ["unknown"])[0]
 
 
+def _meaning(path: Path) -> bytes:
+    """What of a source file can change counts: a Python module's syntax tree (so a formatter
+    or a comment never makes counts stale), any other file's bytes."""
+    if not path.is_file():
+        return b"<missing>"
+    if path.suffix == ".py":
+        return ast.dump(ast.parse(path.read_text(), str(path))).encode()
+    return path.read_bytes()
+
+
 def _files_sha256(paths: tuple[Path, ...]) -> str:
     h = hashlib.sha256()
     for path in paths:
-        h.update(path.name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<missing>") + b"\0")
+        h.update(path.name.encode() + b"\0" + _meaning(path) + b"\0")
     return h.hexdigest()
 
 

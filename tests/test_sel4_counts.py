@@ -69,3 +69,16 @@ def test_the_table_prices_every_route_at_both_sizes_from_shipped_counts() -> Non
     text = table(sizes, load_profile("imx8mp-armstone"))
     assert text[0].startswith("MODELED") and "counts of 20" in text[0]
     assert text[-1].startswith("headline: 596 MB stock ") and " ratio " in text[-1]
+
+
+def test_layout_of_the_harness_code_does_not_make_counts_stale(tmp_path: Path) -> None:
+    """A formatter or a comment moves no count; a changed expression does (negative control)."""
+    from sel4_runs import _files_sha256
+
+    src = tmp_path / "run.py"
+    src.write_text("x = f(a,b)\n")
+    before = _files_sha256((src,))
+    src.write_text("# why\nx = f(\n    a,\n    b,\n)\n")
+    assert _files_sha256((src,)) == before
+    src.write_text("x = f(b, a)\n")
+    assert _files_sha256((src,)) != before

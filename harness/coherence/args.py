@@ -65,8 +65,7 @@ def plugin_args(
     if size <= 0 or base < 0:
         raise ValueError(f"bad RAM range {ram!r}")
     if expect_handoff not in CONTRACTS:
-        raise ValueError(f"expect_handoff must be one of {', '.join(CONTRACTS)}, "
-                         f"not {expect_handoff!r}")
+        raise ValueError(f"expect_handoff must be one of {', '.join(CONTRACTS)}, not {expect_handoff!r}")
     if begin_hit < 1:
         raise ValueError(f"begin_hit must be >= 1, not {begin_hit}")
     opts = [
@@ -104,8 +103,9 @@ def _warm_opts(warm: Sequence[tuple[int, int]], key: str) -> list[str]:
     return [f"{key}={s:#x}:{e:#x}" for s, e in spans]
 
 
-def _window_opts(begin_hit: int, end_pcs: Sequence[int], handoff_el: int | None,
-                 targets: Mapping[str, Sequence[tuple[int, int]]]) -> list[str]:
+def _window_opts(
+    begin_hit: int, end_pcs: Sequence[int], handoff_el: int | None, targets: Mapping[str, Sequence[tuple[int, int]]]
+) -> list[str]:
     """The options added for real loaders; none of them when unused, so the
     reference loader's command line stays as it was."""
     opts = [f"begin_hit={begin_hit}"] if begin_hit != 1 else []

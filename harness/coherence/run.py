@@ -4,6 +4,7 @@ The timing model needs only the loader's window, so this starts QEMU with the
 plugin, waits for the report the plugin writes at the kernel entry and stops
 QEMU: no console protocol, no kernel phase (sel4test's ~30 s are not needed).
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -20,19 +21,41 @@ from .window import PluginWindow, window_for
 
 __all__ = ["run_to_handoff", "virt_command"]
 
-VIRT_RAM = (0x40000000, 0x80000000)    # -m 2G, as seL4's own QEMU command
+VIRT_RAM = (0x40000000, 0x80000000)  # -m 2G, as seL4's own QEMU command
 
 
 def virt_command(image: Path, el2: bool, qemu: str = "qemu-system-aarch64") -> list[str]:
     """seL4's QEMU command for qemu-arm-virt (EL2: virtualization=on)."""
     machine = "virt,virtualization=on,highmem=off,secure=off" if el2 else "virt"
-    return [qemu, "-machine", machine, "-cpu", "cortex-a53", "-nographic", "-nic", "none",
-            "-monitor", "none", "-serial", "null", "-m", "size=2G", "-kernel", str(image)]
+    return [
+        qemu,
+        "-machine",
+        machine,
+        "-cpu",
+        "cortex-a53",
+        "-nographic",
+        "-nic",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "null",
+        "-m",
+        "size=2G",
+        "-kernel",
+        str(image),
+    ]
 
 
-def run_to_handoff(image: Path, out: Path, *, el2: bool, scope: str = "seed",
-                   timeout: float = 1800.0, start: str | None = None,
-                   ) -> tuple[CoherenceReport, PluginWindow, float]:
+def run_to_handoff(
+    image: Path,
+    out: Path,
+    *,
+    el2: bool,
+    scope: str = "seed",
+    timeout: float = 1800.0,
+    start: str | None = None,
+) -> tuple[CoherenceReport, PluginWindow, float]:
     """Boot `image` on QEMU virt under the plugin; return (report, window, wall s).
 
     QEMU is stopped as soon as the report appears (written at the hand-off),
@@ -44,15 +67,28 @@ def run_to_handoff(image: Path, out: Path, *, el2: bool, scope: str = "seed",
     warm = warm_ranges(payload, start or start_state(direct_boot=True))
     w = window_for(payload, scope=scope)
     plugin = plugin_path(build_root() / "coherence")
-    out.parent.mkdir(parents=True, exist_ok=True)   # else the plugin cannot write and we wait
+    out.parent.mkdir(parents=True, exist_ok=True)  # else the plugin cannot write and we wait
     out.unlink(missing_ok=True)
-    cmd = virt_command(image, el2) + instruction_clock() + plugin_args(
-        plugin, out, VIRT_RAM, w.begin_pc, w.handoff_pc, pause=w.pause,
-        expect_handoff=w.contract, begin_hit=w.begin_hit, end_pcs=w.end_pcs,
-        handoff_el=w.handoff_el, targets=w.targets, warm=warm)
+    cmd = (
+        virt_command(image, el2)
+        + instruction_clock()
+        + plugin_args(
+            plugin,
+            out,
+            VIRT_RAM,
+            w.begin_pc,
+            w.handoff_pc,
+            pause=w.pause,
+            expect_handoff=w.contract,
+            begin_hit=w.begin_hit,
+            end_pcs=w.end_pcs,
+            handoff_el=w.handoff_el,
+            targets=w.targets,
+            warm=warm,
+        )
+    )
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     register(proc.pid, f"qemu (cache model) {image.name}")
     try:
         while not out.exists() and proc.poll() is None and time.monotonic() - t0 < timeout:

@@ -11,6 +11,7 @@ at ``early_mmu_begin``: its table build is part of what it costs. seL4 then
 enters the kernel at its virtual entry with MMU and caches on: that is its
 contract, not a hazard.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ class PluginWindow:
     begin_pc: int | None
     handoff_pc: int
     contract: str
-    definition: str                       # in words, for reports
+    definition: str  # in words, for reports
     begin_hit: int = 1
     end_pcs: tuple[int, ...] = ()
     handoff_el: int | None = None
@@ -65,8 +66,7 @@ def _targets(payload: Payload) -> dict[str, list[tuple[int, int]]]:
 
 #: The loader's own writable range (data, bss, stack, page tables) by the symbols
 #: each loader's maintenance uses: ours, then seL4's with the early-MMU patch.
-WRITABLE_SYMBOLS: tuple[tuple[str, str], ...] = (("_writable_start", "_writable_end"),
-                                                 ("_archive_end", "_end"))
+WRITABLE_SYMBOLS: tuple[tuple[str, str], ...] = (("_writable_start", "_writable_end"), ("_archive_end", "_end"))
 
 
 def loader_writable(payload: Payload) -> tuple[str, tuple[int, int]] | None:
@@ -81,11 +81,19 @@ def loader_writable(payload: Payload) -> tuple[str, tuple[int, int]] | None:
 
 def _reference(payload: Payload, contract: str) -> PluginWindow:
     syms = payload.loader.symbols
-    pause = (syms["self_report_begin"], syms["self_report_end"]) \
-        if {"self_report_begin", "self_report_end"} <= syms.keys() else None
-    return PluginWindow(syms.get("unpack_window_begin"), payload.images[0].entry_paddr, contract,
-                  "unpack_window_begin -> kernel entry, less the CRC self-report",
-                  pause=pause, targets=_targets(payload))
+    pause = (
+        (syms["self_report_begin"], syms["self_report_end"])
+        if {"self_report_begin", "self_report_end"} <= syms.keys()
+        else None
+    )
+    return PluginWindow(
+        syms.get("unpack_window_begin"),
+        payload.images[0].entry_paddr,
+        contract,
+        "unpack_window_begin -> kernel entry, less the CRC self-report",
+        pause=pause,
+        targets=_targets(payload),
+    )
 
 
 def _sel4(payload: Payload, contract: str, scope: str) -> PluginWindow:
@@ -110,9 +118,16 @@ def _sel4(payload: Payload, contract: str, scope: str) -> PluginWindow:
     else:
         begin, hit, words = syms.get("load_images"), 1, "load_images (kernel included)"
     ends = "/".join(s for s in SEL4_END_SYMBOLS if s in syms) or "the kernel entry"
-    return PluginWindow(begin, kernel.entry, contract, f"{words} -> {ends}", begin_hit=hit,
-                  end_pcs=end_pcs, handoff_el=1 if kernel.entry >= HIGH_HALF else 2,
-                  targets=_targets(payload))
+    return PluginWindow(
+        begin,
+        kernel.entry,
+        contract,
+        f"{words} -> {ends}",
+        begin_hit=hit,
+        end_pcs=end_pcs,
+        handoff_el=1 if kernel.entry >= HIGH_HALF else 2,
+        targets=_targets(payload),
+    )
 
 
 def window_for(payload: Payload, contract: str | None = None, scope: str = "seed") -> PluginWindow:

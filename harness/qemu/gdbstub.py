@@ -90,6 +90,21 @@ class GdbStub:
         """Wait for the stop reply of a `c` (e.g. 'T05thread:01;')."""
         return self._packet(timeout)
 
+    def run_to(self, addr: int, timeout: float, what: str) -> None:
+        """Resume until the breakpoint at `addr` (`what` names it for the message), then take
+        it out again; a guest that never gets there is the product's failure."""
+        self.breakpoint(addr)
+        self.resume()
+        try:
+            self.wait_stop(timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            raise BootFailure(
+                f"the guest never reached {what} ({addr:#x}) within {timeout:g} s: {exc}",
+                kind="product",
+                phase="loader",
+            ) from None
+        self.command(f"z1,{addr:x},4")
+
     def pc(self) -> int:
         """The PC of the stopped CPU (register 32 on aarch64)."""
         raw = self.command("p20")
@@ -133,15 +148,7 @@ def hold_at(port: int, addr: int, timeout: float = 30.0) -> None:
     'stay stopped' (a detach would resume the guest)."""
     stub = GdbStub(port)
     try:
-        stub.breakpoint(addr)
-        stub.resume()
-        try:
-            stub.wait_stop(timeout)
-        except (TimeoutError, ConnectionError) as exc:
-            raise BootFailure(
-                f"the guest never reached the loader entry {addr:#x}: {exc}", kind="product", phase="loader"
-            ) from None
-        stub.command(f"z1,{addr:x},4")
+        stub.run_to(addr, timeout, "the loader entry")
     finally:
         stub.close()
 

@@ -60,19 +60,6 @@ def _failure(what: str, phase: str = "loader") -> BootFailure:
     return BootFailure(what, kind="infrastructure", phase=phase)
 
 
-def run_to(stub: GdbStub, addr: int, timeout: float, what: str) -> None:
-    """Resume until the breakpoint at `addr`, then take it out again."""
-    stub.breakpoint(addr)
-    stub.resume()
-    try:
-        stub.wait_stop(timeout)
-    except (TimeoutError, ConnectionError) as exc:
-        raise BootFailure(
-            f"the loader never reached {what} ({addr:#x}) within {timeout:g} s: {exc}", kind="product", phase="loader"
-        ) from None
-    stub.command(f"z1,{addr:x},4")
-
-
 def _registers(stub: GdbStub, el: int) -> tuple[int, dict[str, int]]:
     """SCTLR, and TCR/MAIR/TTBR0 where the gdbstub has them, of EL `el`."""
     nums = stub.register_numbers()
@@ -98,9 +85,9 @@ def stop_at_mmu_on(
     """From a guest stopped before the loader's MMU enable: run it to the return of `symbol`,
     read the regime and walk its tables. The guest is left stopped there."""
     try:
-        run_to(stub, addr, timeout, symbol)
+        stub.run_to(addr, timeout, symbol)
         ret = stub.register(LR)
-        run_to(stub, ret, timeout, f"the return of {symbol}")
+        stub.run_to(ret, timeout, f"the return of {symbol}")
         el = (stub.register(33) >> 2) & 3  # cpsr: PSTATE.EL
         sctlr, regs = _registers(stub, el)
     except (TimeoutError, OSError) as exc:

@@ -72,7 +72,10 @@ def test_shipped_target_boots_in_place(harness_target: Target, boot_session: Boo
     lines = console(outcome)
     assert any(t.strip() == "XIP Kernel Image" for t in lines), lines[-40:]
     assert not any(t.strip() == "Loading Kernel Image" for t in lines)
-    assert f"tftpboot {where.addr:#x} " in "\n".join(lines)
+    u = harness_target.uboot
+    assert u is not None
+    load_cmd = f"load mmc {u.mmc} " if u.transport == "mmc" else "tftpboot "
+    assert f"{load_cmd}{where.addr:#x} " in "\n".join(lines)
 
 
 def test_auto_buffer_with_copy(harness_target: Target, copy_session: BootSession) -> None:

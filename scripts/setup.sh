@@ -22,7 +22,9 @@ APT_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu u-boot-qemu u-boo
               # use (scripts/build-uboot-imx8mp.sh; it adds a bookworm deb-src line itself)
               bison flex swig bc python3-dev libssl-dev libgnutls28-dev uuid-dev dpkg-dev patch
               # the SD card image `load mmc` reads (harness/uboot/sdcard.py: no root mounts)
-              fdisk dosfstools mtools)
+              fdisk dosfstools mtools
+              # the lab's i.MX8M Plus place serves TFTP with RFC 7440 windows (harness/lab/atftpd.py)
+              atftpd)
 BACKPORTS_PACKAGES=(qemu-system-arm)
 BACKPORTS_LIST=/etc/apt/sources.list.d/harness-bookworm-backports.list
 

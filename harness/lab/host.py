@@ -5,7 +5,7 @@ coordinator, the exporter). Each one is started under `setpriv --pdeathsig KILL`
 in its own session and registered in `harness.processes`, so it dies with the
 run even when the run is SIGKILLed and is stopped by pid otherwise; a process is
 waited for until its TCP port answers, and a start that fails says why with the
-tail of its log.
+tail of its log. A board's power-on garbage is a file made here once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import processes
+from ..atomic import tmp_beside
+from ..images.build import build_root
 from .client import LabError
 
 
@@ -26,6 +28,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def garbage_file(pattern: int, size: int) -> Path:
+    """`size` bytes of `pattern` under build/lab: what a virtual board's DRAM holds at power-on
+    (QEMU re-applies `-device loader` blobs at every system_reset)."""
+    path = build_root() / "lab" / f"garbage-{pattern:02x}-{size}.bin"
+    if not path.exists() or path.stat().st_size != size:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_beside(path)  # two labs may start at once
+        tmp.write_bytes(bytes([pattern]) * size)
+        tmp.replace(path)
+    return path
 
 
 def spawn(

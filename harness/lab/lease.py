@@ -26,9 +26,12 @@ from typing import Any, Callable, Iterator
 from ..targets import Target
 from .client import LabClient, LabError
 from .lock import WAIT_ENV, PlaceLock
+from .imx8mp_board import TFTP_PORT_ENV
 from .virtual import VirtualLab
 
 ATTACH_ENV = "HARNESS_LAB_COORDINATOR"  # use this running coordinator instead of starting a lab
+#: What a virtual lab puts in the environment when it starts (after the target is read).
+VIRTUAL_LAB_PROVIDES = {TFTP_PORT_ENV}
 
 
 def place_name(target: Target) -> str:
@@ -66,7 +69,8 @@ def missing_environment(target: Target) -> list[str]:
     names = set(re.findall(r"!template\s+[\"']?[^\n]*?\$\{?(LG_[A-Z0-9_]+)", text))
     names |= {m for line in text.splitlines() if "!template" in line for m in re.findall(r"\$\{?(LG_[A-Z0-9_]+)", line)}
     names |= set(target.uboot.template_names() if target.uboot else [])
-    return sorted(n for n in names if n not in os.environ)
+    provided = VIRTUAL_LAB_PROVIDES if target.lab == "virtual" and not os.environ.get(ATTACH_ENV) else set()
+    return sorted(n for n in names if n not in os.environ and n not in provided)
 
 
 @contextmanager
@@ -116,7 +120,7 @@ def lab_session(
         lab: VirtualLab | None = None
         attach = os.environ.get(ATTACH_ENV)
         if target.lab == "virtual" and not attach:
-            lab = stack.enter_context(VirtualLab(log_dir))
+            lab = stack.enter_context(VirtualLab(log_dir, place=place_name(target)))
             address = lab.address
         else:
             address = attach or os.environ.get("LG_COORDINATOR", "")

@@ -6,7 +6,9 @@ board's does. `VirtualLab` starts it with the HTTP power switch (`power.py`) and
 a real `labgrid-coordinator` and `labgrid-exporter`, which publish it as the
 place `virtual-board` — so a run reaches it exactly as it reaches a lab board —
 stops every process by pid, and can restart one of them (as a lab's service
-manager would) for the fault tests.
+manager would) for the fault tests. The place `virtual-board-imx8mp` is the same
+machinery around QEMU imx8mp-evk and our U-Boot, its TFTP served by atftpd
+(`imx8mp_board.py`); a lab runs the one board its target's place names.
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from .. import processes
-from ..atomic import tmp_beside
+from . import atftpd
 from ..images.build import build_root
 from ..targets import TARGETS_DIR
 from .client import LabClient, LabError, tool
-from .host import free_port, port_open, spawn, wait_until
+from .host import free_port, garbage_file, port_open, spawn, wait_until
+from .imx8mp_board import TFTP_PORT_ENV, VirtualImx8mpBoard
 
 EXPORTER_CONFIG = TARGETS_DIR / "lab" / "virtual-board.yaml"
 STATE_ENV = "HARNESS_LAB_STATE"  # where a virtual lab writes its ports and pids (JSON)
 VIRTUAL_PLACE = "virtual-board"
 VIRTUAL_EXPORTER = "harness-virtual-lab"
+VIRTUAL_IMX8MP_PLACE = "virtual-board-imx8mp"
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,11 @@ class VirtualBoard:
     # 0x40000000 and of the transfer buffer and loader above.
     garbage: tuple[int, int] = (0x40200000, 16 << 20)
     pattern: int = 0xA5
+    # Which TFTP server the lab starts for this board: "" = QEMU's own (slirp, no windows).
+    tftp_server: str = ""
 
     def garbage_file(self) -> Path:
-        path = build_root() / "lab" / f"garbage-{self.pattern:02x}-{self.garbage[1]}.bin"
-        if not path.exists() or path.stat().st_size != self.garbage[1]:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = tmp_beside(path)  # two labs may start at once
-            tmp.write_bytes(bytes([self.pattern]) * self.garbage[1])
-            tmp.replace(path)
-        return path
+        return garbage_file(self.pattern, self.garbage[1])
 
     def command(self, serial_port: int, tftp: Path, qmp: Path) -> list[str]:
         return [
@@ -88,17 +88,37 @@ class VirtualBoard:
         ]  # powered off until the power switch says on
 
 
+#: The board behind each place a virtual lab can publish.
+BOARDS: dict[str, VirtualBoard | VirtualImx8mpBoard] = {
+    VIRTUAL_PLACE: VirtualBoard(),
+    VIRTUAL_IMX8MP_PLACE: VirtualImx8mpBoard(),
+}
+
+
+def board_for(place: str) -> VirtualBoard | VirtualImx8mpBoard:
+    """The board a virtual lab runs for `place`, or an error naming the places it has."""
+    board = BOARDS.get(place)
+    if board is None:
+        raise LabError(
+            f"the virtual lab has no place {place!r}",
+            field="targets.main.resources.RemotePlace.name",
+            fix=f"use one of: {', '.join(BOARDS)}",
+        )
+    return board
+
+
 class VirtualLab:
-    """coordinator + exporter + virtual board + power switch, all on 127.0.0.1."""
+    """coordinator + exporter + virtual board + power switch (+ its TFTP server), all on
+    127.0.0.1."""
 
     def __init__(
         self,
         log_dir: Path | None = None,
-        board: VirtualBoard = VirtualBoard(),
+        board: VirtualBoard | VirtualImx8mpBoard | None = None,
         place: str = VIRTUAL_PLACE,
         exporter: str = VIRTUAL_EXPORTER,
     ) -> None:
-        self.board = board
+        self.board = board or board_for(place)
         self.place = place
         self.exporter = exporter
         self.dir = build_root() / "lab" / f"run-{os.getpid()}-{int(time.time() * 1000)}"
@@ -170,9 +190,9 @@ class VirtualLab:
             wait_until(lambda: port_open(self.ports["coordinator"]), 30, what, proc, log)
             if client.place(self.place) is None:  # its places.yaml may not have been saved
                 client.run("create", place=self.place)
-                client.run("add-match", f"{self.exporter}/virtual-board/*", place=self.place)
+                client.run("add-match", f"{self.exporter}/{self.place}/*", place=self.place)
         elif what == "labgrid-exporter":
-            wanted = f"{self.exporter}/virtual-board/NetworkSerialPort"
+            wanted = f"{self.exporter}/{self.place}/NetworkSerialPort"
             wait_until(lambda: wanted in client.run("resources", check=False).stdout, 60, what, proc, log)
 
     def start(self) -> None:
@@ -183,6 +203,8 @@ class VirtualLab:
         (self.dir / "coordinator").mkdir()
         self.ports = {"serial": free_port(), "power": free_port(), "coordinator": free_port()}
         self.address = f"127.0.0.1:{self.ports['coordinator']}"
+        if self.board.tftp_server == "atftpd":
+            self._start_atftpd(tftp)
 
         qemu = self._spawn("virtual-board-qemu", self.board.command(self.ports["serial"], tftp, qmp))
         wait_until(
@@ -226,6 +248,7 @@ class VirtualLab:
         env = dict(
             os.environ,
             HARNESS_VB_DIR=str(self.dir),
+            HARNESS_VB_PLACE=self.place,
             HARNESS_VB_SERIAL_PORT=str(self.ports["serial"]),
             HARNESS_VB_POWER_PORT=str(self.ports["power"]),
             HARNESS_VB_TFTP_DIR=str(tftp),
@@ -246,7 +269,7 @@ class VirtualLab:
             env=env,
         )
         client = LabClient(self.address)
-        wanted = f"{self.exporter}/virtual-board/NetworkSerialPort"
+        wanted = f"{self.exporter}/{self.place}/NetworkSerialPort"
         wait_until(
             lambda: wanted in client.run("resources", check=False).stdout,
             60,
@@ -256,9 +279,17 @@ class VirtualLab:
         )
         if client.place(self.place) is None:
             client.run("create", place=self.place)
-            client.run("add-match", f"{self.exporter}/virtual-board/*", place=self.place)
+            client.run("add-match", f"{self.exporter}/{self.place}/*", place=self.place)
         os.environ["LG_COORDINATOR"] = self.address
         self._write_state()
+
+    def _start_atftpd(self, root: Path) -> None:
+        """atftpd on a free UDP port, serving the board's TFTP root; U-Boot's setup reads
+        the port from the environment (`setenv tftpdstp {{HARNESS_VB_TFTP_PORT}}`)."""
+        self.ports["tftp"] = atftpd.free_udp_port()
+        proc = self._spawn("atftpd", atftpd.command(self.ports["tftp"], root))
+        wait_until(lambda: atftpd.udp_port_taken(self.ports["tftp"]), 20, "atftpd", proc, self.log_dir / "atftpd.log")
+        os.environ[TFTP_PORT_ENV] = str(self.ports["tftp"])
 
     def stop(self) -> None:
         """Stop every process of this lab by pid, newest first; keep the logs."""

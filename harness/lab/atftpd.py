@@ -86,3 +86,23 @@ def granted_windows(log: str) -> list[int]:
 def granted_blocks(log: str) -> list[int]:
     """The block size atftpd granted each transfer that asked for one, in order."""
     return [int(m.group(1)) for m in GRANTED_BLOCK.finditer(log)]
+
+
+def window_problem(log: str, asked: int, transfer: int = -1) -> str | None:
+    """What is wrong with the window of one transfer (`transfer`: its index, the last by
+    default) against the `asked` tftpwindowsize, or None when atftpd granted exactly it.
+    A request without the option, or a server that ignores it, leaves no grant line:
+    the transfer was lock-step whatever the client asked."""
+    granted = granted_windows(log)
+    if not granted:
+        return (
+            f"atftpd granted no window (its log has no 'windowsize option' line): the transfer "
+            f"was lock-step, not the {asked}-block window asked for"
+        )
+    try:
+        window = granted[transfer]
+    except IndexError:
+        return f"atftpd's log has {len(granted)} windowed transfers, not transfer {transfer}"
+    if window != asked:
+        return f"atftpd granted a window of {window} blocks, not the {asked} asked for"
+    return None

@@ -30,6 +30,8 @@ esac
 #   qemu-imx8mp (EL2 after firmware, the board's SoC); elsewhere it is checked up to the hand-off;
 # - qemu-imx8mp-uboot is the board's path: U-Boot proper for the i.MX8M Plus (built from Debian's
 #   source on first use) loading by TFTP through the SoC's ENET; its faults are qemu-virt-uboot's;
+# - qemu-imx8mp-uboot-mmc differs from it in the transport (load mmc from an SD card) and runs the
+#   U-Boot tests and the seL4 smoke boots (sel4test's verdict, bootelf and FIT to the hand-off);
 # - faults injected during a boot (marker `faults`, tests/test_faults.py) run where their paths
 #   differ: qemu-virt (direct QEMU), qemu-virt-uboot (TFTP, U-Boot), lab-virtual-board
 #   (coordinator, exporter);
@@ -42,6 +44,7 @@ selection() {       # sets ARGS: the pytest selection of one suite
   case $target in
     host)            ARGS=(-m 'not boot' tests) ;;
     *-fit|lab-*)     ARGS=(-m "$SMOKE" --target="$target" tests) ;;
+    *-uboot-mmc)     ARGS=(-m "$SMOKE" --target="$target" tests/test_uboot_*.py tests/test_sel4.py) ;;
     *imx8mp)         ARGS=(-m 'boot and not faults' -k 'not patch_negative_control' --target="$target" tests) ;;
     qemu-virt)       ARGS=(-m boot --target="$target" tests) ;;
     qemu-virt-uboot) ARGS=(-m boot "${NO_STOCK_VERDICT[@]}" --target="$target" tests) ;;
@@ -50,7 +53,7 @@ selection() {       # sets ARGS: the pytest selection of one suite
 }
 
 # Longest first (measured: bench/RESULTS.md), so the last suite to end is a short one.
-SUITES=(${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-uboot qemu-virt-el2 qemu-imx8mp qemu-imx8mp-uboot host lab-virtual-board qemu-imx8mp-el3 qemu-virt-uboot-fit})
+SUITES=(${HARNESS_TEST_TARGETS:-qemu-virt qemu-virt-uboot qemu-virt-el2 qemu-imx8mp qemu-imx8mp-uboot host lab-virtual-board qemu-imx8mp-el3 qemu-virt-uboot-fit qemu-imx8mp-uboot-mmc})
 # The host tier always runs (HARNESS_TEST_TARGETS picks the boot suites).
 case " ${SUITES[*]} " in *" host "*) ;; *) SUITES+=(host) ;; esac
 

@@ -278,13 +278,16 @@ def sel4_early_mmu(target: Target) -> Payload:
 
 @pytest.mark.boot
 @pytest.mark.sel4
+@pytest.mark.sel4_smoke  # seconds to the hand-off: the mmc target's short suite runs it
 @pytest.mark.parametrize("kind", ["elf", "fit"])
 def test_sel4_from_the_card_by_bootelf_and_fit(
     kind: str, harness_target: Target, tmp_path: Path, user_payload: Payload | None
 ) -> None:
     """Real seL4 (sel4test, early-MMU loader) started by `bootelf -p` (no wrapper: U-Boot copies
     the PT_LOADs; no FDT, x0 = argc, U-Boot's MMU left on) and from a FIT (its crc32 verified)
-    on the i.MX8M Plus U-Boot, to sel4test's verdict."""
+    on the i.MX8M Plus U-Boot, to the kernel entry: every image's bytes there equal the ELF's
+    and EL/SCTLR meet seL4's contract (out of band, through the gdbstub). sel4test's verdict
+    behind this same U-Boot is the smoke boot's (tests/test_sel4.py)."""
     needs_mmc(harness_target)
     if user_payload is not None:
         pytest.skip("--image given: this test boots the suite's own sel4test build")
@@ -294,10 +297,14 @@ def test_sel4_from_the_card_by_bootelf_and_fit(
     target = with_fields(harness_target, tmp_path, package=kind, **hashes)
     session = BootSession(target, tmp_path / "results")
     try:
-        outcome = session.boot(sel4_early_mmu(target), f"sel4-{kind}", reuse=False)
+        outcome = session.boot(sel4_early_mmu(target), f"sel4-{kind}", reuse=False, verify=True, until="handoff")
         lines = [line.text for line in outcome.result.lines]
         assert outcome.result.ok, (outcome.result.failure, lines[-30:])
         assert outcome.failed == [], [(c.name, c.message) for c in outcome.checks if c.failed]
+        # out of band: every image's bytes at the kernel entry equal the ELF's, EL and SCTLR
+        # read by the gdbstub there
+        for name in ("out-of-band", "handoff"):
+            assert outcome.check(name).status == "pass", outcome.check(name).message
         text = "\n".join(lines)
         if kind == "elf":
             assert "## Starting application at " in text and "bootelf -p " in text

@@ -50,10 +50,13 @@ def test_command_sequence_shape(name: str) -> None:
     assert u is not None
     cmds = command_sequence(t, "dir/sel4-0123.img", Placement(0x4FFFFFC0, True, True), LAB_ENV)
     assert not any("{{" in c for c in cmds), cmds
-    assert cmds[-2] == "tftpboot 0x4fffffc0 dir/sel4-0123.img"
     spec = "0x4fffffc0" + (f"#{u.fit_config}" if u.package == "fit" else "")
     assert cmds[-1] == f"bootm {spec} - ${{fdtcontroladdr}}"
-    assert any(c.startswith("setenv serverip ") for c in cmds[:-2])
+    if u.transport == "mmc":  # the card is the way in: no network set-up
+        assert cmds == [f"load mmc {u.mmc} 0x4fffffc0 dir/sel4-0123.img", cmds[-1]]
+    else:
+        assert cmds[-2] == "tftpboot 0x4fffffc0 dir/sel4-0123.img"
+        assert any(c.startswith("setenv serverip ") for c in cmds[:-2])
     # every shipped U-Boot target places the buffer itself and boots in place where it fits
     assert u.load_addr is None and u.bootm in ("auto", "in-place")
 

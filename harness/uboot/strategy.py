@@ -398,8 +398,10 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
             return
         # TFTP ends with `Bytes transferred = N`, `load mmc` with `N bytes read in M ms`
         mmc = self.uboot.transport == "mmc"
-        event, what, says = (
-            ("uboot.read", "load mmc", "'N bytes read'") if mmc else ("uboot.loaded", "TFTP", "'Bytes transferred'")
+        event, what, says, moved = (
+            ("uboot.read", "load mmc", "'N bytes read'", "read")
+            if mmc
+            else ("uboot.loaded", "TFTP", "'Bytes transferred'", "transferred")
         )
         source = "the card holds" if mmc else "the server sent"
         before = len([e for e in tl.events if e.name == event])
@@ -415,7 +417,7 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         got = int(loaded[-1].fields["bytes"])
         if got != self.package.size:
             raise BootFailure(
-                f"{what} failure: {got} bytes loaded, {self.package.name} has "
+                f"{what} failure: {got} bytes {moved}, {self.package.name} has "
                 f"{self.package.size} (the file {source} is "
                 f"{'truncated' if got < self.package.size else 'not this package'})",
                 kind="infrastructure",

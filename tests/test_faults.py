@@ -447,19 +447,30 @@ def private_lab(harness_target: Target, tmp_path_factory: pytest.TempPathFactory
     coordinator session per process)."""
     if harness_target.lab != "virtual":
         pytest.skip("coordinator and exporter faults run with a `lab: virtual` target")
-    from harness.lab import VirtualLab
+    from harness.lab import VirtualLab, place_name
+    from harness.lab.imx8mp_board import TFTP_PORT_ENV
 
-    saved = os.environ.get("LG_COORDINATOR")
+    # VirtualLab points this process's labgrid (and U-Boot's tftpdstp) at itself
+    saved = {name: os.environ.get(name) for name in ("LG_COORDINATOR", TFTP_PORT_ENV)}
     try:
-        with VirtualLab(tmp_path_factory.mktemp("fault-lab") / "logs") as lab:
+        logs = tmp_path_factory.mktemp("fault-lab") / "logs"
+        with VirtualLab(logs, place=place_name(harness_target)) as lab:
+            # the session's boots keep the session lab's TFTP port; runs against this lab
+            # are given its own (lab_run_killing)
+            _restore({TFTP_PORT_ENV: saved[TFTP_PORT_ENV]})
             yield lab
             pids = {what: p.pid for what, p in lab.procs.items()}
     finally:
-        if saved is None:  # VirtualLab points this process's labgrid at itself
-            os.environ.pop("LG_COORDINATOR", None)
-        else:
-            os.environ["LG_COORDINATOR"] = saved
+        _restore(saved)
     assert not [pid for pid in pids.values() if processes.alive(pid)]
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def lab_run_killing(lab: Any, what: str, target: Target, tmp: Path) -> tuple[dict[str, Any], str]:
@@ -472,6 +483,10 @@ def lab_run_killing(lab: Any, what: str, target: Target, tmp: Path) -> tuple[dic
         k: v for k, v in os.environ.items() if k not in ("LG_COORDINATOR", "LG_ENV", "PYTEST_ADDOPTS", "HARNESS_TARGET")
     }
     env["HARNESS_LAB_COORDINATOR"] = lab.address
+    if "tftp" in lab.ports:  # a place whose TFTP server the lab runs (atftpd)
+        from harness.lab.imx8mp_board import TFTP_PORT_ENV
+
+        env[TFTP_PORT_ENV] = str(lab.ports["tftp"])
     short = short_timeouts(target, tmp, **TIMEOUTS)
     out, log = tmp / "run.json", tmp / "run.log"
     with open(log, "wb") as sink:
@@ -521,7 +536,7 @@ def test_exporter_killed_mid_run(harness_target: Target, private_lab: Any, tmp_p
         second = record["boots"][1]
         assert (second.get("kind"), second.get("phase")) == ("infrastructure", "power-on"), second
         assert "the lab's exporter no longer offers" in second["message"], second
-        assert "released place 'virtual-board'" in out, out[-3000:]
+        assert f"released place '{private_lab.place}'" in out, out[-3000:]
         info = LabClient(private_lab.address).place(private_lab.place)
         assert info is not None and not info.acquired and not info.tags.get(TAG), info
         assert (tmp_path / "results" / "boot-1" / "result.json").exists()

@@ -15,7 +15,8 @@ from harness.images.cpio import write_newc
 from harness.images.package import Package
 from harness.targets import Target, load
 from harness.uboot.diagnose import classify, explain
-from harness.uboot.placement import Area, place, unpack_destinations
+from harness.destinations import Area, unpack_destinations
+from harness.uboot.placement import place
 from helpers.elfgen import Elf, Seg
 from helpers.uboot_board import drive
 
@@ -124,6 +125,41 @@ def test_explicit_address_overlapping_uboot_is_refused(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as exc:
         place(with_uboot("qemu-virt-uboot", bootm="copy", load_addr=0xBE000000), pkg)
     assert "overlaps U-Boot" in str(exc.value) and "harness.uboot.load_addr" in str(exc.value)
+
+
+# -- the firmware's carve-outs (OP-TEE at 0x56000000 on the i.MX8M Plus targets) -------------
+
+
+def test_in_place_over_a_carve_out_is_refused_before_power_on(tmp_path: Path) -> None:
+    """The seed's case on an i.MX8M Plus with OP-TEE: a 596 MB image linked at 0x50000000
+    would be written by U-Boot over secure memory. Nothing happens on QEMU; the board aborts."""
+    t = with_uboot("qemu-imx8mp-uboot", bootm="in-place")
+    pkg = uimage(tmp_path, 0x50000000, 596_000_000)
+    with pytest.raises(HarnessError) as exc:
+        place(t, pkg)
+    text = str(exc.value)
+    assert "carve-out 'optee' [0x56000000..0x58000000)" in text and "harness.uboot.bootm" in text
+    small = uimage(tmp_path, 0x50000000, 6 * MIB)  # negative control: ends below OP-TEE
+    assert place(t, small).in_place
+
+
+def test_auto_never_puts_the_buffer_over_a_carve_out(tmp_path: Path) -> None:
+    t = with_uboot("qemu-imx8mp-uboot", bootm="copy")
+    pkg = uimage(tmp_path, 0x40480000, 40 * MIB)  # the buffer would start at 0x42E00000..
+    kernel = (Area(0x40000000, 0x55000000, "user image 'big'"),)  # ..and then at 0x55000000
+    where = place(t, pkg, kernel)
+    assert not Area(0x56000000, 0x58000000, "optee").overlaps(where.addr, where.addr + pkg.size)
+    assert where.addr == 0x58000000  # the first boundary past the carve-out
+    assert place(with_uboot("qemu-imx8mp-uboot", bootm="copy"), pkg, ()).addr < 0x56000000
+
+
+def test_explicit_buffer_over_a_carve_out_is_refused(tmp_path: Path) -> None:
+    pkg = uimage(tmp_path, 0x40480000, MIB)
+    t = with_uboot("qemu-imx8mp-uboot", bootm="copy", load_addr=0x55F00000)
+    with pytest.raises(HarnessError) as exc:
+        place(t, pkg)
+    assert "the transfer buffer" in str(exc.value) and "carve-out 'optee'" in str(exc.value)
+    assert place(with_uboot("qemu-imx8mp-uboot", bootm="copy", load_addr=0x58000000), pkg).addr == 0x58000000
 
 
 # -- the seL4 elfloader's unpack destinations ---------------------------------------------------

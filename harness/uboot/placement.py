@@ -16,19 +16,22 @@ headers; our reference loader uses the ELF physical addresses) and U-Boot itself
 `load_addr: auto` picks the lowest 2 MiB boundary above the image that fits, else
 any gap; an explicit `load_addr` is checked against the same ranges, except the
 unpack destinations (they are written only after bootm is done with the buffer).
+
+Nothing U-Boot writes may touch a carve-out the target declares (DRAM its firmware
+keeps, OP-TEE behind the TZASC): on QEMU such a write lands silently, on the board it
+aborts or corrupts the secure world. A boot in place that would cover one is refused
+before power-on, and `auto` never places a buffer over one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import HarnessError
-from ..images.package import Package, is_elf
-from ..payload import Payload
+from ..destinations import Area, round_up
+from ..images.package import Package
 from ..targets import Target
 
-PAGE = 0x1000
 ALIGN = 2 << 20  # the buffer's alignment (any would do; round numbers read well)
 # `load mmc` on QEMU: its SDHCI model pauses an SDMA transfer that starts on a 512 KiB
 # boundary at every boundary after it, until the address register is written again,
@@ -36,24 +39,6 @@ ALIGN = 2 << 20  # the buffer's alignment (any would do; round numbers read well
 # buffer one cache line past the boundary never starts on one. docs/uboot-imx8mp.md
 MMC_SKEW = 64
 SDMA_BOUNDARY = 512 << 10
-# The DTB seL4's loader copies behind the kernel: U-Boot's control FDT on QEMU `virt`
-# has fdt_size 1 MiB (`bdinfo`); twice that covers a board's.
-DTB_RESERVE = 2 << 20
-
-
-@dataclass(frozen=True)
-class Area:
-    """A range of physical memory something needs, [lo, hi)."""
-
-    lo: int
-    hi: int
-    what: str
-
-    def overlaps(self, lo: int, hi: int) -> bool:
-        return lo < self.hi and self.lo < hi
-
-    def describe(self) -> str:
-        return f"{self.what} {self.lo:#x}..{self.hi:#x}"
 
 
 @dataclass(frozen=True)
@@ -79,45 +64,6 @@ class Placement:
         )
 
 
-def _round_up(n: int, align: int) -> int:
-    return (n + align - 1) // align * align
-
-
-def loader_elf(boot_file: Path) -> Path | None:
-    """The elfloader ELF behind a boot file: itself, or our builds' `X.elf` beside `X.Image`."""
-    if is_elf(boot_file):
-        return boot_file
-    sibling = boot_file.with_suffix(".elf")
-    return sibling if sibling.is_file() and is_elf(sibling) else None
-
-
-def unpack_destinations(boot_file: Path) -> tuple[Area, ...]:
-    """Where the loader in `boot_file` will unpack its images (empty when unknown)."""
-    elf = loader_elf(boot_file)
-    if elf is None:
-        return ()
-    payload = Payload(elf, elf)
-    try:
-        images = payload.images
-    except HarnessError:
-        return ()  # not an elfloader (a bare kernel ELF): nothing is unpacked
-    if payload.contract == "mmu-off":  # our reference loader: ELF physical addresses
-        return tuple(Area(s.paddr, s.end, f"{img.name} segment") for img in images for s in img.segments if s.memsz)
-    kernel, users = images[0], images[1:]
-    lo, hi = kernel.span
-    hi = _round_up(hi, PAGE)
-    # The archive's kernel.dtb is the one the loader copies; without it, the bootloader's.
-    dtb = next((m.data.size for m in payload.members if m.name.endswith(".dtb")), DTB_RESERVE)
-    out = [Area(lo, hi, "the seL4 kernel"), Area(hi, hi + _round_up(dtb, PAGE), "its DTB")]
-    nxt = hi + _round_up(dtb, PAGE)
-    for img in users:
-        ulo, uhi = img.span
-        size = _round_up(uhi, PAGE) - ulo + PAGE  # + the page of ELF headers
-        out.append(Area(nxt, nxt + size, f"user image '{img.name}'"))
-        nxt += size
-    return tuple(out)
-
-
 def _check_in_dram(target: Target, lo: int, hi: int, what: str, field: str, fix: str) -> None:
     base, size = target.dram
     if lo < base or hi > base + size:
@@ -139,6 +85,24 @@ def uboot_area(target: Target) -> Area:
     )
 
 
+def carve_out_areas(target: Target) -> tuple[Area, ...]:
+    """The target's carve-outs as areas no transfer or copy may touch."""
+    return tuple(Area(c.base, c.end, f"{c.describe()} (firmware's memory, {c.source})") for c in target.carve_outs)
+
+
+def _clear_of_carve_outs(target: Target, lo: int, hi: int, what: str, field: str, fix: str) -> None:
+    for area in carve_out_areas(target):
+        if area.overlaps(lo, hi):
+            raise HarnessError(
+                f"{what} {lo:#x}..{hi:#x} overlaps {area.describe()}: U-Boot would write into "
+                "memory the board's firmware keeps (an abort or a corrupted secure world on the "
+                "board; nothing at all on QEMU)",
+                file=target.path,
+                field=field,
+                fix=fix,
+            )
+
+
 def place(target: Target, pkg: Package, destinations: tuple[Area, ...] = ()) -> Placement:
     """The transfer buffer for `pkg` on `target`; HarnessError (file, field, fix) if none."""
     u = target.uboot
@@ -151,6 +115,7 @@ def place(target: Target, pkg: Package, destinations: tuple[Area, ...] = ()) -> 
         and base <= in_place_at
         and pkg.load + pkg.data_bytes <= base + size
         and not uboot.overlaps(in_place_at, in_place_at + pkg.size)
+        and not any(a.overlaps(in_place_at, in_place_at + pkg.size) for a in carve_out_areas(target))
     )
     if u.bootm == "in-place":
         _require_in_place(target, pkg, in_place_at, uboot)
@@ -177,6 +142,15 @@ def _require_in_place(target: Target, pkg: Package, at: int | None, uboot: Area)
         f"the {pkg.kind} in place",
         field,
         "the image's load address must be in DRAM: use 'bootm: copy'",
+    )
+    _clear_of_carve_outs(
+        target,
+        at,
+        at + pkg.size,
+        f"the {pkg.kind} in place",
+        field,
+        "link the image where no carve-out is (or move the firmware's carve-out on the board and in "
+        "the target's memory_map.carve_outs)",
     )
     if uboot.overlaps(at, at + pkg.size):
         raise HarnessError(
@@ -219,6 +193,15 @@ def _explicit(target: Target, pkg: Package, lo: int, in_place_at: int | None, ub
             fix=f"use {lo + MMC_SKEW:#x}, or 'load_addr: auto'",
         )
     in_place = lo == in_place_at
+    _clear_of_carve_outs(target, lo, hi, "the transfer buffer", field, "use 'load_addr: auto', or move it clear")
+    _clear_of_carve_outs(
+        target,
+        pkg.load,
+        pkg.load + pkg.data_bytes,
+        f"where {'bootelf' if pkg.kind == 'elf' else 'bootm'} puts the image",
+        field,
+        "link the image where no carve-out is",
+    )
     copy = Area(pkg.load, pkg.load + pkg.data_bytes, "where bootm puts the image")
     if not in_place and copy.overlaps(lo, hi):
         raise HarnessError(
@@ -241,7 +224,15 @@ def _auto(target: Target, pkg: Package, destinations: tuple[Area, ...], uboot: A
     """The lowest ALIGN boundary above everything the image needs that fits below
     U-Boot; else the lowest gap anywhere."""
     copy = Area(pkg.load, pkg.load + pkg.data_bytes, "the image's load range (bootm's copy)")
-    avoid = sorted((copy, uboot, *destinations), key=lambda a: a.lo)
+    _clear_of_carve_outs(
+        target,
+        copy.lo,
+        copy.hi,
+        "the image's load range",
+        "harness.uboot.load_addr",
+        "link the image where no carve-out is",
+    )
+    avoid = sorted((copy, uboot, *destinations, *carve_out_areas(target)), key=lambda a: a.lo)
     base, size = target.dram
     top = max(a.hi for a in (copy, *destinations))
     gaps, at = [], base
@@ -254,7 +245,7 @@ def _auto(target: Target, pkg: Package, destinations: tuple[Area, ...], uboot: A
     candidates = [g for g in gaps if g[0] >= top] + [g for g in gaps if g[0] < top]
     skew = MMC_SKEW if target.uboot is not None and target.uboot.transport == "mmc" else 0
     for lo, hi in candidates:
-        start = _round_up(lo, ALIGN) + skew
+        start = round_up(lo, ALIGN) + skew
         if start + pkg.size <= hi:
             return Placement(start, False, True, tuple(avoid))
     largest = max((hi - lo for lo, hi in gaps), default=0)

@@ -23,7 +23,8 @@ from ..errors import BootFailure, HarnessError
 from ..images.package import Package, package
 from ..targets import Target, UBoot
 from .commands import _uboot, dry_run_text
-from .placement import Area, Placement, place, unpack_destinations
+from ..destinations import Area, unpack_destinations
+from .placement import Placement, place
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 

@@ -21,7 +21,7 @@ from labgrid import Environment
 from . import labgrid_fixes as _labgrid_fixes  # noqa: F401 - labgrid's step-log KeyError
 from . import uboot as _uboot  # noqa: F401 - registers UBootBootStrategy
 from .boot import Attachment, BootResult, run_boot
-from .checks import Check, archive_hash_check, check_kernel, run_checks
+from .checks import Check, archive_hash_check, check_kernel, destinations_check, run_checks
 from .errors import BootFailure, HarnessError
 from .history.document import RunContext, document
 from .images.build import Variant, build, build_root
@@ -261,6 +261,7 @@ class BootSession:
         out_dir = self.results / (_slug(name or payload.label) + suffix)
         prepare_dir(out_dir)  # a folder that cannot be written: said before power-on
         pre = archive_hash_check(payload)
+        clear = destinations_check(payload, self.target)  # known before power-on, judged with the rest
         if pre is not None and pre.failed:  # said before the boot, which still runs:
             print(
                 f"harness: warning: {payload.elf}: archive hash mismatch: {pre.message}", file=sys.stderr
@@ -321,7 +322,7 @@ class BootSession:
         if coh:
             self._attach_model(result, out_dir / "coherence.json")
         self._attach_load_model(result)
-        checks = [pre] if pre is not None else []
+        checks = [c for c in (pre, clear) if c is not None]
         if result.ok:
             checks += run_checks(result)
         elif "verdict" in result.extras:  # the workload's own failure line: say what decided

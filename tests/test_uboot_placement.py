@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 
 from harness.errors import BootFailure, HarnessError
-from harness.images.cpio import write_newc
 from harness.images.package import Package
 from harness.targets import Target, load
 from harness.uboot.diagnose import classify, explain
 from harness.destinations import Area, unpack_destinations
 from harness.uboot.placement import place
-from helpers.elfgen import Elf, Seg
+from helpers.sel4_like import sel4_like_elfloader
 from helpers.uboot_board import drive
 
 pytestmark = pytest.mark.host
@@ -163,20 +162,6 @@ def test_explicit_buffer_over_a_carve_out_is_refused(tmp_path: Path) -> None:
 
 
 # -- the seL4 elfloader's unpack destinations ---------------------------------------------------
-
-
-def sel4_like_elfloader(tmp: Path, dtb: bool) -> Path:
-    kernel = Elf(0x40000000, [Seg(0x40000000, b"k" * 64, memsz=0x22A000, flags=5)])
-    root = Elf(
-        0x400000, [Seg(0x400000, b"r" * 64, memsz=0x10000, flags=5), Seg(0x420000, b"d" * 8, memsz=0x1800, flags=6)]
-    )
-    members = [("kernel.elf", kernel.write(tmp / "kernel.elf"))]
-    if dtb:
-        (tmp / "kernel.dtb").write_bytes(b"\xd0\x0d\xfe\xed" + bytes(0x1E0D))
-        members.append(("kernel.dtb", tmp / "kernel.dtb"))
-    members.append(("rootserver", root.write(tmp / "rootserver")))
-    write_newc(members, tmp / "archive.cpio")
-    return Elf(0x65270000, [Seg(0x65270000, (tmp / "archive.cpio").read_bytes(), flags=5)]).write(tmp / "elfloader")
 
 
 @pytest.mark.parametrize("dtb,root_at", [(True, 0x4022C000), (False, 0x4042A000)])

@@ -150,3 +150,27 @@ def test_uboot_is_granted_its_window_on_the_imx8mp_place(
     assert transfer.window == harness_target.uboot.tftp_window
     log = (lab.log_dir / "atftpd.log").read_text()
     assert atftpd.window_problem(log, harness_target.uboot.tftp_window or 1) is None, log[-2000:]
+
+
+def test_the_virtual_lab_provides_the_tftp_port_unless_attached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A virtual lab sets HARNESS_VB_TFTP_PORT when it starts; a run that attaches to a running
+    lab (HARNESS_LAB_COORDINATOR) must be given it."""
+    from harness.lab import missing_environment
+    from harness.lab.imx8mp_board import TFTP_PORT_ENV
+    from harness.lab.lease import ATTACH_ENV
+    from harness.targets import load
+
+    monkeypatch.delenv(TFTP_PORT_ENV, raising=False)
+    monkeypatch.delenv(ATTACH_ENV, raising=False)
+    target = load("lab-virtual-board-imx8mp")
+    assert missing_environment(target) == []
+    monkeypatch.setenv(ATTACH_ENV, "127.0.0.1:1")
+    assert missing_environment(target) == [TFTP_PORT_ENV]
+
+
+def test_a_place_the_virtual_lab_lacks_is_named() -> None:
+    from harness.lab.virtual import board_for
+
+    with pytest.raises(LabError) as err:
+        board_for("virtual-board-imx93")
+    assert "no place 'virtual-board-imx93'" in str(err.value) and "virtual-board-imx8mp" in str(err.value)

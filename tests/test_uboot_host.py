@@ -28,7 +28,7 @@ from helpers.uboot_board import drive, image_file
 pytestmark = pytest.mark.host
 
 UBOOT_TARGETS = [n for n in available() if load(n).boot == "uboot"]
-LAB_ENV = {"LG_TFTP_SERVER": "192.168.10.1", "LG_BOARD_IP": "192.168.10.50"}
+LAB_ENV = {"LG_TFTP_SERVER": "192.168.10.1", "LG_BOARD_IP": "192.168.10.50", "HARNESS_VB_TFTP_PORT": "6969"}
 needs_mkimage = pytest.mark.requires_tool(
     "mkimage", "dtc", why="U-Boot packages are built with them", fix="apt-get install u-boot-tools device-tree-compiler"
 )

@@ -133,7 +133,10 @@ def _meaning(path: Path) -> bytes:
     if not path.is_file():
         return b"<missing>"
     if path.suffix == ".py":
-        return ast.dump(ast.parse(path.read_text(), str(path))).encode()
+        try:
+            return ast.dump(ast.parse(path.read_text(), str(path))).encode()
+        except (SyntaxError, ValueError, UnicodeDecodeError):
+            pass  # not Python after all: its bytes
     return path.read_bytes()
 
 

@@ -97,7 +97,8 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bench:
 
 def _append(path: Path) -> Callable[[Bench], None]:
     def change(_: Bench) -> None:
-        path.write_bytes(path.read_bytes() + b"\n/* changed */\n")
+        tail = b"\nchanged = True\n" if path.suffix == ".py" else b"\n/* changed */\n"  # code, not a comment
+        path.write_bytes(path.read_bytes() + tail)
 
     return change
 

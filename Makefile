@@ -14,11 +14,13 @@ test: setup
 bench: setup
 	@.venv/bin/python bench/run.py
 
-# mypy strict over the harness, the tests and the bench scripts, ruff over everything (their
-# settings in pyproject.toml); make test runs it.
+# mypy strict over the harness, the tests and the bench scripts, ruff's lint and its formatter
+# over everything (their settings in pyproject.toml; `ruff format .` fixes the layout); make
+# test runs it.
 lint: setup
 	@.venv/bin/mypy harness tests bench
 	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 
 # Fuzz the reference elfloader's CPIO/ELF parsers (fuzz/README.md): FUZZ_SECONDS in total,
 # split over the targets; FUZZ_RUNS=N stops each target after N executions instead.

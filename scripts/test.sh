@@ -88,9 +88,10 @@ finish_one() {      # waits for any running suite, prints its log, records its s
   [ "$rc" = 0 ] || status=1
 }
 
-# Lint (mypy strict, ruff) beside the first suites: a red lint fails the run like a red test.
-echo "== start lint: mypy harness tests bench; ruff check .  (log results/log-lint.txt)"
-{ .venv/bin/mypy harness tests bench && .venv/bin/ruff check .; } >results/log-lint.txt 2>&1 &
+# Lint (mypy strict, ruff's lint and formatter) beside the first suites: a red lint fails the
+# run like a red test.
+echo "== start lint: mypy harness tests bench; ruff check .; ruff format --check .  (log results/log-lint.txt)"
+{ .venv/bin/mypy harness tests bench && .venv/bin/ruff check . && .venv/bin/ruff format --check .; } >results/log-lint.txt 2>&1 &
 lint_pid=$!
 
 for name in "${SUITES[@]}"; do

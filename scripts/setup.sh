@@ -63,6 +63,11 @@ system_packages() {
   if [ -n "$need" ]; then
     # shellcheck disable=SC2086
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need
+    # The package enables a system TFTP server on port 69 (all addresses); the lab only runs
+    # the binary, on 127.0.0.1 and a free port, so the service is switched off again.
+    if grep -qx atftpd <<<"$need" && command -v systemctl >/dev/null; then
+      as_root systemctl disable --now atftpd.socket atftpd.service >/dev/null 2>&1 || true
+    fi
   fi
   if [ $need_qemu = 1 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports \

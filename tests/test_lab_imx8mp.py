@@ -174,3 +174,17 @@ def test_a_place_the_virtual_lab_lacks_is_named() -> None:
     with pytest.raises(LabError) as err:
         board_for("virtual-board-imx93")
     assert "no place 'virtual-board-imx93'" in str(err.value) and "virtual-board-imx8mp" in str(err.value)
+
+
+def test_the_serial_port_is_seen_listening_without_connecting() -> None:
+    """The lab waits for the board's serial server without becoming its client (a client
+    that left can cost the board's first lines); a bound socket that does not listen yet
+    is the negative control."""
+    from harness.lab.host import port_listening
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+        assert not port_listening(port)
+        s.listen()
+        assert port_listening(port)

@@ -28,7 +28,7 @@ from . import atftpd
 from ..images.build import build_root
 from ..targets import TARGETS_DIR
 from .client import LabClient, LabError, tool
-from .host import free_port, garbage_file, port_open, spawn, wait_until
+from .host import free_port, garbage_file, port_listening, port_open, spawn, wait_until
 from .imx8mp_board import TFTP_PORT_ENV, VirtualImx8mpBoard
 
 EXPORTER_CONFIG = TARGETS_DIR / "lab" / "virtual-board.yaml"
@@ -208,7 +208,7 @@ class VirtualLab:
 
         qemu = self._spawn("virtual-board-qemu", self.board.command(self.ports["serial"], tftp, qmp))
         wait_until(
-            lambda: qmp.exists() and port_open(self.ports["serial"]),
+            lambda: qmp.exists() and port_listening(self.ports["serial"]),  # never a client of it
             20,
             "the virtual board (QEMU)",
             qemu,

@@ -192,13 +192,24 @@ def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) 
         session.strategy.transition("off")
 
 
+def fresh_boots(config: pytest.Config) -> bool:
+    """True when the run repeats its tests (pytest-repeat's `--count N`, N > 1): a loop that
+    proves a boot reliable must boot every time, not serve the session's first outcome."""
+    count = config.getoption("count", default=1)
+    return isinstance(count, int) and count > 1
+
+
 @pytest.fixture
 def boot(
     boot_session: BootSession, record_property: Callable[[str, object], None], request: pytest.FixtureRequest
 ) -> Callable[..., Outcome]:
-    """Boot a payload (reused within the session) and record its figures in JUnit."""
+    """Boot a payload (reused within the session, unless the run repeats its tests) and record
+    its figures in JUnit."""
+    fresh = fresh_boots(request.config)
 
     def run(payload: Payload, **kw: Any) -> Outcome:
+        if fresh:
+            kw["reuse"] = False
         outcome = boot_session.boot(payload, name=kw.pop("name", payload.label), **kw)
         for key, value in properties(outcome.result).items():
             record_property(key, value)

@@ -210,3 +210,20 @@ def test_the_target_default_is_the_environment_then_qemu_virt(monkeypatch: pytes
     assert options.target_name(None) == "qemu-virt"
     monkeypatch.setenv(options.TARGET_ENV, "qemu-imx8mp")
     assert options.target_name(None) == "qemu-imx8mp" and options.target_name("qemu-virt-el2") == "qemu-virt-el2"
+
+
+class _Config:
+    def __init__(self, count: object) -> None:
+        self.count = count
+
+    def getoption(self, name: str, default: object = None) -> object:
+        return self.count if name == "count" else default
+
+
+@pytest.mark.parametrize("count,fresh", [(20, True), (2, True), (1, False), (None, False)])
+def test_a_repeated_run_boots_every_time(count: object, fresh: bool) -> None:
+    """`--count 20` proves a boot reliable only if each repeat boots: the session's outcome
+    cache is then off (None: pytest-repeat absent, the option unknown)."""
+    from harness.pytest_plugin import fresh_boots
+
+    assert fresh_boots(_Config(count)) is fresh  # type: ignore[arg-type]

@@ -3,8 +3,10 @@
 # through U-Boot, and through a labgrid lab on 127.0.0.1 (the virtual board).
 # JUnit XML (with timeline figures as properties) and logs go under results/.
 #
-# The suites run HARNESS_TEST_JOBS at a time (default 2: each QEMU boot is one TCG
-# thread), longest first. Each suite writes its own log (results/log-NAME.txt), JUnit
+# The suites run HARNESS_TEST_JOBS at a time, longest first: default one more than the
+# cores (each QEMU boot is one TCG thread, and a suite also waits: on timeouts, on a build
+# another suite holds; measured on 2 cores: 3 at a time 837 s, 2 at a time 963 s,
+# bench/RESULTS.md). Each suite writes its own log (results/log-NAME.txt), JUnit
 # file and results/<target>/ folder; a suite's log is printed whole when it ends, so
 # two suites never interleave lines. Builds two suites share (reference images, seL4
 # images, U-Boot packages) are made once, under a lock per output (harness/atomic.py).
@@ -14,7 +16,7 @@ py=.venv/bin/python
 mkdir -p results
 # Every boot of this invocation is one run in results/history.sqlite (docs/history.md).
 export HARNESS_RUN_ID=${HARNESS_RUN_ID:-make-test-$(date -u +%Y%m%dT%H%M%SZ)} HARNESS_RUN_LABEL=${HARNESS_RUN_LABEL:-make test}
-jobs=${HARNESS_TEST_JOBS:-2}
+jobs=${HARNESS_TEST_JOBS:-$(($(nproc) + 1))}
 case $jobs in ''|*[!0-9]*|0)
   echo "test.sh: HARNESS_TEST_JOBS='$jobs': give the number of suites to run at once, e.g. 2" >&2; exit 2 ;;
 esac

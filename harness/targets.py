@@ -10,7 +10,6 @@ and the fix.
 from __future__ import annotations
 
 import re
-import reprlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -18,6 +17,7 @@ from typing import Any, Callable, TypeVar
 import yaml
 
 from .errors import HarnessError
+from .target_fields import Fields, as_int, choice, commands, compiles, flag, regex, seconds, show, text
 from .memory_map import CarveOut, parse_carve_outs
 from .images.build import FIRMWARE_MACHINES, MACHINES, ROOT
 from .console_lines import DEFAULT_PATTERNS
@@ -173,136 +173,18 @@ def resolve(name_or_path: str) -> Path:
     return candidate
 
 
-_SHOW = reprlib.Repr()
-_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring = 2, 4, 4, 60
-
-
-def _show(v: Any) -> str:
-    """A value for a message, bounded (YAML aliases can nest a list a billion items deep)."""
-    text = _SHOW.repr(v)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-class _Fields:
-    """Typed access to one mapping of the YAML with errors that point at the field."""
-
-    def __init__(self, path: Path, prefix: str, data: Any) -> None:
-        if not isinstance(data, dict):
-            raise HarnessError(
-                "must be a mapping",
-                file=path,
-                field=prefix,
-                fix=f"write '{prefix.rsplit('.', 1)[-1]}:' followed by indented keys",
-            )
-        self.path, self.prefix, self.data = path, prefix, data
-        self.used: set[str] = set()
-
-    def get(
-        self, key: str, kind: Callable[[Any], T], default: T | None = None, required: bool = False, hint: str = ""
-    ) -> T:
-        self.used.add(key)
-        where = f"{self.prefix}.{key}"
-        if key not in self.data:
-            if required:
-                raise HarnessError("missing", file=self.path, field=where, fix=f"add '{key}: {hint}'")
-            return default  # type: ignore[return-value]
-        try:
-            return kind(self.data[key])
-        except (TypeError, ValueError) as exc:
-            raise HarnessError(
-                f"bad value {_show(self.data[key])}: {exc}",
-                file=self.path,
-                field=where,
-                fix=f"use {hint or kind.__name__}",
-            ) from None
-
-    def sub(self, key: str) -> "_Fields | None":
-        self.used.add(key)
-        return _Fields(self.path, f"{self.prefix}.{key}", self.data[key]) if key in self.data else None
-
-    def done(self) -> None:
-        extra = sorted((k for k in self.data if k not in self.used), key=str)  # keys: any YAML scalar
-        if extra:
-            raise HarnessError(
-                f"unknown field '{extra[0]}'",
-                file=self.path,
-                field=f"{self.prefix}.{extra[0]}",
-                fix=f"remove it or use one of: {', '.join(sorted(self.used))}",
-            )
-
-
-def _int(v: Any) -> int:
-    if isinstance(v, bool):
-        raise ValueError("not a number")
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str):
-        return int(v.replace("_", ""), 0)
-    raise ValueError("not a number")
-
-
-def _choice(*allowed: str) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        if not isinstance(v, (str, int)) or isinstance(v, bool) or str(v) not in allowed:
-            raise ValueError(f"expected one of {', '.join(allowed)}")
-        return str(v)
-
-    check.__name__ = " | ".join(allowed)
-    return check
-
-
-def _seconds(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf"):
-        raise ValueError("must be a positive number of seconds")
-    return float(v)
-
-
-def _compiles(rx: str) -> str:
-    """`rx` if it is a regular expression, else ValueError saying why (re.compile also
-    raises OverflowError and RecursionError)."""
-    try:
-        re.compile(rx)
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise ValueError(f"/{_show(rx)[1:-1]}/ is not a regular expression ({exc})") from None
-    return rx
-
-
-def _regex(v: Any) -> str:
-    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
-        raise ValueError("must be a regular expression (a string)")
-    return _compiles(str(v))
-
-
-def _text(v: Any) -> str:
-    if not isinstance(v, str):
-        raise ValueError("must be a string")
-    return v
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError("must be true or false")
-    return v
-
-
-def _commands(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list) or not all(isinstance(c, str) for c in v):
-        raise ValueError("must be a list of strings")
-    return tuple(v)
-
-
 def _profile_name(v: Any) -> str:
     known = sorted(p.stem for p in (TARGETS_DIR / "profiles").glob("*.yaml"))
     if not isinstance(v, str) or v not in known:
-        raise ValueError(f"no targets/profiles/{_show(v)}.yaml (known: {', '.join(known)})")
+        raise ValueError(f"no targets/profiles/{show(v)}.yaml (known: {', '.join(known)})")
     return str(v)
 
 
-def _timeouts(f: _Fields | None) -> Timeouts:
+def _timeouts(f: Fields | None) -> Timeouts:
     if f is None:
         return Timeouts()
     base = Timeouts()
-    values = {k: f.get(k, _seconds, getattr(base, k), hint="seconds") for k in Timeouts.__dataclass_fields__}
+    values = {k: f.get(k, seconds, getattr(base, k), hint="seconds") for k in Timeouts.__dataclass_fields__}
     f.done()
     return Timeouts(**values)
 
@@ -312,7 +194,7 @@ def _regexes(v: Any) -> tuple[str, ...]:
     if not isinstance(items, list) or not all(isinstance(c, str) for c in items):
         raise ValueError("must be a regular expression or a list of them")
     for rx in items:
-        _compiles(rx)
+        compiles(rx)
     return tuple(items)
 
 
@@ -322,10 +204,10 @@ def _silent_ok(v: Any) -> float | None:
         return None
     if v is True:
         return 3.0
-    return _seconds(v)
+    return seconds(v)
 
 
-def _verdict(f: _Fields | None) -> Verdict:
+def _verdict(f: Fields | None) -> Verdict:
     if f is None:
         return Verdict()
     v = Verdict(
@@ -396,26 +278,26 @@ def with_overrides(
     return replace(target, verdict=verdict, timeouts=replace(target.timeouts, **changed))
 
 
-def _uboot(f: _Fields | None) -> UBoot | None:
+def _uboot(f: Fields | None) -> UBoot | None:
     if f is None:
         return None
     d = UBoot()
     addr = f.get("load_addr", _address_or_auto, AUTO, hint="auto or 0x48000000")
     load_addr = None if addr == AUTO else addr
     u = UBoot(
-        prompt=f.get("prompt", _text, d.prompt, hint="a string"),
-        autoboot=f.get("autoboot", _regex, d.autoboot, hint="a regular expression"),
-        interrupt=f.get("interrupt", _text, d.interrupt, hint="a string"),
+        prompt=f.get("prompt", text, d.prompt, hint="a string"),
+        autoboot=f.get("autoboot", regex, d.autoboot, hint="a regular expression"),
+        interrupt=f.get("interrupt", text, d.interrupt, hint="a string"),
         load_addr=load_addr,
-        transport=f.get("transport", _choice("tftp", "loader", "mmc"), d.transport),
+        transport=f.get("transport", choice("tftp", "loader", "mmc"), d.transport),
         mmc=f.get("mmc", _mmc_part, d.mmc, hint="DEV:PART, e.g. 1:1"),
-        package=f.get("package", _choice("uimage", "fit", "elf"), d.package),
-        fdt=f.get("fdt", _text, d.fdt, hint="a string"),
-        setup=f.get("setup", _commands, d.setup, hint="a list of strings"),
+        package=f.get("package", choice("uimage", "fit", "elf"), d.package),
+        fdt=f.get("fdt", text, d.fdt, hint="a string"),
+        setup=f.get("setup", commands, d.setup, hint="a list of strings"),
         retries=f.get("retries", _count, d.retries, hint="a whole number >= 1"),
-        fit_config=f.get("fit_config", _text, d.fit_config, hint="conf-1"),
+        fit_config=f.get("fit_config", text, d.fit_config, hint="conf-1"),
         fit_hashes=f.get("fit_hashes", _hashes, d.fit_hashes, hint="[crc32, sha256]"),
-        bootm=f.get("bootm", _choice("auto", "in-place", "copy"), d.bootm, hint="auto | in-place | copy"),
+        bootm=f.get("bootm", choice("auto", "in-place", "copy"), d.bootm, hint="auto | in-place | copy"),
         uboot_reserve=f.get("uboot_reserve", _reserve, d.uboot_reserve, hint="0x4000000"),
         tftp_block_size=f.get(
             "tftpblocksize", _within(8, 65464), None, hint="a block size in bytes, 8..65464 (RFC 2348), e.g. 1468"
@@ -459,7 +341,7 @@ AUTO = -1  # `load_addr: auto` while parsing (UBoot.load_addr None)
 
 
 def _reserve(v: Any) -> int:
-    n = _int(v)
+    n = as_int(v)
     if n <= 0:
         raise ValueError("must be a positive number of bytes")
     return n
@@ -468,7 +350,7 @@ def _reserve(v: Any) -> int:
 def _address_or_auto(v: Any) -> int:
     if v == "auto":
         return AUTO
-    n = _int(v)
+    n = as_int(v)
     if n < 0:
         raise ValueError("not an address")
     return n
@@ -481,7 +363,7 @@ def _count(v: Any) -> int:
 
 
 def _hashes(v: Any) -> tuple[str, ...]:
-    algos = _commands(v)
+    algos = commands(v)
     bad = [a for a in algos if a not in ("crc32", "sha1", "sha256", "sha384", "sha512", "md5")]
     if bad or not algos:
         raise ValueError(f"unknown hash algorithm(s) {', '.join(bad) or '(none)'}")
@@ -491,7 +373,7 @@ def _hashes(v: Any) -> tuple[str, ...]:
 FIRMWARES = ("stand-in", "none")
 
 
-def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None, remote: bool) -> str | None:
+def _firmware(path: Path, h: Fields, machine: str, boot: str, el: int | None, remote: bool) -> str | None:
     """`firmware:` - what runs at EL3 before the loader (or U-Boot) on a QEMU target.
 
     `stand-in` is our TF-A stand-in (images/firmware/): QEMU starts it at EL3, it leaves
@@ -499,7 +381,7 @@ def _firmware(path: Path, h: _Fields, machine: str, boot: str, el: int | None, r
     stage goes in with `-device loader` instead of `-kernel`: the loader (boot: qemu) or
     U-Boot proper (boot: uboot, the `uboot` image). `none` (the default): the loader or
     U-Boot is QEMU's `-kernel`/`-bios` itself."""
-    value = h.get("firmware", _choice(*FIRMWARES), "none", hint=" | ".join(FIRMWARES))
+    value = h.get("firmware", choice(*FIRMWARES), "none", hint=" | ".join(FIRMWARES))
     if value == "none":
         return None
     where = "harness.firmware"
@@ -579,10 +461,10 @@ def load(name_or_path: str) -> Target:
         raise HarnessError(
             "missing", file=path, field="harness", fix="add a 'harness:' section (see targets/qemu-virt.yaml)"
         )
-    h = _Fields(path, "harness", data["harness"])
-    machine = h.get("machine", _choice(*MACHINES), required=True, hint=" | ".join(MACHINES))
-    boot = h.get("boot", _choice("qemu", "uboot"), "qemu")
-    fmt = h.get("image_format", _choice("elf", "Image"), "elf")
+    h = Fields(path, "harness", data["harness"])
+    machine = h.get("machine", choice(*MACHINES), required=True, hint=" | ".join(MACHINES))
+    boot = h.get("boot", choice("qemu", "uboot"), "qemu")
+    fmt = h.get("image_format", choice("elf", "Image"), "elf")
     mm = h.sub("memory_map")
     if mm is None:
         raise HarnessError(
@@ -592,29 +474,29 @@ def load(name_or_path: str) -> Target:
             fix="add 'memory_map: {dram_base: 0x40000000, dram_size: 0x80000000}'",
         )
     dram = (
-        mm.get("dram_base", _int, required=True, hint="0x40000000"),
-        mm.get("dram_size", _int, required=True, hint="0x80000000"),
+        mm.get("dram_base", as_int, required=True, hint="0x40000000"),
+        mm.get("dram_size", as_int, required=True, hint="0x80000000"),
     )
     carve_outs = parse_carve_outs(path, "harness.memory_map.carve_outs", mm.get("carve_outs", lambda v: v, None), *dram)
     mm.done()
     ex = h.sub("expect")
     el, handoff = None, "mmu-off"
     if ex is not None:
-        el_text = ex.get("el", _choice("1", "2", "3"), None, hint="1 | 2 | 3")
+        el_text = ex.get("el", choice("1", "2", "3"), None, hint="1 | 2 | 3")
         el = int(el_text) if el_text is not None else None
-        handoff = ex.get("handoff", _choice("mmu-off", "any"), "mmu-off")
+        handoff = ex.get("handoff", choice("mmu-off", "any"), "mmu-off")
         ex.done()
     ph = h.sub("phases")
-    phases = {k: ph.get(k, _regex, hint="a regular expression") for k in list(ph.data)} if ph else {}
+    phases = {k: ph.get(k, regex, hint="a regular expression") for k in list(ph.data)} if ph else {}
     unknown = [k for k in phases if k not in DEFAULT_PATTERNS]
     if ph is not None and unknown:
         raise HarnessError(
-            f"unknown phase pattern {_show(unknown[0])}",
+            f"unknown phase pattern {show(unknown[0])}",
             file=path,
             field=f"harness.phases.{unknown[0]}",
             fix=f"use one of: {', '.join(DEFAULT_PATTERNS)}",
         )
-    remote = h.get("remote", _bool, False)
+    remote = h.get("remote", flag, False)
     target = Target(
         name=path.stem,
         path=path,
@@ -625,13 +507,13 @@ def load(name_or_path: str) -> Target:
         carve_outs=carve_outs,
         expect_el=el,
         expect_handoff=handoff,
-        poison=h.get("poison", _bool, False),
+        poison=h.get("poison", flag, False),
         remote=remote,
         timeouts=_timeouts(h.sub("timeouts")),
         uboot=_uboot(h.sub("uboot")),
         timing_profile=h.get("timing_profile", _profile_name, None, hint="imx8mp-armstone"),
-        console_uart=h.get("console_uart", _int, None, hint="0x30880000"),
-        lab=h.get("lab", _choice("virtual"), None, hint="virtual"),
+        console_uart=h.get("console_uart", as_int, None, hint="0x30880000"),
+        lab=h.get("lab", choice("virtual"), None, hint="virtual"),
         firmware=_firmware(path, h, machine, boot, el, remote),
         phases=phases,
         verdict=_verdict(h.sub("verdict")),

@@ -42,5 +42,6 @@ def test_dry_run_is_a_command_a_person_can_run(harness_target: Target) -> None:
     assert "-s" not in argv  # never a gdbstub on every interface
     assert "-qmp" not in argv and "-S" not in argv and "labgrid" not in line  # nothing to serve
     assert argv[argv.index("-serial", len(argv) - 2) + 1] == "mon:stdio"  # the terminal
+    assert argv.count("-accel") == 1 and argv[argv.index("-accel") + 1] == "tcg,thread=single"
     if "-netdev" in argv:
         assert "restrict=on" in argv[argv.index("-netdev") + 1]

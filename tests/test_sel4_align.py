@@ -95,7 +95,7 @@ def series() -> list[Path]:
 @pytest.mark.host
 def test_option_names_the_image_and_adds_the_series_after_the_early_mmu_one() -> None:
     stock, aligned = Sel4Config(), Sel4Config(align_archive=True)
-    assert aligned.base_name == stock.base_name  # same kernel, same build directory
+    assert aligned.work_name == stock.work_name  # same kernel, same build directory
     assert aligned.name == "qemu-arm-virt-el1-debug-align-archive" != stock.name
     assert aligned.loader_patches() == series()
     both = Sel4Config(hyp=True, early_mmu=True, align_archive=True)

@@ -27,10 +27,20 @@ def test_names_separate_build_directory_from_loader_options() -> None:
     patched = Sel4Config(early_mmu=True)
     control = Sel4Config(early_mmu_bug="no-clean", hyp=True)
     assert stock.name == "qemu-arm-virt-el1-debug"
-    assert patched.base_name == stock.base_name  # same kernel, same build directory
+    assert patched.work_name == stock.work_name  # same kernel, same build directory
     assert patched.name == "qemu-arm-virt-el1-debug-early-mmu"
     assert control.name == "qemu-arm-virt-hyp-debug-early-mmu-bug-no-clean"
     assert Sel4Config(payload_mib=590, release=True).base_name == "qemu-arm-virt-el1-release-p590M"
+
+
+def test_payloads_share_a_build_directory_while_the_root_cnode_fits() -> None:
+    """A payload is rootserver data: switching it relinks; only a bigger root CNode (a
+    kernel configuration option) needs a directory, and so a kernel, of its own."""
+    stock, small = Sel4Config(), Sel4Config(payload_mib=8)
+    assert small.work_name == stock.work_name == "qemu-arm-virt-el1-debug"
+    assert small.name != stock.name  # the images stay apart
+    big = Sel4Config(payload_mib=590)
+    assert big.work_name == "qemu-arm-virt-el1-debug-cnode18" == Sel4Config(payload_mib=596).work_name
 
 
 def test_cmake_arguments(tmp_path: Path) -> None:
@@ -180,7 +190,7 @@ def test_the_unreserved_control_has_its_own_build_and_overlay(tmp_path: Path) ->
     node, a kernel-level option (its own build directory and image name)."""
     normal = Sel4Config(platform="imx8mp-evk", hyp=True, early_mmu=True)
     control = Sel4Config(platform="imx8mp-evk", hyp=True, early_mmu=True, unreserved=True)
-    assert control.base_name == "imx8mp-evk-hyp-debug-unreserved" != normal.base_name
+    assert control.work_name == "imx8mp-evk-hyp-debug-unreserved" != normal.work_name
     assert control.name == "imx8mp-evk-hyp-debug-unreserved-early-mmu"
     assert [getattr(c.overlay(), "name", None) for c in (normal, control)] == [
         "imx8mp-evk-2g.dts",

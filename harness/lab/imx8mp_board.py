@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..images.build import FIRMWARE_MAILBOX, ROOT, build_firmware
 from ..images.elf import read_elf
+from ..qemu.command import ONE_TCG_THREAD
 from ..qemu.firmware import Firmware
 from ..uboot.qemu_start import ONBOARD_NICS, firmware_args
 from ..uboot.source_build import built_uboot
@@ -65,6 +66,7 @@ class VirtualImx8mpBoard:
             "-kernel",
             str(firmware.elf),
             *firmware_args(firmware, uboot, self.dram_base),
+            *ONE_TCG_THREAD,
             "-display",
             "none",
             "-monitor",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import processes
+from ..qemu.command import ONE_TCG_THREAD
 from . import atftpd
 from ..images.build import build_root
 from ..targets import TARGETS_DIR
@@ -70,6 +71,7 @@ class VirtualBoard:
             self.memory,
             "-bios",
             str(self.bios),
+            *ONE_TCG_THREAD,
             "-display",
             "none",
             "-monitor",

@@ -25,7 +25,7 @@ from ..payload import Payload
 from ..phases import Timeline
 from ..strategy_contract import BootStrategy, LabgridStrategy, goal_state, power_step
 from ..targets import Target
-from .command import QUIT_KEYS, labgrid_command, standalone
+from .command import QUIT_KEYS, labgrid_command, one_tcg_thread, standalone
 from .drain import PrefixedConsole
 from .firmware import Firmware, firmware_for, loader_placement
 from .process import exit_status, start_qemu, stop_qemu
@@ -94,7 +94,8 @@ class QEMUBootStrategy(LabgridStrategy):
             boot_args = load + ["-device", f"loader,addr={self.firmware.mailbox:#x},data={entry:#x},data-len=8"]
             image = self.firmware.elf
         set_image(self.target, key, image)
-        self.qemu.extra_args = " ".join([self._base_args, *boot_args, *extra_args]).strip()
+        chosen = f"{self.qemu.machine} {self._base_args}"
+        self.qemu.extra_args = " ".join([self._base_args, *one_tcg_thread(chosen), *boot_args, *extra_args]).strip()
 
     def bootstrap(self, rec: ConsoleRecorder, tl: Timeline, target: Target, payload: Payload) -> None:
         """Nothing runs before the elfloader: QEMU starts it directly."""

@@ -1,9 +1,10 @@
 """Configure and build sel4test with seL4's own build system; keep the image.
 
-One build directory per (tree, platform, mode, build type, payload); the
+One build directory per (tree, platform, mode, build type, root CNode size); the
 elfloader options (hash check, early-MMU patch, its negative controls) are
 switched in it by a CMake reconfigure that points `ELFLOADER_CURRENT_DIR` at a
-patched copy of seL4_tools, so a patched image costs an elfloader rebuild.
+patched copy of seL4_tools, so a patched image costs an elfloader rebuild, and
+so is the payload, which costs a rootserver relink.
 Finished images are copied to `build/sel4/images/NAME/` with a `build.json`
 that records what went in; an image whose record matches is not rebuilt.
 """
@@ -185,7 +186,7 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
     patches = cfg.loader_patches()
     seL4_tools = patched_seL4_tools(tree, patches).parent
     payload = payload_file(cfg.payload_mib) if cfg.payload_mib else None
-    work = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.base_name}"
+    work = build_root() / "sel4" / "work" / f"{tree.ident}-{cfg.work_name}"
     active = work.with_name(work.name + ".seL4_tools")  # this directory's elfloader, for life
     args = cfg.base_cmake_args(qemu_wrapper(), payload, hook=tree.has_payload_hook)
     args += cfg.loader_cmake_args(active / "elfloader-tool")

@@ -1,10 +1,11 @@
 """What a real-seL4 build is: the options a user picks and what CMake is told.
 
-Options split in two: those that change the kernel or the rootserver (platform,
-hypervisor mode, build type, payload) need a build directory of their own; those
-that change only the elfloader (hash check, the early-MMU patch and its negative
-controls) are switched in one build directory, so that a patched loader costs an
-elfloader rebuild, not a kernel and a test suite.
+Options split in two: those that change the kernel's configuration (platform,
+hypervisor mode, build type, the root CNode a payload needs) need a build directory
+of their own; those that change only the elfloader (hash check, the early-MMU patch
+and its negative controls) or the rootserver's data (a payload) are switched in one
+build directory, so that a patched loader costs an elfloader rebuild and a payload a
+relink, not a kernel and a test suite.
 """
 
 from __future__ import annotations
@@ -183,10 +184,26 @@ class Sel4Config:
 
     @property
     def base_name(self) -> str:
-        """Name of the build directory: everything but the loader options."""
+        """The image's name without its loader options (kernel, rootserver, payload)."""
         parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]
         if self.payload_mib:
             parts.append(f"p{self.payload_mib}M")
+        if self.unreserved:
+            parts.append("unreserved")
+        return "-".join(parts)
+
+    @property
+    def work_name(self) -> str:
+        """Name of the build directory: only what changes the kernel's configuration.
+
+        A payload is rodata of the rootserver alone, so payloads that fit the same root
+        CNode share one directory, and switching between them relinks the rootserver instead
+        of building a kernel and a test suite again (about 50 s of compiling on 2 cores). A
+        payload that needs a bigger root CNode changes the kernel's configuration: its own."""
+        parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]
+        bits = root_cnode_bits(self.payload_mib << 20)
+        if bits != BASE_CNODE_BITS:
+            parts.append(f"cnode{bits}")
         if self.unreserved:
             parts.append("unreserved")
         return "-".join(parts)

@@ -32,7 +32,7 @@ from ..images.package import Package
 from ..labgrid_fixes import resources_gone
 from ..phases import Event, Timeline
 from ..console_lines import Patterns
-from ..qemu.command import labgrid_command, standalone
+from ..qemu.command import labgrid_command, one_tcg_thread, standalone
 from ..qemu.firmware import firmware_for
 from ..qemu.process import exit_status, start_qemu, stop_qemu
 from ..qemu.strategy import set_image
@@ -151,7 +151,7 @@ class UBootBootStrategy(LabgridStrategy, PromptDialogue, TFTPStaging):
         if self.is_qemu:
             if self._base_args is None:
                 self._base_args = self.power.extra_args or ""
-            args = self._firmware_args() + list(self._extra)
+            args = one_tcg_thread(f"{self.power.machine} {self._base_args}") + self._firmware_args() + list(self._extra)
             if self.uboot.transport == "tftp" and "-netdev" not in self._base_args and "-nic" not in self._base_args:
                 args += network_args(self.harness.machine, self._tftp_root())
             if self.uboot.transport == "mmc":  # the SD card U-Boot reads with `load mmc`

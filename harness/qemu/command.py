@@ -47,17 +47,19 @@ ONE_TCG_THREAD = ["-accel", "tcg,thread=single"]
 
 
 def one_tcg_thread(base_args: str) -> list[str]:
-    """`-accel tcg,thread=single`, unless the target's own arguments pick an accelerator.
+    """`-accel tcg,thread=single`, unless the target's own arguments pick an accelerator or
+    more than one vCPU (`-smp`).
 
-    Every boot here has one running vCPU (seL4 and the loaders run on CPU 0; the
-    imx8mp-evk's other cores stay powered off), so multi-threaded TCG buys nothing and
-    costs: its vCPU thread and the main loop hand the big lock and timer kicks back and
-    forth. Measured with sel4test to its verdict on this project's 2-core machine
-    (QEMU 10.0, the same image, nothing else running): virt 29.3 s wall, 5.9 s of it
-    system time, against 25.1 s and 1.3 s; imx8mp-evk 34.0 s against 30.7 s. The guest
-    sees the same machine either way. `-icount` (modeled boots) needs this mode anyway.
+    The boots here run one vCPU (seL4 and the loaders run on CPU 0; the imx8mp-evk's other
+    cores stay powered off), so multi-threaded TCG buys nothing, and its vCPU thread and
+    main loop hand the big lock and timer kicks back and forth. Measured with sel4test to
+    its verdict on this project's 2-core machine, QEMU 10.0, alternating the two modes
+    three times: 26.0 s against 27.4 s on average (system time 1.2 s against 1.3-4.4 s).
+    Larger swings in either mode come from the host's first touch of the guest's 2 GiB.
+    The guest sees the same machine either way; `-icount` (modeled boots) needs this mode.
     """
-    if "-accel" in base_args.split() or "accel=" in base_args:
+    words = base_args.split()
+    if "-accel" in words or "accel=" in base_args or "-smp" in words:
         return []
     return list(ONE_TCG_THREAD)
 

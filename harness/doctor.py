@@ -70,6 +70,7 @@ def prerequisites() -> list[Prerequisite]:
         # real seL4 builds (harness sel4 build)
         ("cmake", "cmake"),
         ("ninja", "ninja-build"),
+        ("ccache", "ccache"),
         ("aarch64-linux-gnu-g++", "g++-aarch64-linux-gnu"),
         ("xmllint", "libxml2-utils"),
         ("protoc", "protobuf-compiler"),

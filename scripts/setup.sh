@@ -14,6 +14,8 @@ APT_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu u-boot-qemu u-boo
               # real seL4 builds (harness sel4 build): seL4's CMake/ninja build, C++ for its
               # runtime, nanopb's protoc, xmllint for its config, cpio/xxd for archives and hashes
               cmake ninja-build g++-aarch64-linux-gnu libxml2-utils protobuf-compiler cpio xxd
+              # the seL4 builds' compiler cache: the loader's options switch back and forth
+              ccache
               # fuzzing the loader's parsers (libFuzzer + ASan/UBSan); the report's browser test
               clang libclang-rt-14-dev chromium
               # `harness boot --gdb` prints a gdb-multiarch command line

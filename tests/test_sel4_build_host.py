@@ -212,3 +212,19 @@ def test_an_edited_overlay_reconfigures(tmp_path: Path, monkeypatch: pytest.Monk
         sel4_build._configure(tree, tmp_path, ["-DA=1"], tmp_path / "log", lambda m: None, stamp)
     # the first call reconfigures (no state yet), the same text does not, an edit does
     assert [c[0] for c in ran] == ["cmake", "cmake"]
+
+
+def test_the_compiler_cache_is_seL4s_own_launcher_kept_in_the_build_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """seL4's toolchain file launches compiles through CCACHE when it finds one: the harness
+    names its own wrapper, whose cache lives under the build root, never in $HOME."""
+    monkeypatch.setenv("HARNESS_BUILD", str(tmp_path))
+    monkeypatch.setattr("harness.sel4.build.shutil.which", lambda name: f"/usr/bin/{name}")
+    (arg,) = sel4_build.compiler_cache()
+    wrapper = Path(arg.removeprefix("-DCCACHE="))
+    assert arg.startswith("-DCCACHE=") and wrapper.is_relative_to(tmp_path)
+    assert f'CCACHE_DIR="{tmp_path / "ccache"}" exec ccache "$@"' in wrapper.read_text()
+    assert wrapper.stat().st_mode & 0o111
+    monkeypatch.setattr("harness.sel4.build.shutil.which", lambda name: None)
+    assert sel4_build.compiler_cache() == []  # no ccache: seL4 compiles directly

@@ -60,13 +60,8 @@ def sel4_venv() -> Path:
     return build_root() / "sel4-venv"
 
 
-def qemu_wrapper() -> Path:
-    """seL4's configure runs QEMU to dump the virt DTB; Debian's QEMU needs -nic none there."""
-    path = build_root() / "sel4" / "bin" / "qemu-system-aarch64"
-    text = (
-        "#!/bin/sh\n# Written by harness/sel4/build.py: seL4's configure dumps the virt DTB.\n"
-        'exec qemu-system-aarch64 -nic none "$@"\n'
-    )
+def _script(path: Path, text: str) -> Path:
+    """Write an executable helper script unless it already says `text`."""
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = tmp_beside(path)  # a concurrent configure may be running the old one
@@ -74,6 +69,33 @@ def qemu_wrapper() -> Path:
         tmp.chmod(0o755)
         tmp.replace(path)
     return path
+
+
+def qemu_wrapper() -> Path:
+    """seL4's configure runs QEMU to dump the virt DTB; Debian's QEMU needs -nic none there."""
+    return _script(
+        build_root() / "sel4" / "bin" / "qemu-system-aarch64",
+        "#!/bin/sh\n# Written by harness/sel4/build.py: seL4's configure dumps the virt DTB.\n"
+        'exec qemu-system-aarch64 -nic none "$@"\n',
+    )
+
+
+def compiler_cache() -> list[str]:
+    """The CMake argument that puts ccache in front of the cross compilers, when installed.
+
+    Each elfloader option (patched or stock, the close method, the hash) is in the loader's
+    gen_config.h, so every switch between them recompiles all of the loader, and a test run
+    switches about 30 times between the same few. ccache (cache in build/ccache) answers the
+    repeats; it is keyed by the preprocessed source and the flags, so an edited source or a
+    changed header is compiled. Not part of an image's build key: it changes no byte."""
+    if shutil.which("ccache") is None:
+        return []
+    launcher = _script(
+        build_root() / "sel4" / "bin" / "ccache",
+        "#!/bin/sh\n# Written by harness/sel4/build.py: the seL4 builds' compiler cache.\n"
+        f'CCACHE_DIR="{build_root() / "ccache"}" exec ccache "$@"\n',
+    )
+    return [f"-DCCACHE={launcher}"]  # seL4's toolchain file launches compiles through CCACHE
 
 
 def payload_file(mib: int, seed: int = 1) -> Path:
@@ -205,7 +227,7 @@ def build(cfg: Sel4Config, project: Path | None = None, log: Log = _stderr) -> S
         if done is not None:  # a concurrent run built it while we waited for the lock
             return Sel4Build(cfg, done[0], done[1], out, rebuilt=False)
         sync_tree(seL4_tools, active)
-        _configure(tree, work, args, log_path, log, stamp)
+        _configure(tree, work, args + compiler_cache(), log_path, log, stamp)
         log(f"building {cfg.name} (ninja; log {log_path})")
         _run(["ninja"], work, log_path, "ninja")
         image = _image_in(work)

@@ -20,7 +20,7 @@ from . import options
 from .errors import HarnessError
 from .history.db import history_path
 from .images.build import ROOT
-from .images.platform import check_platform
+from .checks.platform import check_platform
 from .payload import Payload, from_user
 from .result_folder import properties
 from .session import BootSession, Outcome

@@ -25,7 +25,7 @@ from .checks import Check, archive_hash_check, check_kernel, destinations_check,
 from .errors import BootFailure, HarnessError
 from .history.document import RunContext, document
 from .images.build import Variant, build, build_root
-from .images.platform import check_platform
+from .checks.platform import check_platform
 from .payload import Payload, from_build
 from .phases import Timeline
 from .qemu import strategy as _qemu_strategy  # noqa: F401 - registers QEMUBootStrategy

@@ -1,6 +1,6 @@
 """An image for another SoC is refused before power-on, naming both machines.
 
-The machine comes from the image itself (harness/images/platform.py): the root
+The machine comes from the image itself (harness/checks/platform.py): the root
 `compatible` of the device tree in seL4's archive, or our reference loader's UART
 driver. Every image kind the suite builds is accepted on every target of its machine
 and refused on every other; an image that does not say (or contradicts itself) is
@@ -18,7 +18,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.images.build import Variant, build as build_reference
 from harness.images.cpio import write_newc
-from harness.images.platform import check_platform, platform_of, root_compatible
+from harness.checks.platform import check_platform, platform_of, root_compatible
 from harness.payload import Payload, from_build, from_user
 from harness.sel4.build import build as build_sel4, sel4_venv
 from harness.sel4.config import Sel4Config

@@ -10,7 +10,6 @@ directory is built under its own lock: two suites asking for one image at once
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import subprocess
@@ -19,10 +18,10 @@ from pathlib import Path
 
 from ..atomic import lock_for, locked, tmp_beside
 from ..errors import HarnessError
+from ..paths import ROOT as ROOT, build_root as build_root  # re-exported: many importers
 from .cpio import write_newc
 from .probe import patch_probe
 
-ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "images"
 MACHINES = ("virt", "imx8mp")
 MODES = ("mmu-off", "early-mmu")
@@ -42,10 +41,6 @@ CROSS = "aarch64-linux-gnu-"
 # Machines with an EL3 firmware stand-in (images/firmware/, machines/<m>.mk sets FW_BASE).
 FIRMWARE_MACHINES = ("imx8mp",)
 FIRMWARE_MAILBOX = "fw_mailbox"  # its symbol: the 64-bit next-stage entry word
-
-
-def build_root() -> Path:
-    return Path(os.environ.get("HARNESS_BUILD", ROOT / "build"))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from ..atomic import locked, tmp_beside
 from ..errors import HarnessError
-from ..images.build import ROOT, build_root
+from ..paths import ROOT, build_root
 from .config import Sel4Config
 from .sources import SourceTree, bundled_tree, digest, patched_seL4_tools, project_tree, sync_tree
 

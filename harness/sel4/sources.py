@@ -20,7 +20,7 @@ from typing import Callable
 
 from ..atomic import locked
 from ..errors import HarnessError
-from ..images.build import ROOT, build_root
+from ..paths import ROOT, build_root
 from .config import PATCHES
 
 TARBALL = "sel4test-src.tar.xz"

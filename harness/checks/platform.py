@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import HarnessError
+from ..sel4.config import PLATFORMS
 
 if TYPE_CHECKING:
     from ..payload import Payload
@@ -140,8 +141,6 @@ def targets_for(machine: str) -> list[str]:
 
 def _build_hint(payload: "Payload", machine: str) -> str:
     if payload.contract == "sel4":
-        from ..sel4.config import PLATFORMS
-
         platform = next((p for p, v in PLATFORMS.items() if v["machine"] == machine), None)
         if platform is not None:
             return f"harness sel4 build --platform {platform}"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Nightly lab run: the boot suite against lab targets, every artifact kept.
 #
-#   ci/nightly-lab.sh [--image IMG]... [TARGET...]   default targets: lab-virtual-board lab-virtual-board-fit
+#   ci/nightly-lab.sh [--image IMG]... [TARGET...]
+#   default targets: lab-virtual-board lab-virtual-board-fit lab-virtual-board-imx8mp (the lab's
+#   QEMU virt and i.MX8M Plus places)
 #
 # Your own seL4 images: every --image IMG (or $HARNESS_IMAGE, several separated by ':') runs
 # the sel4 suite (-m sel4, tests/test_sel4.py --image IMG: sel4test's verdict, the unpack
-# window; out-of-band and cache-model checks where the target is QEMU) on each target. Each
+# window; out-of-band and cache-model checks where the target is QEMU) on each target whose
+# machine the image is for (`harness inspect IMG --target T`; pairings.txt lists the rest). Each
 # image is its own series in the history (target/image/mode: verdict, measured window, the
 # U-Boot load and bootm phases), so tonight's boot is compared with that image's last nights.
 # A Sculpt-class image as well, unless HARNESS_NIGHTLY_BIG=0: one sel4test with a 590 MiB
@@ -26,6 +29,7 @@
 #   pytest-<target>.log       the run's own output
 #   failures.txt              every failed boot, classified infrastructure | setup | product
 #   junit-image<N>-<target>.xml, image<N>-<target>/   the sel4 suite on your --image N
+#   pairings.txt              the (image, target) pairs not booted: the image is for another machine
 #   junit-sel4test-590M-<target>.xml, ...             the 590 MiB sel4test
 #   compare.txt               tonight against the baseline (harness compare)
 #   report.html               the history as one page: timelines, trends, checks (harness report)
@@ -54,7 +58,7 @@ for img in "${images[@]}"; do
   [ -f "$img" ] || { echo "--image $img: no such file (give the seL4 elfloader image)" >&2; exit 2; }
 done
 mkdir -p "$out"
-[ ${#targets[@]} -gt 0 ] || targets=(lab-virtual-board lab-virtual-board-fit)
+[ ${#targets[@]} -gt 0 ] || targets=(lab-virtual-board lab-virtual-board-fit lab-virtual-board-imx8mp)
 
 py=.venv/bin/python
 [ -x "$py" ] || { echo "no .venv: run 'make setup' first" >&2; exit 3; }
@@ -82,12 +86,25 @@ sel4_suite() {   # name target image [pytest args...]
       --junitxml "$out/junit-$name.xml" "$@" tests/test_sel4.py 2>&1 | tee "$out/pytest-$name.log"
   return "${PIPESTATUS[0]}"
 }
+# Each image boots on the targets it is for: the image says its machine (the kernel's DTB, or
+# the reference loader's UART); a pairing it refuses is listed in pairings.txt, not failed. An
+# image that fits none of tonight's targets is a set-up failure: its evidence would be missing.
 n=0
 for img in "${images[@]}"; do
-  n=$((n + 1))
+  n=$((n + 1)) ran=0
   for target in "${targets[@]}"; do
-    sel4_suite "image$n-$target" "$target" "$img" || rc_all=1
+    .venv/bin/harness inspect "$img" --target "$target" > "$out/inspect-image$n-$target.txt" 2>&1
+    case $? in
+      0) ran=1; sel4_suite "image$n-$target" "$target" "$img" || rc_all=1 ;;
+      1) is=$(grep -o "^  platform: machine '[^']*' ([^)]*)" "$out/inspect-image$n-$target.txt" | cut -c13-)
+         echo "image$n $img is for $is: not booted on $target (inspect-image$n-$target.txt)" \
+             | tee -a "$out/pairings.txt" ;;
+      *) echo "setup          image$n                   $img: $(tail -1 "$out/inspect-image$n-$target.txt")" \
+             >> "$out/build-failures.txt"; ran=1; break ;;
+    esac
   done
+  [ "$ran" = 1 ] || echo "setup          image$n                   $img is for none of the targets (${targets[*]}): see pairings.txt" \
+      >> "$out/build-failures.txt"
 done
 if [ "${HARNESS_NIGHTLY_BIG:-1}" != 0 ]; then
   big=$(.venv/bin/harness sel4 build --release --payload-mib 590 2>"$out/build-590.log" | tail -1)

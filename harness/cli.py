@@ -16,6 +16,7 @@ from .images.build import BUGS, MODES, Variant, build
 from .payload import Payload, from_build, from_user
 from .repro import ReproOutcome
 from .result_folder import summary
+from .checks.platform import check_platform, platform_of
 from .history import cli as history_cli
 from .history.db import history_path
 from .sel4 import cli as sel4_cli
@@ -182,7 +183,10 @@ def cmd_repro(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """List what an elfloader image will unpack: its archive, images, segments, hashes."""
+    """List what an elfloader image will unpack: its archive, images, segments, hashes, and the
+    machine it says it is for (with a target: exit 1 when that is not the target's, so a
+    script pairs images with targets before it boots any)."""
+    target = load(args.target) if args.target else None  # a bad name: said before the listing
     payload = from_user(Path(args.image))
     lo, hi = payload.loader.span
     print(
@@ -204,6 +208,20 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             f"  hash member '{h.member}' ({h.algorithm}) for '{h.covers}': "
             f"{'matches' if h.ok else 'MISMATCH'}: {h.describe()}"
         )
+    found = platform_of(payload)
+    print(
+        f"  platform: machine {found.describe()}, as {found.evidence} says"
+        if found
+        else "  platform: the image does not say (no known kernel.dtb board, no known UART driver)"
+    )
+    if target is None:
+        return 0
+    try:
+        check_platform(payload, target)
+    except HarnessError as exc:
+        print(f"not for target '{target.name}': {exc}")
+        return 1
+    print(f"fits target '{target.name}' (machine '{target.machine}')" + ("" if found else ": no claim to refuse"))
     return 0
 
 
@@ -213,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="list what is missing and the command that fixes it")
     ins = sub.add_parser("inspect", help="list the images and segments inside an elfloader image")
     ins.add_argument("image")
+    ins.add_argument(
+        "--target",
+        metavar="NAME",
+        help="also say whether the image is for this target's machine (exit 1 when the image says it is not)",
+    )
     b = sub.add_parser("build", help="build reference images")
     b.add_argument("--machine", default="virt", choices=["virt", "imx8mp", "all"])
     b.add_argument("--default", action="store_true", help="the good variants of every mode, all machines")

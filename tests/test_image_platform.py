@@ -278,3 +278,33 @@ def test_pytest_image_for_another_soc_is_one_usage_error(tmp_path: Path) -> None
     assert "the image is for machine 'imx8mp'" in out and "'qemu-virt' is machine 'virt'" in out, out
     assert "--target qemu-imx8mp" in out and "Traceback" not in out, out
     assert not (tmp_path / "results").exists()
+
+
+# --- `harness inspect --target`: the pairing a script (the nightly) asks before it boots ---
+
+
+@pytest.mark.parametrize(
+    "members,target,rc,says",
+    [
+        ([("kernel.dtb", IMX_DTB)], "qemu-imx8mp", 0, "fits target 'qemu-imx8mp' (machine 'imx8mp')"),
+        ([("kernel.dtb", IMX_DTB)], "qemu-virt", 1, "not for target 'qemu-virt': "),
+        ([("kernel.dtb", VIRT_DTB)], "qemu-virt", 0, "fits target 'qemu-virt'"),
+        ([], "qemu-virt", 0, "fits target 'qemu-virt' (machine 'virt'): no claim to refuse"),
+    ],
+    ids=["imx-on-imx", "imx-on-virt", "virt-on-virt", "silent-image"],
+)
+def test_inspect_says_whether_an_image_fits_a_target(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    members: list[tuple[str, bytes]],
+    target: str,
+    rc: int,
+    says: str,
+) -> None:
+    from harness.cli import main
+
+    payload = loader(tmp_path, members)
+    assert main(["inspect", str(payload.elf), "--target", target]) == rc
+    out = capsys.readouterr().out
+    assert says in out, out
+    assert ("  platform: machine 'imx8mp'" in out) == (members == [("kernel.dtb", IMX_DTB)]), out

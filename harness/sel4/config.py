@@ -182,15 +182,18 @@ class Sel4Config:
             return BUG_CLEAN[self.early_mmu_bug]
         return PLATFORMS[self.platform].get("clean", "va")
 
+    def _kernel_name(self, payload_part: str | None) -> str:
+        """platform-el-buildtype[-payload_part][-unreserved]: the names below differ only in
+        what they say of the payload."""
+        parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]
+        parts += [payload_part] if payload_part else []
+        parts += ["unreserved"] if self.unreserved else []
+        return "-".join(parts)
+
     @property
     def base_name(self) -> str:
         """The image's name without its loader options (kernel, rootserver, payload)."""
-        parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]
-        if self.payload_mib:
-            parts.append(f"p{self.payload_mib}M")
-        if self.unreserved:
-            parts.append("unreserved")
-        return "-".join(parts)
+        return self._kernel_name(f"p{self.payload_mib}M" if self.payload_mib else None)
 
     @property
     def work_name(self) -> str:
@@ -200,13 +203,8 @@ class Sel4Config:
         CNode share one directory, and switching between them relinks the rootserver instead
         of building a kernel and a test suite again (about 50 s of compiling on 2 cores). A
         payload that needs a bigger root CNode changes the kernel's configuration: its own."""
-        parts = [self.platform, "hyp" if self.hyp else "el1", "release" if self.release else "debug"]
         bits = root_cnode_bits(self.payload_mib << 20)
-        if bits != BASE_CNODE_BITS:
-            parts.append(f"cnode{bits}")
-        if self.unreserved:
-            parts.append("unreserved")
-        return "-".join(parts)
+        return self._kernel_name(f"cnode{bits}" if bits != BASE_CNODE_BITS else None)
 
     @property
     def name(self) -> str:

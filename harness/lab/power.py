@@ -21,15 +21,24 @@ def serve_power_switch(listen: str, qmp_path: str) -> None:
     GET /power/<index>/1 -> QMP system_reset + cont (the board boots from reset);
     GET /power/<index>/0 -> QMP stop (the board freezes: no output, as unpowered);
     GET /power/<index>   -> "1" while running, else "0"."""
+    from qemu.qmp import QMPError
     from qemu.qmp.legacy import QEMUMonitorProtocol
 
     qmp = QEMUMonitorProtocol(qmp_path)
     qmp.connect()
     lock = threading.Lock()
 
+    def execute(name: str) -> Any:
+        """One QMP command's return value. `cmd_obj` answers with the whole response in
+        every qemu.qmp release (`cmd` changed from the response to its value), so the
+        error is checked here: a refused `stop` must not pass for a board powered off."""
+        reply: dict[str, Any] = qmp.cmd_obj({"execute": name})
+        if "error" in reply:
+            raise RuntimeError(f"QMP {name}: {reply['error'].get('desc', reply['error'])}")
+        return reply.get("return")
+
     def running() -> bool:
-        status: Any = qmp.cmd("query-status")
-        return bool(status.get("return", {}).get("running"))
+        return bool(execute("query-status").get("running"))
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -37,14 +46,18 @@ def serve_power_switch(listen: str, qmp_path: str) -> None:
             if not parts or parts[0] != "power" or len(parts) not in (2, 3):
                 self.send_error(404)
                 return
-            with lock:
-                if len(parts) == 3 and parts[2] in ("0", "1"):
-                    if parts[2] == "1" and not running():
-                        qmp.cmd("system_reset")
-                        qmp.cmd("cont")
-                    elif parts[2] == "0" and running():
-                        qmp.cmd("stop")
-                body = b"1" if running() else b"0"
+            try:
+                with lock:
+                    if len(parts) == 3 and parts[2] in ("0", "1"):
+                        if parts[2] == "1" and not running():
+                            execute("system_reset")
+                            execute("cont")
+                        elif parts[2] == "0" and running():
+                            execute("stop")
+                    body = b"1" if running() else b"0"
+            except (QMPError, RuntimeError, OSError) as exc:  # the client's driver reports it
+                self.send_error(500, f"the board's QEMU: {exc}")
+                return
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))

@@ -29,7 +29,7 @@ from .checks.platform import check_platform
 from .payload import Payload, from_build
 from .phases import Timeline
 from .qemu import strategy as _qemu_strategy  # noqa: F401 - registers QEMUBootStrategy
-from .qemu.command import instruction_clock, populated_ram
+from .qemu.command import instruction_clock
 from .qemu.poison import poison_args, qemu_reserved
 from .result_folder import prepare_dir, write
 from .strategy_contract import BootStrategy
@@ -149,16 +149,11 @@ class BootSession:
         kw.setdefault("uart_base", self.target.console_uart)
         return Variant(machine=self.target.machine, **kw)
 
-    def extra_args(
-        self, payload: Payload, out_dir: Path | None = None, coherence: bool = False, until: str = "verdict"
-    ) -> list[str]:
-        """Per-boot QEMU arguments: memory poison, RAM populated up front for a seL4 run to its
-        verdict (it touches all of it), and the cache model when asked."""
+    def extra_args(self, payload: Payload, out_dir: Path | None = None, coherence: bool = False) -> list[str]:
+        """Per-boot QEMU arguments: memory poison, and the cache model when asked."""
         if not self.target.is_qemu:
             return []
         args = poison_args(payload, self.target.dram, reserved=qemu_reserved(self.target)) if self.target.poison else []
-        if payload.contract == "sel4" and until == "verdict":
-            args += populated_ram()
         if coherence:  # modeled boots: exact counts need a guest clock the host cannot move
             args += instruction_clock()
             args += self._plugin_args(payload, (out_dir or self.results) / "coherence.json")
@@ -271,7 +266,7 @@ class BootSession:
             print(
                 f"harness: warning: {payload.elf}: archive hash mismatch: {pre.message}", file=sys.stderr
             )  # the loader's own words then decide
-        args = self.extra_args(payload, out_dir, coh, until) + list(extra or [])
+        args = self.extra_args(payload, out_dir, coh) + list(extra or [])
         oob = None
         mmu_on = self._mmu_on(payload) if early_map else None
         if verify or isinstance(mmu_on, tuple):

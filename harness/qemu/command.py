@@ -2,9 +2,8 @@
 
 labgrid builds QEMU's command when its driver activates; `labgrid_command` reads it,
 `standalone` turns it into a command a person pastes into a shell (console on the
-terminal), `instruction_clock` is what modeled boots add to it, `one_tcg_thread` what
-every boot adds unless its target chose an accelerator, and `populated_ram` what a boot
-that runs seL4 to its verdict adds.
+terminal), `instruction_clock` is what modeled boots add to it, and `one_tcg_thread` what
+every boot adds unless its target chose an accelerator.
 """
 
 from __future__ import annotations
@@ -63,25 +62,6 @@ def one_tcg_thread(base_args: str) -> list[str]:
     if "-accel" in words or "accel=" in base_args or "-smp" in words:
         return []
     return list(ONE_TCG_THREAD)
-
-
-#: QEMU fills the guest's RAM with host pages before the guest starts, in one pass.
-POPULATED_RAM = ["-mem-prealloc"]
-
-
-def populated_ram() -> list[str]:
-    """`-mem-prealloc`, for a boot that runs seL4 to its verdict.
-
-    sel4test touches all of the guest's 2 GiB within its first 8 s (the host process's
-    resident size reaches 2.2 GB). Touched page by page, each first touch is a host page
-    fault; in this project's sandboxed machine a fault on memory the host has not used
-    lately is expensive: sel4test to its verdict, three at a time, took 42 s wall with
-    5.6 s of system time each, against 34 s and 1.0 s with the RAM populated up front
-    (memory the host used a moment ago: 35 s and 1.3 s, populated or not). Populating
-    costs about 1 s of system time, so a boot that stops at the hand-off, or a small
-    reference boot, never asks for it. The guest sees zeroed RAM either way.
-    """
-    return list(POPULATED_RAM)
 
 
 #: How a person quits the standalone command: QEMU's character-device mux keys.

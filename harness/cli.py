@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import doctor, options
 from .errors import BootFailure, HarnessError
 from .images.build import BUGS, MODES, Variant, build
+from .paths import fresh_run_folder
 from .payload import Payload, from_build, from_user
 from .repro import ReproOutcome
 from .result_folder import summary
@@ -90,21 +90,6 @@ def cmd_boot(args: argparse.Namespace) -> int:
     return 0 if outcome.result.ok and not outcome.failed else 1
 
 
-def _fresh_dir(results: Path, stamp: str) -> Path:
-    """A results folder no other boot uses: two `harness boot` runs in the same second
-    (the demo's stock and patched boots) must not share a folder or a boot id."""
-    for n in range(1, 1000):
-        out = results / (stamp if n == 1 else f"{stamp}-{n}")
-        try:
-            out.mkdir(parents=True)
-            return out
-        except FileExistsError:
-            continue
-        except OSError:
-            return out  # prepare_dir says why, naming it, before power-on
-    return results / stamp
-
-
 def _session(
     stack: ExitStack,
     target: Target,
@@ -124,7 +109,7 @@ def _session(
         stack.enter_context(lab_session(target, results / "lab"))
     session = BootSession(
         target,
-        _fresh_dir(results, time.strftime("%Y%m%d-%H%M%S")),
+        fresh_run_folder(results),
         coherence=coherence,
         cache_start=cache_start,
         history=history_path(history, Path(results_arg) if results_arg else history_cli.RESULTS),

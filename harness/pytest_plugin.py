@@ -21,6 +21,7 @@ from .errors import HarnessError
 from .history.db import history_path
 from .images.build import ROOT
 from .checks.platform import check_platform
+from .paths import fresh_run_folder
 from .payload import Payload, from_user
 from .result_folder import properties
 from .session import BootSession, Outcome
@@ -177,7 +178,7 @@ def user_payload(pytestconfig: pytest.Config) -> Payload | None:
 @pytest.fixture(scope="session")
 def boot_session(pytestconfig: pytest.Config, env: Any, harness_target: Target) -> Iterator[BootSession]:
     """Boots on the selected target; the target is powered off when the session ends."""
-    results = results_dir(pytestconfig) / harness_target.name / time.strftime("%Y%m%d-%H%M%S")
+    results = fresh_run_folder(results_dir(pytestconfig) / harness_target.name)
     session = BootSession(
         harness_target,
         results,

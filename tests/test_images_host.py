@@ -60,6 +60,42 @@ def test_newc_round_trip(tmp_path: Path) -> None:
     assert members[0].data.read() == k.read_bytes()
 
 
+def test_an_unchanged_archive_keeps_its_file_and_age(tmp_path: Path) -> None:
+    """Rewriting the same bytes (a member file made again, newer) leaves the archive as it
+    was, so make relinks nothing; new bytes replace it by rename."""
+    app = tmp_path / "app"
+    app.write_bytes(b"hello")
+    out = tmp_path / "a.cpio"
+    assert write_newc([("app", app)], out)
+    before = out.stat()
+    app.unlink()
+    app.write_bytes(b"hello")
+    assert not write_newc([("app", app)], out)
+    after = out.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    app.write_bytes(b"hello, again")
+    assert write_newc([("app", app)], out)
+    assert out.stat().st_ino != before.st_ino, "replaced in place: a reader would see it change"
+    assert read_newc(FileRange(out, 0, out.stat().st_size))[0].data.read() == b"hello, again"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.requires_tool("aarch64-linux-gnu-gcc", why="the reference loader is built here", fix="make setup")
+def test_a_loader_built_again_from_the_same_files_is_not_relinked(tmp_path: Path) -> None:
+    """Suites on one machine build the same tagged loader from their own (equal) files while
+    another suite boots it: a relink would rewrite the ELF under that boot's QEMU."""
+    from harness.images.build import Variant, build
+
+    def loader() -> tuple[int, int]:
+        blob = tmp_path / "not-a-kernel"
+        blob.unlink(missing_ok=True)
+        blob.write_bytes(b"just data")
+        st = build(Variant("virt", "mmu-off"), members=[("app", blob)], tag="same-files").elfloader.stat()
+        return st.st_ino, st.st_mtime_ns
+
+    assert loader() == loader()
+
+
 def test_newc_matches_gnu_cpio(tmp_path: Path) -> None:
     """Our writer's archive lists the same with GNU cpio, when it is installed."""
     import subprocess

@@ -8,11 +8,13 @@ locates it (by symbol, or by scanning when the image is stripped).
 
 from __future__ import annotations
 
+import filecmp
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import tmp_beside
 from ..errors import HarnessError
 from .file_window import FileRange
 
@@ -62,9 +64,14 @@ def _header(name: str, size: int, ino: int, mode: int = 0o100644) -> bytes:
     return head + b"\0" * _pad4(len(head))
 
 
-def write_newc(members: list[tuple[str, Path]], out: Path) -> None:
-    """Write a newc archive of the given files, streaming their contents."""
-    with open(out, "wb") as f:
+def write_newc(members: list[tuple[str, Path]], out: Path) -> bool:
+    """Write a newc archive of the given files, streaming their contents; False when `out`
+    already held exactly these bytes. An unchanged archive keeps its file and its age, so
+    make does not relink the loader around it: another suite may be booting that loader
+    (a relink rewrites the ELF under QEMU's `-kernel`). A changed one replaces the old by
+    rename, never in place."""
+    tmp = tmp_beside(out)
+    with open(tmp, "wb") as f:
         for ino, (name, path) in enumerate(members, start=1):
             size = path.stat().st_size
             f.write(_header(name, size, ino))
@@ -72,6 +79,11 @@ def write_newc(members: list[tuple[str, Path]], out: Path) -> None:
                 shutil.copyfileobj(src, f, 8 << 20)
             f.write(b"\0" * _pad4(size))
         f.write(_header(TRAILER, 0, 0, 0))
+    if out.is_file() and filecmp.cmp(tmp, out, shallow=False):
+        tmp.unlink()
+        return False
+    tmp.replace(out)
+    return True
 
 
 # A newc header: the magic and 13 fields of 8 hex digits (int() alone would take

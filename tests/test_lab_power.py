@@ -22,6 +22,7 @@ import pytest
 from harness import processes
 from harness.lab.host import free_port, port_open, spawn, wait_until
 from harness.paths import ROOT
+from harness.qemu.command import ONE_TCG_THREAD
 
 pytestmark = [
     pytest.mark.qemu,
@@ -40,8 +41,7 @@ def board_command(qmp: Path) -> list[str]:
         "cortex-a53",
         "-m",
         "64M",
-        "-accel",
-        "tcg,thread=single",
+        *ONE_TCG_THREAD,
         "-display",
         "none",
         "-monitor",

@@ -71,14 +71,18 @@ def write_newc(members: list[tuple[str, Path]], out: Path) -> bool:
     (a relink rewrites the ELF under QEMU's `-kernel`). A changed one replaces the old by
     rename, never in place."""
     tmp = tmp_beside(out)
-    with open(tmp, "wb") as f:
-        for ino, (name, path) in enumerate(members, start=1):
-            size = path.stat().st_size
-            f.write(_header(name, size, ino))
-            with open(path, "rb") as src:
-                shutil.copyfileobj(src, f, 8 << 20)
-            f.write(b"\0" * _pad4(size))
-        f.write(_header(TRAILER, 0, 0, 0))
+    try:
+        with open(tmp, "wb") as f:
+            for ino, (name, path) in enumerate(members, start=1):
+                size = path.stat().st_size
+                f.write(_header(name, size, ino))
+                with open(path, "rb") as src:
+                    shutil.copyfileobj(src, f, 8 << 20)
+                f.write(b"\0" * _pad4(size))
+            f.write(_header(TRAILER, 0, 0, 0))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a member unreadable, a full disk: no half archive left
+        raise
     if out.is_file() and filecmp.cmp(tmp, out, shallow=False):
         tmp.unlink()
         return False
